@@ -1,0 +1,5 @@
+"""ci-ml: continuous training for tabular models in GitHub CI."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
