@@ -1,0 +1,205 @@
+"""The `ci-ml` command line: parse, call a command, exit with its code.
+
+Kept thin: each command lives in ci_ml/commands/ and heavy libraries are
+imported only when a command runs, so `ci-ml --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ci_ml import __version__
+from ci_ml.errors import ENVIRONMENT, CiMlError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ["text", "markdown", "json"]
+
+
+def workspace_options(func: F) -> F:
+    func = click.option(
+        "--run-dir",
+        envvar="CI_ML_RUN_DIR",
+        type=click.Path(file_okay=False),
+        help="Run directory shared by the stages [default: .ci-ml/run beside the config].",
+    )(func)
+    func = click.option(
+        "--config",
+        "-c",
+        "config_path",
+        envvar="CI_ML_CONFIG",
+        default="ci-ml.yaml",
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="The model's ci-ml.yaml.",
+    )(func)
+    return func
+
+
+def _workspace(config_path: str, run_dir: str | None) -> Any:
+    from ci_ml.workspace import open_workspace
+
+    return open_workspace(config_path, run_dir)
+
+
+def _exit(code: int) -> None:
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ci-ml")
+def cli() -> None:
+    """Continuous training for tabular models: validate the data, train a
+    challenger, compare it with the champion, gate, report and promote.
+
+    Exit codes: 0 passed, 1 a verdict (invalid data or the gate blocked),
+    2 usage or config error, 3 environment error (missing file, corrupt
+    artifact, unreachable API).
+    """
+
+
+@cli.command()
+@workspace_options
+@click.option("--promote", "do_promote", is_flag=True, help="Promote the challenger if it wins.")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+def check(config_path: str, run_dir: str | None, do_promote: bool, output_format: str) -> None:
+    """Run validate, train, evaluate, gate and report in one go."""
+    from ci_ml.commands import check as command
+
+    _exit(command.run(_workspace(config_path, run_dir), do_promote, output_format))
+
+
+@cli.command()
+@workspace_options
+def validate(config_path: str, run_dir: str | None) -> None:
+    """Check the data; writes validation.json."""
+    from ci_ml.commands import validate as command
+
+    _exit(command.run(_workspace(config_path, run_dir)))
+
+
+@cli.command()
+@workspace_options
+def train(config_path: str, run_dir: str | None) -> None:
+    """Train the challenger; writes challenger/ (model file and model card)."""
+    from ci_ml.commands import train as command
+
+    _exit(command.run(_workspace(config_path, run_dir)))
+
+
+@cli.command()
+@workspace_options
+def evaluate(config_path: str, run_dir: str | None) -> None:
+    """Score challenger and champion on the same rows; writes metrics.json."""
+    from ci_ml.commands import evaluate as command
+
+    _exit(command.run(_workspace(config_path, run_dir)))
+
+
+@cli.command()
+@workspace_options
+def gate(config_path: str, run_dir: str | None) -> None:
+    """Judge the gate rules; writes decision.json (exit 1 when blocked)."""
+    from ci_ml.commands import gate as command
+
+    _exit(command.run(_workspace(config_path, run_dir)))
+
+
+@cli.command()
+@workspace_options
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+def report(config_path: str, run_dir: str | None, output_format: str) -> None:
+    """Write report.json and report.md; print the report (exit 1 unless promote)."""
+    from ci_ml.commands import report as command
+
+    _exit(command.run(_workspace(config_path, run_dir), output_format))
+
+
+@cli.command()
+@workspace_options
+@click.option("--force", is_flag=True, help="Promote even if the verdict is not promote.")
+@click.option("--reason", default="", help="Why, for the audit log.")
+def promote(config_path: str, run_dir: str | None, force: bool, reason: str) -> None:
+    """Register the challenger and make it the champion (compare-and-swap)."""
+    from ci_ml.commands import promote as command
+
+    _exit(command.run(_workspace(config_path, run_dir), force, reason))
+
+
+@cli.command()
+@workspace_options
+@click.option("--to", "to", type=click.IntRange(min=1), help="Version to restore.")
+@click.option("--reason", default="", help="Why, for the audit log.")
+def rollback(config_path: str, run_dir: str | None, to: int | None, reason: str) -> None:
+    """Restore the previous champion (or --to a version) and log it."""
+    from ci_ml.commands import rollback as command
+
+    _exit(command.run(_workspace(config_path, run_dir), to, reason))
+
+
+@cli.group()
+def registry() -> None:
+    """Inspect the model registry."""
+
+
+@registry.command("list")
+@workspace_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def registry_list(config_path: str, run_dir: str | None, as_json: bool) -> None:
+    """Every version, the champion starred."""
+    from ci_ml.commands import registry as command
+
+    _exit(command.list_versions(_workspace(config_path, run_dir), as_json))
+
+
+@registry.command("show")
+@workspace_options
+@click.argument("version", type=click.IntRange(min=1), required=False)
+def registry_show(config_path: str, run_dir: str | None, version: int | None) -> None:
+    """A version's model card as JSON (default: the champion)."""
+    from ci_ml.commands import registry as command
+
+    _exit(command.show(_workspace(config_path, run_dir), version))
+
+
+@registry.command("history")
+@workspace_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def registry_history(config_path: str, run_dir: str | None, as_json: bool) -> None:
+    """The audit log: every promotion and rollback."""
+    from ci_ml.commands import registry as command
+
+    _exit(command.history(_workspace(config_path, run_dir), as_json))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one handler maps every user-facing error to its exit code."""
+    try:
+        cli.main(args=argv, prog_name="ci-ml", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) else 0
+    except CiMlError as exc:
+        click.echo(f"ci-ml: error: {exc.message}", err=True)
+        return exc.exit_code
+    except Exception as exc:
+        traceback.print_exc()
+        click.echo(f"ci-ml: internal error: {type(exc).__name__}: {exc} (a bug)", err=True)
+        return ENVIRONMENT
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""`ci-ml check`: validate, train, evaluate, gate and report in one go, locally."""
+
+from __future__ import annotations
+
+import sys
+
+from ci_ml.commands import evaluate, gate, promote, report, train, validate
+from ci_ml.datasets import load_datasets
+from ci_ml.errors import PASSED
+from ci_ml.metrics import check_metric_names
+from ci_ml.report import renderer
+from ci_ml.workspace import Workspace, say
+
+
+def run(ws: Workspace, do_promote: bool = False, output_format: str = "text") -> int:
+    check_metric_names(ws.config.metrics)
+    gate.gate_rules(ws)  # a rule naming an unknown metric fails before any training
+    _clear_stale(ws)
+    if validate.stage(ws)["passed"]:
+        data = load_datasets(ws.config)
+        card = train.stage(ws, data)
+        say(f"train: {card['estimator']} on {len(data.train)} rows")
+        metrics = evaluate.stage(ws, data)
+        champion = metrics["champion"]
+        against = f"champion v{champion['version']}" if champion else "no champion yet"
+        say(f"evaluate: challenger vs {against} on {metrics['eval']['rows']} rows")
+        gate.stage(ws)
+    result = report.stage(ws)
+    sys.stdout.write(renderer(output_format)(result))
+    code = report.verdict_exit_code(result)
+    if do_promote and code == PASSED:
+        version = promote.stage(ws)
+        say(f"promote: version {version} is the champion")
+    return code
+
+
+def _clear_stale(ws: Workspace) -> None:
+    """Outputs of an earlier run must not leak into this run's report."""
+    for name in ("validation.json", "metrics.json", "decision.json", "report.json", "report.md"):
+        ws.run.file(name).unlink(missing_ok=True)

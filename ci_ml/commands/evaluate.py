@@ -1,0 +1,66 @@
+"""`ci-ml evaluate`: challenger and champion on the same rows; writes metrics.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ci_ml.datasets import Datasets, load_datasets
+from ci_ml.errors import PASSED, EnvironmentProblem
+from ci_ml.evaluation import evaluate, load_challenger, load_champion
+from ci_ml.registry import open_registry
+from ci_ml.rundir import write_json_atomic
+from ci_ml.training import CARD_NAME
+from ci_ml.workspace import Workspace, say
+
+
+def stage(ws: Workspace, data: Datasets | None = None) -> dict[str, Any]:
+    data = data or load_datasets(ws.config)
+    challenger, card = load_challenger(ws.run)
+    _require_same_data(card, data)
+    champion, version = load_champion(open_registry(ws.config))
+    result, predictions = evaluate(ws.config, data, challenger, champion)
+    champion_info = None
+    if version is not None:
+        champion_info = {"version": version.number, "sha256": version.sha256}
+        result["warnings"].extend(_overlap_warning(data, version.card))
+    metrics = {
+        "eval": data.lineage()["eval"],
+        "challenger": {"sha256": card["model_file"]["sha256"], "version": None},
+        "champion": champion_info,
+        "primary_metric": ws.config.primary_metric,
+        **result,
+    }
+    predictions.to_parquet(ws.run.predictions, index=False)
+    ws.run.write("metrics.json", metrics)
+    card["metrics"] = {k: v["challenger"] for k, v in result["metrics"].items()}
+    write_json_atomic(ws.run.challenger / CARD_NAME, card)
+    return metrics
+
+
+def _require_same_data(card: dict[str, Any], data: Datasets) -> None:
+    trained_on = card["data"]["train"]["sha256"]
+    if trained_on != data.train_file["sha256"]:
+        raise EnvironmentProblem(
+            f"{data.train_file['path']} changed since the challenger was trained "
+            f"(sha256 {trained_on[:12]}… then, {data.train_file['sha256'][:12]}… now); "
+            "run `ci-ml train` again"
+        )
+
+
+def _overlap_warning(data: Datasets, champion_card: dict[str, Any]) -> list[str]:
+    """An eval split of new training data may contain rows the champion learned from."""
+    champion_train = champion_card.get("data", {}).get("train", {}).get("sha256")
+    if data.eval_split.source == "split" and champion_train not in {None, data.eval_split.sha256}:
+        return [
+            "eval rows are a split of new training data the champion may have partly seen; "
+            "set data.eval to a fixed held-out file for a fair comparison"
+        ]
+    return []
+
+
+def run(ws: Workspace) -> int:
+    metrics = stage(ws)
+    champion = metrics["champion"]
+    against = f"champion v{champion['version']}" if champion else "no champion yet"
+    say(f"evaluate: challenger vs {against} on {metrics['eval']['rows']} rows")
+    return PASSED

@@ -1,0 +1,31 @@
+"""`ci-ml train`: fit the challenger; writes challenger/ (model file + model card)."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from ci_ml.datasets import Datasets, load_datasets
+from ci_ml.errors import PASSED
+from ci_ml.metrics import check_metric_names
+from ci_ml.rundir import write_json_atomic
+from ci_ml.training import CARD_NAME, train
+from ci_ml.workspace import Workspace, say
+
+
+def stage(ws: Workspace, data: Datasets | None = None) -> dict[str, Any]:
+    check_metric_names(ws.config.metrics)
+    data = data or load_datasets(ws.config)
+    out = ws.run.challenger
+    if out.exists():
+        shutil.rmtree(out)  # a stale challenger must never be evaluated by mistake
+    card = train(ws.config, data, out)
+    write_json_atomic(out / CARD_NAME, card)
+    return card
+
+
+def run(ws: Workspace) -> int:
+    card = stage(ws)
+    rows = card["data"]["train"]["rows_used"]
+    say(f"train: {card['estimator']} on {rows} rows in {card['training_seconds']:.2f}s")
+    return PASSED

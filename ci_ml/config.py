@@ -1,0 +1,300 @@
+"""Load ci-ml.yaml, validate it against the shipped JSON Schema, apply defaults.
+
+Every error names the key path, what was expected and what was found, e.g.
+``gate[1].min: expected a number, got 'high'`` -- and the line in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ci_ml.errors import ConfigError, EnvironmentProblem
+
+DEFAULT_CONFIG = "ci-ml.yaml"
+
+_TYPE_NAMES = {
+    "number": "a number",
+    "integer": "an integer",
+    "string": "a string",
+    "object": "a mapping",
+    "array": "a list",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: Path
+    target: str
+    eval: Path | None = None
+    features: tuple[str, ...] | None = None
+    drop: tuple[str, ...] = ()
+    eval_fraction: float = 0.25
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    estimator: str | None
+    params: dict[str, Any]
+    preprocessing: str = "auto"
+    command: tuple[str, ...] | None = None
+    format: str = "auto"
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    backend: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated ci-ml.yaml; paths are absolute (resolved from the config's folder)."""
+
+    path: Path
+    name: str
+    task: str
+    data: DataConfig
+    model: ModelConfig
+    metrics: tuple[str, ...]
+    gate: tuple[dict[str, Any], ...]
+    registry: RegistryConfig
+    report_id: str
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metrics[0]
+
+    @property
+    def config_hash(self) -> str:
+        canonical = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG) -> Config:
+    config_path = Path(path)
+    if not config_path.is_file():
+        hint = " (run `ci-ml init` to write one)" if str(path) == DEFAULT_CONFIG else ""
+        raise ConfigError(f"{config_path}: config file not found{hint}")
+    text = _read_text(config_path)
+    raw = _parse_yaml(config_path, text)
+    problems = schema_problems(raw, "config.schema.json")
+    if problems:
+        lines = _locate(text, problems)
+        raise ConfigError(f"{config_path}: invalid config\n" + "\n".join(lines))
+    return _build(config_path.resolve(), raw, display_path=str(path))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EnvironmentProblem(f"{path}: cannot read config: {exc}") from exc
+
+
+def _parse_yaml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from exc
+    if not isinstance(raw, dict):
+        found = "an empty file" if raw is None else f"{type(raw).__name__}"
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {found}")
+    return raw
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    text = resources.files("ci_ml.schemas").joinpath(name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: tuple[str | int, ...]
+    message: str
+
+    @property
+    def where(self) -> str:
+        return format_path(self.path) or "(top level)"
+
+
+def schema_problems(instance: Any, schema_name: str) -> list[Problem]:
+    """All violations of a shipped schema, one plain sentence each, in document order."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(load_schema(schema_name))
+    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
+    return [_problem(error) for error in errors]
+
+
+def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problem(error: Any) -> Problem:
+    path = tuple(error.absolute_path)
+    kind, value, found = error.validator, error.validator_value, error.instance
+    if kind == "additionalProperties":
+        return _unknown_keys(path, error)
+    if kind == "required":
+        missing = [key for key in value if key not in found]
+        return Problem(path, f"missing required key {', '.join(map(repr, missing))}")
+    if kind == "type":
+        expected = " or ".join(_TYPE_NAMES.get(t, t) for t in _as_list(value))
+        return Problem(path, f"expected {expected}, got {_show(found)}")
+    if kind == "enum":
+        return Problem(path, f"expected one of {', '.join(map(repr, value))}, got {_show(found)}")
+    if kind == "const":
+        return Problem(path, f"expected {value!r}, got {_show(found)}")
+    if kind in {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}:
+        return Problem(path, f"expected a number {_BOUND_WORDS[kind]} {value}, got {_show(found)}")
+    if kind == "minItems":
+        return Problem(path, f"expected at least {value} item(s), got {len(found)}")
+    if kind == "minProperties" and "metric" in found:
+        return Problem(path, "a rule needs a bound besides 'metric' (e.g. min, min_delta)")
+    if kind == "oneOf" and path and path[-1] == "model":
+        return Problem(path, "expected exactly one of 'estimator' or 'command'")
+    if kind == "pattern":
+        return Problem(path, f"expected text matching {value}, got {_show(found)}")
+    return Problem(path, error.message)
+
+
+_BOUND_WORDS = {
+    "minimum": ">=",
+    "exclusiveMinimum": ">",
+    "maximum": "<=",
+    "exclusiveMaximum": "<",
+}
+
+
+def _unknown_keys(path: tuple[str | int, ...], error: Any) -> Problem:
+    allowed = list(error.schema.get("properties", {}))
+    extra = [key for key in error.instance if key not in allowed]
+    hints = []
+    for key in extra:
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return Problem(
+        path, f"unknown key {', '.join(hints)}; allowed keys: {', '.join(sorted(allowed))}"
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return _TYPE_NAMES["object" if isinstance(value, dict) else "array"]
+    if value is None:
+        return "null"
+    return repr(value)
+
+
+def _locate(text: str, problems: list[Problem]) -> list[str]:
+    """Prefix each problem with its line in the YAML file, where it can be found."""
+    lines = _key_lines(text)
+    out = []
+    for problem in problems:
+        line = _nearest_line(lines, problem.path)
+        where = f"line {line}: " if line else ""
+        out.append(f"  {where}{problem.where}: {problem.message}")
+    return out
+
+
+def _nearest_line(lines: dict[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int:
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return 0
+
+
+def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    found: dict[tuple[str | int, ...], int] = {}
+    _walk(root, (), found)
+    return found
+
+
+def _walk(node: Any, path: tuple[str | int, ...], found: dict[tuple[str | int, ...], int]) -> None:
+    if node is None:
+        return
+    found.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, child in node.value:
+            found[(*path, key.value)] = key.start_mark.line + 1
+            _walk(child, (*path, key.value), found)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, child in enumerate(node.value):
+            _walk(child, (*path, index), found)
+
+
+def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
+    root = path.parent
+    data, model = raw["data"], raw["model"]
+    registry = raw.get("registry", {})
+    command = model.get("command")
+    return Config(
+        path=path,
+        name=raw.get("name") or root.name or "model",
+        task=raw["task"],
+        data=DataConfig(
+            train=root / data["train"],
+            target=data["target"],
+            eval=root / data["eval"] if data.get("eval") else None,
+            features=tuple(data["features"]) if data.get("features") else None,
+            drop=tuple(data.get("drop", ())),
+            eval_fraction=float(data.get("eval_fraction", 0.25)),
+            seed=int(data.get("seed", 0)),
+        ),
+        model=ModelConfig(
+            estimator=model.get("estimator"),
+            params=dict(model.get("params") or {}),
+            preprocessing=model.get("preprocessing", "auto"),
+            command=_command(command),
+            format=model.get("format", "auto"),
+        ),
+        metrics=tuple(raw["metrics"]),
+        gate=tuple(raw["gate"]),
+        registry=RegistryConfig(
+            backend=registry.get("backend", "local"),
+            path=root / registry.get("path", ".ci-ml/registry"),
+        ),
+        report_id=raw.get("report", {}).get("id") or display_path,
+        raw=raw,
+    )
+
+
+def _command(value: str | list[str] | None) -> tuple[str, ...] | None:
+    import shlex
+
+    if value is None:
+        return None
+    return tuple(shlex.split(value)) if isinstance(value, str) else tuple(value)

@@ -1,0 +1,130 @@
+"""Read CSV and Parquet files, fingerprint them, and split evaluation rows.
+
+A file that is missing or unreadable is an environment problem (exit 3); a file
+that exists but cannot be trusted as data (unparseable, empty, ragged) is a
+data verdict (exit 1) naming the file and what was wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ci_ml.errors import DataError, EnvironmentProblem
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The whole file as a DataFrame, with pyarrow-backed readers for speed."""
+    _require_file(path)
+    frame = _read_parquet(path) if path.suffix.lower() in PARQUET_SUFFIXES else _read_csv(path)
+    _check_columns(path, list(frame.columns))
+    if len(frame) == 0:
+        raise DataError(f"{path}: no data rows (the file has a header only)")
+    return frame
+
+
+def _require_file(path: Path) -> None:
+    if not path.exists():
+        raise EnvironmentProblem(f"{path}: data file not found")
+    if not path.is_file():
+        raise EnvironmentProblem(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from exc
+    return table.to_pandas()
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"{path}: not a readable CSV file: {_csv_reason(exc)}") from exc
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot read: {exc}") from exc
+    return table.to_pandas()
+
+
+def _csv_reason(exc: Exception) -> str:
+    text = _first_line(exc)
+    if "Empty CSV file" in text:
+        return "the file is empty"
+    if "Expected" in text and "columns" in text:
+        return f"ragged rows: {text.removeprefix('CSV parse error: ')}"
+    return text
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _check_columns(path: Path, columns: list[str]) -> None:
+    seen: set[str] = set()
+    duplicated = [c for c in columns if c in seen or seen.add(c)]  # type: ignore[func-returns-value]
+    if duplicated:
+        raise DataError(f"{path}: duplicated column name(s): {', '.join(map(repr, duplicated))}")
+
+
+@dataclass(frozen=True)
+class EvalSplit:
+    """How the evaluation rows were chosen: recorded so every stage uses the same rows."""
+
+    source: str  # "file" or "split"
+    path: str
+    sha256: str
+    rows: int
+    fraction: float | None = None
+    seed: int | None = None
+    stratified: bool | None = None
+
+
+def split_rows(
+    frame: pd.DataFrame, target: str, fraction: float, seed: int, stratify: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """A seeded (stratified where every class has 2+ rows) train/eval split."""
+    from sklearn.model_selection import train_test_split
+
+    labels = frame[target]
+    can_stratify = stratify and bool(labels.notna().all()) and labels.value_counts().min() >= 2
+    try:
+        train, held = train_test_split(
+            frame,
+            test_size=fraction,
+            random_state=seed,
+            stratify=labels if can_stratify else None,
+        )
+    except ValueError:  # too few rows per class for the requested fraction
+        train, held = train_test_split(frame, test_size=fraction, random_state=seed)
+        can_stratify = False
+    return train, held, can_stratify

@@ -1,0 +1,93 @@
+"""The registry interface: where champions outlast a CI job.
+
+Every backend keeps numbered versions (1, 2, 3…), each a model file with its
+model card and sha256; a champion pointer moved only by compare-and-swap; and
+an append-only audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ci_ml.errors import VERDICT, CiMlError
+from ci_ml.modelfile import ModelFile
+
+
+@dataclass(frozen=True)
+class Version:
+    number: int
+    card: dict[str, Any]
+    created_at: str
+    sha256: str
+
+    def to_dict(self, champion: int | None = None) -> dict[str, Any]:
+        return {
+            "version": self.number,
+            "champion": self.number == champion,
+            "created_at": self.created_at,
+            "sha256": self.sha256,
+            "estimator": self.card.get("estimator"),
+            "metrics": self.card.get("metrics", {}),
+            "commit": (self.card.get("git") or {}).get("commit"),
+        }
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who asks for a champion change, from which commit, why, with what evidence."""
+
+    actor: str
+    at: str
+    commit: str | None = None
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def entry(self, event: str, version: int, previous: int | None) -> dict[str, Any]:
+        """The audit record of one promotion or rollback."""
+        return {
+            "event": event,
+            "version": version,
+            "previous": previous,
+            "actor": self.actor,
+            "at": self.at,
+            "commit": self.commit,
+            "reason": self.reason,
+            **self.details,
+        }
+
+
+class RegistryRefused(CiMlError):
+    """The registry refused a change: the champion moved since this run compared
+    (compare-and-swap lost), or there is nothing to roll back to."""
+
+    exit_code = VERDICT
+
+
+class Registry(Protocol):
+    """What every backend offers; the shared contract tests exercise exactly this."""
+
+    def versions(self) -> list[Version]: ...
+
+    def version(self, number: int) -> Version: ...
+
+    def champion(self) -> Version | None: ...
+
+    def model_file(self, number: int) -> ModelFile:
+        """A local copy of the version's model file with the sha256 it must have."""
+        ...
+
+    def add(self, folder: Path) -> Version:
+        """Store a trained model folder (model file + model-card.json) as the next version."""
+        ...
+
+    def promote(self, number: int, expected: int | None, who: Who) -> None:
+        """Make `number` the champion if the champion is still `expected`."""
+        ...
+
+    def rollback(self, who: Who, to: int | None = None) -> Version:
+        """Restore the previous champion (or version `to`) and log it."""
+        ...
+
+    def audit_log(self) -> list[dict[str, Any]]: ...

@@ -1,0 +1,95 @@
+"""Assemble report.json from the run directory's stage outputs.
+
+report.json is the single source every rendering (PR comment, job summary,
+terminal, JSON) is made from, so `ci-ml report` can re-render a finished run.
+Its shape is documented by ci_ml/schemas/report.schema.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ci_ml.metrics import MetricName
+
+SCHEMA_VERSION = 1
+
+
+def build_report(
+    *,
+    report_id: str,
+    name: str,
+    primary_metric: str,
+    validation: dict[str, Any],
+    card: dict[str, Any] | None = None,
+    evaluation: dict[str, Any] | None = None,
+    decision: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A report for a finished run; without a decision, the data was invalid."""
+    verdict, reason = _verdict(validation, decision)
+    evaluation = evaluation or {}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "report_id": report_id,
+        "name": name,
+        "verdict": verdict,
+        "reason": reason,
+        "champion": (evaluation.get("champion") or {}).get("version"),
+        "challenger": _challenger(card, evaluation),
+        "primary_metric": primary_metric,
+        "metrics": _metrics(evaluation.get("metrics", {}), primary_metric),
+        "rules": (decision or {}).get("rules", []),
+        "validation": validation,
+        "eval": evaluation.get("eval"),
+        "lineage": _lineage(card),
+        "warnings": [*validation.get("warnings", []), *evaluation.get("warnings", [])],
+    }
+
+
+def _verdict(validation: dict[str, Any], decision: dict[str, Any] | None) -> tuple[str, str]:
+    if not validation.get("passed", False):
+        failures = [f for f in validation.get("failures", []) if f.get("severity") == "error"]
+        first = failures[0]["message"] if failures else "the data did not pass validation"
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        return "invalid-data", first + more
+    if decision is None:
+        return "invalid-data", "the run stopped before the gate"
+    return str(decision["verdict"]), str(decision["reason"])
+
+
+def _challenger(card: dict[str, Any] | None, evaluation: dict[str, Any]) -> dict[str, Any] | None:
+    if card is None:
+        return None
+    return {
+        "version": (evaluation.get("challenger") or {}).get("version"),
+        "estimator": card.get("estimator"),
+        "sha256": card.get("model_file", {}).get("sha256"),
+        "size_bytes": card.get("model_file", {}).get("size_bytes"),
+    }
+
+
+def _metrics(metrics: dict[str, dict[str, Any]], primary: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for scorer, entry in metrics.items():
+        name = MetricName(scorer)
+        shown_delta = (
+            None if entry.get("delta") is None else entry["delta"] * (-1 if name.is_loss else 1)
+        )
+        out[scorer] = {
+            **entry,
+            "primary": scorer == primary,
+            "display_name": name.display,
+            "lower_is_better": name.is_loss,
+            "shown": {
+                "champion": name.shown(entry.get("champion")),
+                "challenger": name.shown(entry.get("challenger")),
+                "delta": shown_delta,
+            },
+        }
+    return out
+
+
+def _lineage(card: dict[str, Any] | None) -> dict[str, Any] | None:
+    if card is None:
+        return None
+    keys = ("created_at", "actor", "git", "run_link", "config_hash", "seed", "versions", "data")
+    return {key: card.get(key) for key in keys}

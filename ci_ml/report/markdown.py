@@ -1,0 +1,77 @@
+"""report.md: what a PR comment and the job summary carry (GitHub-flavoured markdown)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tabulate import tabulate
+
+from ci_ml.report import common
+
+
+def render(report: dict[str, Any]) -> str:
+    parts = [
+        f"## ci-ml · {report['name']}",
+        f"**{common.verdict_line(report)}**",
+        common.comparison_line(report) if report.get("metrics") else "",
+        _table(common.METRIC_HEADERS, common.metric_rows(report)),
+        _section("Gate rules", common.RULE_HEADERS, common.rule_rows(report), open_=True),
+        _section("Data validation", common.FAILURE_HEADERS, common.failure_rows(report)),
+        _warnings(report),
+        _lineage(report),
+    ]
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _escape(cell: str) -> str:
+    return cell.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    if not rows:
+        return ""
+    escaped = [[_escape(str(c)) for c in row] for row in rows]
+    return str(tabulate(escaped, headers=headers, tablefmt="github", disable_numparse=True))
+
+
+def _section(title: str, headers: list[str], rows: list[list[str]], open_: bool = False) -> str:
+    if not rows:
+        return ""
+    return _details(f"{title} ({len(rows)})", _table(headers, rows), open_)
+
+
+def _details(summary: str, body: str, open_: bool = False) -> str:
+    tag = "<details open>" if open_ else "<details>"
+    return f"{tag}\n<summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def _warnings(report: dict[str, Any]) -> str:
+    warnings = report.get("warnings", [])
+    return "\n".join(f"> ⚠️ {_escape(w)}" for w in warnings)
+
+
+def _lineage(report: dict[str, Any]) -> str:
+    lineage = report.get("lineage")
+    if not lineage:
+        return ""
+    data = lineage.get("data") or {}
+    git = lineage.get("git") or {}
+    rows = [
+        ["train data", _file(data.get("train"))],
+        ["eval data", _file(data.get("eval"))],
+        ["commit", (git.get("commit") or "–") + (" (dirty)" if git.get("dirty") else "")],
+        ["config sha256", (lineage.get("config_hash") or "–")[:12]],
+        ["trained by", f"{lineage.get('actor', '–')} at {lineage.get('created_at', '–')}"],
+        ["versions", ", ".join(f"{k} {v}" for k, v in (lineage.get("versions") or {}).items())],
+    ]
+    if lineage.get("run_link"):
+        rows.append(["run", lineage["run_link"]])
+    return _details("Lineage", _table(["", ""], rows))
+
+
+def _file(entry: dict[str, Any] | None) -> str:
+    if not entry:
+        return "–"
+    how = " (split of train)" if entry.get("source") == "split" else ""
+    digest = str(entry.get("sha256", ""))[:12]
+    return f"`{entry.get('path')}`{how} · {entry.get('rows')} rows · sha256 `{digest}`"

@@ -1,0 +1,214 @@
+"""Train the challenger: an estimator from config (or the project's own command),
+saved with a model card that records its full lineage."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml import lineage
+from ci_ml.errors import ConfigError, DataError, EnvironmentProblem
+from ci_ml.metrics import check_estimator_supports
+from ci_ml.modelfile import ModelFile, save_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ci_ml.config import Config
+    from ci_ml.datasets import Datasets
+
+CARD_NAME = "model-card.json"
+
+
+def import_estimator(dotted: str) -> type:
+    module_name, _, attr = dotted.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"model.estimator: cannot import {dotted!r}: {exc}") from exc
+    found = getattr(module, attr, None)
+    if found is None:
+        close = difflib.get_close_matches(attr, [n for n in dir(module) if n[:1].isupper()], n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"model.estimator: {module_name!r} has no {attr!r}{hint}")
+    if not (inspect.isclass(found) and hasattr(found, "fit") and hasattr(found, "get_params")):
+        raise ConfigError(f"model.estimator: {dotted!r} is not a scikit-learn estimator class")
+    return found
+
+
+def make_estimator(config: Config) -> Any:
+    assert config.model.estimator is not None
+    cls = import_estimator(config.model.estimator)
+    params = dict(config.model.params)
+    accepted = cls().get_params(deep=False)
+    for key in params:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, list(accepted), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"model.params.{key}: {cls.__name__} has no parameter {key!r}{hint}")
+    if "random_state" in accepted and "random_state" not in params:
+        params["random_state"] = config.data.seed  # a retrain on the same data is reproducible
+    try:
+        return cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"model.params: {cls.__name__} rejected the parameters: {exc}") from exc
+
+
+def build_pipeline(estimator: Any, x: pd.DataFrame, preprocessing: str) -> Any:
+    """Impute and scale numeric columns, impute and one-hot encode the others."""
+    if preprocessing == "none":
+        return estimator
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric, categorical = split_column_kinds(x)
+    numeric_steps = Pipeline(
+        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+    )
+    categorical_steps = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+        ]
+    )
+    columns = ColumnTransformer(
+        [("numeric", numeric_steps, numeric), ("categorical", categorical_steps, categorical)]
+    )
+    return Pipeline([("preprocess", columns), ("estimator", estimator)])
+
+
+def split_column_kinds(x: pd.DataFrame) -> tuple[list[str], list[str]]:
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    numeric = [c for c in x.columns if is_numeric_dtype(x[c]) and not is_bool_dtype(x[c])]
+    return numeric, [c for c in x.columns if c not in numeric]
+
+
+def as_categorical_text(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    """One dtype for the encoder: object strings with NaN, whatever the reader produced."""
+    if not categorical:
+        return x
+    x = x.copy()
+    for column in categorical:
+        values = x[column].astype(object)
+        x[column] = values.where(values.notna(), other=None).map(
+            lambda v: v if v is None else str(v)
+        )
+    return x
+
+
+def train(config: Config, data: Datasets, out: Path) -> dict[str, Any]:
+    """Fit the challenger, save it in `out`, and return its model card."""
+    _require_target(data)
+    started = time.perf_counter()
+    if config.model.command:
+        model = _train_with_command(config, data, out)
+        label = f"the model written by {config.model.command[0]}"
+    else:
+        estimator = make_estimator(config)
+        check_estimator_supports(estimator, config.metrics, f"{config.model.estimator}")
+        model = build_pipeline(estimator, data.x_train, config.model.preprocessing)
+        model = _fit(model, data)
+        label = str(config.model.estimator)
+    check_estimator_supports(model, config.metrics, label)
+    seconds = time.perf_counter() - started
+    model_file = save_model(model, out, config.model.format)
+    return model_card(config, data, model, model_file, seconds)
+
+
+def model_features(x: pd.DataFrame) -> pd.DataFrame:
+    _, categorical = split_column_kinds(x)
+    return as_categorical_text(x, categorical)
+
+
+def _fit(model: Any, data: Datasets) -> Any:
+    try:
+        model.fit(model_features(data.x_train), data.y_train)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"training failed on {data.train_file['path']}: {exc}") from exc
+    return model
+
+
+def _require_target(data: Datasets) -> None:
+    missing = data.y_train.isna()
+    if bool(missing.any()):
+        rows = [int(i) for i in missing[missing].index[:5]]
+        raise DataError(
+            f"{data.train_file['path']}: target {data.target!r} is missing in "
+            f"{int(missing.sum())} row(s), e.g. rows {rows}"
+        )
+
+
+def _train_with_command(config: Config, data: Datasets, out: Path) -> Any:
+    import joblib
+
+    out.mkdir(parents=True, exist_ok=True)
+    train_path = out / "train-rows.parquet"
+    data.train.to_parquet(train_path, index=False)
+    model_path = out / "user-model.joblib"
+    env = os.environ | {
+        "CI_ML_TRAIN_PATH": str(train_path),
+        "CI_ML_TARGET": data.target,
+        "CI_ML_FEATURES": ",".join(data.features),
+        "CI_ML_MODEL_PATH": str(model_path),
+        "CI_ML_SEED": str(config.data.seed),
+    }
+    assert config.model.command is not None
+    _run_command(list(config.model.command), config.root, env)
+    if not model_path.is_file():
+        raise EnvironmentProblem(
+            f"model.command finished but wrote no model to $CI_ML_MODEL_PATH ({model_path})"
+        )
+    model = joblib.load(model_path)  # the project's own code produced it: trusted as such
+    train_path.unlink()
+    model_path.unlink()
+    return model
+
+
+def _run_command(command: list[str], cwd: Path, env: dict[str, str]) -> None:
+    try:
+        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    except OSError as exc:
+        raise EnvironmentProblem(f"model.command: cannot run {command[0]!r}: {exc}") from exc
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        raise EnvironmentProblem(f"model.command exited with {done.returncode}:\n{tail}".rstrip())
+
+
+def model_card(
+    config: Config, data: Datasets, model: Any, model_file: ModelFile, seconds: float
+) -> dict[str, Any]:
+    estimator = getattr(model, "steps", [(None, model)])[-1][1]
+    estimator_name = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+    return {
+        "name": config.name,
+        "task": config.task,
+        "created_at": lineage.now(),
+        "actor": lineage.actor(),
+        "git": lineage.git_state(config.root),
+        "run_link": lineage.run_link(),
+        "estimator": config.model.estimator or estimator_name,
+        "params": _plain(estimator.get_params(deep=False)),
+        "preprocessing": config.model.preprocessing if not config.model.command else "command",
+        "command": list(config.model.command) if config.model.command else None,
+        "config_hash": config.config_hash,
+        "seed": config.data.seed,
+        "data": data.lineage(),
+        "model_file": model_file.to_dict(),
+        "metrics": {},
+        "training_seconds": round(seconds, 3),
+        "versions": lineage.library_versions(),
+    }
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    simple = (str, int, float, bool, type(None))
+    return {k: v if isinstance(v, simple) else repr(v) for k, v in params.items()}

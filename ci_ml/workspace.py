@@ -1,0 +1,29 @@
+"""What every command works on: the loaded config and its run directory."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci_ml.config import Config, load_config
+from ci_ml.rundir import DEFAULT_RUN_DIR, RunDir
+
+
+@dataclass(frozen=True)
+class Workspace:
+    config: Config
+    run: RunDir
+
+
+def open_workspace(config_path: str, run_dir: str | None) -> Workspace:
+    """Load the config; the run directory defaults to .ci-ml/run beside it, so
+    several models in one repository never share one."""
+    config = load_config(config_path)
+    path = Path(run_dir) if run_dir else config.root / DEFAULT_RUN_DIR
+    return Workspace(config, RunDir(path))
+
+
+def say(message: str) -> None:
+    """Progress goes to stderr so stdout carries only the requested output."""
+    print(message, file=sys.stderr, flush=True)
