@@ -116,7 +116,7 @@ def split_rows(
     from sklearn.model_selection import train_test_split
 
     labels = frame[target]
-    can_stratify = stratify and bool(labels.notna().all()) and labels.value_counts().min() >= 2
+    can_stratify = stratify and bool(labels.notna().all()) and int(labels.value_counts().min()) >= 2
     try:
         train, held = train_test_split(
             frame,

@@ -125,7 +125,7 @@ def _judge(
 def _bound(result: Any, metric: MetricName, kind: str, threshold: float, value: float) -> Any:
     shown = metric.shown(value)
     assert shown is not None
-    passed = shown >= threshold if kind == "min" else shown <= threshold
+    passed = _at_least(shown, threshold) if kind == "min" else _at_least(threshold, shown)
     word = ">=" if kind == "min" else "<="
     verb = "is" if passed else "is not"
     return result(
@@ -143,12 +143,13 @@ def _change(
     if kind == "min_relative_delta":
         return _relative(result, metric, threshold, improvement, old, movement)
     if kind == "min_delta":
-        passed, need = improvement >= threshold, f"needs an improvement of at least {_f(threshold)}"
+        passed = _at_least(improvement, threshold)
+        need = f"needs an improvement of at least {_f(threshold)}"
     elif kind == "max_delta":
-        passed = improvement <= threshold
+        passed = _at_least(threshold, improvement)
         need = f"an improvement above {_f(threshold)} is too good to be true (a leak or a bug?)"
     else:  # max_regression
-        passed, need = improvement >= -threshold, f"may regress by at most {_f(threshold)}"
+        passed, need = _at_least(improvement, -threshold), f"may regress by at most {_f(threshold)}"
     return result("pass" if passed else "fail", improvement, f"{movement}; {need}")
 
 
@@ -161,7 +162,7 @@ def _relative(
         return result("pass" if passed else "fail", None, reason)
     relative = improvement / abs(old)
     need = f"needs a relative improvement of at least {threshold:+.2%}"
-    status = "pass" if relative >= threshold else "fail"
+    status = "pass" if _at_least(relative, threshold) else "fail"
     return result(status, relative, f"{movement} ({relative:+.2%}); {need}")
 
 
@@ -171,6 +172,11 @@ def _movement(metric: MetricName, old: float, new: float) -> str:
         return f"{metric.display} unchanged at {_f(shown_new)}"
     better = "better" if new > old else "worse"
     return f"{metric.display} {_f(shown_old)} -> {_f(shown_new)} ({better})"
+
+
+def _at_least(value: float, bound: float) -> bool:
+    """value >= bound, forgiving float noise: 0.84 - 0.8 is +5% to a person."""
+    return value >= bound - 1e-9 * max(1.0, abs(bound))
 
 
 def _number(entry: dict[str, Any] | None, key: str) -> float | None:

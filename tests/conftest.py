@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ci_ml.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    """Run `ci-ml ARGS` in-process from a folder, as a user would from a shell."""
+
+    def run(*args: str, cwd: Path) -> Result:
+        capsys.readouterr()
+        old = Path.cwd()
+        os.chdir(cwd)
+        try:
+            code = main(list(args))
+        finally:
+            os.chdir(old)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Callable[[str], Path]:
+    """A fresh copy of a bundled example project (no registry, no run directory)."""
+
+    def copy(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns(".ci-ml"))
+        return target
+
+    return copy

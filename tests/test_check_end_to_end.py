@@ -1,0 +1,158 @@
+"""`ci-ml check` on the bundled examples, as a newcomer runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from jsonschema import Draft202012Validator
+
+from ci_ml.config import load_schema
+
+
+def _report(project: Path) -> dict:
+    return json.loads((project / ".ci-ml/run/report.json").read_text())
+
+
+def test_first_run_promotes_and_says_only_absolute_rules_apply(example, run_cli):
+    project = example("penguins")
+    result = run_cli("check", "--promote", cwd=project)
+    assert result.code == 0, result.err
+    report = _report(project)
+    assert report["verdict"] == "promote"
+    assert report["champion"] is None
+    assert "no champion yet" in report["reason"]
+    skipped = [r for r in report["rules"] if r["status"] == "skipped"]
+    assert [r["kind"] for r in skipped] == ["min_delta"]
+    assert report["promoted"] == 1
+    assert "first run: only absolute rules apply" in result.out
+    assert json.loads((project / ".ci-ml/registry/champion.json").read_text())["version"] == 1
+
+
+def test_fresh_batch_is_compared_with_the_champion_on_the_same_rows(example, run_cli):
+    project = example("penguins")
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    result = run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
+    assert result.code == 0, result.err
+    report = _report(project)
+    assert report["champion"] == 1
+    f1 = report["metrics"]["f1_macro"]
+    assert f1["delta"] == pytest.approx(f1["challenger"] - f1["champion"])
+    log_loss = report["metrics"]["neg_log_loss"]
+    assert log_loss["display_name"] == "log_loss" and log_loss["lower_is_better"]
+    assert log_loss["shown"]["challenger"] == pytest.approx(-log_loss["challenger"])
+    predictions = pd.read_parquet(project / ".ci-ml/run/predictions.parquet")
+    eval_rows = pd.read_csv(project / "data/eval.csv")
+    assert len(predictions) == len(eval_rows) == report["eval"]["rows"]
+    assert list(predictions["y_true"]) == list(eval_rows["species"])
+    assert {"challenger_pred", "champion_pred"} <= set(predictions.columns)
+
+
+def test_report_json_follows_its_published_schema(example, run_cli):
+    project = example("diabetes")
+    run_cli("check", "--promote", cwd=project)
+    run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
+    report = _report(project)
+    errors = list(Draft202012Validator(load_schema("report.schema.json")).iter_errors(report))
+    assert errors == []
+    assert set(report["metrics"]) == {
+        "neg_root_mean_squared_error",
+        "r2",
+        "neg_mean_absolute_error",
+    }
+    assert all(isinstance(rule["reason"], str) and rule["reason"] for rule in report["rules"])
+
+
+def test_model_card_records_lineage(example, run_cli, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
+    project = example("diabetes")
+    assert run_cli("check", cwd=project).code == 0
+    card = json.loads((project / ".ci-ml/run/challenger/model-card.json").read_text())
+    assert card["actor"] == "octocat"
+    assert card["estimator"] == "sklearn.linear_model.Ridge"
+    assert card["params"]["alpha"] == 1.0
+    assert len(card["data"]["train"]["sha256"]) == 64
+    assert len(card["data"]["eval"]["sha256"]) == 64
+    assert card["data"]["train"]["rows"] == 200
+    assert card["data"]["eval"]["rows"] == 111
+    assert len(card["config_hash"]) == 64
+    assert card["seed"] == 0
+    assert {"python", "scikit_learn", "ci_ml"} <= set(card["versions"])
+    assert card["metrics"]["r2"] > 0.3
+    assert card["created_at"].endswith("+00:00")
+    assert card["model_file"]["format"] == "skops"
+
+
+def test_stages_run_one_by_one_give_the_same_verdict_as_check(example, run_cli):
+    project = example("penguins")
+    for stage in ("validate", "train", "evaluate", "gate"):
+        result = run_cli(stage, cwd=project)
+        assert result.code == 0, (stage, result.err)
+    result = run_cli("report", "--format", "json", cwd=project)
+    assert result.code == 0
+    assert json.loads(result.out)["verdict"] == "promote"
+    assert run_cli("promote", cwd=project).code == 0
+    listed = run_cli("registry", "list", "--json", cwd=project)
+    assert json.loads(listed.out)["champion"] == 1
+
+
+def test_blocked_challenger_exits_1_and_is_not_promoted(example, run_cli):
+    project = example("penguins")
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    weak = (
+        (project / "ci-ml.yaml")
+        .read_text()
+        .replace(
+            "params: {n_estimators: 200, random_state: 0}",
+            "params: {n_estimators: 1, max_depth: 1}",
+        )
+    )
+    (project / "ci-ml.yaml").write_text(weak)
+    result = run_cli("check", "--promote", cwd=project)
+    assert result.code == 1
+    report = _report(project)
+    assert report["verdict"] == "block"
+    assert report["reason"].startswith("gate[")
+    assert json.loads(run_cli("registry", "list", "--json", cwd=project).out)["champion"] == 1
+    assert run_cli("promote", cwd=project).code == 1
+
+
+def test_rollback_restores_previous_champion_and_logs_it(example, run_cli):
+    project = example("diabetes")
+    run_cli("check", "--promote", cwd=project)
+    run_cli("check", "-c", "ci-ml.fresh.yaml", "--promote", cwd=project)
+    assert run_cli("rollback", "--reason", "bad in prod", cwd=project).code == 0
+    listed = json.loads(run_cli("registry", "list", "--json", cwd=project).out)
+    assert listed["champion"] == 1
+    history = json.loads(run_cli("registry", "history", "--json", cwd=project).out)["audit"]
+    assert [(e["event"], e["version"], e["previous"]) for e in history] == [
+        ("promote", 1, None),
+        ("promote", 2, 1),
+        ("rollback", 1, 2),
+    ]
+    assert history[-1]["reason"] == "bad in prod"
+    assert run_cli("rollback", cwd=project).code == 1  # nothing earlier than version 1
+
+
+def test_eval_split_when_no_eval_file_is_seeded_and_stratified(example, run_cli):
+    project = example("penguins")
+    config = (project / "ci-ml.yaml").read_text().replace("  eval: data/eval.csv", "")
+    (project / "ci-ml.yaml").write_text(config)
+    assert run_cli("check", cwd=project).code == 0
+    first = _report(project)
+    assert first["eval"]["source"] == "split" and first["eval"]["stratified"] is True
+    assert run_cli("check", cwd=project).code == 0
+    assert _report(project)["metrics"] == first["metrics"]
+
+
+def test_markdown_report_leads_with_the_verdict(example, run_cli):
+    project = example("penguins")
+    run_cli("check", cwd=project)
+    markdown = (project / ".ci-ml/run/report.md").read_text()
+    lines = [line for line in markdown.splitlines() if line.strip()]
+    assert lines[0] == "## ci-ml · penguins"
+    assert lines[1].startswith("**✅ promote")
+    assert "| f1_macro ★" in markdown
+    assert "log_loss (lower is better)" in markdown

@@ -1,0 +1,161 @@
+"""The local registry: versions, compare-and-swap promotion, atomic writes, audit log."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from ci_ml.errors import IntegrityError
+from ci_ml.modelfile import load_model, save_model
+from ci_ml.registry.base import RegistryRefused, Who
+from ci_ml.registry.local import LocalRegistry
+
+WHO = Who(actor="tester", at="2026-01-01T00:00:00+00:00", commit="abc", reason="test")
+
+
+def trained_folder(tmp_path: Path, name: str) -> Path:
+    folder = tmp_path / name
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    model_file = save_model(model, folder)
+    card = {"estimator": "LogisticRegression", "model_file": model_file.to_dict(), "metrics": {}}
+    (folder / "model-card.json").write_text(json.dumps(card))
+    return folder
+
+
+def test_versions_count_up_and_promotion_moves_the_champion(tmp_path):
+    registry = LocalRegistry(tmp_path / "registry")
+    assert registry.champion() is None and registry.versions() == []
+    first = registry.add(trained_folder(tmp_path, "a"))
+    second = registry.add(trained_folder(tmp_path, "b"))
+    assert (first.number, second.number) == (1, 2)
+    registry.promote(1, None, WHO)
+    registry.promote(2, 1, WHO)
+    champion = registry.champion()
+    assert champion is not None and champion.number == 2
+    model = load_model(registry.model_file(2))
+    assert list(model.predict([[0.0], [3.0]])) == [0, 1]
+
+
+def test_promotion_against_a_stale_champion_is_refused(tmp_path):
+    registry = LocalRegistry(tmp_path / "registry")
+    for name in "abc":
+        registry.add(trained_folder(tmp_path, name))
+    registry.promote(1, None, WHO)
+    registry.promote(2, 1, WHO)  # another run won first
+    with pytest.raises(RegistryRefused, match="champion is now version 2"):
+        registry.promote(3, 1, WHO)
+    assert registry.champion().number == 2
+    assert [e["version"] for e in registry.audit_log()] == [1, 2]
+
+
+def _race(path: str, folder: str, barrier, results) -> None:
+    registry = LocalRegistry(Path(path))
+    version = registry.add(Path(folder))
+    barrier.wait()
+    try:
+        registry.promote(version.number, 1, WHO)
+        results.put(("won", version.number))
+    except RegistryRefused:
+        results.put(("lost", version.number))
+
+
+def test_two_racing_processes_cannot_both_win(tmp_path):
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.add(trained_folder(tmp_path, "base"))
+    registry.promote(1, None, WHO)
+    folders = [trained_folder(tmp_path, f"r{i}") for i in range(4)]
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(len(folders)), ctx.Queue()
+    procs = [
+        ctx.Process(target=_race, args=(str(registry.path), str(f), barrier, results))
+        for f in folders
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    outcomes = [results.get(timeout=5) for _ in procs]
+    winners = [number for outcome, number in outcomes if outcome == "won"]
+    assert len(winners) == 1
+    assert registry.champion().number == winners[0]
+    assert sorted(v.number for v in registry.versions()) == [1, 2, 3, 4, 5]
+
+
+def test_a_crash_while_writing_the_pointer_leaves_the_old_champion(tmp_path, monkeypatch):
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.add(trained_folder(tmp_path, "a"))
+    registry.add(trained_folder(tmp_path, "b"))
+    registry.promote(1, None, WHO)
+
+    def crash(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(Exception, match="No space left"):
+        registry.promote(2, 1, WHO)
+    monkeypatch.undo()
+    assert registry.champion().number == 1
+    pointer = json.loads((registry.path / "champion.json").read_text())
+    assert pointer["version"] == 1
+    assert len(registry.audit_log()) == 1
+
+
+def test_tampered_version_is_refused(tmp_path):
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.add(trained_folder(tmp_path, "a"))
+    record = registry.model_file(1)
+    record.path.write_bytes(record.path.read_bytes()[:-10])
+    with pytest.raises(IntegrityError, match="does not match its record"):
+        load_model(registry.model_file(1))
+
+
+def test_tampered_card_hash_is_refused(tmp_path):
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.add(trained_folder(tmp_path, "a"))
+    card_path = registry.path / "versions/1/model-card.json"
+    card = json.loads(card_path.read_text())
+    card["model_file"]["sha256"] = "0" * 64
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(IntegrityError, match="differs from the registry record"):
+        registry.model_file(1)
+
+
+def test_rollback_walks_back_through_champions_and_to_a_chosen_version(tmp_path):
+    registry = LocalRegistry(tmp_path / "registry")
+    for name in "abc":
+        registry.add(trained_folder(tmp_path, name))
+    registry.promote(1, None, WHO)
+    registry.promote(2, 1, WHO)
+    registry.promote(3, 2, WHO)
+    assert registry.rollback(WHO).number == 2
+    assert registry.rollback(WHO).number == 1
+    with pytest.raises(RegistryRefused, match="nothing to roll back to"):
+        registry.rollback(WHO)
+    assert registry.rollback(WHO, to=3).number == 3
+    events = [(e["event"], e["version"], e["previous"]) for e in registry.audit_log()]
+    assert events[-3:] == [("rollback", 2, 3), ("rollback", 1, 2), ("rollback", 3, 1)]
+
+
+def test_audit_log_is_append_only_json_lines(tmp_path):
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.add(trained_folder(tmp_path, "a"))
+    registry.promote(1, None, WHO)
+    before = (registry.path / "audit.jsonl").read_bytes()
+    registry.add(trained_folder(tmp_path, "b"))
+    registry.promote(2, 1, WHO)
+    after = (registry.path / "audit.jsonl").read_bytes()
+    assert after.startswith(before)
+    entry = json.loads(after.splitlines()[-1])
+    assert entry | {"at": None} == entry | {
+        "event": "promote",
+        "version": 2,
+        "previous": 1,
+        "actor": "tester",
+        "commit": "abc",
+        "at": None,
+    }
