@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ci_ml.actions import publish_to_runner
 from ci_ml.errors import PASSED, VERDICT
 from ci_ml.report import renderer
 from ci_ml.report.build import build_report
@@ -33,8 +34,10 @@ def stage(ws: Workspace) -> dict[str, Any]:
         if validation["passed"] and has["decision.json"]
         else None,
     )
-    run.write("report.json", report)
-    run.write_text("report.md", renderer("markdown")(report))
+    path = run.write("report.json", report)
+    markdown = renderer("markdown")(report)
+    run.write_text("report.md", markdown)
+    publish_to_runner(report, path, markdown)
     return report
 
 
