@@ -7,6 +7,7 @@ data verdict (exit 1) naming the file and what was wrong.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,25 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 
 
+def _identity(path: Path) -> tuple[str, int, int]:
+    """A file's identity for in-process caches: a rewrite changes mtime or size."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def data_sha256(path: Path) -> str:
+    """A data file's fingerprint, hashed once per process (never for integrity checks)."""
+    try:
+        return _sha256_cached(*_identity(path))
+    except FileNotFoundError as exc:
+        raise EnvironmentProblem(f"{path}: file not found") from exc
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_cached(resolved: str, _mtime: int, _size: int) -> str:
+    return sha256_file(Path(resolved))
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     try:
@@ -33,8 +53,17 @@ def sha256_file(path: Path) -> str:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """The whole file as a DataFrame, with pyarrow-backed readers for speed."""
+    """The whole file as a DataFrame, with pyarrow-backed readers for speed.
+
+    Read once per process: `ci-ml check` validates, trains and evaluates on the
+    same frames. Callers must not modify the frame in place.
+    """
     _require_file(path)
+    return _read_table_cached(path, *_identity(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_table_cached(path: Path, _resolved: str, _mtime: int, _size: int) -> pd.DataFrame:
     frame = _read_parquet(path) if path.suffix.lower() in PARQUET_SUFFIXES else _read_csv(path)
     _check_columns(path, list(frame.columns))
     if len(frame) == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.data import EvalSplit, read_table, sha256_file, split_rows
+from ci_ml.data import EvalSplit, data_sha256, read_table, split_rows
 from ci_ml.errors import DataError
 
 if TYPE_CHECKING:
@@ -55,13 +55,13 @@ def load_datasets(config: Config) -> Datasets:
     features = feature_columns(config, list(frame.columns), str(data.train))
     train_file: dict[str, Any] = {
         "path": _rel(config, data.train),
-        "sha256": sha256_file(data.train),
+        "sha256": data_sha256(data.train),
         "rows": len(frame),
     }
     if data.eval is not None:
         held = read_table(data.eval)
         _require_columns(held, [*features, data.target], str(data.eval))
-        split = EvalSplit("file", _rel(config, data.eval), sha256_file(data.eval), len(held))
+        split = EvalSplit("file", _rel(config, data.eval), data_sha256(data.eval), len(held))
         return Datasets(frame, held, data.target, features, train_file, split)
     stratify = config.task == "classification"
     train, held, stratified = split_rows(

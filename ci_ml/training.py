@@ -105,8 +105,8 @@ def as_categorical_text(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame
     return x
 
 
-def train(config: Config, data: Datasets, out: Path) -> dict[str, Any]:
-    """Fit the challenger, save it in `out`, and return its model card."""
+def train(config: Config, data: Datasets, out: Path) -> tuple[Any, dict[str, Any]]:
+    """Fit the challenger, save it in `out`; the fitted model and its model card."""
     _require_target(data)
     started = time.perf_counter()
     if config.model.command:
@@ -121,7 +121,7 @@ def train(config: Config, data: Datasets, out: Path) -> dict[str, Any]:
     check_estimator_supports(model, config.metrics, label)
     seconds = time.perf_counter() - started
     model_file = save_model(model, out, config.model.format)
-    return model_card(config, data, model, model_file, seconds)
+    return model, model_card(config, data, model, model_file, seconds)
 
 
 def model_features(x: pd.DataFrame) -> pd.DataFrame:

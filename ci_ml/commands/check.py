@@ -18,9 +18,9 @@ def run(ws: Workspace, do_promote: bool = False, output_format: str = "text") ->
     _clear_stale(ws)
     if validate.stage(ws)["passed"]:
         data = load_datasets(ws.config)
-        card = train.stage(ws, data)
-        say(f"train: {card['estimator']} on {len(data.train)} rows")
-        metrics = evaluate.stage(ws, data)
+        trained = train.stage(ws, data)
+        say(f"train: {trained[1]['estimator']} on {len(data.train)} rows")
+        metrics = evaluate.stage(ws, data, trained)
         champion = metrics["champion"]
         against = f"champion v{champion['version']}" if champion else "no champion yet"
         say(f"evaluate: challenger vs {against} on {metrics['eval']['rows']} rows")

@@ -6,16 +6,23 @@ from typing import Any
 
 from ci_ml.datasets import Datasets, load_datasets
 from ci_ml.errors import PASSED, EnvironmentProblem
-from ci_ml.evaluation import evaluate, load_challenger, load_champion
+from ci_ml.evaluation import Contender, evaluate, load_challenger, load_champion
 from ci_ml.registry import open_registry
 from ci_ml.rundir import write_json_atomic
 from ci_ml.training import CARD_NAME
 from ci_ml.workspace import Workspace, say
 
 
-def stage(ws: Workspace, data: Datasets | None = None) -> dict[str, Any]:
+def stage(
+    ws: Workspace, data: Datasets | None = None, trained: tuple[Any, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Metrics of both models; `trained` spares `check` re-loading the model it just fit."""
     data = data or load_datasets(ws.config)
-    challenger, card = load_challenger(ws.run)
+    if trained is None:
+        challenger, card = load_challenger(ws.run)
+    else:
+        model, card = trained
+        challenger = Contender("challenger", model, list(card["data"]["features"]))
     _require_same_data(card, data)
     champion, version = load_champion(open_registry(ws.config))
     result, predictions = evaluate(ws.config, data, challenger, champion)

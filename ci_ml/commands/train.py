@@ -13,19 +13,20 @@ from ci_ml.training import CARD_NAME, train
 from ci_ml.workspace import Workspace, say
 
 
-def stage(ws: Workspace, data: Datasets | None = None) -> dict[str, Any]:
+def stage(ws: Workspace, data: Datasets | None = None) -> tuple[Any, dict[str, Any]]:
+    """The fitted challenger and its model card, both also written to challenger/."""
     check_metric_names(ws.config.metrics)
     data = data or load_datasets(ws.config)
     out = ws.run.challenger
     if out.exists():
         shutil.rmtree(out)  # a stale challenger must never be evaluated by mistake
-    card = train(ws.config, data, out)
+    model, card = train(ws.config, data, out)
     write_json_atomic(out / CARD_NAME, card)
-    return card
+    return model, card
 
 
 def run(ws: Workspace) -> int:
-    card = stage(ws)
+    _, card = stage(ws)
     rows = card["data"]["train"]["rows_used"]
     say(f"train: {card['estimator']} on {rows} rows in {card['training_seconds']:.2f}s")
     return PASSED

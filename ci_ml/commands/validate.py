@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ci_ml.data import read_table, sha256_file
+from ci_ml.data import data_sha256, read_table
 from ci_ml.datasets import feature_columns
 from ci_ml.errors import PASSED, VERDICT, DataError
 from ci_ml.workspace import Workspace, say
@@ -23,7 +23,7 @@ def stage(ws: Workspace) -> dict[str, Any]:
         except DataError as exc:
             failures.append(_failure("file", None, exc.message))
             continue
-        files[role] = {"path": str(path), "sha256": sha256_file(path), "rows": len(frame)}
+        files[role] = {"path": str(path), "sha256": data_sha256(path), "rows": len(frame)}
         failures.extend(_frame_failures(ws, frame, str(path)))
     result = {"passed": not _errors(failures), "failures": failures, "warnings": [], "files": files}
     ws.run.write("validation.json", result)

@@ -1,0 +1,70 @@
+"""The same work as `ci-ml check` on an example, as a bare scikit-learn script.
+
+Reads the config's train and eval files, fits the same pipeline (median impute
++ scale numeric, one-hot categorical, the configured estimator) and scores the
+configured metrics on the eval rows. No validation, no model file, no report.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import get_scorer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+
+def main(config_path: Path) -> None:
+    config = yaml.safe_load(config_path.read_text())
+    root, data = config_path.parent, config["data"]
+    train, held = pd.read_csv(root / data["train"]), pd.read_csv(root / data["eval"])
+    target = data["target"]
+    x, y = train.drop(columns=[target]), train[target]
+    numeric = [c for c in x.columns if pd.api.types.is_numeric_dtype(x[c])]
+    categorical = [c for c in x.columns if c not in numeric]
+    module, _, name = config["model"]["estimator"].rpartition(".")
+    estimator = getattr(importlib.import_module(module), name)(**config["model"]["params"])
+    model = Pipeline(
+        [
+            (
+                "preprocess",
+                ColumnTransformer(
+                    [
+                        (
+                            "n",
+                            Pipeline(
+                                [("i", SimpleImputer(strategy="median")), ("s", StandardScaler())]
+                            ),
+                            numeric,
+                        ),
+                        (
+                            "c",
+                            Pipeline(
+                                [
+                                    ("i", SimpleImputer(strategy="constant", fill_value="missing")),
+                                    ("o", OneHotEncoder(handle_unknown="ignore")),
+                                ]
+                            ),
+                            categorical,
+                        ),
+                    ]
+                ),
+            ),
+            ("estimator", estimator),
+        ]
+    )
+    x = x.astype({c: object for c in categorical})
+    model.fit(x, y)
+    x_eval = held.drop(columns=[target]).astype({c: object for c in categorical})
+    for metric in config["metrics"]:
+        print(metric, get_scorer(metric)(model, x_eval, held[target]))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
