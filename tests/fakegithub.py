@@ -856,6 +856,10 @@ def _page_url(req: Request, page: int, per_page: int) -> str:
     return f"{req.api}{req.path}?{urllib.parse.urlencode(query)}"
 
 
+def _fault_response(fault: Fault) -> Response:
+    return Response(fault.status, _error(fault.status, fault.message).body, fault.headers)
+
+
 def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -894,15 +898,9 @@ def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             if not req.route:
                 return _error(404, "Not Found")
             if fault is not None and not fault.after_handler:
-                return Response(
-                    fault.status, _error(fault.status, fault.message).body, fault.headers
-                )
+                return _fault_response(fault)
             response = fake.dispatch(req)
-            if fault is not None:
-                return Response(
-                    fault.status, _error(fault.status, fault.message).body, fault.headers
-                )
-            return response
+            return response if fault is None else _fault_response(fault)
 
         def _read_body(self, partial: bool = False) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
