@@ -197,8 +197,12 @@ def make_retry(options: ClientOptions) -> Retry:
     )
 
 
-def make_client(settings: GitHubSettings, options: ClientOptions | None = None) -> Github:
-    """A PyGithub client for settings.api_url (github.com or an Enterprise /api/v3)."""
+def make_client(
+    settings: GitHubSettings, options: ClientOptions | None = None, lazy: bool = False
+) -> Github:
+    """A PyGithub client for settings.api_url (github.com or an Enterprise /api/v3).
+
+    `lazy` objects fetch nothing until an attribute is read: fewer requests."""
     from github import Auth, Github
 
     if not settings.token:
@@ -214,6 +218,7 @@ def make_client(settings: GitHubSettings, options: ClientOptions | None = None) 
         per_page=options.per_page,
         seconds_between_requests=options.seconds_between_requests,
         seconds_between_writes=options.seconds_between_writes,
+        lazy=lazy,
     )
 
 
@@ -615,7 +620,7 @@ def _attempt(
     options: ClientOptions | None,
 ) -> T | None:
     try:
-        repo = make_client(settings, options).get_repo(settings.repository, lazy=True)
+        repo = make_client(settings, options, lazy=True).get_repo(settings.repository)
         return with_backoff(lambda: action(repo), options)
     except Exception as error:  # posting must never decide the verdict: report, carry on
         problem = _redact(f"could not {what}: {_describe(error)}", settings.token)
