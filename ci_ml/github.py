@@ -415,8 +415,9 @@ def fit_to_limit(
     lines = markdown.splitlines(keepends=True)
     sections, paragraphs = _cut_points(lines)
     cut = _last_fitting(lines, sections, budget, measure)
-    if cut == 0:  # not even the first section fits: fall back to paragraph boundaries
-        cut = _last_fitting(lines, paragraphs, budget, measure)
+    if measure("".join(lines[:cut])) < budget // 2:
+        # One long section would waste most of the room: cut it between paragraphs.
+        cut = max(cut, _last_fitting(lines, paragraphs, budget, measure))
     kept = "".join(lines[:cut]).rstrip()
     return f"{kept}\n{note}" if kept else note.lstrip("\n")
 
