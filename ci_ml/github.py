@@ -64,7 +64,7 @@ class GitHubSettings:
     repository: str = ""  # owner/name
     event_name: str = ""
     pr_number: int | None = None
-    head_sha: str = ""  # the PR head for PR events (GITHUB_SHA is the merge commit there)
+    head_sha: str = ""  # PR head, or workflow_run head: GITHUB_SHA is a merge commit there
     server_url: str = "https://github.com"
     run_id: str = ""
     output_path: Path | None = None
@@ -83,7 +83,7 @@ class GitHubSettings:
         """Read the runner's variables; `token` wins over INPUT_GITHUB-TOKEN and GITHUB_TOKEN."""
         env = os.environ if env is None else env
         event_name = env.get("GITHUB_EVENT_NAME", "")
-        pr_number, head_sha = _pull_request_of(event_name, env.get("GITHUB_EVENT_PATH", ""))
+        pr_number, head_sha = _event_refs(event_name, env.get("GITHUB_EVENT_PATH", ""))
         return cls(
             in_actions=env.get("GITHUB_ACTIONS") == "true",
             api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
@@ -111,18 +111,20 @@ def _path_or_none(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _pull_request_of(event_name: str, event_path: str) -> tuple[int | None, str]:
-    """(PR number, head sha) from the event payload of a pull_request(_target) event."""
-    if event_name not in PR_EVENTS or not event_path:
+def _event_refs(event_name: str, event_path: str) -> tuple[int | None, str]:
+    """(PR number, head sha) from a pull_request(_target) or workflow_run event payload."""
+    if event_name not in (*PR_EVENTS, "workflow_run") or not event_path:
         return None, ""
     try:
         event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        if event_name == "workflow_run":
+            return None, str(event["workflow_run"]["head_sha"])
         pull = event["pull_request"]
         return int(pull["number"]), str(pull["head"]["sha"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise EnvironmentProblem(
-            f"GITHUB_EVENT_PATH {event_path}: expected a {event_name} event JSON with "
-            f"pull_request.number and pull_request.head.sha, found an unreadable file "
+            f"GITHUB_EVENT_PATH {event_path}: expected a {event_name} event JSON with the "
+            f"pull request number and head sha, found an unreadable file "
             f"({type(e).__name__}: {e})"
         ) from e
 
@@ -474,7 +476,12 @@ def write_outputs(path: Path | str, outputs: Mapping[str, object]) -> None:
     """Append step outputs to $GITHUB_OUTPUT; multiline values use a random heredoc delimiter."""
     with open(path, "a", encoding="utf-8", newline="\n") as f:
         for name, value in outputs.items():
-            f.write(_output_entry(name, str(value)))
+            f.write(_output_entry(name, _output_text(value)))
+
+
+def _output_text(value: object) -> str:
+    # Workflow expressions compare with 'true'/'false', not Python's 'True'.
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _output_entry(name: str, value: str) -> str:
@@ -673,4 +680,69 @@ def _save_unposted(
         print(annotation("warning", problem, title="ci-ml"), flush=True)
         failures.append(problem)
         return None
+    if failures:
+        notice = f"the PR comment was saved to {target / 'comment.md'} for a workflow_run poster"
+        print(annotation("notice", notice, title="ci-ml"), flush=True)
     return target
+
+
+# -- fork pull requests: the comment saved by the PR job, posted by a workflow_run job ----------
+
+
+@dataclass(frozen=True)
+class SavedComment:
+    body: str
+    pr_number: int
+    report_id: str
+    head_sha: str
+    comment_mode: CommentMode
+
+
+def load_saved_comment(fallback_dir: Path | str) -> SavedComment:
+    """Read comment.md and comment-meta.json as `publish` wrote them (untrusted input)."""
+    folder = Path(fallback_dir)
+    meta_path = folder / "comment-meta.json"
+    try:
+        body = (folder / "comment.md").read_text(encoding="utf-8")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        return SavedComment(
+            body=body,
+            pr_number=int(meta["pr_number"]),
+            report_id=check_report_id(str(meta["report_id"])),
+            head_sha=str(meta["head_sha"]),
+            comment_mode=check_comment_mode(str(meta.get("comment_mode", "update"))),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise EnvironmentProblem(
+            f"{folder}: expected comment.md and comment-meta.json with pr_number, report_id "
+            f"and head_sha, found {type(e).__name__}: {e}"
+        ) from e
+
+
+def post_saved_comment(
+    settings: GitHubSettings, fallback_dir: Path | str, *, options: ClientOptions | None = None
+) -> PublishResult:
+    """Post a fork PR's saved comment from a `workflow_run` job, which has a write token.
+
+    The artifact comes from code the fork controls, so the comment goes only to a PR whose
+    head is the commit the triggering run was for, and no commit status is set from it.
+    """
+    saved = load_saved_comment(fallback_dir)
+    marker = comment_marker(saved.report_id)
+    body = fit_to_limit(saved.body, COMMENT_LIMIT - len(marker) - 1, pointer=_pointer(settings))
+
+    def post(repo: Repository) -> CommentResult:
+        head = repo.get_pull(saved.pr_number).head.sha
+        run_head = settings.head_sha
+        if not run_head or head != run_head or saved.head_sha != run_head:
+            raise EnvironmentProblem(
+                f"PR #{saved.pr_number} head is {head[:12]}, the saved report says "
+                f"{saved.head_sha[:12]} and the run was for {run_head[:12] or '(none)'}"
+            )
+        return post_sticky_comment(repo, saved.pr_number, body, saved.report_id, saved.comment_mode)
+
+    failures: list[str] = []
+    comment = _attempt(settings, failures, "post the saved PR comment", post, options)
+    posted = comment is not None and comment.action != "skipped"
+    why = "posted" if posted else ("; ".join(failures) or "comment mode is off")
+    return PublishResult(posted, why, comment, None, tuple(failures))

@@ -108,3 +108,9 @@ def test_group_wraps_the_output(capsys: pytest.CaptureFixture[str]) -> None:
         print("fitting")
         raise RuntimeError("boom")
     assert capsys.readouterr().out == "::group::Train%0Achallenger\nfitting\n::endgroup::\n"
+
+
+def test_booleans_are_written_as_workflow_expressions_expect(tmp_path: Path) -> None:
+    path = tmp_path / "output"
+    write_outputs(path, {"promoted": True, "blocked": False})
+    assert path.read_text() == "promoted=true\nblocked=false\n"
