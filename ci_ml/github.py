@@ -133,24 +133,23 @@ def should_post(settings: GitHubSettings, force: bool | None = None) -> tuple[bo
     """Whether to post to the PR, and why. `force` overrides the Actions and event checks."""
     if force is False:
         return False, "posting turned off"
-    missing = [
-        name
-        for name, value in (
-            ("a token", settings.token),
-            ("GITHUB_REPOSITORY", settings.repository),
-            ("a pull request number", settings.pr_number),
-        )
-        if not value
-    ]
-    if force and not missing:
-        return True, "posting forced"
     if not force and not settings.in_actions:
         return False, "not running in GitHub Actions"
     if not force and settings.event_name not in PR_EVENTS:
         return False, f"event {settings.event_name or '(none)'!r} is not a pull request"
+    missing = _missing_for_posting(settings)
     if missing:
         return False, "cannot post without " + ", ".join(missing)
-    return True, "pull request event in GitHub Actions"
+    return True, "posting forced" if force else "pull request event in GitHub Actions"
+
+
+def _missing_for_posting(settings: GitHubSettings) -> list[str]:
+    needed = {
+        "a token": settings.token,
+        "GITHUB_REPOSITORY": settings.repository,
+        "a pull request number": settings.pr_number,
+    }
+    return [name for name, value in needed.items() if not value]
 
 
 # -- client, retries, rate limits ------------------------------------------------------

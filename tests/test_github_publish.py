@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ci_ml.github import COMMENT_LIMIT, publish
-from tests.fakegithub import FakeGitHub
+from tests.fakegithub import SECONDARY_RATE_LIMIT_MESSAGE, FakeGitHub, Fault
 from tests.github_support import FAST, HEAD_SHA, REPO, TOKEN, marked, open_pr, settings_for
 
 RUN_URL = "https://github.invalid/octo/demo/actions/runs/4242"
@@ -259,3 +259,16 @@ def test_the_token_never_shows(
     assert TOKEN not in shown
     assert "token=" not in repr(settings)
     assert "***" in result.failures[0]  # the server echoed it; we redacted it
+
+
+def test_429_with_retry_after_is_waited_out(fake_github: FakeGitHub) -> None:
+    pr = open_pr(fake_github)
+    fault = Fault(429, SECONDARY_RATE_LIMIT_MESSAGE, headers={"Retry-After": "1"})
+    fake_github.inject("comments.list", fault)
+
+    started = time.monotonic()
+    result = publish(settings_for(fake_github, pr), "body", "model", "promote", options=FAST)
+
+    assert result.posted and result.ok
+    assert time.monotonic() - started >= 1.0
+    assert len(marked(fake_github, pr)) == 1

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from github import GithubException
 
 from ci_ml.errors import EnvironmentProblem
-from ci_ml.github import GitHubSettings, should_post
+from ci_ml.github import GitHubSettings, rate_limit_wait, should_post
 
 SECRET = "ghs_do_not_print_me_0123456789"
 
@@ -116,3 +117,30 @@ def test_should_post(
     allowed, why = should_post(settings, force)
     assert allowed is expected
     assert reason in why
+
+
+def rate_limited(status: int, message: str, headers: dict[str, str]) -> GithubException:
+    return GithubException(status, {"message": message}, headers)
+
+
+@pytest.mark.parametrize(
+    ("error", "wait"),
+    [
+        (rate_limited(403, "You have exceeded a secondary rate limit", {"Retry-After": "7"}), 7.0),
+        (rate_limited(429, "slow down", {"retry-after": "2"}), 2.0),
+        (rate_limited(403, "You have exceeded a secondary rate limit", {}), 60.0),
+        (
+            rate_limited(
+                403,
+                "API rate limit exceeded",
+                {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1030"},
+            ),
+            31.0,
+        ),
+        (rate_limited(403, "Resource not accessible by integration", {}), None),
+        (rate_limited(500, "Server Error", {"Retry-After": "1"}), None),
+        (ValueError("not from GitHub"), None),
+    ],
+)
+def test_rate_limit_wait(error: Exception, wait: float | None) -> None:
+    assert rate_limit_wait(error, now=1000.0) == wait
