@@ -7,6 +7,19 @@ after the route. State is plain dicts a test can read and seed directly
 The same routes answer under the GitHub Enterprise prefix `/api/v3`; uploads
 answer under `/uploads` (github.com style) and `/api/uploads` (Enterprise). URLs
 in responses echo the prefix the request came in on, as PyGithub follows them.
+
+Use (fixtures `fake_github` and `fake_ghe` in tests/conftest.py):
+
+    repo = Github(auth=Auth.Token("t"), base_url=fake_github.url).get_repo("octo/demo")
+    pr = fake_github.state.add_pull("octo/demo", head_sha="a" * 40)   # seed directly
+    fake_github.fail("comments.create", status=500, times=2)          # then 2 x 500
+    fake_github.forbid("statuses.create")                              # fork: always 403
+    fake_github.secondary_rate_limit("assets.upload", retry_after=1)
+    fake_github.disconnect("assets.upload")                            # die mid-upload
+    fake_github.fail_after_acting("comments.create")   # acted, but the client sees 502
+    fake_github.race_duplicate_comment("octo/demo", pr, body)
+    fake_github.state.repo("octo/demo").assets  # {id: {"name", "content": bytes, ...}}
+    fake_github.state.count("assets.upload")    # requests that reached a route
 """
 
 from __future__ import annotations
