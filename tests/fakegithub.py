@@ -29,6 +29,7 @@ import json
 import re
 import threading
 import urllib.parse
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -251,7 +252,7 @@ def _stamp(seq: int) -> str:
 def _user(login: str, api: str) -> dict[str, Any]:
     return {
         "login": login,
-        "id": abs(hash(login)) % 10**6,
+        "id": zlib.crc32(login.encode()) % 10**6,
         "type": "Bot" if login.endswith("[bot]") else "User",
         "url": f"{api}/users/{urllib.parse.quote(login)}",
         "html_url": f"https://github.invalid/{login}",
