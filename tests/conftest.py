@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from ci_ml.cli import main
+from tests.fakegithub import FakeGitHub
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -49,3 +50,19 @@ def example(tmp_path: Path) -> Callable[[str], Path]:
         return target
 
     return copy
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGitHub]:
+    """A fresh fake GitHub on 127.0.0.1 (random port); `.url` is PyGithub's base_url."""
+    fake = FakeGitHub().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_ghe() -> Iterator[FakeGitHub]:
+    """The same fake, addressed GitHub Enterprise style: `.url` ends with /api/v3."""
+    fake = FakeGitHub(prefix="/api/v3").start()
+    yield fake
+    fake.stop()

@@ -1,0 +1,972 @@
+"""A fake GitHub REST API on 127.0.0.1, for driving the real PyGithub client in tests.
+
+One routing table (ROUTES) maps (verb, path pattern) to a handler method named
+after the route. State is plain dicts a test can read and seed directly
+(`fake.state`). Fault injection is per route name: `fake.fail("comments.create")`.
+
+The same routes answer under the GitHub Enterprise prefix `/api/v3`; uploads
+answer under `/uploads` (github.com style) and `/api/uploads` (Enterprise). URLs
+in responses echo the prefix the request came in on, as PyGithub follows them.
+
+Use (fixtures `fake_github` and `fake_ghe` in tests/conftest.py):
+
+    repo = Github(auth=Auth.Token("t"), base_url=fake_github.url).get_repo("octo/demo")
+    pr = fake_github.state.add_pull("octo/demo", head_sha="a" * 40)   # seed directly
+    fake_github.fail("comments.create", status=500, times=2)          # then 2 x 500
+    fake_github.forbid("statuses.create")                              # fork: always 403
+    fake_github.secondary_rate_limit("assets.upload", retry_after=1)
+    fake_github.disconnect("assets.upload")                            # die mid-upload
+    fake_github.fail_after_acting("comments.create")   # acted, but the client sees 502
+    fake_github.race_duplicate_comment("octo/demo", pr, body)
+    fake_github.state.repo("octo/demo").assets  # {id: {"name", "content": bytes, ...}}
+    fake_github.state.count("assets.upload")    # requests that reached a route
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import urllib.parse
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PER_PAGE_DEFAULT = 30
+PER_PAGE_MAX = 100
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+SECONDARY_RATE_LIMIT_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+)
+FORK_READ_ONLY_MESSAGE = "Resource not accessible by integration"
+
+_PIECES = {
+    "{repo}": r"(?P<owner>[^/]+)/(?P<name>[^/]+)",
+    "{n}": r"(?P<n>\d+)",
+    "{id}": r"(?P<id>\d+)",
+    "{sha}": r"(?P<sha>[^/]+)",
+    "{tag}": r"(?P<tag>[^/]+)",
+    "{ref}": r"(?P<ref>.+)",
+}
+
+# verb, path pattern (after the /api/v3 prefix is removed), route name.
+# The handler of route "a.b" is FakeGitHub.a_b. Order matters: first match wins.
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", "/repos/{repo}", "repo.get"),
+    ("GET", "/repos/{repo}/issues/comments/{id}", "comments.get"),
+    ("PATCH", "/repos/{repo}/issues/comments/{id}", "comments.edit"),
+    ("DELETE", "/repos/{repo}/issues/comments/{id}", "comments.delete"),
+    ("GET", "/repos/{repo}/issues/{n}/comments", "comments.list"),
+    ("POST", "/repos/{repo}/issues/{n}/comments", "comments.create"),
+    ("GET", "/repos/{repo}/issues/{n}", "issues.get"),
+    ("PATCH", "/repos/{repo}/issues/{n}", "issues.edit"),
+    ("GET", "/repos/{repo}/issues", "issues.list"),
+    ("POST", "/repos/{repo}/issues", "issues.create"),
+    ("GET", "/repos/{repo}/pulls/{n}", "pulls.get"),
+    ("GET", "/repos/{repo}/pulls", "pulls.list"),
+    ("POST", "/repos/{repo}/pulls", "pulls.create"),
+    ("GET", "/repos/{repo}/commits/{sha}/statuses", "statuses.list"),
+    ("GET", "/repos/{repo}/commits/{sha}/status", "statuses.combined"),
+    ("GET", "/repos/{repo}/commits/{sha}", "commits.get"),
+    ("GET", "/repos/{repo}/statuses/{sha}", "statuses.list"),
+    ("POST", "/repos/{repo}/statuses/{sha}", "statuses.create"),
+    ("GET", "/repos/{repo}/releases/assets/{id}", "assets.get"),
+    ("DELETE", "/repos/{repo}/releases/assets/{id}", "assets.delete"),
+    ("GET", "/repos/{repo}/releases/latest", "releases.latest"),
+    ("GET", "/repos/{repo}/releases/tags/{tag}", "releases.by_tag"),
+    ("GET", "/repos/{repo}/releases/{id}/assets", "assets.list"),
+    ("GET", "/repos/{repo}/releases/{id}", "releases.get"),
+    ("PATCH", "/repos/{repo}/releases/{id}", "releases.edit"),
+    ("DELETE", "/repos/{repo}/releases/{id}", "releases.delete"),
+    ("GET", "/repos/{repo}/releases", "releases.list"),
+    ("POST", "/repos/{repo}/releases", "releases.create"),
+    ("POST", "/uploads/repos/{repo}/releases/{id}/assets", "assets.upload"),
+    ("GET", "/repos/{repo}/git/ref/{ref}", "refs.get"),
+    ("GET", "/repos/{repo}/git/refs/{ref}", "refs.get"),
+    ("PATCH", "/repos/{repo}/git/refs/{ref}", "refs.update"),
+    ("DELETE", "/repos/{repo}/git/refs/{ref}", "refs.delete"),
+    ("POST", "/repos/{repo}/git/refs", "refs.create"),
+]
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    regex = re.escape(pattern)
+    for piece, group in _PIECES.items():
+        regex = regex.replace(re.escape(piece), group)
+    return re.compile(f"^{regex}$")
+
+
+_TABLE = [(verb, _compile(pattern), name) for verb, pattern, name in ROUTES]
+
+
+class HttpError(Exception):
+    """Raised by a handler to answer with a GitHub-shaped error body."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, str]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+
+@dataclass
+class Request:
+    verb: str
+    path: str
+    route: str
+    params: dict[str, str]
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    api: str  # absolute API root as the client sees it, e.g. http://127.0.0.1:1234/api/v3
+    uploads: str  # absolute uploads root
+
+    @property
+    def repo(self) -> str:
+        return f"{self.params['owner']}/{self.params['name']}"
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body or b"{}")  # type: ignore[no-any-return]
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # JSON-able, or bytes sent as is
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Fault:
+    """What to do instead of (or after) the real handler for one request."""
+
+    status: int = 500
+    message: str = "Server Error"
+    headers: dict[str, str] = field(default_factory=dict)
+    disconnect: bool = False  # read part of the body, then close the socket: no response
+    after_handler: bool = False  # let the handler act (state changes), then answer the fault
+    times: int | None = 1  # None: every request from now on
+
+
+@dataclass
+class LoggedRequest:
+    verb: str
+    path: str  # without the /api/v3 prefix
+    raw_path: str  # as sent, prefix and query included
+    route: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class RepoState:
+    full_name: str
+    id: int
+    default_branch: str = "main"
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # pulls are issues too
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    releases: dict[int, dict[str, Any]] = field(default_factory=dict)
+    assets: dict[int, dict[str, Any]] = field(default_factory=dict)  # "content" holds the bytes
+    refs: dict[str, str] = field(default_factory=dict)  # "refs/heads/main" -> sha
+
+
+@dataclass
+class FakeState:
+    repos: dict[str, RepoState] = field(default_factory=dict)
+    requests: list[LoggedRequest] = field(default_factory=list)
+    user: str = "github-actions[bot]"
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def repo(self, full_name: str) -> RepoState:
+        """The repository, created on first use (any owner/name exists)."""
+        if full_name not in self.repos:
+            self.repos[full_name] = RepoState(full_name, self.next_id())
+        return self.repos[full_name]
+
+    def comments(self, full_name: str, number: int) -> list[dict[str, Any]]:
+        """Comments on issue/PR `number`, oldest first."""
+        found = self.repo(full_name).comments.values()
+        return sorted((c for c in found if c["issue"] == number), key=lambda c: c["id"])
+
+    def add_comment(
+        self, full_name: str, number: int, body: str, user: str = "someone"
+    ) -> dict[str, Any]:
+        cid = self.next_id()
+        comment = {"id": cid, "issue": number, "body": body, "user": user, "at": _stamp(cid)}
+        comment["updated"] = comment["at"]
+        self.repo(full_name).comments[cid] = comment
+        return comment
+
+    def add_issue(self, full_name: str, title: str = "An issue", body: str = "") -> int:
+        repo = self.repo(full_name)
+        number = max(repo.issues, default=0) + 1
+        repo.issues[number] = {
+            "number": number,
+            "title": title,
+            "body": body,
+            "state": "open",
+            "labels": [],
+            "at": _stamp(self.next_id()),
+        }
+        return number
+
+    def add_pull(
+        self,
+        full_name: str,
+        head_sha: str = "a" * 40,
+        head_ref: str = "feature",
+        base_ref: str = "main",
+        title: str = "A change",
+        fork: bool = False,
+    ) -> int:
+        number = self.add_issue(full_name, title)
+        self.repo(full_name).pulls[number] = {
+            "head_sha": head_sha,
+            "head_ref": head_ref,
+            "base_ref": base_ref,
+            "fork": fork,
+        }
+        return number
+
+    def count(self, route: str) -> int:
+        """How many requests reached `route` (including faulted ones)."""
+        return sum(1 for r in self.requests if r.route == route)
+
+
+def _stamp(seq: int) -> str:
+    # A clock driven by ids keeps created_at strictly ordered, as on GitHub.
+    return (EPOCH + timedelta(seconds=seq)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _user(login: str, api: str) -> dict[str, Any]:
+    return {
+        "login": login,
+        "id": zlib.crc32(login.encode()) % 10**6,
+        "type": "Bot" if login.endswith("[bot]") else "User",
+        "url": f"{api}/users/{urllib.parse.quote(login)}",
+        "html_url": f"https://github.invalid/{login}",
+    }
+
+
+class FakeGitHub:
+    """The server: start(), .url, .state, fault injection, stop()."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.state = FakeState()
+        self.prefix = prefix  # what .url ends with; both prefixes are served regardless
+        self._faults: dict[str, list[Fault]] = {}
+        self._after: dict[str, list[Callable[[Request], None]]] = {}
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> FakeGitHub:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def root(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def url(self) -> str:
+        """The base_url to give PyGithub."""
+        return self.root + self.prefix
+
+    # -- fault injection -------------------------------------------------------
+
+    def inject(self, route: str, fault: Fault) -> None:
+        if route not in {name for _, _, name in ROUTES}:
+            raise ValueError(f"unknown route {route!r}")
+        with self._lock:
+            self._faults.setdefault(route, []).append(fault)
+
+    def fail(
+        self, route: str, status: int = 500, times: int | None = 1, message: str = "Server Error"
+    ) -> None:
+        """The next `times` requests to `route` answer `status` (None: all of them)."""
+        self.inject(route, Fault(status=status, message=message, times=times))
+
+    def fail_after_acting(self, route: str, status: int = 502, times: int = 1) -> None:
+        """The handler acts (e.g. the comment is created), then the client sees `status`."""
+        self.inject(
+            route, Fault(status=status, message="Bad Gateway", after_handler=True, times=times)
+        )
+
+    def forbid(
+        self, route: str, message: str = FORK_READ_ONLY_MESSAGE, times: int | None = None
+    ) -> None:
+        """403 as a fork PR's read-only GITHUB_TOKEN gets on writes."""
+        self.inject(route, Fault(status=403, message=message, times=times))
+
+    def secondary_rate_limit(self, route: str, retry_after: int = 1, times: int = 1) -> None:
+        headers = {"Retry-After": str(retry_after)}
+        fault = Fault(403, SECONDARY_RATE_LIMIT_MESSAGE, headers=headers, times=times)
+        self.inject(route, fault)
+
+    def disconnect(self, route: str, times: int = 1) -> None:
+        """Close the connection mid-request (e.g. die during an asset upload)."""
+        self.inject(route, Fault(disconnect=True, times=times))
+
+    def after(self, route: str, hook: Callable[[Request], None], times: int = 1) -> None:
+        """Run `hook` after `route` has answered (state changes the client did not see)."""
+        with self._lock:
+            self._after.setdefault(route, []).extend([hook] * times)
+
+    def race_duplicate_comment(self, full_name: str, number: int, body: str) -> None:
+        """Between the client's next comment listing and its create, someone posts `body`."""
+
+        def post(req: Request) -> None:
+            if int(req.params["n"]) == number:
+                self.state.add_comment(full_name, number, body, user=self.state.user)
+
+        self.after("comments.list", post)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._after.clear()
+
+    def _take_fault(self, route: str) -> Fault | None:
+        with self._lock:
+            queue = self._faults.get(route) or []
+            if not queue:
+                return None
+            fault = queue[0]
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    queue.pop(0)
+            return fault
+
+    def _take_after(self, route: str) -> Callable[[Request], None] | None:
+        with self._lock:
+            hooks = self._after.get(route) or []
+            return hooks.pop(0) if hooks else None
+
+    # -- dispatch --------------------------------------------------------------
+
+    def dispatch(self, req: Request) -> Response:
+        with self._lock:
+            try:
+                return getattr(self, req.route.replace(".", "_"))(req)  # type: ignore[no-any-return]
+            except HttpError as e:
+                return _error(e.status, e.message, e.errors)
+
+    # -- JSON shapes -------------------------------------------------------------
+
+    def _repo_json(self, repo: RepoState, api: str) -> dict[str, Any]:
+        owner, name = repo.full_name.split("/")
+        url = f"{api}/repos/{repo.full_name}"
+        return {
+            "id": repo.id,
+            "name": name,
+            "full_name": repo.full_name,
+            "owner": _user(owner, api),
+            "private": False,
+            "default_branch": repo.default_branch,
+            "url": url,
+            "html_url": f"https://github.invalid/{repo.full_name}",
+            "issues_url": url + "/issues{/number}",
+            "pulls_url": url + "/pulls{/number}",
+            "releases_url": url + "/releases{/id}",
+        }
+
+    def _comment_json(self, repo: RepoState, c: dict[str, Any], api: str) -> dict[str, Any]:
+        url = f"{api}/repos/{repo.full_name}"
+        return {
+            "id": c["id"],
+            "node_id": f"IC_{c['id']}",
+            "body": c["body"],
+            "user": _user(c["user"], api),
+            "created_at": c["at"],
+            "updated_at": c["updated"],
+            "url": f"{url}/issues/comments/{c['id']}",
+            "issue_url": f"{url}/issues/{c['issue']}",
+            "html_url": f"https://github.invalid/{repo.full_name}/pull/{c['issue']}"
+            f"#issuecomment-{c['id']}",
+            "author_association": "NONE",
+        }
+
+    def _issue_json(self, repo: RepoState, number: int, api: str) -> dict[str, Any]:
+        issue = repo.issues[number]
+        url = f"{api}/repos/{repo.full_name}/issues/{number}"
+        data = {
+            "id": number * 7919,
+            "number": number,
+            "title": issue["title"],
+            "body": issue["body"],
+            "state": issue["state"],
+            "labels": [{"name": label} for label in issue["labels"]],
+            "user": _user(self.state.user, api),
+            "comments": len(self.state.comments(repo.full_name, number)),
+            "created_at": issue["at"],
+            "updated_at": issue["at"],
+            "url": url,
+            "comments_url": f"{url}/comments",
+            "html_url": f"https://github.invalid/{repo.full_name}/issues/{number}",
+            "repository_url": f"{api}/repos/{repo.full_name}",
+        }
+        if number in repo.pulls:
+            data["pull_request"] = {"url": f"{api}/repos/{repo.full_name}/pulls/{number}"}
+        return data
+
+    def _pull_json(self, repo: RepoState, number: int, api: str) -> dict[str, Any]:
+        issue, pull = repo.issues[number], repo.pulls[number]
+        url = f"{api}/repos/{repo.full_name}"
+        head_repo = f"fork-owner/{repo.full_name.split('/')[1]}" if pull["fork"] else repo.full_name
+        return {
+            "id": number * 104729,
+            "number": number,
+            "title": issue["title"],
+            "body": issue["body"],
+            "state": issue["state"],
+            "user": _user(self.state.user, api),
+            "created_at": issue["at"],
+            "updated_at": issue["at"],
+            "url": f"{url}/pulls/{number}",
+            "issue_url": f"{url}/issues/{number}",
+            "comments_url": f"{url}/issues/{number}/comments",
+            "html_url": f"https://github.invalid/{repo.full_name}/pull/{number}",
+            "head": {
+                "ref": pull["head_ref"],
+                "sha": pull["head_sha"],
+                "label": f"{head_repo.split('/')[0]}:{pull['head_ref']}",
+                "repo": {"full_name": head_repo, "url": f"{api}/repos/{head_repo}"},
+            },
+            "base": {
+                "ref": pull["base_ref"],
+                "sha": repo.refs.get(f"refs/heads/{pull['base_ref']}", "0" * 40),
+                "label": f"{repo.full_name.split('/')[0]}:{pull['base_ref']}",
+                "repo": self._repo_json(repo, api),
+            },
+            "merged": False,
+            "draft": False,
+        }
+
+    def _release_json(self, repo: RepoState, r: dict[str, Any], req: Request) -> dict[str, Any]:
+        url = f"{req.api}/repos/{repo.full_name}/releases/{r['id']}"
+        upload = f"{req.uploads}/repos/{repo.full_name}/releases/{r['id']}/assets"
+        assets = [a for a in repo.assets.values() if a["release"] == r["id"]]
+        return {
+            "id": r["id"],
+            "node_id": f"RE_{r['id']}",
+            "tag_name": r["tag_name"],
+            "target_commitish": r["target_commitish"],
+            "name": r["name"],
+            "body": r["body"],
+            "draft": r["draft"],
+            "prerelease": r["prerelease"],
+            "created_at": r["at"],
+            "published_at": None if r["draft"] else r["at"],
+            "author": _user(self.state.user, req.api),
+            "url": url,
+            "assets_url": f"{url}/assets",
+            "upload_url": upload + "{?name,label}",
+            "html_url": f"https://github.invalid/{repo.full_name}/releases/tag/{r['tag_name']}",
+            "tarball_url": f"{req.api}/repos/{repo.full_name}/tarball/{r['tag_name']}",
+            "zipball_url": f"{req.api}/repos/{repo.full_name}/zipball/{r['tag_name']}",
+            "assets": [self._asset_json(repo, a, req.api) for a in assets],
+        }
+
+    def _asset_json(self, repo: RepoState, a: dict[str, Any], api: str) -> dict[str, Any]:
+        release = repo.releases[a["release"]]
+        return {
+            "id": a["id"],
+            "node_id": f"RA_{a['id']}",
+            "name": a["name"],
+            "label": a["label"],
+            "content_type": a["content_type"],
+            "state": "uploaded",
+            "size": len(a["content"]),
+            "download_count": a["downloads"],
+            "created_at": a["at"],
+            "updated_at": a["at"],
+            "uploader": _user(self.state.user, api),
+            "url": f"{api}/repos/{repo.full_name}/releases/assets/{a['id']}",
+            "browser_download_url": f"https://github.invalid/{repo.full_name}/releases/download/"
+            f"{release['tag_name']}/{a['name']}",
+        }
+
+    def _status_json(self, s: dict[str, Any], api: str) -> dict[str, Any]:
+        return {
+            "id": s["id"],
+            "node_id": f"SC_{s['id']}",
+            "state": s["state"],
+            "context": s["context"],
+            "description": s["description"],
+            "target_url": s["target_url"],
+            "creator": _user(self.state.user, api),
+            "created_at": s["at"],
+            "updated_at": s["at"],
+            "url": f"{api}/repos/statuses/{s['sha']}",
+        }
+
+    def _ref_json(self, repo: RepoState, ref: str, api: str) -> dict[str, Any]:
+        sha = repo.refs[ref]
+        url = f"{api}/repos/{repo.full_name}"
+        return {
+            "ref": ref,
+            "node_id": f"REF_{ref}",
+            "url": f"{url}/git/{ref}",
+            "object": {"sha": sha, "type": "commit", "url": f"{url}/git/commits/{sha}"},
+        }
+
+    # -- handlers: repository, comments -------------------------------------------
+
+    def repo_get(self, req: Request) -> Response:
+        return Response(200, self._repo_json(self.state.repo(req.repo), req.api))
+
+    def _issue_or_404(self, req: Request) -> RepoState:
+        repo = self.state.repo(req.repo)
+        if int(req.params["n"]) not in repo.issues:
+            raise HttpError(404, "Not Found")
+        return repo
+
+    def _comment_or_404(self, req: Request) -> tuple[RepoState, dict[str, Any]]:
+        repo = self.state.repo(req.repo)
+        comment = repo.comments.get(int(req.params["id"]))
+        if comment is None:
+            raise HttpError(404, "Not Found")
+        return repo, comment
+
+    def comments_list(self, req: Request) -> Response:
+        repo = self._issue_or_404(req)
+        found = self.state.comments(req.repo, int(req.params["n"]))
+        return _page(req, [self._comment_json(repo, c, req.api) for c in found])
+
+    def comments_create(self, req: Request) -> Response:
+        repo = self._issue_or_404(req)
+        body = _required(req.json(), "body")
+        comment = self.state.add_comment(req.repo, int(req.params["n"]), body, self.state.user)
+        return Response(201, self._comment_json(repo, comment, req.api))
+
+    def comments_get(self, req: Request) -> Response:
+        repo, comment = self._comment_or_404(req)
+        return Response(200, self._comment_json(repo, comment, req.api))
+
+    def comments_edit(self, req: Request) -> Response:
+        repo, comment = self._comment_or_404(req)
+        comment["body"] = _required(req.json(), "body")
+        comment["updated"] = _stamp(self.state.next_id())
+        return Response(200, self._comment_json(repo, comment, req.api))
+
+    def comments_delete(self, req: Request) -> Response:
+        repo, comment = self._comment_or_404(req)
+        del repo.comments[comment["id"]]
+        return Response(204)
+
+    # -- handlers: issues, pulls -----------------------------------------------------
+
+    def issues_get(self, req: Request) -> Response:
+        repo = self._issue_or_404(req)
+        return Response(200, self._issue_json(repo, int(req.params["n"]), req.api))
+
+    def issues_list(self, req: Request) -> Response:
+        repo = self.state.repo(req.repo)
+        wanted = req.query.get("state", "open")
+        labels = {x for x in req.query.get("labels", "").split(",") if x}
+        found = [
+            self._issue_json(repo, n, req.api)
+            for n, issue in sorted(repo.issues.items(), reverse=True)
+            if wanted in ("all", issue["state"]) and labels <= set(issue["labels"])
+        ]
+        return _page(req, found)
+
+    def issues_create(self, req: Request) -> Response:
+        data = req.json()
+        number = self.state.add_issue(req.repo, _required(data, "title"), data.get("body") or "")
+        repo = self.state.repo(req.repo)
+        repo.issues[number]["labels"] = list(data.get("labels") or [])
+        return Response(201, self._issue_json(repo, number, req.api))
+
+    def issues_edit(self, req: Request) -> Response:
+        repo = self._issue_or_404(req)
+        issue = repo.issues[int(req.params["n"])]
+        for key in ("title", "body", "state", "labels"):
+            if key in req.json():
+                issue[key] = req.json()[key]
+        return Response(200, self._issue_json(repo, issue["number"], req.api))
+
+    def pulls_get(self, req: Request) -> Response:
+        repo = self.state.repo(req.repo)
+        if int(req.params["n"]) not in repo.pulls:
+            raise HttpError(404, "Not Found")
+        return Response(200, self._pull_json(repo, int(req.params["n"]), req.api))
+
+    def pulls_list(self, req: Request) -> Response:
+        repo = self.state.repo(req.repo)
+        wanted, head = req.query.get("state", "open"), req.query.get("head")
+        found = [
+            self._pull_json(repo, n, req.api)
+            for n in sorted(repo.pulls, reverse=True)
+            if wanted in ("all", repo.issues[n]["state"])
+            and head in (None, f"{req.params['owner']}:{repo.pulls[n]['head_ref']}")
+        ]
+        return _page(req, found)
+
+    def pulls_create(self, req: Request) -> Response:
+        data = req.json()
+        head = _required(data, "head").split(":")[-1]
+        repo = self.state.repo(req.repo)
+        sha = repo.refs.get(f"refs/heads/{head}", "b" * 40)
+        number = self.state.add_pull(
+            req.repo, sha, head, _required(data, "base"), _required(data, "title")
+        )
+        repo.issues[number]["body"] = data.get("body") or ""
+        return Response(201, self._pull_json(repo, number, req.api))
+
+    # -- handlers: commits and statuses -----------------------------------------------
+
+    def commits_get(self, req: Request) -> Response:
+        sha = req.params["sha"]
+        url = f"{req.api}/repos/{req.repo}/commits/{sha}"
+        return Response(200, {"sha": sha, "url": url, "commit": {"message": "a commit"}})
+
+    def statuses_create(self, req: Request) -> Response:
+        data = req.json()
+        state = _required(data, "state")
+        if state not in ("error", "failure", "pending", "success"):
+            raise HttpError(422, "Validation Failed", [{"field": "state", "code": "invalid"}])
+        if len(data.get("description") or "") > 140:
+            raise HttpError(422, "Validation Failed", [{"field": "description", "code": "custom"}])
+        sid = self.state.next_id()
+        status = {
+            "id": sid,
+            "sha": req.params["sha"],
+            "state": state,
+            "context": data.get("context") or "default",
+            "description": data.get("description"),
+            "target_url": data.get("target_url"),
+            "at": _stamp(sid),
+        }
+        self.state.repo(req.repo).statuses.setdefault(req.params["sha"], []).append(status)
+        return Response(201, self._status_json(status, req.api))
+
+    def statuses_list(self, req: Request) -> Response:
+        found = self.state.repo(req.repo).statuses.get(req.params["sha"], [])
+        return _page(req, [self._status_json(s, req.api) for s in reversed(found)])
+
+    def statuses_combined(self, req: Request) -> Response:
+        latest: dict[str, dict[str, Any]] = {}
+        for s in self.state.repo(req.repo).statuses.get(req.params["sha"], []):
+            latest[s["context"]] = s
+        states = {s["state"] for s in latest.values()}
+        overall = "failure" if states & {"failure", "error"} else "pending"
+        if states == {"success"}:
+            overall = "success"
+        statuses = [self._status_json(s, req.api) for s in latest.values()]
+        body = {"state": overall, "sha": req.params["sha"], "statuses": statuses}
+        return Response(200, body | {"total_count": len(statuses)})
+
+    # -- handlers: releases and assets -------------------------------------------------
+
+    def _release_or_404(self, req: Request) -> tuple[RepoState, dict[str, Any]]:
+        repo = self.state.repo(req.repo)
+        release = repo.releases.get(int(req.params["id"]))
+        if release is None:
+            raise HttpError(404, "Not Found")
+        return repo, release
+
+    def releases_create(self, req: Request) -> Response:
+        data, repo = req.json(), self.state.repo(req.repo)
+        tag = _required(data, "tag_name")
+        if any(r["tag_name"] == tag for r in repo.releases.values()):
+            errors = [{"resource": "Release", "code": "already_exists", "field": "tag_name"}]
+            raise HttpError(422, "Validation Failed", errors)
+        rid = self.state.next_id()
+        repo.releases[rid] = {
+            "id": rid,
+            "tag_name": tag,
+            "target_commitish": data.get("target_commitish") or repo.default_branch,
+            "name": data.get("name") or tag,
+            "body": data.get("body") or "",
+            "draft": bool(data.get("draft")),
+            "prerelease": bool(data.get("prerelease")),
+            "at": _stamp(rid),
+        }
+        return Response(201, self._release_json(repo, repo.releases[rid], req))
+
+    def releases_get(self, req: Request) -> Response:
+        repo, release = self._release_or_404(req)
+        return Response(200, self._release_json(repo, release, req))
+
+    def releases_by_tag(self, req: Request) -> Response:
+        repo = self.state.repo(req.repo)
+        tag = urllib.parse.unquote(req.params["tag"])
+        for release in repo.releases.values():
+            if release["tag_name"] == tag and not release["draft"]:
+                return Response(200, self._release_json(repo, release, req))
+        raise HttpError(404, "Not Found")
+
+    def releases_latest(self, req: Request) -> Response:
+        repo = self.state.repo(req.repo)
+        published = [r for r in repo.releases.values() if not r["draft"] and not r["prerelease"]]
+        if not published:
+            raise HttpError(404, "Not Found")
+        return Response(200, self._release_json(repo, published[-1], req))
+
+    def releases_list(self, req: Request) -> Response:
+        repo = self.state.repo(req.repo)
+        newest_first = sorted(repo.releases.values(), key=lambda r: r["id"], reverse=True)
+        return _page(req, [self._release_json(repo, r, req) for r in newest_first])
+
+    def releases_edit(self, req: Request) -> Response:
+        repo, release = self._release_or_404(req)
+        for key in ("tag_name", "name", "body", "draft", "prerelease", "target_commitish"):
+            if key in req.json():
+                release[key] = req.json()[key]
+        return Response(200, self._release_json(repo, release, req))
+
+    def releases_delete(self, req: Request) -> Response:
+        repo, release = self._release_or_404(req)
+        del repo.releases[release["id"]]
+        for aid in [a["id"] for a in repo.assets.values() if a["release"] == release["id"]]:
+            del repo.assets[aid]
+        return Response(204)
+
+    def assets_upload(self, req: Request) -> Response:
+        repo, release = self._release_or_404(req)
+        name = req.query.get("name")
+        if not name:
+            raise HttpError(422, "Validation Failed", [{"field": "name", "code": "missing"}])
+        if any(a["name"] == name and a["release"] == release["id"] for a in repo.assets.values()):
+            errors = [{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}]
+            raise HttpError(422, "Validation Failed", errors)
+        aid = self.state.next_id()
+        repo.assets[aid] = {
+            "id": aid,
+            "release": release["id"],
+            "name": name,
+            "label": req.query.get("label") or "",
+            "content_type": req.headers.get("content-type", "application/octet-stream"),
+            "content": req.body,
+            "downloads": 0,
+            "at": _stamp(aid),
+        }
+        return Response(201, self._asset_json(repo, repo.assets[aid], req.api))
+
+    def _asset_or_404(self, req: Request) -> tuple[RepoState, dict[str, Any]]:
+        repo = self.state.repo(req.repo)
+        asset = repo.assets.get(int(req.params["id"]))
+        if asset is None:
+            raise HttpError(404, "Not Found")
+        return repo, asset
+
+    def assets_list(self, req: Request) -> Response:
+        repo, release = self._release_or_404(req)
+        found = [a for a in repo.assets.values() if a["release"] == release["id"]]
+        return _page(req, [self._asset_json(repo, a, req.api) for a in found])
+
+    def assets_get(self, req: Request) -> Response:
+        repo, asset = self._asset_or_404(req)
+        if req.headers.get("accept", "") != "application/octet-stream":
+            return Response(200, self._asset_json(repo, asset, req.api))
+        asset["downloads"] += 1
+        headers = {"Content-Type": "application/octet-stream"}
+        return Response(200, bytes(asset["content"]), headers)
+
+    def assets_delete(self, req: Request) -> Response:
+        repo, asset = self._asset_or_404(req)
+        del repo.assets[asset["id"]]
+        return Response(204)
+
+    # -- handlers: git refs ---------------------------------------------------------------
+
+    def _ref_name(self, req: Request) -> str:
+        ref = urllib.parse.unquote(req.params["ref"])
+        return ref if ref.startswith("refs/") else f"refs/{ref}"
+
+    def refs_get(self, req: Request) -> Response:
+        repo, ref = self.state.repo(req.repo), self._ref_name(req)
+        if ref not in repo.refs:
+            raise HttpError(404, "Not Found")
+        return Response(200, self._ref_json(repo, ref, req.api))
+
+    def refs_create(self, req: Request) -> Response:
+        data, repo = req.json(), self.state.repo(req.repo)
+        ref, sha = _required(data, "ref"), _required(data, "sha")
+        if not ref.startswith("refs/") or ref.count("/") < 2:
+            raise HttpError(422, "ref must start with 'refs' and have at least two slashes.")
+        if ref in repo.refs:
+            raise HttpError(422, "Reference already exists")
+        repo.refs[ref] = sha
+        return Response(201, self._ref_json(repo, ref, req.api))
+
+    def refs_update(self, req: Request) -> Response:
+        repo, ref = self.state.repo(req.repo), self._ref_name(req)
+        if ref not in repo.refs:
+            raise HttpError(422, "Reference does not exist")
+        repo.refs[ref] = _required(req.json(), "sha")
+        return Response(200, self._ref_json(repo, ref, req.api))
+
+    def refs_delete(self, req: Request) -> Response:
+        repo, ref = self.state.repo(req.repo), self._ref_name(req)
+        if repo.refs.pop(ref, None) is None:
+            raise HttpError(422, "Reference does not exist")
+        return Response(204)
+
+
+def _required(data: dict[str, Any], key: str) -> Any:
+    if data.get(key) in (None, ""):
+        raise HttpError(422, "Validation Failed", [{"field": key, "code": "missing_field"}])
+    return data[key]
+
+
+def _error(status: int, message: str, errors: list[dict[str, str]] | None = None) -> Response:
+    body: dict[str, Any] = {
+        "message": message,
+        "documentation_url": "https://docs.github.com/rest",
+        "status": str(status),
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(status, body)
+
+
+def _page(req: Request, items: list[dict[str, Any]]) -> Response:
+    """One page of `items` with a GitHub-style Link header (per_page default 30, max 100)."""
+    per_page = min(max(int(req.query.get("per_page", PER_PAGE_DEFAULT)), 1), PER_PAGE_MAX)
+    page = max(int(req.query.get("page", 1)), 1)
+    last = max((len(items) + per_page - 1) // per_page, 1)
+    rels: list[tuple[str, int]] = []
+    if page > 1:
+        rels += [("prev", min(page - 1, last)), ("first", 1)]
+    if page < last:
+        rels += [("next", page + 1), ("last", last)]
+    headers = {}
+    if rels:
+        headers["Link"] = ", ".join(
+            f'<{_page_url(req, number, per_page)}>; rel="{rel}"' for rel, number in rels
+        )
+    start = (page - 1) * per_page
+    return Response(200, items[start : start + per_page], headers)
+
+
+def _page_url(req: Request, page: int, per_page: int) -> str:
+    query = dict(req.query) | {"page": str(page), "per_page": str(per_page)}
+    return f"{req.api}{req.path}?{urllib.parse.urlencode(query)}"
+
+
+def _fault_response(fault: Fault) -> Response:
+    return Response(fault.status, _error(fault.status, fault.message).body, fault.headers)
+
+
+def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet tests; the request log is in fake.state.requests
+
+        def do_GET(self) -> None:
+            self._serve()
+
+        do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
+
+        def _serve(self) -> None:
+            parsed = urllib.parse.urlsplit(self.path)
+            path, api, uploads = _split_prefix(parsed.path, f"http://{self.headers['Host']}")
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            route, params = _route(self.command, path)
+            fault = fake._take_fault(route) if route else None
+            if fault is not None and fault.disconnect:
+                self._read_body(partial=True)
+                self._log(route, path, 0, headers, b"")
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            body = self._read_body()
+            query = dict(urllib.parse.parse_qsl(parsed.query))
+            req = Request(self.command, path, route, params, query, headers, body, api, uploads)
+            response = self._respond_to(req, fault)
+            self._log(route, path, response.status, headers, body)
+            self._send(response)
+            hook = fake._take_after(route) if route else None
+            if hook is not None and response.status < 400:
+                hook(req)
+
+        def _respond_to(self, req: Request, fault: Fault | None) -> Response:
+            if not req.route:
+                return _error(404, "Not Found")
+            if fault is not None and not fault.after_handler:
+                return _fault_response(fault)
+            response = fake.dispatch(req)
+            return response if fault is None else _fault_response(fault)
+
+        def _read_body(self, partial: bool = False) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                return self._read_chunked()
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(min(length, 16) if partial else length)
+
+        def _read_chunked(self) -> bytes:
+            data = b""
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+
+        def _log(self, route: str, path: str, status: int, headers: dict[str, str], body: bytes):
+            entry = LoggedRequest(self.command, path, self.path, route, status, headers, body)
+            with fake._lock:
+                fake.state.requests.append(entry)
+
+        def _send(self, response: Response) -> None:
+            payload = response.body
+            if not isinstance(payload, bytes):
+                payload = b"" if payload is None else json.dumps(payload).encode()
+            self.send_response(response.status)
+            if not isinstance(response.body, bytes):
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+def _split_prefix(path: str, host: str) -> tuple[str, str, str]:
+    """(path without prefix, API root, uploads root) as this request's client sees them."""
+    if path.startswith("/api/uploads/"):
+        return path[len("/api") :], f"{host}/api/v3", f"{host}/api/uploads"
+    if path.startswith("/api/v3/"):
+        return path[len("/api/v3") :], f"{host}/api/v3", f"{host}/api/uploads"
+    return path, host, f"{host}/uploads"
+
+
+def _route(verb: str, path: str) -> tuple[str, dict[str, str]]:
+    for route_verb, regex, name in _TABLE:
+        match = regex.match(path)
+        if match and route_verb == verb:
+            return name, match.groupdict()
+    return "", {}

@@ -1,0 +1,170 @@
+"""The fake GitHub itself: pagination, releases, refs, faults; through the real PyGithub."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+import requests
+from github import Auth, Github, GithubException
+
+from tests.fakegithub import FakeGitHub
+from tests.github_support import FAST, REPO, TOKEN, repo_of
+
+
+def bare_client(fake: FakeGitHub) -> Github:
+    """Plain PyGithub, no retries, no pacing."""
+    return Github(
+        auth=Auth.Token(TOKEN),
+        base_url=fake.url,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
+
+
+def raw_get(url: str) -> tuple[list[dict[str, object]], str]:
+    with urllib.request.urlopen(url) as response:
+        return json.loads(response.read()), response.headers.get("Link", "")
+
+
+def test_pagination_defaults_to_30_and_caps_at_100(fake_github: FakeGitHub) -> None:
+    pr = fake_github.state.add_pull(REPO)
+    for i in range(250):
+        fake_github.state.add_comment(REPO, pr, f"c{i}")
+    url = f"{fake_github.url}/repos/{REPO}/issues/{pr}/comments"
+
+    first, link = raw_get(url)
+    big, _ = raw_get(url + "?per_page=500")
+    last, last_link = raw_get(url + "?per_page=100&page=3")
+
+    assert len(first) == 30 and len(big) == 100 and len(last) == 50
+    assert 'page=2&per_page=30>; rel="next"' in link
+    assert 'page=9&per_page=30>; rel="last"' in link
+    assert 'rel="next"' not in last_link and 'rel="prev"' in last_link
+    assert [c["body"] for c in last][-1] == "c249"
+
+
+def test_pygithub_follows_every_page(fake_github: FakeGitHub) -> None:
+    pr = fake_github.state.add_pull(REPO)
+    for i in range(75):
+        fake_github.state.add_comment(REPO, pr, f"c{i}")
+    bodies = [c.body for c in bare_client(fake_github).get_repo(REPO).get_issue(pr).get_comments()]
+
+    assert bodies == [f"c{i}" for i in range(75)]
+    assert fake_github.state.count("comments.list") == 3  # PyGithub's default 30 a page
+
+
+def test_release_round_trip(fake_github: FakeGitHub, tmp_path: Path) -> None:
+    repo = repo_of(fake_github)
+    release = repo.create_git_release("model-v1", "model v1", "champion")
+    model = tmp_path / "model.skops"
+    model.write_bytes(b"\x00model bytes\xff")
+
+    release.upload_asset(str(model), content_type="application/octet-stream")
+    release.upload_asset_from_memory(io.BytesIO(b'{"auc": 0.9}'), 12, "card.json")
+    again = repo.get_release("model-v1")
+    assets = {a.name: a for a in again.get_assets()}
+    assets["model.skops"].download_asset(str(tmp_path / "down"))
+
+    assert again.id == release.id and sorted(assets) == ["card.json", "model.skops"]
+    assert (tmp_path / "down").read_bytes() == b"\x00model bytes\xff"
+    assert assets["card.json"].size == 12
+    assert [r.tag_name for r in repo.get_releases()] == ["model-v1"]
+
+    assets["card.json"].delete_asset()
+    assert [a.name for a in repo.get_release(release.id).get_assets()] == ["model.skops"]
+    release.delete_release()
+    with pytest.raises(GithubException) as missing:
+        repo.get_release("model-v1")
+    assert missing.value.status == 404
+
+
+def test_upload_urls_follow_the_enterprise_prefix(fake_ghe: FakeGitHub) -> None:
+    release = repo_of(fake_ghe).create_git_release("v1", "v1", "")
+    release.upload_asset_from_memory(io.BytesIO(b"x"), 1, "a.bin")
+
+    assert "/api/uploads/repos/" in release.upload_url
+    upload = [r for r in fake_ghe.state.requests if r.route == "assets.upload"]
+    assert upload[0].raw_path.startswith("/api/uploads/repos/octo/demo/releases/")
+
+
+def test_duplicate_asset_names_are_refused(fake_github: FakeGitHub) -> None:
+    release = repo_of(fake_github).create_git_release("v1", "v1", "")
+    release.upload_asset_from_memory(io.BytesIO(b"x"), 1, "a.bin")
+    with pytest.raises(GithubException) as dup:
+        release.upload_asset_from_memory(io.BytesIO(b"y"), 1, "a.bin")
+    assert dup.value.status == 422
+
+
+def test_dying_mid_upload(fake_github: FakeGitHub) -> None:
+    repo = repo_of(fake_github)
+    release = repo.create_git_release("v1", "v1", "")
+    fake_github.disconnect("assets.upload")
+    bare = bare_client(fake_github)
+    payload = b"z" * 200_000
+
+    with pytest.raises(requests.exceptions.ConnectionError):
+        bare.get_repo(REPO).get_release(release.id).upload_asset_from_memory(
+            io.BytesIO(payload), len(payload), "big.bin"
+        )
+    assert fake_github.state.repo(REPO).assets == {}
+
+    # With ci-ml's client the dropped upload is retried, the body re-sent from the start.
+    fake_github.disconnect("assets.upload")
+    asset = release.upload_asset_from_memory(io.BytesIO(payload), len(payload), "big.bin")
+    (stored,) = fake_github.state.repo(REPO).assets.values()
+    assert asset.size == len(payload) and stored["content"] == payload
+
+
+def test_refs(fake_github: FakeGitHub) -> None:
+    # Not lazy: a lazy GitRef keeps the /git/ref/ URL it was asked by, which is GET-only.
+    repo = bare_client(fake_github).get_repo(REPO)
+    repo.create_git_ref("refs/heads/ci-ml-registry", "1" * 40)
+    ref = repo.get_git_ref("heads/ci-ml-registry")
+    ref.edit("2" * 40)
+
+    assert repo.get_git_ref("heads/ci-ml-registry").object.sha == "2" * 40
+    with pytest.raises(GithubException) as exists:
+        repo.create_git_ref("refs/heads/ci-ml-registry", "3" * 40)
+    assert exists.value.status == 422
+
+
+def test_issues_and_pulls(fake_github: FakeGitHub) -> None:
+    repo = repo_of(fake_github)
+    issue = repo.create_issue("Drift alarm", "age drifted", labels=["ci-ml"])
+    pull = repo.create_pull(base="main", head="retrain", title="Retrain", body="new champion")
+    issue.edit(state="closed")
+
+    assert [i.number for i in repo.get_issues(state="open")] == [pull.number]
+    assert [i.title for i in repo.get_issues(state="all", labels=["ci-ml"])] == ["Drift alarm"]
+    assert [p.title for p in repo.get_pulls()] == ["Retrain"]
+    assert repo.get_pull(pull.number).head.ref == "retrain"
+
+
+def test_faults_are_consumed_in_order(fake_github: FakeGitHub) -> None:
+    fake_github.fail("repo.get", status=500, times=2)
+    bare = bare_client(fake_github)
+
+    statuses = []
+    for _ in range(3):
+        try:
+            bare.get_repo(REPO)
+            statuses.append(200)
+        except GithubException as e:
+            statuses.append(e.status)
+
+    assert statuses == [500, 500, 200]
+    assert [r.status for r in fake_github.state.requests] == [500, 500, 200]
+    with pytest.raises(ValueError, match="unknown route"):
+        fake_github.fail("no.such.route")
+
+
+def test_the_token_reaches_the_server_only_in_the_header(fake_github: FakeGitHub) -> None:
+    repo_of(fake_github, FAST).get_issues().totalCount  # noqa: B018 - a request is the point
+    (request,) = fake_github.state.requests
+    assert request.headers["authorization"] == f"token {TOKEN}"
+    assert TOKEN not in request.raw_path
