@@ -41,10 +41,39 @@ def workspace_options(func: F) -> F:
     return func
 
 
-def _workspace(config_path: str, run_dir: str | None) -> Any:
+def publish_options(func: F) -> F:
+    func = click.option(
+        "--report-id",
+        envvar="CI_ML_REPORT_ID",
+        help="Names the sticky PR comment and the ci-ml/<id> status [default: the config path].",
+    )(func)
+    func = click.option(
+        "--comment",
+        envvar="CI_ML_COMMENT",
+        type=click.Choice(["update", "recreate", "off"]),
+        default="update",
+        show_default=True,
+        help="PR comment: edit in place, delete and post anew, or none.",
+    )(func)
+    func = click.option(
+        "--github/--no-github",
+        "github",
+        default=None,
+        help="Post the PR comment and status [default: on a pull request in GitHub Actions].",
+    )(func)
+    return func
+
+
+def _publish(github: bool | None, comment: str) -> Any:
+    from ci_ml.publishing import PublishOptions
+
+    return PublishOptions(github, comment)
+
+
+def _workspace(config_path: str, run_dir: str | None, report_id: str | None = None) -> Any:
     from ci_ml.workspace import open_workspace
 
-    return open_workspace(config_path, run_dir)
+    return open_workspace(config_path, run_dir, report_id)
 
 
 def _exit(code: int) -> None:
@@ -65,13 +94,23 @@ def cli() -> None:
 
 @cli.command()
 @workspace_options
+@publish_options
 @click.option("--promote", "do_promote", is_flag=True, help="Promote the challenger if it wins.")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
-def check(config_path: str, run_dir: str | None, do_promote: bool, output_format: str) -> None:
+def check(
+    config_path: str,
+    run_dir: str | None,
+    github: bool | None,
+    comment: str,
+    report_id: str | None,
+    do_promote: bool,
+    output_format: str,
+) -> None:
     """Run validate, train, evaluate, gate and report in one go."""
     from ci_ml.commands import check as command
 
-    _exit(command.run(_workspace(config_path, run_dir), do_promote, output_format))
+    ws = _workspace(config_path, run_dir, report_id)
+    _exit(command.run(ws, do_promote, output_format, _publish(github, comment)))
 
 
 @cli.command()
@@ -112,12 +151,38 @@ def gate(config_path: str, run_dir: str | None) -> None:
 
 @cli.command()
 @workspace_options
+@publish_options
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
-def report(config_path: str, run_dir: str | None, output_format: str) -> None:
-    """Write report.json and report.md; print the report (exit 1 unless promote)."""
+def report(
+    config_path: str,
+    run_dir: str | None,
+    github: bool | None,
+    comment: str,
+    report_id: str | None,
+    output_format: str,
+) -> None:
+    """Write report.json and report.md, publish them, print the report.
+
+    Exit 0 when the verdict is promote, else 1. On a pull request in GitHub
+    Actions it also posts the sticky comment and the commit status.
+    """
     from ci_ml.commands import report as command
 
-    _exit(command.run(_workspace(config_path, run_dir), output_format))
+    ws = _workspace(config_path, run_dir, report_id)
+    _exit(command.run(ws, output_format, _publish(github, comment)))
+
+
+@cli.command("post-comment")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+def post_comment(folder: str) -> None:
+    """Post a comment saved by a fork PR's run (for a workflow_run job with write access).
+
+    FOLDER holds comment.md and comment-meta.json from the run directory's
+    comment/ folder, downloaded from the PR run's artifact.
+    """
+    from ci_ml.commands import post_comment as command
+
+    _exit(command.run(folder))
 
 
 @cli.command()

@@ -287,9 +287,20 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
             backend=registry.get("backend", "local"),
             path=root / registry.get("path", ".ci-ml/registry"),
         ),
-        report_id=raw.get("report", {}).get("id") or display_path,
+        report_id=raw.get("report", {}).get("id") or _default_report_id(display_path, root),
         raw=raw,
     )
+
+
+def _default_report_id(display_path: str, root: Path) -> str:
+    """The config path as typed (`ci-ml.yaml`, `models/churn/ci-ml.yaml`), so several
+    models in one repository each get their own PR comment and status."""
+    import os
+
+    path = os.path.normpath(display_path).replace(os.sep, "/")
+    if os.path.isabs(path) or path.startswith(".."):
+        return f"{root.name or 'model'}/{Path(path).name}"
+    return path
 
 
 def _command(value: str | list[str] | None) -> tuple[str, ...] | None:

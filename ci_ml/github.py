@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -539,11 +540,11 @@ def annotation(
 @contextlib.contextmanager
 def group(title: str) -> Iterator[None]:
     """A collapsible section of the job log."""
-    print(f"::group::{_escape_data(title)}", flush=True)
+    print(f"::group::{_escape_data(title)}", file=sys.stderr, flush=True)
     try:
         yield
     finally:
-        print("::endgroup::", flush=True)
+        print("::endgroup::", file=sys.stderr, flush=True)
 
 
 # -- publishing ----------------------------------------------------------------------------
@@ -631,7 +632,7 @@ def _attempt(
         return with_backoff(lambda: action(repo), options)
     except Exception as error:  # posting must never decide the verdict: report, carry on
         problem = _redact(f"could not {what}: {_describe(error)}", settings.token)
-        print(annotation("warning", problem, title="ci-ml"), flush=True)
+        print(annotation("warning", problem, title="ci-ml"), file=sys.stderr, flush=True)
         failures.append(problem)
         return None
 
@@ -676,12 +677,12 @@ def _save_unposted(
         (target / "comment-meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     except OSError as error:
         problem = f"could not save the comment under {target}: {error}"
-        print(annotation("warning", problem, title="ci-ml"), flush=True)
+        print(annotation("warning", problem, title="ci-ml"), file=sys.stderr, flush=True)
         failures.append(problem)
         return None
     if failures:
         notice = f"the PR comment was saved to {target / 'comment.md'} for a workflow_run poster"
-        print(annotation("notice", notice, title="ci-ml"), flush=True)
+        print(annotation("notice", notice, title="ci-ml"), file=sys.stderr, flush=True)
     return target
 
 

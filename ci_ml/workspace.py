@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ci_ml.config import Config, load_config
+from ci_ml.github import check_report_id
 from ci_ml.rundir import DEFAULT_RUN_DIR, RunDir
 
 
@@ -16,10 +18,14 @@ class Workspace:
     run: RunDir
 
 
-def open_workspace(config_path: str, run_dir: str | None) -> Workspace:
+def open_workspace(
+    config_path: str, run_dir: str | None, report_id: str | None = None
+) -> Workspace:
     """Load the config; the run directory defaults to .ci-ml/run beside it, so
     several models in one repository never share one."""
     config = load_config(config_path)
+    if report_id:
+        config = dataclasses.replace(config, report_id=check_report_id(report_id))
     path = Path(run_dir) if run_dir else config.root / DEFAULT_RUN_DIR
     return Workspace(config, RunDir(path))
 

@@ -66,3 +66,11 @@ def fake_ghe() -> Iterator[FakeGitHub]:
     fake = FakeGitHub(prefix="/api/v3").start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests behave the same on a laptop and inside a real GitHub Actions job."""
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "INPUT_", "RUNNER_", "CI_ML_")):
+            monkeypatch.delenv(name)

@@ -156,24 +156,3 @@ def test_markdown_report_leads_with_the_verdict(example, run_cli):
     assert lines[1].startswith("**✅ promote")
     assert "| f1_macro ★" in markdown
     assert "log_loss (lower is better)" in markdown
-
-
-def test_inside_github_actions_outputs_and_job_summary_are_written(example, run_cli, monkeypatch):
-    project = example("diabetes")
-    outputs, summary = project / "outputs.txt", project / "summary.md"
-    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    assert run_cli("check", cwd=project).code == 0
-    lines = outputs.read_text().splitlines()
-    values, index = {}, 0
-    while index < len(lines):
-        name, delimiter = lines[index].split("<<")
-        end = lines.index(delimiter, index + 1)
-        values[name] = "\n".join(lines[index + 1 : end])
-        index = end + 1
-    assert values["verdict"] == "promote"
-    assert values["primary-metric"] == "neg_root_mean_squared_error"
-    assert values["champion-version"] == ""
-    assert float(values["challenger-value"]) > 0  # RMSE shown as a loss
-    assert values["report-path"].endswith("report.json")
-    assert summary.read_text().startswith("## ci-ml · diabetes")

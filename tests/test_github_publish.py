@@ -84,7 +84,7 @@ def test_fork_pr_read_only_token_is_a_warning_and_a_saved_comment(
         options=FAST,
     )
 
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert not result.posted
     assert len(result.failures) == 2
     assert "403" in result.failures[0] and "read-only" in result.failures[0]
@@ -134,7 +134,7 @@ def test_server_errors_after_all_retries_are_a_failure_not_an_exception(
     assert fake_github.state.count("comments.list") == FAST.retries + 1
     assert (tmp_path / "comment.md").read_text(encoding="utf-8") == "body"
     assert result.status_state == "success"  # the status went through regardless
-    assert "::warning" in capsys.readouterr().out
+    assert "::warning" in capsys.readouterr().err
 
 
 def test_secondary_rate_limit_waits_as_asked_then_succeeds(fake_github: FakeGitHub) -> None:
@@ -184,7 +184,8 @@ def test_unreachable_api_is_a_failure_not_an_exception(
     assert not result.posted and len(result.failures) == 2
     assert "ConnectionError" in result.failures[0]
     assert (tmp_path / "comment.md").exists()
-    assert TOKEN not in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert TOKEN not in captured.out + captured.err
 
 
 def test_a_report_over_the_comment_limit_is_cut_with_a_pointer(fake_github: FakeGitHub) -> None:
@@ -253,7 +254,8 @@ def test_the_token_never_shows(
 
     result = publish(settings, "b", "model", "promote", fallback_dir=tmp_path, options=FAST)
 
-    shown = capsys.readouterr().out + repr(settings) + str(settings) + repr(result)
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err + repr(settings) + str(settings) + repr(result)
     shown += "".join(p.read_text() for p in tmp_path.iterdir())
     assert result.failures
     assert TOKEN not in shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,9 +106,9 @@ def test_annotation_without_properties() -> None:
 
 def test_group_wraps_the_output(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(RuntimeError), group("Train\nchallenger"):
-        print("fitting")
+        print("fitting", file=sys.stderr)
         raise RuntimeError("boom")
-    assert capsys.readouterr().out == "::group::Train%0Achallenger\nfitting\n::endgroup::\n"
+    assert capsys.readouterr().err == "::group::Train%0Achallenger\nfitting\n::endgroup::\n"
 
 
 def test_booleans_are_written_as_workflow_expressions_expect(tmp_path: Path) -> None:

@@ -8,11 +8,17 @@ from ci_ml.commands import evaluate, gate, promote, report, train, validate
 from ci_ml.datasets import load_datasets
 from ci_ml.errors import PASSED
 from ci_ml.metrics import check_metric_names
+from ci_ml.publishing import PublishOptions
 from ci_ml.report import renderer
 from ci_ml.workspace import Workspace, say
 
 
-def run(ws: Workspace, do_promote: bool = False, output_format: str = "text") -> int:
+def run(
+    ws: Workspace,
+    do_promote: bool = False,
+    output_format: str = "text",
+    publish: PublishOptions | None = None,
+) -> int:
     check_metric_names(ws.config.metrics)
     gate.gate_rules(ws)  # a rule naming an unknown metric fails before any training
     _clear_stale(ws)
@@ -25,7 +31,7 @@ def run(ws: Workspace, do_promote: bool = False, output_format: str = "text") ->
         against = f"champion v{champion['version']}" if champion else "no champion yet"
         say(f"evaluate: challenger vs {against} on {metrics['eval']['rows']} rows")
         gate.stage(ws)
-    result = report.stage(ws)
+    result = report.stage(ws, publish)
     sys.stdout.write(renderer(output_format)(result))
     code = report.verdict_exit_code(result)
     if do_promote and code == PASSED:

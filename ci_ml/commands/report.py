@@ -5,15 +5,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ci_ml.actions import publish_to_runner
 from ci_ml.errors import PASSED, VERDICT
+from ci_ml.publishing import PublishOptions, publish_report
 from ci_ml.report import renderer
 from ci_ml.report.build import build_report
 from ci_ml.training import CARD_NAME
 from ci_ml.workspace import Workspace
 
 
-def stage(ws: Workspace) -> dict[str, Any]:
+def stage(ws: Workspace, publish: PublishOptions | None = None) -> dict[str, Any]:
     """Build report.json from whatever stages ran; invalid data stops at validation."""
     run = ws.run
     validation = run.read("validation.json")
@@ -37,7 +37,7 @@ def stage(ws: Workspace) -> dict[str, Any]:
     path = run.write("report.json", report)
     markdown = renderer("markdown")(report)
     run.write_text("report.md", markdown)
-    publish_to_runner(report, path, markdown)
+    publish_report(report, path, markdown, publish or PublishOptions())
     return report
 
 
@@ -45,7 +45,7 @@ def verdict_exit_code(report: dict[str, Any]) -> int:
     return PASSED if report["verdict"] == "promote" else VERDICT
 
 
-def run(ws: Workspace, output_format: str = "text") -> int:
-    report = stage(ws)
+def run(ws: Workspace, output_format: str = "text", publish: PublishOptions | None = None) -> int:
+    report = stage(ws, publish)
     sys.stdout.write(renderer(output_format)(report))
     return verdict_exit_code(report)
