@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
+import cmarkgfm
 import pytest
 
 from ci_ml.github import fit_to_limit, truncation_note, utf8_len
 
-cmarkgfm = pytest.importorskip("cmarkgfm")
 POINTER = "the job summary"
 
 

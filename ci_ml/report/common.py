@@ -88,3 +88,13 @@ def failure_rows(report: dict[str, Any]) -> list[list[str]]:
 
 
 FAILURE_HEADERS = ["severity", "column", "rule", "problem"]
+
+
+def relative_changes(report: dict[str, Any]) -> list[tuple[str, float]]:
+    """Per metric, the improvement over the champion in % of |champion| (skipping zeros)."""
+    out = []
+    for entry in report.get("metrics", {}).values():
+        delta, champion = entry.get("delta"), entry.get("champion")
+        if delta is not None and champion:
+            out.append((entry["display_name"], 100.0 * delta / abs(champion)))
+    return out

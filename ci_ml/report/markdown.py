@@ -15,12 +15,32 @@ def render(report: dict[str, Any]) -> str:
         f"**{common.verdict_line(report)}**",
         common.comparison_line(report) if report.get("metrics") else "",
         _table(common.METRIC_HEADERS, common.metric_rows(report)),
+        _chart(report),
         _section("Gate rules", common.RULE_HEADERS, common.rule_rows(report), open_=True),
         _section("Data validation", common.FAILURE_HEADERS, common.failure_rows(report)),
         _warnings(report),
         _lineage(report),
     ]
     return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _chart(report: dict[str, Any]) -> str:
+    """Relative change per metric as a Mermaid bar chart: GitHub renders it, no image host."""
+    bars = common.relative_changes(report)
+    if not bars:
+        return ""
+    names = ", ".join(f'"{name}"' for name, _ in bars)
+    values = ", ".join(f"{value:.2f}" for _, value in bars)
+    low, high = min(0.0, *(v for _, v in bars)), max(0.0, *(v for _, v in bars))
+    pad = max(high - low, 1.0) * 0.1
+    chart = (
+        "```mermaid\nxychart-beta\n"
+        '  title "Change vs champion, % (positive is better)"\n'
+        f"  x-axis [{names}]\n"
+        f'  y-axis "%" {low - pad:.2f} --> {high + pad:.2f}\n'
+        f"  bar [{values}]\n```"
+    )
+    return _details("Chart: change vs champion", chart)
 
 
 def _escape(cell: str) -> str:

@@ -1,0 +1,52 @@
+"""report.md as GitHub renders it: tables, details blocks and the chart come out whole."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import cmarkgfm
+from cmarkgfm.cmark import Options
+
+from ci_ml.report import renderer
+
+
+def _html(markdown: str) -> str:
+    return cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
+
+
+def test_second_run_report_renders_tables_details_and_chart(example, run_cli):
+    project = example("penguins")
+    run_cli("check", "--promote", cwd=project)
+    run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
+    markdown = (project / ".ci-ml/run/report.md").read_text()
+    html = _html(markdown)
+    assert html.count("<table>") == 3  # metrics, gate rules, lineage
+    assert html.count("<details") == html.count("</details>") == 3
+    metric_table = html.split("<table>")[1]
+    assert metric_table.count("<tr>") == 1 + 3  # header + one row per metric
+    assert '<pre lang="mermaid"><code>xychart-beta' in html or 'lang="mermaid"' in html
+    assert re.search(r"<strong>✅ promote: all 3 rule\(s\) passed</strong>", html)
+
+
+def test_text_and_markdown_show_the_same_numbers(example, run_cli):
+    project = example("diabetes")
+    run_cli("check", "--promote", cwd=project)
+    run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
+    report = json.loads((project / ".ci-ml/run/report.json").read_text())
+    text, markdown = renderer("text")(report), renderer("markdown")(report)
+    numbers = re.compile(r"[+-]?\d+\.\d+")
+    for entry in report["metrics"].values():
+        shown = f"{entry['shown']['challenger']:.4g}"
+        assert shown in text and shown in markdown
+    assert set(numbers.findall(text.split("rule")[0])) <= set(numbers.findall(markdown))
+
+
+def test_invalid_data_report_leads_with_the_failure(example, run_cli):
+    project = example("penguins")
+    (project / "data/eval.csv").write_text("species,island\n")
+    run_cli("check", cwd=project)
+    markdown = (project / ".ci-ml/run/report.md").read_text()
+    assert markdown.splitlines()[2].startswith("**⚠️ invalid data: ")
+    assert "header only" in markdown.splitlines()[2]
+    assert "<summary>Data validation (1)</summary>" in markdown
