@@ -28,25 +28,37 @@ class Contender:
     model: Any
     features: list[str]
     version: int | None = None
+    size_bytes: int | None = None
 
 
 def load_challenger(run: RunDir) -> tuple[Contender, dict[str, Any]]:
     card = run.read(f"challenger/{CARD_NAME}")
     model = load_model(model_file_from_card(run.challenger, card))
-    return Contender("challenger", model, list(card["data"]["features"])), card
+    return challenger_from(model, card), card
+
+
+def challenger_from(model: Any, card: dict[str, Any]) -> Contender:
+    size = card.get("model_file", {}).get("size_bytes")
+    return Contender("challenger", model, list(card["data"]["features"]), None, size)
 
 
 def load_champion(registry: Registry) -> tuple[Contender | None, Version | None]:
     version = registry.champion()
     if version is None:
         return None, None
-    model = load_model(registry.model_file(version.number))
+    record = registry.model_file(version.number)
+    model = load_model(record)
     features = list(version.card.get("data", {}).get("features", []))
-    return Contender("champion", model, features, version.number), version
+    size = record.size_bytes or version.card.get("model_file", {}).get("size_bytes")
+    return Contender("champion", model, features, version.number, size), version
 
 
 def evaluate(
-    config: Config, data: Datasets, challenger: Contender, champion: Contender | None
+    config: Config,
+    data: Datasets,
+    challenger: Contender,
+    champion: Contender | None,
+    measure_latency: bool = False,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Metrics of both contenders on data.eval, and their predictions row by row."""
     warnings: list[str] = []
@@ -66,7 +78,27 @@ def evaluate(
         for name in config.metrics
     }
     predictions = _predictions(data, scored)
-    return {"metrics": metrics, "warnings": warnings}, predictions
+    contenders = {"challenger": challenger, "champion": champion if "champion" in scored else None}
+    budgets = _budgets(contenders, scored, measure_latency)
+    return {"metrics": metrics, "budgets": budgets, "warnings": warnings}, predictions
+
+
+def _budgets(
+    contenders: dict[str, Contender | None],
+    scored: dict[str, _CachedPredictions],
+    measure_latency: bool,
+) -> dict[str, Any]:
+    from ci_ml import budgets
+
+    sizes = {role: budgets.size_mb(c.size_bytes) if c else None for role, c in contenders.items()}
+    out = {"model_size_mb": budgets.budget_entry(sizes["challenger"], sizes["champion"])}
+    if measure_latency:
+        timed = {
+            role: budgets.latency_ms_per_1k_rows(c.model, scored[role].x) if c else None
+            for role, c in contenders.items()
+        }
+        out["latency_ms_per_1k_rows"] = budgets.budget_entry(timed["challenger"], timed["champion"])
+    return out
 
 
 def score_all(config: Config, cached: _CachedPredictions, data: Datasets) -> dict[str, float]:

@@ -9,7 +9,7 @@ metric's direction (for a loss, improvement = champion loss - challenger loss).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ci_ml.metrics import MetricName
@@ -65,13 +65,20 @@ class Decision:
 
 
 def decide(
-    rules: list[dict[str, Any]], metrics: dict[str, dict[str, Any]], has_champion: bool
+    rules: list[dict[str, Any]],
+    metrics: dict[str, dict[str, Any]],
+    has_champion: bool,
+    budgets: dict[str, dict[str, Any]] | None = None,
 ) -> Decision:
-    """Every rule judged on the metrics; any failed rule blocks the challenger."""
+    """Every rule judged on the metrics and budgets; any failed rule blocks the challenger."""
     results = tuple(
         result
         for index, rule in enumerate(rules)
-        for result in judge_rule(index, rule, metrics.get(rule["metric"]), has_champion)
+        for result in (
+            judge_budget(index, rule, (budgets or {}).get(rule["budget"]), has_champion)
+            if "budget" in rule
+            else judge_rule(index, rule, metrics.get(rule["metric"]), has_champion)
+        )
     )
     failed = [r for r in results if r.status == "fail"]
     if failed:
@@ -120,6 +127,42 @@ def _judge(
     if champion is None:
         return result("fail", None, f"{metric.display} is missing or NaN for the champion")
     return _change(result, metric, kind, threshold, challenger, champion)
+
+
+def judge_budget(
+    index: int, rule: dict[str, Any], entry: dict[str, Any] | None, has_champion: bool
+) -> list[RuleResult]:
+    """Budgets are costs: lower is better, bounded absolutely (`max`) or vs the champion."""
+    value = _number(entry, "challenger")
+    champion = _number(entry, "champion") if has_champion else None
+    return [
+        _budget(
+            RuleResult(index, rule["budget"], kind, float(rule[kind]), None, "", ""),
+            value,
+            champion,
+        )
+        for kind in ("max", "max_ratio")
+        if kind in rule
+    ]
+
+
+def _budget(blank: RuleResult, value: float | None, champion: float | None) -> RuleResult:
+    name, bound = blank.metric, blank.threshold
+    if value is None:
+        return replace(blank, status="fail", reason=f"{name} was not measured for the challenger")
+    if blank.rule == "max":
+        passed = _at_least(bound, value)
+        reason = f"{name} {_f(value)} {'is' if passed else 'is not'} <= {_f(bound)}"
+        return replace(blank, value=value, status=_status(passed), reason=reason)
+    if not champion:
+        return replace(blank, status="skipped", reason=f"no champion {name} to compare with")
+    ratio = value / champion
+    reason = f"{name} {_f(champion)} -> {_f(value)} (x{ratio:.2f}); at most x{bound:g}"
+    return replace(blank, value=ratio, status=_status(_at_least(bound, ratio)), reason=reason)
+
+
+def _status(passed: bool) -> str:
+    return "pass" if passed else "fail"
 
 
 def _bound(result: Any, metric: MetricName, kind: str, threshold: float, value: float) -> Any:

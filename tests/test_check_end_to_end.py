@@ -156,3 +156,21 @@ def test_markdown_report_leads_with_the_verdict(example, run_cli):
     assert lines[1].startswith("**✅ promote")
     assert "| f1_macro ★" in markdown
     assert "log_loss (lower is better)" in markdown
+
+
+def test_budget_rules_measure_size_and_latency(example, run_cli):
+    project = example("penguins")
+    config = project / "ci-ml.yaml"
+    budgets = (
+        "  - {budget: model_size_mb, max: 0.001}\n"
+        "  - {budget: latency_ms_per_1k_rows, max: 10000, max_ratio: 3}\n"
+    )
+    config.write_text(config.read_text().replace("registry:", budgets + "registry:"))
+    result = run_cli("check", cwd=project)
+    assert result.code == 1
+    report = _report(project)
+    size = next(r for r in report["rules"] if r["metric"] == "model_size_mb")
+    assert size["status"] == "fail" and size["value"] > 0.001
+    latency = [r for r in report["rules"] if r["metric"] == "latency_ms_per_1k_rows"]
+    assert [r["status"] for r in latency] == ["pass", "skipped"]
+    assert 0 < latency[0]["value"] < 10000

@@ -118,3 +118,36 @@ def test_reasons_speak_in_loss_units():
     rule = {"metric": "neg_log_loss", "min_delta": 0.0}
     result = decide([rule], {"neg_log_loss": metric(-0.4, -0.3)}, True).rules[0]
     assert "log_loss 0.3 -> 0.4 (worse)" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("rule", "entry", "has_champion", "status"),
+    [
+        ({"budget": "model_size_mb", "max": 5}, {"challenger": 4.0, "champion": 1.0}, True, "pass"),
+        ({"budget": "model_size_mb", "max": 5}, {"challenger": 6.0, "champion": 1.0}, True, "fail"),
+        (
+            {"budget": "model_size_mb", "max_ratio": 2},
+            {"challenger": 2.0, "champion": 1.0},
+            True,
+            "pass",
+        ),
+        (
+            {"budget": "model_size_mb", "max_ratio": 2},
+            {"challenger": 2.5, "champion": 1.0},
+            True,
+            "fail",
+        ),
+        (
+            {"budget": "model_size_mb", "max_ratio": 2},
+            {"challenger": 2.5, "champion": None},
+            False,
+            "skipped",
+        ),
+        ({"budget": "latency_ms_per_1k_rows", "max": 10}, None, True, "fail"),  # not measured
+    ],
+)
+def test_budget_rules(rule, entry, has_champion, status):
+    budgets = {} if entry is None else {rule["budget"]: entry}
+    decision = decide([rule], {}, has_champion, budgets)
+    (result,) = decision.rules
+    assert result.status == status, result.reason

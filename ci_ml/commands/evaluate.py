@@ -6,7 +6,7 @@ from typing import Any
 
 from ci_ml.datasets import Datasets, load_datasets
 from ci_ml.errors import PASSED, EnvironmentProblem
-from ci_ml.evaluation import Contender, evaluate, load_challenger, load_champion
+from ci_ml.evaluation import challenger_from, evaluate, load_challenger, load_champion
 from ci_ml.registry import open_registry
 from ci_ml.rundir import write_json_atomic
 from ci_ml.training import CARD_NAME
@@ -22,10 +22,11 @@ def stage(
         challenger, card = load_challenger(ws.run)
     else:
         model, card = trained
-        challenger = Contender("challenger", model, list(card["data"]["features"]))
+        challenger = challenger_from(model, card)
     _require_same_data(card, data)
     champion, version = load_champion(open_registry(ws.config))
-    result, predictions = evaluate(ws.config, data, challenger, champion)
+    latency = any(rule.get("budget") == "latency_ms_per_1k_rows" for rule in ws.config.gate)
+    result, predictions = evaluate(ws.config, data, challenger, champion, latency)
     champion_info = None
     if version is not None:
         champion_info = {"version": version.number, "sha256": version.sha256}

@@ -14,7 +14,9 @@ def gate_rules(ws: Workspace) -> list[dict[str, Any]]:
     """The configured rules, each naming its metric by scorer name."""
     metrics = ws.config.metrics
     return [
-        rule | {"metric": resolve_rule_metric(rule["metric"], metrics, f"gate[{i}].metric")}
+        rule
+        if "budget" in rule
+        else rule | {"metric": resolve_rule_metric(rule["metric"], metrics, f"gate[{i}].metric")}
         for i, rule in enumerate(ws.config.gate)
     ]
 
@@ -22,7 +24,8 @@ def gate_rules(ws: Workspace) -> list[dict[str, Any]]:
 def stage(ws: Workspace) -> dict[str, Any]:
     rules = gate_rules(ws)
     evaluation = ws.run.read("metrics.json")
-    decision = decide(rules, evaluation["metrics"], evaluation["champion"] is not None)
+    has_champion = evaluation["champion"] is not None
+    decision = decide(rules, evaluation["metrics"], has_champion, evaluation.get("budgets"))
     result = decision.to_dict()
     ws.run.write("decision.json", result)
     return result
