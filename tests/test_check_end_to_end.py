@@ -174,3 +174,15 @@ def test_budget_rules_measure_size_and_latency(example, run_cli):
     latency = [r for r in report["rules"] if r["metric"] == "latency_ms_per_1k_rows"]
     assert [r["status"] for r in latency] == ["pass", "skipped"]
     assert 0 < latency[0]["value"] < 10000
+
+
+def test_promotion_is_idempotent_for_the_same_run_and_the_same_data(example, run_cli):
+    project = example("diabetes")
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    again = run_cli("promote", cwd=project)
+    assert again.code == 0 and "already holds this model" in again.err
+    rerun = run_cli("check", "--promote", cwd=project)  # a weekly rerun on unchanged data
+    assert rerun.code == 0
+    listed = json.loads(run_cli("registry", "list", "--json", cwd=project).out)
+    assert [v["version"] for v in listed["versions"]] == [1]
+    assert len(json.loads(run_cli("registry", "history", "--json", cwd=project).out)["audit"]) == 1

@@ -9,19 +9,30 @@ from __future__ import annotations
 from typing import Any
 
 from ci_ml import lineage
-from ci_ml.errors import PASSED, VERDICT
+from ci_ml.errors import PASSED, VERDICT, EnvironmentProblem
 from ci_ml.registry import open_registry
-from ci_ml.registry.base import Who
+from ci_ml.registry.base import Version, Who
+from ci_ml.training import CARD_NAME
 from ci_ml.workspace import Workspace, say
 
 
 def stage(ws: Workspace, force: bool = False, reason: str = "") -> int | None:
-    """The new champion's version, or None when the verdict forbids promotion."""
+    """The champion's version after promotion, or None when the verdict forbids it.
+
+    Idempotent: promoting the same run twice, or a challenger trained on the
+    champion's very data and config, changes nothing.
+    """
     report = ws.run.read("report.json")
     if report["verdict"] != "promote" and not force:
         say(f"promote: not promoted, the verdict is {report['verdict']}: {report['reason']}")
         return None
+    card = ws.run.read(f"challenger/{CARD_NAME}")
+    _require_reported_challenger(report, card)
     registry = open_registry(ws.config)
+    champion = registry.champion()
+    if champion is not None and _already_champion(report, card, champion):
+        say(f"promote: version {champion.number} already holds this model; nothing to do")
+        return champion.number
     version = registry.add(ws.run.challenger)
     expected = report.get("champion")
     registry.promote(version.number, expected, _who(ws, report, reason or report["reason"]))
@@ -29,6 +40,31 @@ def stage(ws: Workspace, force: bool = False, reason: str = "") -> int | None:
     report["promoted"] = version.number
     ws.run.write("report.json", report)
     return version.number
+
+
+def _require_reported_challenger(report: dict[str, Any], card: dict[str, Any]) -> None:
+    reported = (report.get("challenger") or {}).get("sha256")
+    if reported != card["model_file"]["sha256"]:
+        raise EnvironmentProblem(
+            "challenger/ was retrained after report.json was written; run `ci-ml evaluate`, "
+            "`ci-ml gate` and `ci-ml report` again before promoting"
+        )
+
+
+def _already_champion(report: dict[str, Any], card: dict[str, Any], champion: Version) -> bool:
+    if report.get("promoted") == champion.number:
+        return True
+    return _trained_on(card) == _trained_on(champion.card)
+
+
+def _trained_on(card: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes a retrain a no-op: same config, same training and evaluation data."""
+    data = card.get("data") or {}
+    return (
+        card.get("config_hash"),
+        (data.get("train") or {}).get("sha256"),
+        (data.get("eval") or {}).get("sha256"),
+    )
 
 
 def _who(ws: Workspace, report: dict[str, Any], reason: str) -> Who:
