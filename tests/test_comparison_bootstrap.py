@@ -207,8 +207,12 @@ def test_tiny_eval_sets_still_give_an_answer() -> None:
     with pytest.raises(ValueError, match="classes"):  # sklearn's log_loss refuses too
         paired_bootstrap(["neg_log_loss"], np.array([1]), one_class)
     y = np.array([0, 1, 1])
-    auc = paired_bootstrap(["roc_auc"], y, Predictions(decision_function=np.array([0.1, 0.9, 0.8]),
-                                                        classes=np.array([0, 1])), n_resamples=200)
+    auc = paired_bootstrap(
+        ["roc_auc"],
+        y,
+        Predictions(decision_function=np.array([0.1, 0.9, 0.8]), classes=np.array([0, 1])),
+        n_resamples=200,
+    )
     # resamples drawing a single class have no AUC: dropped and counted, not raised
     assert 0 < auc[0].n_valid_resamples < 200
     json.dumps(auc[0].to_dict(), allow_nan=False)

@@ -97,7 +97,7 @@ def test_loss_metadata_comes_from_the_scorer() -> None:
 
 
 def test_unknown_name_lists_close_matches() -> None:
-    with pytest.raises(ValueError, match="did you mean.*f1_macro"):
+    with pytest.raises(ValueError, match=r"did you mean.*f1_macro"):
         resolve_metric("f1_macr")
 
 

@@ -17,6 +17,7 @@ were used.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -196,10 +197,9 @@ def _loop(
         warnings.simplefilter("ignore")
         for b, rows in enumerate(idx):
             for k, model in enumerate(models):
-                try:
+                # undefined on this resample (ValueError): left NaN, counted as invalid
+                with contextlib.suppress(ValueError):
                     out[k, b] = score(metric, y_true[rows], model.take(rows))
-                except ValueError:
-                    pass  # undefined on this resample: counted as invalid
     return out
 
 
@@ -212,9 +212,7 @@ def check_inputs(y_true: np.ndarray, models: dict[str, Predictions]) -> None:
         for method in preds.available():
             array = np.asarray(getattr(preds, method))
             if len(array) != len(y_true):
-                raise ValueError(
-                    f"{name} {method} has {len(array)} rows, y_true has {len(y_true)}"
-                )
+                raise ValueError(f"{name} {method} has {len(array)} rows, y_true has {len(y_true)}")
             _check_no_nan(f"{name} {method}", array)
 
 
@@ -245,8 +243,9 @@ def paired_bootstrap(
     run) only the challenger's value and interval are given.
     """
     if not 0 < confidence < 1 or n_resamples < 1:
-        raise ValueError(f"need 0 < confidence < 1 and n_resamples >= 1, got {confidence}, "
-                         f"{n_resamples}")
+        raise ValueError(
+            f"need 0 < confidence < 1 and n_resamples >= 1, got {confidence}, {n_resamples}"
+        )
     y = np.asarray(y_true)
     named = {"challenger": as_predictions(challenger)}
     if champion is not None:

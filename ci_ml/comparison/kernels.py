@@ -119,8 +119,7 @@ def _log_losses(metric: Metric, y_true: np.ndarray, model: Predictions) -> np.nd
     labels = np.unique(y_true)
     if len(labels) != proba.shape[1]:
         raise ValueError(
-            f"y_true has {len(labels)} classes but the probabilities have {proba.shape[1]} "
-            "columns"
+            f"y_true has {len(labels)} classes but the probabilities have {proba.shape[1]} columns"
         )
     eps = np.finfo(proba.dtype).eps
     picked = proba[np.arange(len(proba)), np.searchsorted(labels, y_true)]
@@ -216,9 +215,7 @@ def _confusion(type_counts: np.ndarray, cells: np.ndarray, n_labels: int) -> np.
     return counts.reshape(n_b, n_labels, n_labels)
 
 
-def _cell_scorer(
-    metric: Metric, labels: np.ndarray
-) -> Callable[[np.ndarray], np.ndarray] | None:
+def _cell_scorer(metric: Metric, labels: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
     func, kwargs = metric.score_func, dict(metric.kwargs)
     if func is skm.accuracy_score and not kwargs:
         return lambda c: metric.sign * _trace(c) / c.sum(axis=(1, 2))
