@@ -263,10 +263,12 @@ def paired_bootstrap(
     check_inputs(y, named)
     resolved = [resolve_metric(m) if isinstance(m, str) else m for m in metrics]
     models = list(named.values())
+    # exact values first: a metric sklearn refuses fails before any resampling
+    points = [[score(metric, y, model) for model in models] for metric in resolved]
     values, methods = resampled_values(resolved, y, models, n_resamples, seed, chunk_bytes)
     return [
-        _result(metric, y, models, vals, method, confidence, seed)
-        for metric, vals, method in zip(resolved, values, methods, strict=True)
+        _result(metric, point, vals, method, confidence, seed, len(y))
+        for metric, point, vals, method in zip(resolved, points, values, methods, strict=True)
     ]
 
 
@@ -300,16 +302,16 @@ def relative_delta(delta: float | None, champion: float | None) -> tuple[float |
 
 def _result(
     metric: Metric,
-    y: np.ndarray,
-    models: list[Predictions],
+    points: list[float],
     values: np.ndarray,
     method: str,
     confidence: float,
     seed: int,
+    n_rows: int,
 ) -> BootstrapResult:
-    challenger = score(metric, y, models[0])
-    champion = score(metric, y, models[1]) if len(models) > 1 else None
-    deltas = values[0] - values[1] if len(models) > 1 else None
+    challenger = points[0]
+    champion = points[1] if len(points) > 1 else None
+    deltas = values[0] - values[1] if len(points) > 1 else None
     delta = None if champion is None else challenger - champion
     relative, reason = relative_delta(delta, champion)
     valid = np.isfinite(values).all(axis=0)
@@ -326,7 +328,7 @@ def _result(
         prob_challenger_better=None if deltas is None else prob_better(deltas),
         relative_delta=relative,
         relative_delta_reason=reason,
-        n_rows=len(y),
+        n_rows=int(n_rows),
         n_resamples=values.shape[1],
         n_valid_resamples=int(valid.sum()),
         seed=seed,

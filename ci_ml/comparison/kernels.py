@@ -70,8 +70,8 @@ def build_kernel(
     Kernels built with the same `cache` share their row-type codes, so label
     metrics on the same predictions cost one bincount per chunk, not one each.
     """
-    if metric.custom:
-        return None
+    if metric.custom or np.ndim(y_true) != 1:
+        return None  # multi-output targets: the loop keeps sklearn's averaging
     func = metric.score_func
     if func in LABEL_FUNCS:
         return _label_kernel(metric, y_true, models, {} if cache is None else cache)
@@ -85,7 +85,10 @@ def build_kernel(
     if per_row is None or metric.kwargs:
         return None
     y = np.asarray(y_true, dtype=float)
-    losses = [per_row(y, np.asarray(response_values(metric, m), dtype=float)) for m in models]
+    preds = [np.asarray(response_values(metric, m), dtype=float) for m in models]
+    if any(p.ndim != 1 for p in preds):
+        return None
+    losses = [per_row(y, p) for p in preds]
     root = func is skm.root_mean_squared_error
     return _loss_kernel(metric, losses, root=root)
 
@@ -133,7 +136,7 @@ def _r2_kernel(
     y_c = y - y.mean()
     columns = [y_c, y_c**2]
     for model in models:
-        r = y - np.asarray(response_values(metric, model), dtype=float)
+        r = y - np.asarray(response_values(metric, model), dtype=float).reshape(len(y))
         r = r - r.mean() if explained else r
         columns += [r, r**2]
     n_rows = len(y)
@@ -163,6 +166,8 @@ def _label_kernel(
     metric: Metric, y_true: np.ndarray, models: Sequence[Predictions], cache: dict[Any, Any]
 ) -> Kernel | None:
     preds = [np.asarray(response_values(metric, m)) for m in models]
+    if any(p.ndim != 1 for p in preds):
+        return None
     key = ("label-types", id(y_true), *(id(p) for p in preds))
     if key not in cache:
         cache[key] = _label_types(np.asarray(y_true), preds)
