@@ -105,12 +105,32 @@ def test_log_loss_equals_naive_loop(n_classes: int) -> None:
     assert_matches_naive(["neg_log_loss"], y, models)
 
 
+@pytest.mark.parametrize("labels", [[0, 1], [False, True]])
+def test_ranking_metrics_equal_naive_loop(labels: list) -> None:
+    rng = np.random.default_rng(5)
+    y = np.asarray(labels)[rng.integers(0, 2, 120)]
+    # rounded scores: many ties, which both metrics must treat as sklearn does
+    scores = [np.round(y + rng.normal(0, s, len(y)), 1) for s in (0.5, 1.5)]
+    models = [Predictions(decision_function=s, classes=np.asarray(labels)) for s in scores]
+    assert_matches_naive(["roc_auc", "average_precision"], y, models)
+    proba = [np.column_stack([1 - p, p]) for p in (0.3 + 0.4 * y, np.full(len(y), 0.5))]
+    models = [Predictions(predict_proba=p, classes=np.asarray(labels)) for p in proba]
+    assert_matches_naive(["roc_auc", "average_precision"], y, models)
+
+
+def test_ranking_metrics_on_tiny_sets_match_sklearn_edge_cases() -> None:
+    y = np.array([0, 1, 1, 0, 1])
+    scores = [np.array([0.1, 0.5, 0.5, 0.5, 0.9]), np.array([0.9, 0.1, 0.2, 0.3, 0.4])]
+    models = [Predictions(decision_function=s, classes=np.array([0, 1])) for s in scores]
+    # resamples drawing one class: AUC undefined (NaN), AP 0 without positives
+    assert_matches_naive(["roc_auc", "average_precision"], y, models)
+
+
 def test_fallback_metrics_use_the_same_resamples() -> None:
     rng = np.random.default_rng(5)
-    y = rng.integers(0, 2, 80)
-    scores = [y + rng.normal(0, s, len(y)) for s in (0.5, 1.5)]
-    models = [Predictions(decision_function=s, classes=np.array([0, 1])) for s in scores]
-    metric = resolve_metric("roc_auc")
+    y = rng.normal(0, 1, 80)
+    models = [Predictions(predict=y + rng.normal(0, s, len(y))) for s in (0.5, 1.5)]
+    metric = resolve_metric("neg_median_absolute_error")
     values, methods = resampled_values([metric], y, models, n_resamples=20, seed=0)
     assert methods == ["loop"]
     idx = resample_indices(len(y), 0, 0, 20)

@@ -125,9 +125,10 @@ def resample_indices(n_rows: int, seed: int, start: int, stop: int) -> np.ndarra
     return out
 
 
-def _chunks(n_resamples: int, n_rows: int, chunk_bytes: int) -> Iterator[tuple[int, int]]:
-    # per cell: index (4 bytes), gathered codes (8), int and float counts (8 + 8)
-    size = max(1, chunk_bytes // (28 * max(n_rows, 1)))
+def _chunks(
+    n_resamples: int, bytes_per_resample: int, chunk_bytes: int
+) -> Iterator[tuple[int, int]]:
+    size = max(1, chunk_bytes // max(bytes_per_resample, 1))
     for start in range(0, n_resamples, size):
         yield start, min(start + size, n_resamples)
 
@@ -146,7 +147,7 @@ def resampled_values(
     values = [np.full((len(models), n_resamples), np.nan) for _ in metrics]
     engine = _Engine([k for k in kernels if k is not None])
     n_rows = len(y_true)
-    for start, stop in _chunks(n_resamples, n_rows, chunk_bytes):
+    for start, stop in _chunks(n_resamples, engine.bytes_per_resample(n_rows), chunk_bytes):
         idx = resample_indices(n_rows, seed, start, stop)
         sums = engine.run(idx)
         for out, metric, kernel in zip(values, metrics, kernels, strict=True):
@@ -164,21 +165,25 @@ class _Engine:
         self.kernels = kernels
         features = [k.features for k in kernels if k.features is not None]
         self.features = np.column_stack(features) if features else None
-        self.codes = {id(k.codes): k for k in kernels if k.codes is not None}
-        self.small_codes = {key: _small_ints(k.codes) for key, k in self.codes.items()}
+        # kernels may share a Codes object (label metrics): count it once
+        self.codes = {id(c): c for k in kernels for c in k.codes}
 
-    def run(self, idx: np.ndarray) -> dict[int, tuple[np.ndarray | None, np.ndarray | None]]:
-        n_b, n_rows = idx.shape
-        offsets = np.arange(n_b, dtype=_offset_dtype(n_b * max(n_rows, 1)))[:, None]
-        code_counts = {}
-        for key, k in self.codes.items():
-            flat = (offsets * k.n_codes + self.small_codes[key][idx]).ravel()
-            code_counts[key] = np.bincount(flat, minlength=n_b * k.n_codes).reshape(n_b, -1)
+    def bytes_per_resample(self, n_rows: int) -> int:
+        """Index (4 bytes a row) plus what counting codes and features holds at once.
+
+        Finishing a ranking metric keeps a few float copies of its counts.
+        """
+        per_codes = n_rows * 8 + 32 * max((c.size for c in self.codes.values()), default=0)
+        return n_rows * 4 + per_codes + (n_rows * 16 if self.features is not None else 0)
+
+    def run(self, idx: np.ndarray) -> dict[int, tuple[list[np.ndarray], np.ndarray | None]]:
+        n_rows = idx.shape[1]
+        counts = {key: _count(c.values[idx], c.size) for key, c in self.codes.items()}
         feature_sums = None
         if self.features is not None:
-            counts = np.bincount((offsets * n_rows + idx).ravel(), minlength=n_b * n_rows)
-            feature_sums = counts.reshape(n_b, n_rows).astype(float) @ self.features
-        out: dict[int, tuple[np.ndarray | None, np.ndarray | None]] = {}
+            weights = _count(idx, n_rows).astype(float)
+            feature_sums = weights @ self.features
+        out: dict[int, tuple[list[np.ndarray], np.ndarray | None]] = {}
         column = 0
         for k in self.kernels:
             sums = None
@@ -186,17 +191,16 @@ class _Engine:
                 width = k.features.shape[1]
                 sums = feature_sums[:, column : column + width]
                 column += width
-            out[id(k)] = (code_counts.get(id(k.codes)), sums)
+            out[id(k)] = ([counts[id(c)] for c in k.codes], sums)
         return out
 
 
-def _offset_dtype(n_cells: int) -> type[np.signedinteger]:
-    return np.int32 if n_cells < 2**31 else np.int64
-
-
-def _small_ints(codes: np.ndarray | None) -> np.ndarray:
-    assert codes is not None
-    return codes.astype(_offset_dtype(int(codes.max(initial=0)) + 1))
+def _count(values: np.ndarray, size: int) -> np.ndarray:
+    """Per row of `values` (b, n), how often each of 0..size-1 occurs: (b, size)."""
+    n_b = len(values)
+    dtype = np.int32 if n_b * size < 2**31 else np.int64
+    flat = (np.arange(n_b, dtype=dtype)[:, None] * size + values).ravel()
+    return np.bincount(flat, minlength=n_b * size).reshape(n_b, size)
 
 
 def _loop(

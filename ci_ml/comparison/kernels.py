@@ -28,7 +28,7 @@ from sklearn import metrics as skm
 
 from ci_ml.comparison.metrics import Metric, Predictions, response_values
 
-Finish = Callable[[np.ndarray | None, np.ndarray | None], np.ndarray]
+Finish = Callable[[list[np.ndarray], np.ndarray | None], np.ndarray]
 
 LABEL_FUNCS = {
     skm.accuracy_score,
@@ -43,18 +43,30 @@ SET_WISE = {skm.precision_score, skm.recall_score, skm.f1_score, skm.jaccard_sco
 AVERAGES = {"binary", "micro", "macro", "weighted"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class Codes:
+    """Each row's category (0 <= value < size); resamples count each category."""
+
+    values: np.ndarray
+    size: int
+
+    @classmethod
+    def of(cls, values: np.ndarray, size: int) -> Codes:
+        # small ints: the per-resample gather is memory bound
+        dtype = np.int32 if size < 2**31 else np.int64
+        return cls(np.ascontiguousarray(values, dtype=dtype), size)
+
+
+@dataclass(frozen=True, eq=False)
 class Kernel:
     """Per-row inputs and the map from resampled sums to values.
 
-    `codes` (n,) puts each row in one of `n_codes` categories whose resampled
-    counts are wanted; `features` (n, F) are summed with the resample counts.
-    `finish(code_counts (b, n_codes), feature_sums (b, F))` returns
-    (n_models, b) metric values, higher is better.
+    Each `codes` entry is counted per resample, `features` (n, F) are summed
+    with the resample counts; `finish(code_counts [(b, size), ...],
+    feature_sums (b, F))` returns (n_models, b) metric values, higher is better.
     """
 
-    codes: np.ndarray | None
-    n_codes: int
+    codes: tuple[Codes, ...]
     features: np.ndarray | None
     finish: Finish
 
@@ -75,6 +87,8 @@ def build_kernel(
     func = metric.score_func
     if func in LABEL_FUNCS:
         return _label_kernel(metric, y_true, models, {} if cache is None else cache)
+    if func in (skm.roc_auc_score, skm.average_precision_score) and not metric.kwargs:
+        return _ranking_kernel(metric, np.asarray(y_true), models)
     if func is skm.log_loss and not metric.kwargs:
         return _loss_kernel(metric, [_log_losses(metric, y_true, m) for m in models])
     if func is skm.r2_score and not metric.kwargs:
@@ -106,12 +120,12 @@ _PER_ROW: dict[Any, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 def _loss_kernel(metric: Metric, losses: list[np.ndarray], root: bool = False) -> Kernel:
     n_rows = len(losses[0])
 
-    def finish(_: np.ndarray | None, sums: np.ndarray | None) -> np.ndarray:
+    def finish(_: list[np.ndarray], sums: np.ndarray | None) -> np.ndarray:
         assert sums is not None
         mean = sums.T / n_rows
         return metric.sign * (np.sqrt(mean) if root else mean)
 
-    return Kernel(None, 0, np.column_stack(losses), finish)
+    return Kernel((), np.column_stack(losses), finish)
 
 
 def _log_losses(metric: Metric, y_true: np.ndarray, model: Predictions) -> np.ndarray:
@@ -141,7 +155,7 @@ def _r2_kernel(
         columns += [r, r**2]
     n_rows = len(y)
 
-    def finish(_: np.ndarray | None, sums: np.ndarray | None) -> np.ndarray:
+    def finish(_: list[np.ndarray], sums: np.ndarray | None) -> np.ndarray:
         assert sums is not None
         ss_tot = sums[:, 1] - sums[:, 0] ** 2 / n_rows
         out = []
@@ -151,7 +165,7 @@ def _r2_kernel(
             out.append(_forced_finite_r2(ss_res, ss_tot))
         return metric.sign * np.vstack(out)
 
-    return Kernel(None, 0, np.column_stack(columns), finish)
+    return Kernel((), np.column_stack(columns), finish)
 
 
 def _forced_finite_r2(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
@@ -160,6 +174,50 @@ def _forced_finite_r2(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
         r2 = 1 - ss_res / ss_tot
     constant = ss_tot <= 0
     return np.where(constant, np.where(ss_res <= 0, 1.0, 0.0), r2)
+
+
+def _ranking_kernel(
+    metric: Metric, y_true: np.ndarray, models: Sequence[Predictions]
+) -> Kernel | None:
+    """Binary ROC AUC and average precision from counts per (score, class) group."""
+    labels = np.unique(y_true)
+    is_auc = metric.score_func is skm.roc_auc_score
+    # roc_auc_score takes the larger label as positive; average precision pos_label
+    pos_label = labels[-1] if is_auc else metric.pos_label
+    if len(labels) != 2 or pos_label not in labels.tolist():
+        return None  # multiclass AUC or a pos_label sklearn refuses: the loop decides
+    positive = (y_true == pos_label).astype(np.int64)
+    codes = []
+    for model in models:
+        scores = np.asarray(response_values(metric, model), dtype=float)
+        if scores.ndim != 1:
+            return None
+        distinct, group = np.unique(scores, return_inverse=True)
+        codes.append(Codes.of(2 * group.ravel() + positive, 2 * len(distinct)))
+
+    def finish(counts: list[np.ndarray], _: np.ndarray | None) -> np.ndarray:
+        rank = _roc_auc if is_auc else _average_precision
+        return metric.sign * np.vstack([rank(c.reshape(len(c), -1, 2)) for c in counts])
+
+    return Kernel(tuple(codes), None, finish)
+
+
+def _roc_auc(counts: np.ndarray) -> np.ndarray:
+    """Mann-Whitney form, ties count half; groups in ascending score order."""
+    neg, pos = counts[:, :, 0].astype(float), counts[:, :, 1].astype(float)
+    neg_below = np.cumsum(neg, axis=1) - neg
+    wins = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
+    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    return _divide(wins, pairs, np.nan)  # one class drawn: undefined, as sklearn
+
+
+def _average_precision(counts: np.ndarray) -> np.ndarray:
+    """Sum over score thresholds (descending) of recall gain times precision."""
+    neg, pos = counts[:, ::-1, 0].astype(float), counts[:, ::-1, 1].astype(float)
+    tp = np.cumsum(pos, axis=1)
+    precision = _divide(tp, tp + np.cumsum(neg, axis=1), 0.0)
+    # no positive drawn: sklearn sets recall to 1 everywhere, so AP is 0
+    return _divide((pos * precision).sum(axis=1), pos.sum(axis=1), 0.0)
 
 
 def _label_kernel(
@@ -179,16 +237,15 @@ def _label_kernel(
         return None
     n_labels = len(labels)
 
-    def finish(type_counts: np.ndarray | None, _: np.ndarray | None) -> np.ndarray:
-        assert type_counts is not None
-        return np.vstack([score_cells(_confusion(type_counts, c, n_labels)) for c in cells])
+    def finish(type_counts: list[np.ndarray], _: np.ndarray | None) -> np.ndarray:
+        return np.vstack([score_cells(_confusion(type_counts[0], c, n_labels)) for c in cells])
 
-    return Kernel(codes, len(cells[0]), None, finish)
+    return Kernel((codes,), None, finish)
 
 
 def _label_types(
     y_true: np.ndarray, preds: list[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
+) -> tuple[np.ndarray, Codes, list[np.ndarray]] | None:
     """Labels, each row's (true, pred per model) type code, and each type's cells."""
     try:
         labels = np.unique(np.concatenate([y_true, *preds]))
@@ -198,7 +255,8 @@ def _label_types(
     except TypeError:  # mixed label types: leave the verdict to sklearn
         return None
     types, codes = np.unique(row_type, return_inverse=True)
-    return labels, codes.ravel(), _cells_of_types(types, len(labels), len(preds))
+    cells = _cells_of_types(types, len(labels), len(preds))
+    return labels, Codes.of(codes.ravel(), len(types)), cells
 
 
 def _cells_of_types(types: np.ndarray, n_labels: int, n_models: int) -> list[np.ndarray]:
