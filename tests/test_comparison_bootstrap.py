@@ -39,6 +39,8 @@ REGRESSION_METRICS = [
     "neg_root_mean_squared_error",
     "neg_mean_absolute_error",
     "neg_mean_absolute_percentage_error",
+    "neg_mean_squared_log_error",
+    "neg_root_mean_squared_log_error",
 ]
 
 

@@ -4,17 +4,20 @@ A bootstrap resample is a vector of row counts w (how often each eval row was
 drawn). Many metrics depend on the rows only through weighted sums, so every
 resample's value follows from a few sums instead of a call to sklearn:
 
+- ranking metrics (binary ROC AUC, average precision) from counts of positive
+  and negative rows per distinct score.
 - label metrics (accuracy, balanced accuracy, precision / recall / f1 / jaccard
   with binary, micro, macro, weighted averages, MCC) from each model's confusion
   matrix. Rows are grouped by their (y_true, champion label, challenger label)
   type, so one bincount per resample chunk gives both confusion matrices.
-- per-row losses (MSE, RMSE, MAE, MAPE, log loss) from sum(w * loss).
+- per-row losses (MSE, RMSE, MSLE, RMSLE, MAE, MAPE, log loss) from sum(w * loss).
 - r2 and explained variance from sums of y, y^2, residual and residual^2
   (centred on the full-sample mean first, against cancellation).
 
-`build_kernel` returns None for everything else (roc_auc, average precision,
-median absolute error, custom metrics, unusual kwargs); the bootstrap then
-falls back to one sklearn call per resample.
+`build_kernel` returns None for everything else (median absolute error, max
+error, multiclass AUC, Brier score, d2 scores, custom metrics, unusual kwargs,
+multi-output targets); the bootstrap then falls back to one sklearn call per
+resample and model.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def build_kernel(
     if any(p.ndim != 1 for p in preds):
         return None
     losses = [per_row(y, p) for p in preds]
-    root = func is skm.root_mean_squared_error
+    root = func in (skm.root_mean_squared_error, skm.root_mean_squared_log_error)
     return _loss_kernel(metric, losses, root=root)
 
 
@@ -111,6 +114,8 @@ _PER_ROW: dict[Any, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     skm.mean_squared_error: lambda y, p: (y - p) ** 2,
     skm.root_mean_squared_error: lambda y, p: (y - p) ** 2,
     skm.mean_absolute_error: lambda y, p: np.abs(y - p),
+    skm.mean_squared_log_error: lambda y, p: (np.log1p(y) - np.log1p(p)) ** 2,
+    skm.root_mean_squared_log_error: lambda y, p: (np.log1p(y) - np.log1p(p)) ** 2,
     skm.mean_absolute_percentage_error: lambda y, p: (
         np.abs(y - p) / np.maximum(np.abs(y), np.finfo(np.float64).eps)
     ),
