@@ -8,10 +8,10 @@ number of resamples.
 
 Metrics with a kernel (see `kernels`) are computed for a whole chunk of
 resamples from sums; the others (median absolute error, multiclass AUC, custom
-metrics, ...) fall back to one sklearn call per resample and
-model, which is correct but slow on large eval sets. A resample on which such a
-metric is undefined (ValueError, e.g. roc_auc with one class drawn) counts as
-invalid and is left out of the interval; `n_valid_resamples` says how many
+metrics, ...) fall back to one sklearn call per resample and model, which is
+correct but slow on large eval sets. A resample on which a metric is undefined
+(NaN, or a ValueError in the loop; e.g. roc_auc with one class drawn) counts as
+invalid and is left out of the intervals; `n_valid_resamples` says how many
 were used.
 """
 
