@@ -7,7 +7,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import get_scorer
 from sklearn.svm import LinearSVC
 
-from ci_ml.comparison.metrics import Predictions, resolve_metric, score
+from ci_ml.comparison.metrics import Predictions, collect_predictions, resolve_metric, score
 
 CLASSIFICATION = [
     "accuracy",
@@ -42,6 +42,22 @@ def stored(estimator: object, X: np.ndarray) -> Predictions:
         if hasattr(estimator, m)
     }
     return Predictions(**responses, classes=getattr(estimator, "classes_", None))
+
+
+def test_collect_predictions_keeps_what_the_metrics_need() -> None:
+    X_fit, y_fit, X, y = classification(2, ["cat", "dog"])
+    est = LogisticRegression().fit(X_fit, y_fit)
+    metrics = [resolve_metric(n) for n in ("roc_auc", "neg_log_loss", "accuracy")]
+    preds = collect_predictions(est, X, metrics)
+    assert preds.available() == ("predict", "predict_proba", "decision_function")
+    assert preds.classes is not None and list(preds.classes) == ["cat", "dog"]
+    for metric in metrics:
+        assert score(metric, y, preds) == get_scorer(metric.name)(est, X, y)
+    only_labels = collect_predictions(est, X, [resolve_metric("accuracy")])
+    assert only_labels.available() == ("predict",)
+    X_r, y_r = make_regression(n_samples=50, n_features=3, random_state=0)
+    reg = collect_predictions(LinearRegression().fit(X_r, y_r), X_r, [resolve_metric("r2")])
+    assert reg.classes is None and reg.available() == ("predict",)
 
 
 def classification(n_classes: int, labels: list | None = None) -> tuple:

@@ -15,7 +15,13 @@ from ci_ml.comparison.bootstrap import (
     paired_bootstrap,
     resample_indices,
 )
-from ci_ml.comparison.metrics import Metric, Predictions, resolve_metric, score
+from ci_ml.comparison.metrics import (
+    Metric,
+    Predictions,
+    collect_predictions,
+    resolve_metric,
+    score,
+)
 from ci_ml.comparison.significance import (
     Adjustment,
     McNemarResult,
@@ -42,6 +48,7 @@ __all__ = [
     "bonferroni",
     "bonferroni_confidence",
     "check_min_rows",
+    "collect_predictions",
     "holm",
     "mcnemar_exact",
     "paired_bootstrap",

@@ -13,11 +13,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.metrics import get_scorer, get_scorer_names
 
 RESPONSE_METHODS = ("predict", "predict_proba", "decision_function")
@@ -222,3 +223,18 @@ def score(metric: Metric, y_true: np.ndarray, predictions: PredictionsLike) -> f
     preds = as_predictions(predictions)
     y_pred = response_values(metric, preds)
     return float(metric.sign * metric.score_func(np.asarray(y_true), y_pred, **metric.kwargs))
+
+
+def collect_predictions(estimator: Any, X: Any, metrics: Sequence[Metric]) -> Predictions:
+    """For the evaluate stage: each response the metrics need, predicted once.
+
+    Takes each metric's first preferred method the estimator has, as sklearn's
+    scorer does, plus `predict` (McNemar and slices of labels use it).
+    """
+    wanted = {"predict"}
+    for metric in metrics:
+        have = [m for m in metric.preferred_methods() if hasattr(estimator, m)]
+        wanted.update(have[:1])
+    responses = {m: np.asarray(getattr(estimator, m)(X)) for m in RESPONSE_METHODS if m in wanted}
+    classes = getattr(estimator, "classes_", None) if is_classifier(estimator) else None
+    return Predictions(**responses, classes=None if classes is None else np.asarray(classes))
