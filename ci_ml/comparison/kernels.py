@@ -162,15 +162,21 @@ def _r2_kernel(
 
     def finish(_: list[np.ndarray], sums: np.ndarray | None) -> np.ndarray:
         assert sums is not None
-        ss_tot = sums[:, 1] - sums[:, 0] ** 2 / n_rows
+        ss_tot = _zeroed(sums[:, 1] - sums[:, 0] ** 2 / n_rows, sums[:, 1])
         out = []
         for k in range(len(models)):
             r_sum, r2_sum = sums[:, 2 + 2 * k], sums[:, 3 + 2 * k]
-            ss_res = r2_sum - r_sum**2 / n_rows if explained else r2_sum
+            ss_res = _zeroed(r2_sum - r_sum**2 / n_rows, r2_sum) if explained else r2_sum
             out.append(_forced_finite_r2(ss_res, ss_tot))
         return metric.sign * np.vstack(out)
 
     return Kernel((), np.column_stack(columns), finish)
+
+
+def _zeroed(centred: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """Sum-of-squares shortcuts leave rounding dust where sklearn gets an exact 0
+    (a resample of one repeated row); call that 0 so force_finite applies."""
+    return np.where(centred <= 1e-12 * raw, 0.0, centred)
 
 
 def _forced_finite_r2(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
