@@ -277,3 +277,38 @@ def test_delta_interval_coverage_is_close_to_nominal(world) -> None:
     coverage = simulated_coverage(200, world)
     print(f"coverage {coverage:.3f}")
     assert 0.90 <= coverage <= 0.99, coverage
+
+
+def test_log_loss_on_a_resample_missing_a_class_uses_all_classes() -> None:
+    from sklearn.metrics import log_loss
+
+    y = np.array([0, 1, 1])
+    proba = np.array([[0.7, 0.3], [0.4, 0.6], [0.2, 0.8]])
+    models = [Predictions(predict_proba=proba, classes=np.array([0, 1]))]
+    values, _ = resampled_values([resolve_metric("neg_log_loss")], y, models, 50, seed=1)
+    idx = resample_indices(3, 1, 0, 50)
+    one_class = [b for b, rows in enumerate(idx) if len(set(y[rows])) == 1]
+    assert one_class  # sklearn's log_loss without labels raises on these
+    for b in one_class:
+        rows = idx[b]
+        assert values[0][0, b] == pytest.approx(-log_loss(y[rows], proba[rows], labels=[0, 1]))
+
+
+def test_small_random_problems_match_sklearn_everywhere() -> None:
+    # a small fuzz over sizes 2..8, where resamples miss classes and repeat rows
+    for trial in range(4):
+        rng = np.random.default_rng(trial)
+        n_rows = int(rng.integers(4, 9))
+        y = rng.integers(0, 2, n_rows)
+        y[:2] = [0, 1]
+        models = []
+        for _ in range(2):
+            p = np.round(rng.random(n_rows), 1)
+            models.append(
+                Predictions(
+                    predict=(p > 0.5).astype(int),
+                    decision_function=p - 0.5,
+                    classes=np.array([0, 1]),
+                )
+            )
+        assert_matches_naive([*LABEL_METRICS, "f1", "roc_auc", "average_precision"], y, models)

@@ -14,6 +14,14 @@ resample's value follows from a few sums instead of a call to sklearn:
 - r2 and explained variance from sums of y, y^2, residual and residual^2
   (centred on the full-sample mean first, against cancellation).
 
+Two deliberate differences from calling sklearn per resample, both on
+degenerate resamples of tiny eval sets: log loss uses the classes of the whole
+eval set, so a resample that drew one class still has a value
+(`log_loss(..., labels=all classes)`) where `log_loss` without labels raises;
+and r2 / explained variance of a resample that repeats one row get sklearn's
+force_finite value (0 or 1), where sklearn's own mean leaves rounding dust and
+returns values like -1e31.
+
 `build_kernel` returns None for everything else (median absolute error, max
 error, multiclass AUC, Brier score, d2 scores, custom metrics, unusual kwargs,
 multi-output targets); the bootstrap then falls back to one sklearn call per
