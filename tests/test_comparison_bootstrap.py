@@ -55,10 +55,12 @@ def naive(metric: Metric, y: np.ndarray, models: list[Predictions], idx: np.ndar
         return np.array([[score(metric, y[rows], m.take(rows)) for rows in idx] for m in models])
 
 
-def assert_matches_naive(names: list[str], y: np.ndarray, models: list[Predictions]) -> None:
+def assert_matches_naive(
+    names: list[str], y: np.ndarray, models: list[Predictions], n_resamples: int = 40
+) -> None:
     metrics = [resolve_metric(n) for n in names]
-    values, methods = resampled_values(metrics, y, models, n_resamples=40, seed=3)
-    idx = resample_indices(len(y), seed=3, start=0, stop=40)
+    values, methods = resampled_values(metrics, y, models, n_resamples=n_resamples, seed=3)
+    idx = resample_indices(len(y), seed=3, start=0, stop=n_resamples)
     for metric, got, method in zip(metrics, values, methods, strict=True):
         assert method == "vectorised", metric.name
         np.testing.assert_allclose(got, naive(metric, y, models, idx), rtol=1e-9, atol=1e-12)
@@ -311,4 +313,5 @@ def test_small_random_problems_match_sklearn_everywhere() -> None:
                     classes=np.array([0, 1]),
                 )
             )
-        assert_matches_naive([*LABEL_METRICS, "f1", "roc_auc", "average_precision"], y, models)
+        names = [*LABEL_METRICS, "f1", "roc_auc", "average_precision"]
+        assert_matches_naive(names, y, models, n_resamples=15)

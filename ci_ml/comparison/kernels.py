@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-from ci_ml.comparison.metrics import Metric, Predictions, response_values
+from ci_ml.comparison.metrics import Metric, Predictions, response_values, select_method
 
 Finish = Callable[[list[np.ndarray], np.ndarray | None], np.ndarray]
 
@@ -96,10 +96,11 @@ def build_kernel(
     if metric.custom or np.ndim(y_true) != 1:
         return None  # multi-output targets: the loop keeps sklearn's averaging
     func = metric.score_func
+    cache = {} if cache is None else cache
     if func in LABEL_FUNCS:
-        return _label_kernel(metric, y_true, models, {} if cache is None else cache)
+        return _label_kernel(metric, y_true, models, cache)
     if func in (skm.roc_auc_score, skm.average_precision_score) and not metric.kwargs:
-        return _ranking_kernel(metric, np.asarray(y_true), models)
+        return _ranking_kernel(metric, np.asarray(y_true), models, cache)
     if func is skm.log_loss and not metric.kwargs:
         return _loss_kernel(metric, [_log_losses(metric, y_true, m) for m in models])
     if func is skm.r2_score and not metric.kwargs:
@@ -196,7 +197,7 @@ def _forced_finite_r2(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
 
 
 def _ranking_kernel(
-    metric: Metric, y_true: np.ndarray, models: Sequence[Predictions]
+    metric: Metric, y_true: np.ndarray, models: Sequence[Predictions], cache: dict[Any, Any]
 ) -> Kernel | None:
     """Binary ROC AUC and average precision from counts per (score, class) group."""
     labels = np.unique(y_true)
@@ -205,14 +206,14 @@ def _ranking_kernel(
     pos_label = labels[-1] if is_auc else metric.pos_label
     if len(labels) != 2 or pos_label not in labels.tolist():
         return None  # multiclass AUC or a pos_label sklearn refuses: the loop decides
-    positive = (y_true == pos_label).astype(np.int64)
     codes = []
     for model in models:
-        scores = np.asarray(response_values(metric, model), dtype=float)
-        if scores.ndim != 1:
+        key = ("ranking", id(y_true), id(model), select_method(metric, model), pos_label)
+        if key not in cache:
+            cache[key] = _score_groups(response_values(metric, model), y_true == pos_label)
+        if cache[key] is None:
             return None
-        distinct, group = np.unique(scores, return_inverse=True)
-        codes.append(Codes.of(2 * group.ravel() + positive, 2 * len(distinct)))
+        codes.append(cache[key])
 
     def finish(counts: list[np.ndarray], _: np.ndarray | None) -> np.ndarray:
         rank = _roc_auc if is_auc else _average_precision
@@ -221,22 +222,38 @@ def _ranking_kernel(
     return Kernel(tuple(codes), None, finish)
 
 
+def _score_groups(scores: np.ndarray, positive: np.ndarray) -> Codes | None:
+    """Code 2 * (rank of the row's distinct score) + (row is positive)."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim != 1:
+        return None
+    distinct, group = np.unique(scores, return_inverse=True)
+    return Codes.of(2 * group.ravel() + positive, 2 * len(distinct))
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("bg,bg->b", a, b)
+
+
 def _roc_auc(counts: np.ndarray) -> np.ndarray:
-    """Mann-Whitney form, ties count half; groups in ascending score order."""
-    neg, pos = counts[:, :, 0].astype(float), counts[:, :, 1].astype(float)
-    neg_below = np.cumsum(neg, axis=1) - neg
-    wins = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
+    """Mann-Whitney form, ties count half; groups in ascending score order.
+
+    Integer sums stay exact: 2 * wins = sum(pos * (2 * negatives up to g - neg_g)).
+    """
+    neg, pos = counts[:, :, 0], counts[:, :, 1]
+    twice_wins = 2 * _dot(pos, np.cumsum(neg, axis=1)) - _dot(pos, neg)
     pairs = pos.sum(axis=1) * neg.sum(axis=1)
-    return _divide(wins, pairs, np.nan)  # one class drawn: undefined, as sklearn
+    return _divide(twice_wins / 2, pairs, np.nan)  # one class drawn: undefined, as sklearn
 
 
 def _average_precision(counts: np.ndarray) -> np.ndarray:
     """Sum over score thresholds (descending) of recall gain times precision."""
-    neg, pos = counts[:, ::-1, 0].astype(float), counts[:, ::-1, 1].astype(float)
+    neg, pos = counts[:, ::-1, 0], counts[:, ::-1, 1]
     tp = np.cumsum(pos, axis=1)
-    precision = _divide(tp, tp + np.cumsum(neg, axis=1), 0.0)
+    drawn = tp + np.cumsum(neg, axis=1)
+    precision = np.divide(tp, drawn, out=np.zeros(drawn.shape), where=drawn > 0)
     # no positive drawn: sklearn sets recall to 1 everywhere, so AP is 0
-    return _divide((pos * precision).sum(axis=1), pos.sum(axis=1), 0.0)
+    return _divide(_dot(pos, precision), pos.sum(axis=1), 0.0)
 
 
 def _label_kernel(
