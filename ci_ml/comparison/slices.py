@@ -58,12 +58,23 @@ def slice_metrics(
     y = np.asarray(y_true)
     chal = as_predictions(challenger)
     champ = None if champion is None else as_predictions(champion)
-    codes, uniques = pd.factorize(np.asarray(slice_values), sort=True, use_na_sentinel=False)
+    uniques, groups = _groups(np.asarray(slice_values))
     results = [
-        _one_slice(metric, y, champ, chal, np.flatnonzero(codes == g), value, min_rows, column)
-        for g, value in enumerate(uniques)
+        _one_slice(metric, y, champ, chal, rows, value, min_rows, column)
+        for value, rows in zip(uniques, groups, strict=True)
     ]
     return sorted(results, key=_worst_first)
+
+
+def _groups(values: np.ndarray) -> tuple[Any, list[np.ndarray]]:
+    """Distinct values (sorted when comparable) and the rows of each, in one sort."""
+    try:
+        codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
+    except TypeError:  # mixed types: keep first-seen order
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
+    return uniques, np.split(order, bounds)
 
 
 def _worst_first(result: SliceResult) -> tuple[bool, float]:
