@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ci_ml.comparison.metrics import Predictions
+from ci_ml.comparison.significance import (
+    adjust,
+    bonferroni,
+    bonferroni_confidence,
+    check_min_rows,
+    holm,
+    mcnemar_counts,
+    mcnemar_exact,
+)
+from ci_ml.comparison.slices import slice_metrics
+
+
+def test_mcnemar_hand_computed_case() -> None:
+    # 2 rows only the champion gets right, 8 only the challenger: n = 10 discordant
+    # two-sided: 2 * P(X <= 2) = 2 * (1 + 10 + 45) / 1024; one-sided: P(X >= 8) = 56 / 1024
+    y = np.array([1] * 15)
+    champion = np.array([1] * 3 + [1, 1] + [0] * 8 + [0, 0])
+    challenger = np.array([1] * 3 + [0, 0] + [1] * 8 + [0, 0])
+    result = mcnemar_exact(y, champion, challenger)
+    assert (result.both_right, result.only_champion_right) == (3, 2)
+    assert (result.only_challenger_right, result.both_wrong) == (8, 2)
+    assert result.p_value == pytest.approx(112 / 1024)
+    assert result.p_value_challenger_better == pytest.approx(56 / 1024)
+    json.dumps(result.to_dict())
+
+
+def test_mcnemar_without_discordant_rows_finds_nothing() -> None:
+    assert mcnemar_counts(0, 0) == (1.0, 1.0)
+    assert mcnemar_counts(5, 5)[0] == 1.0
+    assert mcnemar_counts(0, 10)[1] == pytest.approx(1 / 1024)
+
+
+def test_holm_and_bonferroni_hand_computed() -> None:
+    p = [0.01, 0.04, 0.03]
+    assert holm(p) == pytest.approx([0.03, 0.06, 0.06])
+    assert bonferroni(p) == pytest.approx([0.03, 0.12, 0.09])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    result = adjust(p, alpha=0.05, method="holm")
+    assert result.rejected == (True, False, False)
+    assert adjust(p, method="bonferroni").to_dict()["adjusted"] == pytest.approx([0.03, 0.12, 0.09])
+    assert bonferroni_confidence(0.95, 5) == pytest.approx(0.99)
+    with pytest.raises(ValueError, match="holm"):
+        adjust(p, method="sidak")
+
+
+def test_holm_is_never_more_conservative_than_bonferroni() -> None:
+    p = list(np.random.default_rng(0).uniform(0, 0.2, 12))
+    assert all(h <= b for h, b in zip(holm(p), bonferroni(p), strict=True))
+
+
+def test_min_rows_is_a_status_not_an_exception() -> None:
+    small = check_min_rows(12, 30)
+    assert small.status == "not_enough_rows" and not small.judged
+    assert small.reason is not None and "not enough rows to judge" in small.reason
+    assert check_min_rows(30, 30).judged
+    assert small.to_dict()["judged"] is False
+
+
+def test_slices_sorted_worst_first_with_small_slices_last() -> None:
+    y = np.array([0, 1] * 60)
+    region = np.array(["north"] * 50 + ["south"] * 50 + ["east"] * 10 + [None] * 10, dtype=object)
+    champion = y.copy()
+    challenger = y.copy()
+    challenger[50:60] = 1 - challenger[50:60]  # challenger loses 10 rows in the south
+    challenger[:5] = 1 - challenger[:5]  # and 5 in the north
+    results = slice_metrics(
+        "accuracy", y, champion, challenger, region, min_rows=20, column="region"
+    )
+    assert [r.value for r in results[:2]] == ["south", "north"]
+    assert results[0].delta == pytest.approx(-0.2) and results[0].judged
+    assert results[1].delta == pytest.approx(-0.1)
+    small = results[2:]
+    assert all(not r.judged and r.reason and "not enough rows" in r.reason for r in small)
+    payloads = [r.to_dict() for r in results]
+    json.dumps(payloads, allow_nan=False)
+    assert {p["value"] for p in payloads[2:]} == {"east", None}
+    assert payloads[0]["column"] == "region" and payloads[0]["n_rows"] == 50
+
+
+def test_slice_where_metric_is_undefined_is_not_judged() -> None:
+    y = np.array([0, 1, 0, 1, 1, 1])
+    scores = Predictions(decision_function=np.linspace(0, 1, 6), classes=np.array([0, 1]))
+    results = slice_metrics("roc_auc", y, None, scores, np.array([1, 1, 1, 1, 2, 2]), min_rows=1)
+    assert results[0].value == 1 and results[0].judged and results[0].champion is None
+    assert not results[1].judged and results[1].challenger is None
+    assert results[1].reason is not None and "undefined" in results[1].reason
