@@ -125,7 +125,7 @@ def test_refs(fake_github: FakeGitHub) -> None:
     repo = bare_client(fake_github).get_repo(REPO)
     repo.create_git_ref("refs/heads/ci-ml-registry", "1" * 40)
     ref = repo.get_git_ref("heads/ci-ml-registry")
-    ref.edit("2" * 40)
+    ref.edit("2" * 40, force=True)
 
     assert repo.get_git_ref("heads/ci-ml-registry").object.sha == "2" * 40
     with pytest.raises(GithubException) as exists:
