@@ -20,6 +20,7 @@ Use (fixtures `fake_github` and `fake_ghe` in tests/conftest.py):
     fake_github.race_duplicate_comment("octo/demo", pr, body)
     fake_github.state.repo("octo/demo").assets  # {id: {"name", "content": bytes, ...}}
     fake_github.state.repo("octo/demo").files_at("refs/heads/x")  # git data: blobs/trees/commits
+    fake_github.push("octo/demo", "refs/heads/x", {"f": b"1"}, "msg")  # someone else commits
     fake_github.state.count("assets.upload")    # requests that reached a route
 """
 
@@ -375,6 +376,20 @@ class FakeGitHub:
                 self.state.add_comment(full_name, number, body, user=self.state.user)
 
         self.after("comments.list", post)
+
+    def push(self, full_name: str, ref: str, files: dict[str, bytes], message: str) -> str:
+        """Someone else commits `files` (a flat tree) on top of `ref` and moves it there."""
+        repo = self.state.repo(full_name)
+        with self._lock:
+            entries = [
+                {"path": path, "mode": "100644", "type": "blob", "sha": self._store(repo, blob)}
+                for path, blob in ((p, {"type": "blob", "content": c}) for p, c in files.items())
+            ]
+            tree = self._store(repo, {"type": "tree", "entries": entries})
+            parents = [repo.refs[ref]] if ref in repo.refs else []
+            commit = {"type": "commit", "tree": tree, "parents": parents, "message": message}
+            repo.refs[ref] = self._store(repo, commit | {"at": _stamp(self.state.next_id())})
+            return repo.refs[ref]
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -1013,6 +1028,7 @@ def _fault_response(fault: Fault) -> Response:
 def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out apart: no 40 ms delayed-ACK stall
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet tests; the request log is in fake.state.requests
