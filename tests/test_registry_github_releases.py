@@ -35,8 +35,9 @@ def make_registry(fake_github: FakeGitHub, tmp_path: Path) -> MakeRegistry:
     counter = iter(range(1000))
 
     def make() -> GitHubReleasesRegistry:
-        store = ReleaseStore(settings_for(fake_github, None), REPO, FAST)
-        return GitHubReleasesRegistry(store, "demo", cache_dir=tmp_path / f"cache{next(counter)}")
+        settings = settings_for(fake_github, None)
+        cache = tmp_path / f"cache{next(counter)}"
+        return GitHubReleasesRegistry.connect(settings, REPO, "demo", None, cache, FAST)
 
     return make
 
@@ -66,7 +67,8 @@ def asset(fake: FakeGitHub, tag: str, name: str) -> dict[str, Any]:
 def test_first_run_has_no_champion_and_no_versions(registry, fake_github):
     assert registry.champion() is None
     assert registry.versions() == [] and registry.audit_log() == []
-    assert fake_github.state.count("refs.get") >= 1  # asked, got 404, carried on
+    asked = [r.status for r in fake_github.state.requests if r.route == "refs.get"]
+    assert asked and set(asked) == {404}  # no registry branch yet: no champion, no error
 
 
 def test_versions_are_published_releases_with_the_model_card_and_record(
@@ -413,6 +415,23 @@ def test_a_failing_api_never_prints_the_token(project, run_cli, fake_github):
     result = run_cli("registry", "list", cwd=project)
     assert result.code == 3
     assert "401" in result.err and TOKEN not in result.out + result.err
+
+
+def test_missing_repository_is_exit_3_naming_both_places(project, run_cli, monkeypatch):
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    result = run_cli("registry", "list", cwd=project)
+    assert result.code == 3
+    assert "registry.repository" in result.err and "GITHUB_REPOSITORY" in result.err
+
+
+def test_config_repository_and_tag_prefix_win_over_the_environment(project, run_cli, fake_github):
+    config = yaml.safe_load((project / "ci-ml.yaml").read_text())
+    config["registry"] |= {"repository": "octo/models", "tag_prefix": "models/diabetes-"}
+    (project / "ci-ml.yaml").write_text(yaml.safe_dump(config))
+
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    tags = [r["tag_name"] for r in fake_github.state.repo("octo/models").releases.values()]
+    assert tags == ["models/diabetes-v1"] and releases(fake_github) == {}
 
 
 def test_unknown_backend_is_a_config_error(project, run_cli):

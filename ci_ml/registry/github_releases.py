@@ -80,9 +80,9 @@ def open_github_releases(config: Config) -> GitHubReleasesRegistry:
             "in the config or GITHUB_REPOSITORY (owner/name)"
         )
     cache = config.root / ".ci-ml" / "cache" / "github-releases" / repository.replace("/", "+")
-    store = ReleaseStore(settings, repository, CLIENT_OPTIONS)
-    tag_prefix = config.registry.tag_prefix
-    return GitHubReleasesRegistry(store, config.name, tag_prefix, cache)
+    return GitHubReleasesRegistry.connect(
+        settings, repository, config.name, config.registry.tag_prefix, cache, CLIENT_OPTIONS
+    )
 
 
 class GitHubReleasesRegistry:
@@ -100,6 +100,19 @@ class GitHubReleasesRegistry:
         self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="ci-ml-releases-"))
         self._tag = re.compile(re.escape(self.tag_prefix) + r"v([1-9][0-9]*)$")
         self._bytes: dict[int, bytes] = {}  # asset id -> content; assets never change in place
+
+    @classmethod
+    def connect(
+        cls,
+        settings: GitHubSettings,
+        repository: str,
+        name: str,
+        tag_prefix: str | None = None,
+        cache_dir: Path | None = None,
+        options: ClientOptions | None = None,
+    ) -> GitHubReleasesRegistry:
+        """The registry of model `name` in `repository`, through ci_ml.github's client."""
+        return cls(ReleaseStore(settings, repository, options), name, tag_prefix, cache_dir)
 
     # -- versions ---------------------------------------------------------------------
 
