@@ -332,6 +332,17 @@ def test_tampered_card_hash_is_refused(make_registry, fake_github, tmp_path):
         make_registry().model_file(1)
 
 
+def test_a_card_naming_a_file_outside_the_cache_is_refused(make_registry, fake_github, tmp_path):
+    make_registry().add(trained_folder(tmp_path, "a"))
+    stored = asset(fake_github, "ci-ml/demo/v1", "model-card.json")
+    card = json.loads(stored["content"])
+    card["model_file"]["file"] = "../../escape.skops"
+    stored["content"] = json.dumps(card).encode()
+    with pytest.raises(IntegrityError, match="not a plain name"):
+        make_registry().model_file(1)
+    assert not (tmp_path / "escape.skops").exists()
+
+
 def test_the_enterprise_prefix_works(fake_ghe, tmp_path):
     store = ReleaseStore(settings_for(fake_ghe, None), REPO, FAST)
     registry = GitHubReleasesRegistry(store, "demo", cache_dir=tmp_path / "cache")

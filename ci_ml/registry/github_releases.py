@@ -132,6 +132,8 @@ class GitHubReleasesRegistry:
         version = self._version_of(number, release)
         folder = self.cache_dir / self.name / f"v{number}"
         expected = model_file_from_card(folder, version.card)
+        if expected.path.parent != folder:  # the card is remote input: no "../" escapes
+            raise IntegrityError(f"release {release.tag}: model file name is not a plain name")
         if expected.sha256 != version.sha256:
             raise IntegrityError(
                 f"release {release.tag}: model card sha256 differs from record.json; refusing"
