@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ci_ml.errors import IntegrityError
+from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.github import GitHubCallFailed, ReleaseStore
 from ci_ml.modelfile import load_model
 from ci_ml.registry import github_releases
@@ -199,7 +199,7 @@ def test_racing_promotions_exactly_one_wins(
         setup.promote(1, None, WHO)
     numbers = [setup.add(trained_folder(tmp_path, f"r{i}")).number for i in range(4)]
     racers = [make_registry() for _ in numbers]
-    _in_step(monkeypatch, "_advance", len(racers))
+    _in_step(monkeypatch, "_set_ref", len(racers))
 
     results = _race(
         [lambda r=r, n=n: r.promote(n, expected, WHO) for r, n in zip(racers, numbers, strict=True)]
@@ -314,6 +314,29 @@ def test_a_branch_moved_by_someone_else_is_retried_when_the_champion_still_match
     assert fake_github.state.count("refs.update") == 2  # refused once, then fast-forwarded
 
 
+def test_a_protected_branch_is_an_environment_error_not_a_lost_race(
+    registry, fake_github, tmp_path
+):
+    _champion_one(registry, tmp_path)
+    registry.add(trained_folder(tmp_path, "b"))
+    fake_github.fail(
+        "refs.update", status=422, times=None, message="Protected branch update failed"
+    )
+
+    with pytest.raises(EnvironmentProblem, match="is it protected"):
+        registry.promote(2, 1, WHO)
+    assert registry.champion().number == 1 and len(registry.audit_log()) == 1
+
+
+def test_a_ruleset_refusing_tags_stops_the_add(registry, fake_github, tmp_path):
+    fake_github.fail(
+        "refs.create", status=422, times=None, message="Cannot create ref due to rules"
+    )
+    with pytest.raises(EnvironmentProblem, match=r"refused to create refs/tags/ci-ml/demo/v1"):
+        registry.add(trained_folder(tmp_path, "a"))
+    assert releases(fake_github) == {}
+
+
 def test_tampered_asset_is_refused_before_loading(registry, fake_github, tmp_path):
     registry.add(trained_folder(tmp_path, "a"))
     stored = asset(fake_github, "ci-ml/demo/v1", "model.skops")
@@ -406,6 +429,18 @@ def test_tampered_champion_asset_fails_the_next_check_with_exit_3(project, run_c
     result = run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
     assert result.code == 3
     assert "does not match its record" in result.err
+
+
+def test_server_dying_mid_upload_through_the_cli_is_exit_3(project, run_cli, fake_github):
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    fake_github.disconnect("assets.upload", times=99)
+
+    result = run_cli("check", "-c", "ci-ml.fresh.yaml", "--promote", cwd=project)
+    assert result.code == 3
+    assert "version 2 was not added, the champion is unchanged" in result.err
+    fake_github.clear_faults()
+    listed = _json(run_cli("registry", "list", "--json", cwd=project))
+    assert listed["champion"] == 1 and [v["version"] for v in listed["versions"]] == [1]
 
 
 def test_first_run_list_is_empty_not_an_error(project, run_cli):

@@ -208,6 +208,11 @@ class GitHubReleasesRegistry:
         release = self._draft(tag, number)
         try:
             self._fill(release, number, model, files)
+        except EnvironmentProblem as error:
+            self._discard(release, tag)
+            error.message += f"; version {number} was not added, the champion is unchanged"
+            error.args = (error.message,)
+            raise
         except BaseException:
             self._discard(release, tag)
             raise
@@ -227,16 +232,29 @@ class GitHubReleasesRegistry:
         """Create the tag of the first free number from `number` on: the reservation."""
         for candidate in range(number, number + RESERVE_TRIES):
             tag = f"{self.tag_prefix}v{candidate}"
-            if self.store.create_ref(f"tags/{tag}", sha) or self._points_at(f"tags/{tag}", sha):
+            if self._set_ref(f"tags/{tag}", None, sha):
                 return candidate, tag
         raise EnvironmentProblem(
             f"{self.store_name}: {RESERVE_TRIES} version numbers from {number} on are taken; "
             "too many concurrent adds, try again"
         )
 
-    def _points_at(self, ref: str, sha: str) -> bool:
-        # A create that GitHub did, but whose answer was lost and retried, looks like a 422.
-        return self.store.ref_target(ref) == sha
+    def _set_ref(self, ref: str, old: str | None, sha: str) -> bool:
+        """Create `ref` (old None) or fast-forward it from `old` to `sha`. False when another
+        run moved it first; an error when GitHub refuses for another reason."""
+        store = self.store
+        if store.create_ref(ref, sha) if old is None else store.advance_ref(ref, sha):
+            return True
+        now = store.ref_target(ref)
+        if now == sha:  # GitHub did it, but its answer was lost and the retry refused
+            return True
+        if now == old:  # nobody else moved it: a rule refused us, not the race
+            raise EnvironmentProblem(
+                f"GitHub refused to {'create' if old is None else 'move'} refs/{ref} although no "
+                "other run changed it; is it protected (rulesets, tag or branch protection)? "
+                "Nothing was changed"
+            )
+        return False
 
     def _draft(self, tag: str, number: int) -> ReleaseInfo:
         try:
@@ -336,7 +354,7 @@ class GitHubReleasesRegistry:
             head, pointer, audit = self._read_pointer()
             number, history, entry = decide(pointer)
             sha = self._pointer_commit(head, number, history, entry, audit)
-            if self._advance(head, sha):
+            if self._set_ref(f"heads/{self.branch}", head, sha):
                 return number
         raise RegistryRefused(
             f"not changed: branch {self.branch} kept moving under {SWAP_TRIES} tries; run again"
@@ -352,13 +370,6 @@ class GitHubReleasesRegistry:
         }
         message = f"ci-ml {self.name}: {entry['event']} version {number}\n\n{entry['reason']}"
         return self.store.create_commit(files, head, message.strip() + "\n")
-
-    def _advance(self, head: str | None, sha: str) -> bool:
-        ref = f"heads/{self.branch}"
-        moved = (
-            self.store.create_ref(ref, sha) if head is None else self.store.advance_ref(ref, sha)
-        )
-        return moved or self._points_at(ref, sha)
 
 
 def _read_card(folder: Path) -> dict[str, Any]:
