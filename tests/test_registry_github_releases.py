@@ -282,6 +282,14 @@ def test_one_dropped_upload_is_retried_from_the_start(registry, fake_github, tmp
     assert hashlib.sha256(content).hexdigest() == version.sha256
 
 
+def test_an_upload_done_but_answered_502_is_retried_and_accepted(registry, fake_github, tmp_path):
+    fake_github.fail_after_acting("assets.upload")  # stored, but the client sees 502, retries
+    version = registry.add(trained_folder(tmp_path, "a"))
+    uploads = [r.status for r in fake_github.state.requests if r.route == "assets.upload"]
+    assert uploads[:2] == [502, 422] and version.number == 1
+    assert [v.number for v in registry.versions()] == [1]
+
+
 def test_an_upload_that_arrives_corrupted_is_not_published(registry, fake_github, tmp_path):
     def corrupt(req) -> None:
         for stored in fake_github.state.repo(REPO).assets.values():

@@ -48,7 +48,13 @@ from typing import TYPE_CHECKING, Any
 from ci_ml import lineage
 from ci_ml.data import sha256_file
 from ci_ml.errors import EnvironmentProblem, IntegrityError
-from ci_ml.github import ClientOptions, GitHubSettings, ReleaseInfo, ReleaseStore
+from ci_ml.github import (
+    ClientOptions,
+    GitHubCallFailed,
+    GitHubSettings,
+    ReleaseInfo,
+    ReleaseStore,
+)
 from ci_ml.modelfile import ModelFile, model_file_from_card
 from ci_ml.registry.base import RegistryRefused, Version, Who
 from ci_ml.registry.local import CARD, RECORD, _rollback_target
@@ -273,10 +279,19 @@ class GitHubReleasesRegistry:
             record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
             expected = {p.name: (p.stat().st_size, sha256_file(p)) for p in [*files, record_path]}
             for path in [*files, record_path]:  # record.json last: it marks a complete upload
-                self.store.upload_asset(release.id, path, path.name)
+                self._upload(release.id, path)
         self._verify(self.store.release(release.id), expected)
         body = f"```json\n{json.dumps(record, indent=2)}\n```\n"
         self.store.publish_release(release.id, self._title(number), body)
+
+    def _upload(self, release_id: int, path: Path) -> None:
+        try:
+            self.store.upload_asset(release_id, path, path.name)
+        except GitHubCallFailed as error:
+            # 422 "already_exists": a retried upload whose first answer was lost; _verify
+            # checks that what arrived is whole.
+            if error.status != 422:
+                raise
 
     def _verify(self, release: ReleaseInfo, expected: dict[str, tuple[int, str]]) -> None:
         for name, (size, sha) in expected.items():
