@@ -1,5 +1,6 @@
 """The GitHub edge: settings from the Actions environment, the API client, the
-sticky PR comment, the commit status, and the runner's file and log commands.
+sticky PR comment, the commit status, the runner's file and log commands, and
+the releases, refs and git objects the github-releases registry is made of.
 
 The only module of ci_ml that talks to GitHub. PyGithub (and urllib3) are
 imported inside the functions that use them so `ci-ml --help` stays fast.

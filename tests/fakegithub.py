@@ -22,6 +22,10 @@ Use (fixtures `fake_github` and `fake_ghe` in tests/conftest.py):
     fake_github.state.repo("octo/demo").files_at("refs/heads/x")  # git data: blobs/trees/commits
     fake_github.push("octo/demo", "refs/heads/x", {"f": b"1"}, "msg")  # someone else commits
     fake_github.state.count("assets.upload")    # requests that reached a route
+
+Git data (blobs, trees, commits) is stored per repository in `objects`; as on
+GitHub, a ref update without `force` must be a fast-forward, else 422. Asset
+JSON carries GitHub's `digest` ("sha256:<hex>").
 """
 
 from __future__ import annotations
