@@ -409,12 +409,16 @@ def _json(result) -> dict[str, Any]:
 def test_check_promote_list_history_rollback_through_the_cli(project, run_cli, fake_github):
     first = run_cli("check", "--promote", cwd=project)
     assert first.code == 0, first.err
-    second = run_cli("check", "-c", "ci-ml.fresh.yaml", "--promote", cwd=project)
+    second = run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
     assert second.code == 0, second.err
+    promoted = run_cli("promote", "-c", "ci-ml.fresh.yaml", cwd=project)
+    assert promoted.code == 0, promoted.err
 
     listed = _json(run_cli("registry", "list", "--json", cwd=project))
     assert listed["champion"] == 2 and [v["version"] for v in listed["versions"]] == [1, 2]
     assert releases(fake_github) == {"ci-ml/diabetes/v1": False, "ci-ml/diabetes/v2": False}
+    table = run_cli("registry", "list", cwd=project)
+    assert table.code == 0 and "★" in table.out
     rolled = run_cli("rollback", "--reason", "bad in prod", cwd=project)
     assert rolled.code == 0, rolled.err
     audit = _json(run_cli("registry", "history", "--json", cwd=project))["audit"]
@@ -425,7 +429,7 @@ def test_check_promote_list_history_rollback_through_the_cli(project, run_cli, f
     ]
     assert audit[-1]["reason"] == "bad in prod"
     assert _json(run_cli("registry", "show", cwd=project))["version"] == 1
-    for result in (first, second, rolled):
+    for result in (first, second, promoted, rolled):
         assert TOKEN not in result.out + result.err
 
 
