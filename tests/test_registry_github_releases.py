@@ -81,10 +81,10 @@ def test_versions_are_published_releases_with_the_model_card_and_record(
 
     assert (first.number, second.number) == (1, 2)
     assert releases(fake_github) == {"ci-ml/demo/v1": False, "ci-ml/demo/v2": False}
-    names = {
-        asset(fake_github, "ci-ml/demo/v1", n)["name"] for n in ("model.skops", "profile.json")
-    }
-    assert names == {"model.skops", "profile.json"}
+    state = fake_github.state.repo(REPO)
+    v1 = next(r["id"] for r in state.releases.values() if r["tag_name"] == "ci-ml/demo/v1")
+    names = sorted(a["name"] for a in state.assets.values() if a["release"] == v1)
+    assert names == ["model-card.json", "model.skops", "profile.json", "record.json"]
     record = json.loads(asset(fake_github, "ci-ml/demo/v1", "record.json")["content"])
     assert record["version"] == 1 and record["sha256"] == first.sha256
     assert [v.number for v in registry.versions()] == [1, 2]
