@@ -56,6 +56,8 @@ class ModelConfig:
 class RegistryConfig:
     backend: str
     path: Path
+    repository: str | None = None  # github-releases: owner/name, else GITHUB_REPOSITORY
+    tag_prefix: str | None = None  # github-releases: default ci-ml/<name>/
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,8 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
         registry=RegistryConfig(
             backend=registry.get("backend", "local"),
             path=root / registry.get("path", ".ci-ml/registry"),
+            repository=registry.get("repository"),
+            tag_prefix=registry.get("tag_prefix"),
         ),
         report_id=raw.get("report", {}).get("id") or _default_report_id(display_path, root),
         raw=raw,

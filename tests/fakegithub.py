@@ -19,11 +19,19 @@ Use (fixtures `fake_github` and `fake_ghe` in tests/conftest.py):
     fake_github.fail_after_acting("comments.create")   # acted, but the client sees 502
     fake_github.race_duplicate_comment("octo/demo", pr, body)
     fake_github.state.repo("octo/demo").assets  # {id: {"name", "content": bytes, ...}}
+    fake_github.state.repo("octo/demo").files_at("refs/heads/x")  # git data: blobs/trees/commits
+    fake_github.push("octo/demo", "refs/heads/x", {"f": b"1"}, "msg")  # someone else commits
     fake_github.state.count("assets.upload")    # requests that reached a route
+
+Git data (blobs, trees, commits) is stored per repository in `objects`; as on
+GitHub, a ref update without `force` must be a fast-forward, else 422. Asset
+JSON carries GitHub's `digest` ("sha256:<hex>").
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import re
@@ -91,6 +99,12 @@ ROUTES: list[tuple[str, str, str]] = [
     ("PATCH", "/repos/{repo}/git/refs/{ref}", "refs.update"),
     ("DELETE", "/repos/{repo}/git/refs/{ref}", "refs.delete"),
     ("POST", "/repos/{repo}/git/refs", "refs.create"),
+    ("POST", "/repos/{repo}/git/blobs", "blobs.create"),
+    ("GET", "/repos/{repo}/git/blobs/{sha}", "blobs.get"),
+    ("POST", "/repos/{repo}/git/trees", "trees.create"),
+    ("GET", "/repos/{repo}/git/trees/{sha}", "trees.get"),
+    ("POST", "/repos/{repo}/git/commits", "git_commits.create"),
+    ("GET", "/repos/{repo}/git/commits/{sha}", "git_commits.get"),
 ]
 
 
@@ -176,6 +190,27 @@ class RepoState:
     releases: dict[int, dict[str, Any]] = field(default_factory=dict)
     assets: dict[int, dict[str, Any]] = field(default_factory=dict)  # "content" holds the bytes
     refs: dict[str, str] = field(default_factory=dict)  # "refs/heads/main" -> sha
+    # git objects by sha: {"type": "blob", "content": bytes}, {"type": "tree", "entries": [...]},
+    # {"type": "commit", "tree": sha, "parents": [sha], "message": str, "at": str}
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def descends(self, sha: str, ancestor: str) -> bool:
+        """Whether commit `sha` is `ancestor` or has it among its ancestors."""
+        seen, todo = set(), [sha]
+        while todo:
+            current = todo.pop()
+            if current == ancestor:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo.extend(self.objects.get(current, {}).get("parents", []))
+        return False
+
+    def files_at(self, ref: str) -> dict[str, bytes]:
+        """The top-level files of the commit `ref` points at (for assertions)."""
+        commit = self.objects[self.refs[ref]]
+        entries = self.objects[commit["tree"]]["entries"]
+        return {e["path"]: self.objects[e["sha"]]["content"] for e in entries}
 
 
 @dataclass
@@ -346,6 +381,20 @@ class FakeGitHub:
 
         self.after("comments.list", post)
 
+    def push(self, full_name: str, ref: str, files: dict[str, bytes], message: str) -> str:
+        """Someone else commits `files` (a flat tree) on top of `ref` and moves it there."""
+        repo = self.state.repo(full_name)
+        with self._lock:
+            entries = [
+                {"path": path, "mode": "100644", "type": "blob", "sha": self._store(repo, blob)}
+                for path, blob in ((p, {"type": "blob", "content": c}) for p, c in files.items())
+            ]
+            tree = self._store(repo, {"type": "tree", "entries": entries})
+            parents = [repo.refs[ref]] if ref in repo.refs else []
+            commit = {"type": "commit", "tree": tree, "parents": parents, "message": message}
+            repo.refs[ref] = self._store(repo, commit | {"at": _stamp(self.state.next_id())})
+            return repo.refs[ref]
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -503,6 +552,7 @@ class FakeGitHub:
             "content_type": a["content_type"],
             "state": "uploaded",
             "size": len(a["content"]),
+            "digest": "sha256:" + hashlib.sha256(a["content"]).hexdigest(),
             "download_count": a["downloads"],
             "created_at": a["at"],
             "updated_at": a["at"],
@@ -821,7 +871,11 @@ class FakeGitHub:
         repo, ref = self.state.repo(req.repo), self._ref_name(req)
         if ref not in repo.refs:
             raise HttpError(422, "Reference does not exist")
-        repo.refs[ref] = _required(req.json(), "sha")
+        sha = _required(req.json(), "sha")
+        # As GitHub: without force, only a fast-forward (the new commit descends from the old).
+        if not req.json().get("force") and not repo.descends(sha, repo.refs[ref]):
+            raise HttpError(422, "Update is not a fast forward")
+        repo.refs[ref] = sha
         return Response(200, self._ref_json(repo, ref, req.api))
 
     def refs_delete(self, req: Request) -> Response:
@@ -829,6 +883,105 @@ class FakeGitHub:
         if repo.refs.pop(ref, None) is None:
             raise HttpError(422, "Reference does not exist")
         return Response(204)
+
+    # -- handlers: git objects (blobs, trees, commits) ---------------------------------------
+
+    def _store(self, repo: RepoState, obj: dict[str, Any]) -> str:
+        # Blobs hash as git does; trees and commits hash their JSON (unique, not git's bytes).
+        payload = obj["content"] if obj["type"] == "blob" else json.dumps(obj, default=str).encode()
+        sha = hashlib.sha1(f"{obj['type']} {len(payload)}\0".encode() + payload).hexdigest()
+        repo.objects[sha] = obj
+        return sha
+
+    def _object_or_404(self, req: Request, kind: str) -> tuple[RepoState, dict[str, Any]]:
+        repo = self.state.repo(req.repo)
+        obj = repo.objects.get(req.params["sha"])
+        if obj is None or obj["type"] != kind:
+            raise HttpError(404, "Not Found")
+        return repo, obj
+
+    def _git_url(self, req: Request, kind: str, sha: str) -> str:
+        return f"{req.api}/repos/{req.repo}/git/{kind}/{sha}"
+
+    def blobs_create(self, req: Request) -> Response:
+        data, repo = req.json(), self.state.repo(req.repo)
+        content = data.get("content")
+        if not isinstance(content, str):
+            raise HttpError(422, "Validation Failed", [{"field": "content", "code": "missing"}])
+        raw = base64.b64decode(content) if data.get("encoding") == "base64" else content.encode()
+        sha = self._store(repo, {"type": "blob", "content": raw})
+        return Response(201, {"sha": sha, "url": self._git_url(req, "blobs", sha)})
+
+    def blobs_get(self, req: Request) -> Response:
+        _, blob = self._object_or_404(req, "blob")
+        sha, content = req.params["sha"], blob["content"]
+        body = {"sha": sha, "size": len(content), "url": self._git_url(req, "blobs", sha)}
+        return Response(
+            200, body | {"content": base64.b64encode(content).decode(), "encoding": "base64"}
+        )
+
+    def trees_create(self, req: Request) -> Response:
+        repo = self.state.repo(req.repo)
+        entries = [self._tree_entry(repo, e) for e in _required(req.json(), "tree")]
+        sha = self._store(repo, {"type": "tree", "entries": entries})
+        return Response(201, self._tree_json(req, sha, entries))
+
+    def _tree_entry(self, repo: RepoState, entry: dict[str, Any]) -> dict[str, Any]:
+        if "content" in entry:  # GitHub stores inline content as a new blob
+            blob = {"type": "blob", "content": str(entry["content"]).encode()}
+            entry = {k: v for k, v in entry.items() if k != "content"} | {
+                "sha": self._store(repo, blob)
+            }
+        if entry.get("sha") not in repo.objects:
+            raise HttpError(422, "GitRPC::BadObjectState")
+        return {k: entry[k] for k in ("path", "mode", "type", "sha")}
+
+    def _tree_json(self, req: Request, sha: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        shown = [e | {"url": self._git_url(req, e["type"] + "s", e["sha"])} for e in entries]
+        return {
+            "sha": sha,
+            "url": self._git_url(req, "trees", sha),
+            "tree": shown,
+            "truncated": False,
+        }
+
+    def trees_get(self, req: Request) -> Response:
+        _, tree = self._object_or_404(req, "tree")
+        return Response(200, self._tree_json(req, req.params["sha"], tree["entries"]))
+
+    def git_commits_create(self, req: Request) -> Response:
+        data, repo = req.json(), self.state.repo(req.repo)
+        tree, parents = _required(data, "tree"), list(data.get("parents") or [])
+        wanted = [(tree, "tree"), *((p, "commit") for p in parents)]
+        if any(repo.objects.get(sha, {}).get("type") != kind for sha, kind in wanted):
+            raise HttpError(422, "Validation Failed", [{"field": "tree", "code": "invalid"}])
+        commit = {
+            "type": "commit",
+            "tree": tree,
+            "parents": parents,
+            "message": _required(data, "message"),
+            "at": _stamp(self.state.next_id()),
+        }
+        sha = self._store(repo, commit)
+        return Response(201, self._commit_json(req, sha, commit))
+
+    def git_commits_get(self, req: Request) -> Response:
+        _, commit = self._object_or_404(req, "commit")
+        return Response(200, self._commit_json(req, req.params["sha"], commit))
+
+    def _commit_json(self, req: Request, sha: str, c: dict[str, Any]) -> dict[str, Any]:
+        person = {"name": self.state.user, "email": "bot@github.invalid", "date": c["at"]}
+        return {
+            "sha": sha,
+            "node_id": f"C_{sha}",
+            "url": self._git_url(req, "commits", sha),
+            "html_url": f"https://github.invalid/{req.repo}/commit/{sha}",
+            "message": c["message"],
+            "author": person,
+            "committer": person,
+            "tree": {"sha": c["tree"], "url": self._git_url(req, "trees", c["tree"])},
+            "parents": [{"sha": p, "url": self._git_url(req, "commits", p)} for p in c["parents"]],
+        }
 
 
 def _required(data: dict[str, Any], key: str) -> Any:
@@ -879,6 +1032,7 @@ def _fault_response(fault: Fault) -> Response:
 def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out apart: no 40 ms delayed-ACK stall
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet tests; the request log is in fake.state.requests

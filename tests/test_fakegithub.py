@@ -125,7 +125,7 @@ def test_refs(fake_github: FakeGitHub) -> None:
     repo = bare_client(fake_github).get_repo(REPO)
     repo.create_git_ref("refs/heads/ci-ml-registry", "1" * 40)
     ref = repo.get_git_ref("heads/ci-ml-registry")
-    ref.edit("2" * 40)
+    ref.edit("2" * 40, force=True)
 
     assert repo.get_git_ref("heads/ci-ml-registry").object.sha == "2" * 40
     with pytest.raises(GithubException) as exists:
@@ -168,3 +168,37 @@ def test_the_token_reaches_the_server_only_in_the_header(fake_github: FakeGitHub
     (request,) = fake_github.state.requests
     assert request.headers["authorization"] == f"token {TOKEN}"
     assert TOKEN not in request.raw_path
+
+
+def test_git_data_and_fast_forward_only_ref_updates(fake_github: FakeGitHub) -> None:
+    from github import InputGitTreeElement
+
+    repo = bare_client(fake_github).get_repo(REPO)
+    blob = repo.create_git_blob("aGk=", "base64")  # "hi"
+    tree = repo.create_git_tree(
+        [
+            InputGitTreeElement("a.txt", "100644", "blob", sha=blob.sha),
+            InputGitTreeElement("b.txt", "100644", "blob", content="inline"),
+        ]
+    )
+    root = repo.create_git_commit("root", tree, [])
+    child = repo.create_git_commit("child", tree, [root])
+    sibling = repo.create_git_commit("sibling", tree, [root])
+    repo.create_git_ref("refs/heads/data", root.sha)
+    ref = repo.get_git_ref("heads/data")
+    ref.edit(child.sha, force=False)  # a fast-forward
+
+    with pytest.raises(GithubException) as refused:
+        ref.edit(sibling.sha, force=False)
+    assert refused.value.status == 422 and "not a fast forward" in str(refused.value)
+    ref.edit(sibling.sha, force=True)
+    entries = repo.get_git_tree(repo.get_git_commit(sibling.sha).tree.sha).tree
+    assert [(e.path, repo.get_git_blob(e.sha).content) for e in entries] == [
+        ("a.txt", "aGk="),
+        ("b.txt", "aW5saW5l"),
+    ]
+    assert fake_github.state.repo(REPO).files_at("refs/heads/data") == {
+        "a.txt": b"hi",
+        "b.txt": b"inline",
+    }
+    assert [p.sha for p in repo.get_git_commit(child.sha).parents] == [root.sha]

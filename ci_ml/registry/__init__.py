@@ -16,4 +16,8 @@ def open_registry(config: Config) -> Registry:
         from ci_ml.registry.local import LocalRegistry
 
         return LocalRegistry(config.registry.path)
+    if config.registry.backend == "github-releases":
+        from ci_ml.registry.github_releases import open_github_releases
+
+        return open_github_releases(config)
     raise ConfigError(f"registry.backend: unknown backend {config.registry.backend!r}")

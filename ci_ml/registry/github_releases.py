@@ -1,0 +1,402 @@
+"""The github-releases registry: versions are GitHub releases, the champion a git branch.
+
+    release  <prefix>v<N>       (prefix default `ci-ml/<name>/`): one model version,
+                                assets = model file, model-card.json, profile.json (when
+                                present) and record.json (version, sha256, created_at)
+    branch   ci-ml/<name>/registry   a commit chain of its own (no code in it): each commit
+                                holds champion.json {version, history, updated_at} and
+                                audit.jsonl, the parent's log plus the one record of the
+                                promotion or rollback that commit made
+
+Adding a version. The number is reserved by creating the tag `<prefix>v<N>` through the
+refs API, which GitHub refuses (422) when the tag exists: two racing adds never share a
+number, the loser tries N+1. The release is created as a draft, the assets uploaded
+(record.json last), their sizes and sha256 digests checked against the local files,
+and only then is it published. Drafts are not versions, so a failure half-way leaves
+no visible version; the draft and the tag are deleted when the server still answers,
+else a stale draft stays invisible and its number is skipped.
+
+Moving the champion (compare-and-swap). GitHub has no conditional write for release
+assets, but it has one for refs: a non-forced ref update is refused (422 "Update is
+not a fast forward") unless the new commit descends from the one the ref points at.
+A promotion reads the branch head H, checks that champion.json in H names the expected
+champion, writes a commit whose parent is H, and moves the branch to it without force.
+If another run moved the branch meanwhile, H is no longer the head, the new commit is
+not a descendant of the head, and GitHub refuses: the run re-reads, and gives up with
+RegistryRefused if the champion is no longer the expected one. The first promotion
+creates the branch, which GitHub refuses when it already exists. So of two racing
+promotions exactly one wins, and nothing is half-promoted: the champion and its audit
+record change in one ref update. The guarantee is GitHub's own ref update; it assumes
+nobody force-pushes the registry branch (protect it against force pushes).
+
+A branch (not a custom ref namespace) because GitHub's API documents it, a GITHUB_TOKEN
+with `contents: write` may push it, its commits hold no workflow files so pushing it
+runs no workflow, and people can read champion.json and audit.jsonl in GitHub's UI.
+No branch (404) means no champion yet: the first run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml import lineage
+from ci_ml.data import sha256_file
+from ci_ml.errors import EnvironmentProblem, IntegrityError
+from ci_ml.github import (
+    ClientOptions,
+    GitHubCallFailed,
+    GitHubSettings,
+    ReleaseInfo,
+    ReleaseStore,
+)
+from ci_ml.modelfile import ModelFile, model_file_from_card
+from ci_ml.registry.base import RegistryRefused, Version, Who
+from ci_ml.registry.local import CARD, RECORD, _rollback_target
+
+if TYPE_CHECKING:
+    from ci_ml.config import Config
+
+PROFILE = "profile.json"
+CHAMPION = "champion.json"
+AUDIT = "audit.jsonl"
+RESERVE_TRIES = 20  # numbers tried when racing adds keep taking the next one
+SWAP_TRIES = 5  # re-reads when the branch moved but the champion is still the expected one
+# Tests shrink pacing and backoff here; github.com wants the defaults.
+CLIENT_OPTIONS = ClientOptions()
+
+
+def open_github_releases(config: Config) -> GitHubReleasesRegistry:
+    """The registry named by ci-ml.yaml; token and API URL come from the environment only."""
+    settings = GitHubSettings.from_env()
+    if not settings.token:
+        raise EnvironmentProblem(
+            "registry.backend github-releases needs a GitHub token: set GITHUB_TOKEN "
+            "(in a workflow: permissions contents: write)"
+        )
+    repository = config.registry.repository or settings.repository
+    if not repository:
+        raise EnvironmentProblem(
+            "registry.backend github-releases: no repository; set registry.repository "
+            "in the config or GITHUB_REPOSITORY (owner/name)"
+        )
+    cache = config.root / ".ci-ml" / "cache" / "github-releases" / repository.replace("/", "+")
+    return GitHubReleasesRegistry.connect(
+        settings, repository, config.name, config.registry.tag_prefix, cache, CLIENT_OPTIONS
+    )
+
+
+class GitHubReleasesRegistry:
+    def __init__(
+        self,
+        store: ReleaseStore,
+        name: str,
+        tag_prefix: str | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.tag_prefix = tag_prefix or f"ci-ml/{name}/"
+        self.branch = f"ci-ml/{name}/registry"
+        self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="ci-ml-releases-"))
+        self._tag = re.compile(re.escape(self.tag_prefix) + r"v([1-9][0-9]*)$")
+        self._bytes: dict[int, bytes] = {}  # asset id -> content; assets never change in place
+
+    @classmethod
+    def connect(
+        cls,
+        settings: GitHubSettings,
+        repository: str,
+        name: str,
+        tag_prefix: str | None = None,
+        cache_dir: Path | None = None,
+        options: ClientOptions | None = None,
+    ) -> GitHubReleasesRegistry:
+        """The registry of model `name` in `repository`, through ci_ml.github's client."""
+        return cls(ReleaseStore(settings, repository, options), name, tag_prefix, cache_dir)
+
+    # -- versions ---------------------------------------------------------------------
+
+    def versions(self) -> list[Version]:
+        return [self._version_of(n, r) for n, r in sorted(self._published().items())]
+
+    def version(self, number: int) -> Version:
+        return self._version_of(number, self._release(number))
+
+    def champion(self) -> Version | None:
+        _, pointer, _ = self._read_pointer()
+        number = pointer.get("version")
+        return None if number is None else self.version(int(number))
+
+    def model_file(self, number: int) -> ModelFile:
+        release = self._release(number)
+        version = self._version_of(number, release)
+        folder = self.cache_dir / self.name / f"v{number}"
+        expected = model_file_from_card(folder, version.card)
+        if expected.path.parent != folder:  # the card is remote input: no "../" escapes
+            raise IntegrityError(f"release {release.tag}: model file name is not a plain name")
+        if expected.sha256 != version.sha256:
+            raise IntegrityError(
+                f"release {release.tag}: model card sha256 differs from record.json; refusing"
+            )
+        if not (expected.path.is_file() and sha256_file(expected.path) == version.sha256):
+            self._download(release, expected.path)
+        return expected
+
+    def _download(self, release: ReleaseInfo, target: Path) -> None:
+        asset = release.asset(target.name)
+        if asset is None:
+            raise IntegrityError(f"release {release.tag}: no asset {target.name}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        self.store.download_asset(asset.id, partial)
+        partial.replace(target)  # the hash is checked by load_model, before any unpickling
+
+    def _published(self) -> dict[int, ReleaseInfo]:
+        """Published releases of this model that carry a record: the versions."""
+        found = {}
+        for release in self.store.releases():
+            match = self._tag.match(release.tag)
+            if match and not release.draft and release.asset(RECORD) is not None:
+                found[int(match.group(1))] = release
+        return found
+
+    def _release(self, number: int) -> ReleaseInfo:
+        release = self._published().get(number)
+        if release is None:
+            raise EnvironmentProblem(
+                f"{self.store_name}: no version {number} (no published release "
+                f"{self.tag_prefix}v{number} with a record.json)"
+            )
+        return release
+
+    @property
+    def store_name(self) -> str:
+        return f"github-releases {self.tag_prefix}"
+
+    def _version_of(self, number: int, release: ReleaseInfo) -> Version:
+        record = self._json_asset(release, RECORD)
+        if record.get("version") != number or not isinstance(record.get("sha256"), str):
+            raise IntegrityError(
+                f"release {release.tag}: record.json names version {record.get('version')} "
+                "or has no sha256; refusing it"
+            )
+        card = self._json_asset(release, CARD)
+        return Version(number, card, str(record.get("created_at", "")), record["sha256"])
+
+    def _json_asset(self, release: ReleaseInfo, name: str) -> dict[str, Any]:
+        asset = release.asset(name)
+        if asset is None:
+            raise IntegrityError(f"release {release.tag}: asset {name} is missing")
+        if asset.id not in self._bytes:
+            self._bytes[asset.id] = self.store.asset_bytes(asset.id)
+        try:
+            data: dict[str, Any] = json.loads(self._bytes[asset.id])
+        except ValueError as exc:
+            raise IntegrityError(f"release {release.tag}: {name} is corrupt: {exc}") from exc
+        return data
+
+    # -- adding a version -------------------------------------------------------------
+
+    def add(self, folder: Path) -> Version:
+        card = _read_card(folder)
+        model = model_file_from_card(folder, card)
+        if not model.path.is_file() or sha256_file(model.path) != model.sha256:
+            raise IntegrityError(f"{model.path}: missing or does not match its model card")
+        files = [model.path, folder / CARD, *[p for p in [folder / PROFILE] if p.is_file()]]
+        tag_commit = self._tag_commit(card, model)
+        number, tag = self._reserve(self._next_number(), tag_commit)
+        release = self._draft(tag, number)
+        try:
+            self._fill(release, number, model, files)
+        except EnvironmentProblem as error:
+            self._discard(release, tag)
+            error.message += f"; version {number} was not added, the champion is unchanged"
+            error.args = (error.message,)
+            raise
+        except BaseException:
+            self._discard(release, tag)
+            raise
+        return self.version(number)
+
+    def _next_number(self) -> int:
+        numbers = [int(m.group(1)) for r in self.store.releases() if (m := self._tag.match(r.tag))]
+        return max(numbers, default=0) + 1
+
+    def _tag_commit(self, card: dict[str, Any], model: ModelFile) -> str:
+        """A commit of its own for the version tags to point at: the model card, no code."""
+        message = f"ci-ml {self.name}: model {model.path.name} sha256 {model.sha256}"
+        text = json.dumps(card, indent=2, sort_keys=True, default=str) + "\n"
+        return self.store.create_commit({CARD: text}, None, message)
+
+    def _reserve(self, number: int, sha: str) -> tuple[int, str]:
+        """Create the tag of the first free number from `number` on: the reservation."""
+        for candidate in range(number, number + RESERVE_TRIES):
+            tag = f"{self.tag_prefix}v{candidate}"
+            if self._set_ref(f"tags/{tag}", None, sha):
+                return candidate, tag
+        raise EnvironmentProblem(
+            f"{self.store_name}: {RESERVE_TRIES} version numbers from {number} on are taken; "
+            "too many concurrent adds, try again"
+        )
+
+    def _set_ref(self, ref: str, old: str | None, sha: str) -> bool:
+        """Create `ref` (old None) or fast-forward it from `old` to `sha`. False when another
+        run moved it first; an error when GitHub refuses for another reason."""
+        store = self.store
+        if store.create_ref(ref, sha) if old is None else store.advance_ref(ref, sha):
+            return True
+        now = store.ref_target(ref)
+        if now == sha:  # GitHub did it, but its answer was lost and the retry refused
+            return True
+        if now == old:  # nobody else moved it: a rule refused us, not the race
+            raise EnvironmentProblem(
+                f"GitHub refused to {'create' if old is None else 'move'} refs/{ref} although no "
+                "other run changed it; is it protected (rulesets, tag or branch protection)? "
+                "Nothing was changed"
+            )
+        return False
+
+    def _draft(self, tag: str, number: int) -> ReleaseInfo:
+        try:
+            return self.store.create_draft_release(tag, self._title(number), "")
+        except BaseException:
+            self._forget_tag(tag)
+            raise
+
+    def _title(self, number: int) -> str:
+        return f"{self.name} model version {number}"
+
+    def _fill(self, release: ReleaseInfo, number: int, model: ModelFile, files: list[Path]) -> None:
+        record = {"version": number, "sha256": model.sha256, "created_at": lineage.now()}
+        with tempfile.TemporaryDirectory(prefix="ci-ml-record-") as tmp:
+            record_path = Path(tmp) / RECORD
+            record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+            expected = {p.name: (p.stat().st_size, sha256_file(p)) for p in [*files, record_path]}
+            for path in [*files, record_path]:  # record.json last: it marks a complete upload
+                self._upload(release.id, path)
+        self._verify(self.store.release(release.id), expected)
+        body = f"```json\n{json.dumps(record, indent=2)}\n```\n"
+        self.store.publish_release(release.id, self._title(number), body)
+
+    def _upload(self, release_id: int, path: Path) -> None:
+        try:
+            self.store.upload_asset(release_id, path, path.name)
+        except GitHubCallFailed as error:
+            # 422 "already_exists": a retried upload whose first answer was lost; _verify
+            # checks that what arrived is whole.
+            if error.status != 422:
+                raise
+
+    def _verify(self, release: ReleaseInfo, expected: dict[str, tuple[int, str]]) -> None:
+        for name, (size, sha) in expected.items():
+            asset = release.asset(name)
+            found = None if asset is None else (asset.size, asset.digest)
+            if asset is None or asset.size != size or asset.digest not in (None, f"sha256:{sha}"):
+                raise IntegrityError(
+                    f"release {release.tag}: uploaded {name} came back as {found}, "
+                    f"expected {size} bytes with sha256 {sha[:12]}…; not published"
+                )
+
+    def _discard(self, release: ReleaseInfo, tag: str) -> None:
+        """Best effort: remove a half-made version (a draft is invisible anyway)."""
+        try:
+            self.store.delete_release(release.id)
+        except EnvironmentProblem:
+            return  # the server is gone: the draft stays invisible, the number skipped
+        self._forget_tag(tag)
+
+    def _forget_tag(self, tag: str) -> None:
+        # A tag left without a published release is no version; its number is skipped.
+        with contextlib.suppress(EnvironmentProblem):
+            self.store.delete_ref(f"tags/{tag}")
+
+    # -- the champion pointer ---------------------------------------------------------
+
+    def promote(self, number: int, expected: int | None, who: Who) -> None:
+        self.version(number)
+
+        def decide(pointer: dict[str, Any]) -> tuple[int, list[int], dict[str, Any]]:
+            current = pointer.get("version")
+            if current != expected:
+                raise RegistryRefused(
+                    f"not promoted: the champion is now {_name(current)}, but this run "
+                    f"compared against {_name(expected)}; run again to compare with it"
+                )
+            history = [*pointer.get("history", []), *([current] if current else [])]
+            return number, history, who.entry("promote", number, current)
+
+        self._swap(decide)
+
+    def rollback(self, who: Who, to: int | None = None) -> Version:
+        def decide(pointer: dict[str, Any]) -> tuple[int, list[int], dict[str, Any]]:
+            current = pointer.get("version")
+            target, history = _rollback_target(current, list(pointer.get("history", [])), to)
+            self.version(target)
+            return target, history, who.entry("rollback", target, current)
+
+        return self.version(self._swap(decide))
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        _, _, audit = self._read_pointer()
+        return [json.loads(line) for line in audit.splitlines() if line.strip()]
+
+    def _read_pointer(self) -> tuple[str | None, dict[str, Any], str]:
+        """(branch head, champion.json, audit.jsonl); no branch is the first run."""
+        head = self.store.ref_target(f"heads/{self.branch}")
+        if head is None:
+            return None, {}, ""
+        files = self.store.commit_files(head)
+        try:
+            pointer = json.loads(files[CHAMPION])
+            audit = files.get(AUDIT, b"").decode("utf-8")
+        except (KeyError, ValueError) as exc:
+            raise IntegrityError(
+                f"branch {self.branch} ({head[:12]}): no readable {CHAMPION}: {exc}"
+            ) from exc
+        return head, pointer, audit
+
+    def _swap(
+        self, decide: Callable[[dict[str, Any]], tuple[int, list[int], dict[str, Any]]]
+    ) -> int:
+        """Compare-and-swap the champion; `decide` sees the current pointer and may refuse."""
+        for _ in range(SWAP_TRIES):
+            head, pointer, audit = self._read_pointer()
+            number, history, entry = decide(pointer)
+            sha = self._pointer_commit(head, number, history, entry, audit)
+            if self._set_ref(f"heads/{self.branch}", head, sha):
+                return number
+        raise RegistryRefused(
+            f"not changed: branch {self.branch} kept moving under {SWAP_TRIES} tries; run again"
+        )
+
+    def _pointer_commit(
+        self, head: str | None, number: int, history: list[int], entry: dict[str, Any], audit: str
+    ) -> str:
+        pointer = {"version": number, "history": history, "updated_at": entry["at"]}
+        files = {
+            CHAMPION: json.dumps(pointer, indent=2) + "\n",
+            AUDIT: audit + json.dumps(entry, sort_keys=True, default=str) + "\n",
+        }
+        message = f"ci-ml {self.name}: {entry['event']} version {number}\n\n{entry['reason']}"
+        return self.store.create_commit(files, head, message.strip() + "\n")
+
+
+def _read_card(folder: Path) -> dict[str, Any]:
+    path = folder / CARD
+    try:
+        card: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise EnvironmentProblem(f"{path}: not found; run `ci-ml train` first") from exc
+    except (OSError, ValueError) as exc:
+        raise IntegrityError(f"{path}: unreadable or corrupt: {exc}") from exc
+    return card
+
+
+def _name(number: int | None) -> str:
+    return "no champion" if number is None else f"version {number}"
