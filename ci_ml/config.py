@@ -53,6 +53,20 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class EvaluationConfig:
+    """How the contenders are compared; see the `evaluation:` section of the schema."""
+
+    confidence: float = 0.95
+    resamples: int = 1000
+    seed: int = 0
+    min_rows: int = 30
+    mcnemar: bool = True
+    multiple_testing: str = "holm"
+    slice_by: tuple[str, ...] = ()
+    min_slice_rows: int = 30
+
+
+@dataclass(frozen=True)
 class RegistryConfig:
     backend: str
     path: Path
@@ -74,6 +88,8 @@ class Config:
     registry: RegistryConfig
     report_id: str
     raw: dict[str, Any] = field(repr=False)
+    custom_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
     @property
     def root(self) -> Path:
@@ -100,7 +116,24 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> Config:
     if problems:
         lines = _locate(text, problems)
         raise ConfigError(f"{config_path}: invalid config\n" + "\n".join(lines))
-    return _build(config_path.resolve(), raw, display_path=str(path))
+    config = _build(config_path.resolve(), raw, display_path=str(path))
+    _check_slice_rules(config_path, config)
+    return config
+
+
+def _check_slice_rules(path: Path, config: Config) -> None:
+    """A slice rule needs its column sliced; slices carry no intervals to be confident in."""
+    for index, rule in enumerate(config.gate):
+        column = rule.get("slice_by")
+        if column is None:
+            continue
+        if column not in config.evaluation.slice_by:
+            raise ConfigError(
+                f"{path}: gate[{index}].slice_by: {column!r} must also be listed in "
+                f"evaluation.slice_by (now {list(config.evaluation.slice_by)})"
+            )
+        if "confidence" in rule:
+            raise ConfigError(f"{path}: gate[{index}]: confidence is not supported on slice rules")
 
 
 def _read_text(path: Path) -> str:
@@ -283,7 +316,9 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
             command=_command(command),
             format=model.get("format", "auto"),
         ),
-        metrics=tuple(raw["metrics"]),
+        metrics=tuple(m if isinstance(m, str) else m["name"] for m in raw["metrics"]),
+        custom_metrics={m["name"]: m for m in raw["metrics"] if isinstance(m, dict)},
+        evaluation=_evaluation(raw.get("evaluation") or {}),
         gate=tuple(raw["gate"]),
         registry=RegistryConfig(
             backend=registry.get("backend", "local"),
@@ -294,6 +329,11 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
         report_id=raw.get("report", {}).get("id") or _default_report_id(display_path, root),
         raw=raw,
     )
+
+
+def _evaluation(section: dict[str, Any]) -> EvaluationConfig:
+    values = {k: v for k, v in section.items() if k != "slice_by"}
+    return EvaluationConfig(**values, slice_by=tuple(section.get("slice_by", ())))
 
 
 def _default_report_id(display_path: str, root: Path) -> str:

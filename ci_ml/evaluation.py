@@ -1,23 +1,32 @@
-"""Score the challenger and the champion on the very same evaluation rows."""
+"""Score the challenger and the champion on the very same evaluation rows.
+
+Each model predicts once (every response its metrics need); everything after
+that -- exact values, the paired bootstrap, McNemar, slices -- is computed from
+those stored predictions, so `gate` and `report` never predict again.
+"""
 
 from __future__ import annotations
 
-import functools
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ci_ml.errors import EnvironmentProblem
+from ci_ml.metrics import resolve_metrics
 from ci_ml.modelfile import load_model, model_file_from_card
 from ci_ml.training import CARD_NAME, model_features
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ci_ml.comparison import BootstrapResult, Metric, Predictions
     from ci_ml.config import Config
     from ci_ml.datasets import Datasets
     from ci_ml.registry.base import Registry, Version
     from ci_ml.rundir import RunDir
+
+ACCURACY_LIKE = {"accuracy", "balanced_accuracy"}
 
 
 @dataclass
@@ -29,6 +38,15 @@ class Contender:
     features: list[str]
     version: int | None = None
     size_bytes: int | None = None
+
+
+@dataclass
+class Evaluation:
+    """What `evaluate` hands on: the JSON record, row predictions, resampled values."""
+
+    record: dict[str, Any]
+    predictions: pd.DataFrame
+    resampled: dict[str, np.ndarray]
 
 
 def load_challenger(run: RunDir) -> tuple[Contender, dict[str, Any]]:
@@ -59,34 +77,145 @@ def evaluate(
     challenger: Contender,
     champion: Contender | None,
     measure_latency: bool = False,
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Metrics of both contenders on data.eval, and their predictions row by row."""
+) -> Evaluation:
+    """Both contenders on data.eval: metrics with intervals, McNemar, slices, budgets."""
+    metrics = resolve_metrics(config.metrics, config.custom_metrics)
     warnings: list[str] = []
-    scored = {"challenger": _CachedPredictions(challenger, data)}
-    if champion is not None:
-        missing = [c for c in champion.features if c not in data.eval.columns]
-        if missing:
-            warnings.append(
-                f"champion (version {champion.version}) cannot be scored: the eval data lacks "
-                f"its feature column(s) {', '.join(map(repr, missing))}"
-            )
-        else:
-            scored["champion"] = _CachedPredictions(champion, data)
-    scores = {role: score_all(config, cached, data) for role, cached in scored.items()}
-    metrics = {
-        name: _metric_entry(scores["challenger"][name], scores.get("champion", {}).get(name))
-        for name in config.metrics
+    if champion is not None and not _can_score(champion, data, warnings):
+        champion = None
+    contenders = {"challenger": challenger, "champion": champion}
+    xs = {r: model_features(data.eval[c.features]) for r, c in contenders.items() if c}
+    preds = {r: _predict(c, xs[r], metrics) for r, c in contenders.items() if c}
+    y = data.y_eval.to_numpy()
+    results, values = _bootstrap(config, metrics, y, preds)
+    record: dict[str, Any] = {
+        "metrics": {m.name: _entry(m, r) for m, r in zip(metrics, results, strict=True)},
+        "comparison": _comparison_settings(config, len(y)),
+        "mcnemar": _mcnemar(config, y, preds),
+        "slices": _slices(config, metrics, data, y, preds),
+        "budgets": _budgets(contenders, xs, measure_latency),
+        "warnings": warnings,
     }
-    predictions = _predictions(data, scored)
-    contenders = {"challenger": challenger, "champion": champion if "champion" in scored else None}
-    budgets = _budgets(contenders, scored, measure_latency)
-    return {"metrics": metrics, "budgets": budgets, "warnings": warnings}, predictions
+    resampled = {m.name: v for m, v in zip(metrics, values, strict=True)}
+    return Evaluation(record, _predictions_frame(data, preds), resampled)
+
+
+def _can_score(champion: Contender, data: Datasets, warnings: list[str]) -> bool:
+    missing = [c for c in champion.features if c not in data.eval.columns]
+    if missing:
+        warnings.append(
+            f"champion (version {champion.version}) cannot be scored: the eval data lacks "
+            f"its feature column(s) {', '.join(map(repr, missing))}"
+        )
+    return not missing
+
+
+def _predict(contender: Contender, x: pd.DataFrame, metrics: list[Metric]) -> Predictions:
+    from ci_ml.comparison import collect_predictions
+
+    try:
+        return collect_predictions(contender.model, x, metrics)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise EnvironmentProblem(
+            f"the {contender.role} cannot predict the eval rows: {exc}"
+        ) from exc
+
+
+def _bootstrap(
+    config: Config, metrics: list[Metric], y: np.ndarray, preds: dict[str, Predictions]
+) -> tuple[list[BootstrapResult], list[np.ndarray]]:
+    from ci_ml.comparison import paired_bootstrap_values
+
+    settings = config.evaluation
+    try:
+        return paired_bootstrap_values(
+            metrics,
+            y,
+            preds["challenger"],
+            preds.get("champion"),
+            n_resamples=settings.resamples,
+            confidence=settings.confidence,
+            seed=settings.seed,
+        )
+    except ValueError as exc:
+        raise EnvironmentProblem(f"cannot score the eval rows: {exc}") from exc
+
+
+def _entry(metric: Metric, result: BootstrapResult) -> dict[str, Any]:
+    data = result.to_dict()
+    return {
+        "challenger": data["challenger"],
+        "champion": data["champion"],
+        "delta": data["delta"],
+        "display_name": metric.display_name,
+        "lower_is_better": not metric.greater_is_better,
+        "relative_delta": data["relative_delta"],
+        "relative_delta_reason": data["relative_delta_reason"],
+        "interval": data["delta_interval"],
+        "challenger_interval": data["challenger_interval"],
+        "champion_interval": data["champion_interval"],
+        "prob_better": data["prob_challenger_better"],
+        "n_rows": data["n_rows"],
+        "n_valid_resamples": data["n_valid_resamples"],
+        "method": data["method"],
+    }
+
+
+def _comparison_settings(config: Config, n_rows: int) -> dict[str, Any]:
+    settings = config.evaluation
+    return {
+        "method": "paired bootstrap",
+        "confidence": settings.confidence,
+        "resamples": settings.resamples,
+        "seed": settings.seed,
+        "rows": n_rows,
+        "min_rows": settings.min_rows,
+        "multiple_testing": settings.multiple_testing,
+    }
+
+
+def _mcnemar(config: Config, y: np.ndarray, preds: dict[str, Predictions]) -> dict[str, Any] | None:
+    """Exact McNemar on per-row correctness, beside the bootstrap of accuracy."""
+    if config.task != "classification" or not config.evaluation.mcnemar or "champion" not in preds:
+        return None
+    from ci_ml.comparison import mcnemar_exact
+
+    result = mcnemar_exact(y, preds["champion"].predict, preds["challenger"].predict)
+    return result.to_dict()
+
+
+def _slices(
+    config: Config,
+    metrics: list[Metric],
+    data: Datasets,
+    y: np.ndarray,
+    preds: dict[str, Predictions],
+) -> list[dict[str, Any]]:
+    from ci_ml.comparison import slice_metrics
+
+    out: list[dict[str, Any]] = []
+    for column in config.evaluation.slice_by:
+        if column not in data.eval.columns:
+            raise EnvironmentProblem(
+                f"evaluation.slice_by: column {column!r} is not in the eval data"
+            )
+        values = data.eval[column].to_numpy()
+        for metric in metrics:
+            results = slice_metrics(
+                metric,
+                y,
+                preds.get("champion"),
+                preds["challenger"],
+                values,
+                config.evaluation.min_slice_rows,
+                column,
+            )
+            out.extend(r.to_dict() | {"metric": metric.name} for r in results)
+    return out
 
 
 def _budgets(
-    contenders: dict[str, Contender | None],
-    scored: dict[str, _CachedPredictions],
-    measure_latency: bool,
+    contenders: dict[str, Contender | None], xs: dict[str, Any], measure_latency: bool
 ) -> dict[str, Any]:
     from ci_ml import budgets
 
@@ -94,67 +223,21 @@ def _budgets(
     out = {"model_size_mb": budgets.budget_entry(sizes["challenger"], sizes["champion"])}
     if measure_latency:
         timed = {
-            role: budgets.latency_ms_per_1k_rows(c.model, scored[role].x) if c else None
+            role: budgets.latency_ms_per_1k_rows(c.model, xs[role]) if c else None
             for role, c in contenders.items()
         }
         out["latency_ms_per_1k_rows"] = budgets.budget_entry(timed["challenger"], timed["champion"])
     return out
 
 
-def score_all(config: Config, cached: _CachedPredictions, data: Datasets) -> dict[str, float]:
-    from sklearn.metrics import get_scorer
-
-    out = {}
-    for name in config.metrics:
-        try:
-            out[name] = float(get_scorer(name)(cached, cached.x, data.y_eval))
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise EnvironmentProblem(
-                f"cannot compute {name!r} for the {cached.role}: {exc}"
-            ) from exc
-    return out
-
-
-class _CachedPredictions:
-    """Stands in for a model in sklearn scorers, predicting each response once."""
-
-    def __init__(self, contender: Contender, data: Datasets) -> None:
-        self.role = contender.role
-        self.x = model_features(data.eval[contender.features])
-        self._model = contender.model
-        self._cache: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._model, name)
-        if name not in {"predict", "predict_proba", "decision_function"}:
-            return attribute
-
-        @functools.wraps(attribute)  # sklearn reads the method's __name__
-        def cached(x: Any) -> Any:
-            if name not in self._cache:
-                self._cache[name] = attribute(x)
-            return self._cache[name]
-
-        return cached
-
-
-def _metric_entry(challenger: float, champion: float | None) -> dict[str, Any]:
-    delta = None if champion is None else challenger - champion
-    return {
-        "challenger": _finite(challenger),
-        "champion": _finite(champion),
-        "delta": _finite(delta),
-    }
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) else value
-
-
-def _predictions(data: Datasets, scored: dict[str, _CachedPredictions]) -> pd.DataFrame:
+def _predictions_frame(data: Datasets, preds: dict[str, Predictions]) -> pd.DataFrame:
+    """Row by row, every stored response of both models, for audits and re-analysis."""
     import pandas as pd
 
     columns: dict[str, Any] = {"row": data.eval.index.to_numpy(), "y_true": data.y_eval.to_numpy()}
-    for role, cached in scored.items():
-        columns[f"{role}_pred"] = cached.predict(cached.x)
+    for role, p in preds.items():
+        columns[f"{role}_pred"] = p.predict
+        if p.predict_proba is not None and p.classes is not None:
+            for index, label in enumerate(p.classes):
+                columns[f"{role}_proba_{label}"] = np.asarray(p.predict_proba)[:, index]
     return pd.DataFrame(columns)

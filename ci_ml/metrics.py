@@ -1,62 +1,71 @@
 """Metric names as users see them: scikit-learn scorers, losses shown as losses.
 
-Every scorer is "higher is better"; a loss is a scorer named ``neg_*``. Stored
-values keep the scorer's sign; people see the loss (sign flipped) and are told
-that lower is better.
+Every scorer is "higher is better"; a loss is a scorer named ``neg_*`` (or a
+custom metric with ``greater_is_better: false``). Stored values keep the
+scorer's sign; people see the loss (sign flipped) and are told lower is better.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ci_ml.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ci_ml.comparison import Metric
 
 
 @dataclass(frozen=True)
 class MetricName:
     scorer: str
+    display: str
+    is_loss: bool
 
-    @property
-    def is_loss(self) -> bool:
-        return self.scorer.startswith("neg_")
-
-    @property
-    def display(self) -> str:
-        return self.scorer.removeprefix("neg_")
+    @classmethod
+    def of(cls, scorer: str, entry: dict[str, Any] | None = None) -> MetricName:
+        """From a metrics.json entry when it says, else from the scorer's name."""
+        if entry and "display_name" in entry:
+            return cls(scorer, entry["display_name"], bool(entry.get("lower_is_better")))
+        return cls(scorer, scorer.removeprefix("neg_"), scorer.startswith("neg_"))
 
     def shown(self, value: float | None) -> float | None:
-        """A scorer value in the units people read (the loss itself for neg_*)."""
-        if value is None or _is_nan(value):
+        """A scorer value in the units people read (the loss itself for a loss)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
         return -value if self.is_loss else value
 
-    def improvement(self, delta: float | None) -> float | None:
-        """Scorer deltas are already "higher is better"; this names it for rules."""
-        return None if delta is None or _is_nan(delta) else delta
 
+def resolve_metrics(
+    config_metrics: tuple[str, ...], custom: dict[str, dict[str, Any]]
+) -> list[Metric]:
+    """The configured metrics as scorers; an unknown one is a config error naming it."""
+    from ci_ml.comparison import resolve_metric
 
-def _is_nan(value: float) -> bool:
-    return isinstance(value, float) and math.isnan(value)
-
-
-def check_metric_names(names: tuple[str, ...]) -> None:
-    from sklearn.metrics import get_scorer_names
-
-    known = set(get_scorer_names())
-    for index, name in enumerate(names):
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=3)
-            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ConfigError(f"metrics[{index}]: unknown scikit-learn scorer {name!r}{hint}")
+    resolved = []
+    for index, name in enumerate(config_metrics):
+        spec = custom.get(name)
+        try:
+            if spec is None:
+                resolved.append(resolve_metric(name))
+            else:
+                resolved.append(
+                    resolve_metric(
+                        name,
+                        greater_is_better=bool(spec["greater_is_better"]),
+                        response_method=spec.get("response", "predict"),
+                    )
+                )
+        except ValueError as exc:
+            raise ConfigError(f"metrics[{index}]: {exc}") from exc
+    return resolved
 
 
 def resolve_rule_metric(name: str, metrics: tuple[str, ...], where: str) -> str:
     """A rule may name a metric by scorer name or by its displayed loss name."""
     for scorer in metrics:
-        if name in {scorer, MetricName(scorer).display}:
+        if name in {scorer, MetricName.of(scorer).display}:
             return scorer
     raise ConfigError(
         f"{where}: metric {name!r} is not among metrics ({', '.join(metrics)}); "
@@ -64,20 +73,12 @@ def resolve_rule_metric(name: str, metrics: tuple[str, ...], where: str) -> str:
     )
 
 
-def response_methods(scorer_name: str) -> tuple[str, ...]:
-    """The prediction methods a scorer can use, in sklearn's order of preference."""
-    from sklearn.metrics import get_scorer
-
-    method: Any = getattr(get_scorer(scorer_name), "_response_method", "predict")
-    return (method,) if isinstance(method, str) else tuple(method)
-
-
-def check_estimator_supports(estimator: Any, metrics: tuple[str, ...], label: str) -> None:
-    for index, name in enumerate(metrics):
-        methods = response_methods(name)
+def check_estimator_supports(estimator: Any, metrics: list[Metric], label: str) -> None:
+    for index, metric in enumerate(metrics):
+        methods = metric.preferred_methods()
         if not any(hasattr(estimator, method) for method in methods):
             raise ConfigError(
-                f"metrics[{index}]: {name!r} needs {' or '.join(methods)}, which {label} "
+                f"metrics[{index}]: {metric.name!r} needs {' or '.join(methods)}, which {label} "
                 "does not provide (for SVC set model.params.probability: true, or pick "
                 "another metric)"
             )

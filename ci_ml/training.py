@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml import lineage
 from ci_ml.errors import ConfigError, DataError, EnvironmentProblem
-from ci_ml.metrics import check_estimator_supports
+from ci_ml.metrics import check_estimator_supports, resolve_metrics
 from ci_ml.modelfile import ModelFile, save_model
 
 if TYPE_CHECKING:
@@ -108,17 +108,18 @@ def as_categorical_text(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame
 def train(config: Config, data: Datasets, out: Path) -> tuple[Any, dict[str, Any]]:
     """Fit the challenger, save it in `out`; the fitted model and its model card."""
     _require_target(data)
+    metrics = resolve_metrics(config.metrics, config.custom_metrics)
     started = time.perf_counter()
     if config.model.command:
         model = _train_with_command(config, data, out)
         label = f"the model written by {config.model.command[0]}"
     else:
         estimator = make_estimator(config)
-        check_estimator_supports(estimator, config.metrics, f"{config.model.estimator}")
+        check_estimator_supports(estimator, metrics, f"{config.model.estimator}")
         model = build_pipeline(estimator, data.x_train, config.model.preprocessing)
         model = _fit(model, data)
         label = str(config.model.estimator)
-    check_estimator_supports(model, config.metrics, label)
+    check_estimator_supports(model, metrics, label)
     seconds = time.perf_counter() - started
     model_file = save_model(model, out, config.model.format)
     return model, model_card(config, data, model, model_file, seconds)

@@ -92,9 +92,8 @@ def test_unknown_scorer_name(example, run_cli):
     _edit(project, "  - {metric: accuracy, min: 0.90}", "")
     result = run_cli("check", cwd=project)
     assert result.code == 2
-    assert "metrics[1]: unknown scikit-learn scorer 'acuracy'; did you mean 'accuracy'" in (
-        result.err
-    )
+    assert "metrics[1]: unknown metric 'acuracy': not a scikit-learn scorer name" in result.err
+    assert "did you mean accuracy" in result.err
 
 
 def test_rule_on_a_metric_that_is_not_computed(example, run_cli):

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from ci_ml.gate import decide
+from ci_ml.gate import Evidence
+from ci_ml.gate import decide as decide_on
+
+
+def decide(rules, metrics, has_champion, budgets=None):
+    """The gate on point estimates only (no bootstrap evidence)."""
+    return decide_on(rules, Evidence(metrics, has_champion, budgets=budgets or {}))
 
 
 def metric(challenger, champion=None):
@@ -151,3 +158,156 @@ def test_budget_rules(rule, entry, has_champion, status):
     decision = decide([rule], {}, has_champion, budgets)
     (result,) = decision.rules
     assert result.status == status, result.reason
+
+
+# -- confidence rules on the paired bootstrap ------------------------------------------------
+
+
+def evidence_with(samples, champion=None, n_rows=500, min_rows=30, method="holm", name="accuracy"):
+    """Resampled values as evaluate stores them: row 0 challenger, row 1 champion."""
+    rng = np.random.default_rng(0)
+    challenger = np.asarray(samples, dtype=float)
+    rows = [challenger]
+    if champion is not None:
+        rows.append(np.asarray(champion, dtype=float) + rng.normal(0, 1e-12, len(challenger)))
+    values = np.vstack(rows)
+    entry = metric(
+        float(np.mean(values[0])), float(np.mean(values[1])) if champion is not None else None
+    )
+    return Evidence(
+        {name: entry},
+        champion is not None,
+        primary=name,
+        resampled={name: values},
+        n_rows=n_rows,
+        min_rows=min_rows,
+        multiple_testing=method,
+    )
+
+
+def test_better_with_confidence_needs_the_interval_not_the_point_estimate():
+    rng = np.random.default_rng(1)
+    champion = np.full(1000, 0.80)
+    noisy = 0.81 + rng.normal(0, 0.02, 1000)  # better on average, but not surely
+    sure = 0.85 + rng.normal(0, 0.005, 1000)
+    rule = {"metric": "accuracy", "min_delta": 0.0, "confidence": 0.95}
+    point = decide_on([{"metric": "accuracy", "min_delta": 0.0}], evidence_with(noisy, champion))
+    assert point.verdict == "promote"
+    doubtful = decide_on([rule], evidence_with(noisy, champion)).rules[0]
+    assert doubtful.status == "fail" and "is not shown" in doubtful.reason
+    assert doubtful.p_value > 0.05 and doubtful.interval[0] < 0 < doubtful.interval[1]
+    confident = decide_on([rule], evidence_with(sure, champion)).rules[0]
+    assert confident.status == "pass" and confident.p_value < 0.01
+
+
+def test_non_inferiority_with_confidence():
+    rng = np.random.default_rng(2)
+    champion = np.full(1000, 0.90)
+    slightly_worse = 0.895 + rng.normal(0, 0.002, 1000)
+    rule = {"metric": "accuracy", "max_regression": 0.01, "confidence": 0.95}
+    assert decide_on([rule], evidence_with(slightly_worse, champion)).verdict == "promote"
+    rule_tight = {"metric": "accuracy", "max_regression": 0.001, "confidence": 0.95}
+    assert decide_on([rule_tight], evidence_with(slightly_worse, champion)).verdict == "block"
+
+
+def test_identical_models_are_never_better_with_confidence():
+    same = np.full(1000, 0.9)
+    rule = {"metric": "accuracy", "min_delta": 0.0, "confidence": 0.95}
+    result = decide_on([rule], evidence_with(same, same)).rules[0]
+    assert result.status == "fail" or result.p_value > 0.05
+
+
+def test_too_few_rows_to_judge_blocks_and_says_so():
+    rule = {"metric": "accuracy", "min_delta": 0.0, "confidence": 0.95}
+    evidence = evidence_with(np.full(1000, 0.99), np.full(1000, 0.5), n_rows=12, min_rows=30)
+    result = decide_on([rule], evidence).rules[0]
+    assert result.status == "fail"
+    assert "not enough rows to judge" in result.reason and "12 eval rows" in result.reason
+
+
+def test_several_confidence_rules_are_holm_adjusted():
+    rng = np.random.default_rng(3)
+    champion = np.full(1000, 0.80)
+    # one-sided p near 0.03 alone: passes at 95% by itself, not after Holm over two rules
+    borderline = 0.80 + rng.normal(0.0188, 0.01, 1000)
+    rules = [
+        {"metric": "accuracy", "min_delta": 0.0, "confidence": 0.95},
+        {"metric": "accuracy", "max_regression": 0.0, "confidence": 0.95},
+    ]
+    alone = decide_on(rules[:1], evidence_with(borderline, champion)).rules[0]
+    both = decide_on(rules, evidence_with(borderline, champion))
+    assert alone.status == "pass", alone.reason
+    assert both.multiple_testing == "holm"
+    assert all(r.p_adjusted >= r.p_value for r in both.rules)
+    assert both.verdict == "block"  # p about 0.03 each, about 0.06 after Holm
+    assert "holm-adjusted over 2 rules" in both.rules[0].reason
+    none = decide_on(rules, evidence_with(borderline, champion, method="none"))
+    assert none.rules[0].p_adjusted == none.rules[0].p_value
+
+
+def test_confidence_on_an_absolute_bound_uses_the_challengers_own_samples():
+    rng = np.random.default_rng(4)
+    rule = {"metric": "neg_log_loss", "max": 0.5, "confidence": 0.95}
+    low_loss = -(0.40 + rng.normal(0, 0.01, 1000))
+    entry = evidence_with(low_loss, name="neg_log_loss")
+    assert decide_on([rule], entry).rules[0].status == "pass"
+    near = -(0.49 + rng.normal(0, 0.02, 1000))
+    assert decide_on([rule], evidence_with(near, name="neg_log_loss")).rules[0].status == "fail"
+
+
+def test_max_delta_stays_on_the_point_estimate_even_with_confidence():
+    rule = {"metric": "accuracy", "max_delta": 0.05, "confidence": 0.95}
+    result = decide_on([rule], evidence_with(np.full(100, 0.99), np.full(100, 0.8))).rules[0]
+    assert result.status == "fail" and "too good to be true" in result.reason
+
+
+# -- slices ----------------------------------------------------------------------------------
+
+
+def slice_(value, challenger, champion, n_rows=100, judged=True):
+    delta = None if champion is None else challenger - champion
+    return {
+        "column": "island",
+        "metric": "f1_macro",
+        "value": value,
+        "n_rows": n_rows,
+        "challenger": challenger,
+        "champion": champion,
+        "delta": delta,
+        "judged": judged,
+        "reason": None if judged else "too few rows",
+    }
+
+
+def slice_evidence(slices, has_champion=True):
+    return Evidence({"f1_macro": metric(0.9, 0.9)}, has_champion, primary="f1_macro", slices=slices)
+
+
+def test_no_slice_may_regress_more_than_the_tolerance():
+    rule = {"metric": "f1_macro", "slice_by": "island", "max_regression": 0.05}
+    ok = [slice_("Biscoe", 0.9, 0.92), slice_("Dream", 0.8, 0.82)]
+    assert decide_on([rule], slice_evidence(ok)).verdict == "promote"
+    bad = [slice_("Biscoe", 0.9, 0.92), slice_("Dream", 0.70, 0.82)]
+    decision = decide_on([rule], slice_evidence(bad))
+    assert decision.verdict == "block"
+    assert "island='Dream'" in decision.rules[0].reason
+
+
+def test_every_slice_above_a_floor_and_small_slices_are_reported_not_gated():
+    rule = {"metric": "f1_macro", "slice_by": "island", "min": 0.7}
+    slices = [slice_("Biscoe", 0.9, 0.9), slice_("Torgersen", 0.2, 0.9, n_rows=5, judged=False)]
+    result = decide_on([rule], slice_evidence(slices)).rules[0]
+    assert result.status == "pass"
+    assert "1 slice(s) too small to judge (not gated)" in result.reason
+
+
+def test_slice_rule_without_any_slices_fails_closed():
+    rule = {"metric": "f1_macro", "slice_by": "island", "min": 0.7}
+    assert decide_on([rule], slice_evidence([])).verdict == "block"
+
+
+def test_primary_and_guardrail_roles_are_reported():
+    rules = [{"metric": "f1_macro", "min_delta": 0}, {"metric": "accuracy", "max_regression": 0.01}]
+    metrics = {"f1_macro": metric(0.9, 0.88), "accuracy": metric(0.9, 0.9)}
+    decision = decide_on(rules, Evidence(metrics, True, primary="f1_macro"))
+    assert [r.role for r in decision.rules] == ["primary", "guardrail"]

@@ -7,7 +7,7 @@ import sys
 from ci_ml.commands import evaluate, gate, promote, report, train, validate
 from ci_ml.datasets import load_datasets
 from ci_ml.errors import PASSED
-from ci_ml.metrics import check_metric_names
+from ci_ml.metrics import resolve_metrics
 from ci_ml.publishing import PublishOptions
 from ci_ml.report import renderer
 from ci_ml.workspace import Workspace, say
@@ -19,7 +19,7 @@ def run(
     output_format: str = "text",
     publish: PublishOptions | None = None,
 ) -> int:
-    check_metric_names(ws.config.metrics)
+    resolve_metrics(ws.config.metrics, ws.config.custom_metrics)  # fail before any work
     gate.gate_rules(ws)  # a rule naming an unknown metric fails before any training
     _clear_stale(ws)
     if validate.stage(ws)["passed"]:

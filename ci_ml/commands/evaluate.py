@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ci_ml.datasets import Datasets, load_datasets
 from ci_ml.errors import PASSED, EnvironmentProblem
 from ci_ml.evaluation import challenger_from, evaluate, load_challenger, load_champion
 from ci_ml.registry import open_registry
-from ci_ml.rundir import write_json_atomic
+from ci_ml.rundir import RunDir, write_json_atomic
 from ci_ml.training import CARD_NAME
 from ci_ml.workspace import Workspace, say
+
+RESAMPLED = "resampled.npz"
+RESAMPLED_INDEX = "resampled.json"
 
 
 def stage(
@@ -26,9 +31,10 @@ def stage(
     _require_same_data(card, data)
     champion, version = load_champion(open_registry(ws.config))
     latency = any(rule.get("budget") == "latency_ms_per_1k_rows" for rule in ws.config.gate)
-    result, predictions = evaluate(ws.config, data, challenger, champion, latency)
+    evaluation = evaluate(ws.config, data, challenger, champion, latency)
+    result = evaluation.record
     champion_info = None
-    if version is not None:
+    if version is not None and result["metrics"][ws.config.primary_metric]["champion"] is not None:
         champion_info = {"version": version.number, "sha256": version.sha256}
         result["warnings"].extend(_overlap_warning(data, version.card))
     metrics = {
@@ -38,11 +44,28 @@ def stage(
         "primary_metric": ws.config.primary_metric,
         **result,
     }
-    predictions.to_parquet(ws.run.predictions, index=False)
+    evaluation.predictions.to_parquet(ws.run.predictions, index=False)
+    save_resampled(ws.run, evaluation.resampled)
     ws.run.write("metrics.json", metrics)
     card["metrics"] = {k: v["challenger"] for k, v in result["metrics"].items()}
     write_json_atomic(ws.run.challenger / CARD_NAME, card)
     return metrics
+
+
+def save_resampled(run: RunDir, resampled: dict[str, np.ndarray]) -> None:
+    """The bootstrap's resampled values, for the gate's confidence rules."""
+    with run.file(RESAMPLED).open("wb") as handle:
+        arrays: dict[str, Any] = {f"m{i}": v for i, v in enumerate(resampled.values())}
+        np.savez_compressed(handle, **arrays)
+    run.write(RESAMPLED_INDEX, {"metrics": list(resampled)})
+
+
+def load_resampled(run: RunDir) -> dict[str, np.ndarray]:
+    if not run.file(RESAMPLED).is_file():
+        return {}
+    names = run.read(RESAMPLED_INDEX)["metrics"]
+    with np.load(run.file(RESAMPLED)) as stored:
+        return {name: stored[f"m{i}"] for i, name in enumerate(names)}
 
 
 def _require_same_data(card: dict[str, Any], data: Datasets) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ci_ml.datasets import Datasets, load_datasets
 from ci_ml.errors import PASSED
-from ci_ml.metrics import check_metric_names
+from ci_ml.metrics import resolve_metrics
 from ci_ml.rundir import write_json_atomic
 from ci_ml.training import CARD_NAME, train
 from ci_ml.workspace import Workspace, say
@@ -15,7 +15,7 @@ from ci_ml.workspace import Workspace, say
 
 def stage(ws: Workspace, data: Datasets | None = None) -> tuple[Any, dict[str, Any]]:
     """The fitted challenger and its model card, both also written to challenger/."""
-    check_metric_names(ws.config.metrics)
+    resolve_metrics(ws.config.metrics, ws.config.custom_metrics)  # fail before any work
     data = data or load_datasets(ws.config)
     out = ws.run.challenger
     if out.exists():

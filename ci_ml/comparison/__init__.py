@@ -13,6 +13,7 @@ from ci_ml.comparison.bootstrap import (
     BootstrapResult,
     Interval,
     paired_bootstrap,
+    paired_bootstrap_values,
     resample_indices,
 )
 from ci_ml.comparison.metrics import (
@@ -52,6 +53,7 @@ __all__ = [
     "holm",
     "mcnemar_exact",
     "paired_bootstrap",
+    "paired_bootstrap_values",
     "resample_indices",
     "resolve_metric",
     "score",

@@ -256,6 +256,32 @@ def paired_bootstrap(
     percentile intervals of the resampled values. With no champion (a first
     run) only the challenger's value and interval are given.
     """
+    results, _ = paired_bootstrap_values(
+        metrics,
+        y_true,
+        challenger,
+        champion,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+        chunk_bytes=chunk_bytes,
+    )
+    return results
+
+
+def paired_bootstrap_values(
+    metrics: Sequence[Metric | str],
+    y_true: Any,
+    challenger: PredictionsLike,
+    champion: PredictionsLike | None = None,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = DEFAULT_SEED,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> tuple[list[BootstrapResult], list[np.ndarray]]:
+    """`paired_bootstrap`, plus per metric the resampled values, shape
+    (n_models, n_resamples), challenger first: the gate tests thresholds on them."""
     if not 0 < confidence < 1 or n_resamples < 1:
         raise ValueError(
             f"need 0 < confidence < 1 and n_resamples >= 1, got {confidence}, {n_resamples}"
@@ -270,10 +296,11 @@ def paired_bootstrap(
     # exact values first: a metric sklearn refuses fails before any resampling
     points = [[score(metric, y, model) for model in models] for metric in resolved]
     values, methods = resampled_values(resolved, y, models, n_resamples, seed, chunk_bytes)
-    return [
+    results = [
         _result(metric, point, vals, method, confidence, seed, len(y))
         for metric, point, vals, method in zip(resolved, points, values, methods, strict=True)
     ]
+    return results, values
 
 
 def percentile_interval(values: np.ndarray, level: float) -> Interval:

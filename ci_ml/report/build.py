@@ -70,7 +70,7 @@ def _challenger(card: dict[str, Any] | None, evaluation: dict[str, Any]) -> dict
 def _metrics(metrics: dict[str, dict[str, Any]], primary: str) -> dict[str, dict[str, Any]]:
     out = {}
     for scorer, entry in metrics.items():
-        name = MetricName(scorer)
+        name = MetricName.of(scorer, entry)
         shown_delta = (
             None if entry.get("delta") is None else entry["delta"] * (-1 if name.is_loss else 1)
         )
