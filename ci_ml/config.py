@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -54,8 +55,14 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class RegistryConfig:
+    """The `registry:` section; each backend reads only its own keys."""
+
     backend: str
     path: Path
+    tracking_uri: str | None = None
+    model_name: str = "model"
+    repository: str | None = None
+    tag_prefix: str = "ci-ml/model/"
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,8 @@ def _problem(error: Any) -> Problem:
         return Problem(path, "a rule needs a bound besides 'metric' (e.g. min, min_delta)")
     if kind == "oneOf" and path and path[-1] == "model":
         return Problem(path, "expected exactly one of 'estimator' or 'command'")
+    if kind == "not" and "x-backend" in error.schema:
+        return _wrong_backend(path, error.schema)
     if kind == "pattern":
         return Problem(path, f"expected text matching {value}, got {_show(found)}")
     return Problem(path, error.message)
@@ -189,6 +198,13 @@ _BOUND_WORDS = {
     "maximum": "<=",
     "exclusiveMaximum": "<",
 }
+
+
+def _wrong_backend(path: tuple[str | int, ...], schema: dict[str, Any]) -> Problem:
+    backend, keys = schema["x-backend"], ", ".join(schema["x-keys"])
+    return Problem(
+        path, f"not a setting of registry.backend {backend!r} (its keys: backend, {keys})"
+    )
 
 
 def _unknown_keys(path: tuple[str | int, ...], error: Any) -> Problem:
@@ -261,9 +277,10 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
     data, model = raw["data"], raw["model"]
     registry = raw.get("registry", {})
     command = model.get("command")
+    name = raw.get("name") or root.name or "model"
     return Config(
         path=path,
-        name=raw.get("name") or root.name or "model",
+        name=name,
         task=raw["task"],
         data=DataConfig(
             train=root / data["train"],
@@ -283,12 +300,26 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
         ),
         metrics=tuple(raw["metrics"]),
         gate=tuple(raw["gate"]),
-        registry=RegistryConfig(
-            backend=registry.get("backend", "local"),
-            path=root / registry.get("path", ".ci-ml/registry"),
-        ),
+        registry=_registry(path, name, registry),
         report_id=raw.get("report", {}).get("id") or display_path,
         raw=raw,
+    )
+
+
+def _registry(path: Path, name: str, section: dict[str, Any]) -> RegistryConfig:
+    uri, root = section.get("tracking_uri"), path.parent
+    if uri and "@" in urlsplit(uri).netloc:
+        raise ConfigError(
+            f"{path}: registry.tracking_uri: credentials do not belong in ci-ml.yaml; set "
+            "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN instead"
+        )
+    return RegistryConfig(
+        backend=section.get("backend", "local"),
+        path=root / section.get("path", ".ci-ml/registry"),
+        tracking_uri=uri,
+        model_name=section.get("model_name") or name,
+        repository=section.get("repository"),
+        tag_prefix=section.get("tag_prefix") or f"ci-ml/{name}/",
     )
 
 

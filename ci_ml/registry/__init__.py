@@ -1,4 +1,8 @@
-"""Registries: where the champion lives between CI jobs."""
+"""Registries: where the champion lives between CI jobs.
+
+The config chooses the backend (`registry.backend`); credentials come from the
+environment only.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,38 @@ from typing import TYPE_CHECKING
 from ci_ml.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ci_ml.config import Config
+    from ci_ml.config import Config, RegistryConfig
     from ci_ml.registry.base import Registry
+
+BACKENDS = ("local", "mlflow", "github-releases")
 
 
 def open_registry(config: Config) -> Registry:
-    if config.registry.backend == "local":
+    settings = config.registry
+    if settings.backend == "local":
         from ci_ml.registry.local import LocalRegistry
 
-        return LocalRegistry(config.registry.path)
-    raise ConfigError(f"registry.backend: unknown backend {config.registry.backend!r}")
+        return LocalRegistry(settings.path)
+    if settings.backend == "mlflow":
+        from ci_ml.registry.mlflow import open_mlflow
+
+        return open_mlflow(settings)
+    if settings.backend == "github-releases":
+        raise ConfigError(
+            "registry.backend: 'github-releases' is not implemented in this version of ci-ml "
+            "yet; use 'local' or 'mlflow'"
+        )
+    allowed = ", ".join(repr(b) for b in BACKENDS)
+    raise ConfigError(
+        f"registry.backend: unknown backend {settings.backend!r}; expected one of {allowed}"
+    )
+
+
+def describe(settings: RegistryConfig) -> str:
+    """Where the registry lives, for messages (never with credentials)."""
+    if settings.backend == "mlflow":
+        from ci_ml.registry.mlflow import safe_uri
+
+        uri = safe_uri(settings.tracking_uri or "$MLFLOW_TRACKING_URI")
+        return f"MLflow model {settings.model_name!r} at {uri}"
+    return str(settings.path)
