@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from mlflow_server import MlflowServer, mlflow_available, running_server
 
 from ci_ml.cli import main
 
@@ -49,3 +52,19 @@ def example(tmp_path: Path) -> Callable[[str], Path]:
         return target
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One real MLflow tracking server for the whole session (skipped without mlflow,
+    except in CI)."""
+    if not mlflow_available():
+        pytest.skip("mlflow is not installed (pip install 'ci-ml[mlflow]')")
+    with running_server(tmp_path_factory.mktemp("mlflow")) as server:
+        yield server
+
+
+@pytest.fixture
+def model_name(request: pytest.FixtureRequest) -> str:
+    """A registered model name of this test's own."""
+    return "t-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:60] + "-" + uuid.uuid4().hex[:6]
