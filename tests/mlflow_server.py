@@ -48,6 +48,7 @@ class MlflowServer:
 
 @contextlib.contextmanager
 def running_server(folder: Path, timeout: float = 120.0) -> Iterator[MlflowServer]:
+    folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     mlflow = Path(sys.executable).parent / "mlflow"
     command = [

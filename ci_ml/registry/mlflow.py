@@ -98,6 +98,8 @@ FOLDER = "ci-ml"
 CARD = "model-card.json"
 CARRIED_FILES = (CARD, "profile.json")
 MAX_TAG_VALUE = 90_000
+# The SQL stores insert a new tag after a lookup: two first writers collide.
+CONFLICT = re.compile(r"unique constraint|duplicate|integrityerror", re.IGNORECASE)
 SECRET_VARIABLES = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
 
 # Fail in seconds, not minutes, when the server is gone (users may override).
@@ -282,13 +284,26 @@ class MlflowRegistry:
         if self._lease_holder() is not None:
             return False
         lease = {"token": token, "expires": time.time() + self.lease.ttl, "actor": lineage.actor()}
-        with self._server("taking the promotion lease"):
-            self._client.set_registered_model_tag(self.name, LEASE_TAG, json.dumps(lease))
+        if not self._write_lease(json.dumps(lease)):
+            return False
         if time.monotonic() - started > self.lease.window:
             self._release(token)
             return False
         time.sleep(self.lease.settle)
         return self._lease_holder() == token
+
+    def _write_lease(self, value: str) -> bool:
+        """Write the lease tag; False when a concurrent first write of it collided."""
+        from mlflow.exceptions import MlflowException
+
+        with self._server("taking the promotion lease"):
+            try:
+                self._client.set_registered_model_tag(self.name, LEASE_TAG, value)
+            except MlflowException as exc:
+                if not CONFLICT.search(str(exc.message)):
+                    raise
+                return False
+        return True
 
     def _lease_holder(self) -> str | None:
         """The token of the unexpired lease, if any."""
