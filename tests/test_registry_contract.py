@@ -2,6 +2,9 @@
 
 local always; mlflow against a real tracking server when mlflow is installed
 (in CI, where it must be, a missing mlflow fails instead of skipping).
+A new backend joins by adding a `<name>_backend` factory returning a `Backend`
+(the registry, a way to open a second client, and two ways to tamper with it)
+and its name to the `backend` fixture's params.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def local_backend(tmp_path: Path) -> Backend:
 def mlflow_backend(tmp_path: Path, uri: str, name: str) -> Backend:
     from ci_ml.registry.mlflow import Lease, MlflowRegistry
 
-    lease = Lease(ttl=30, window=0.5, settle=0.6, wait=60)
+    lease = Lease(ttl=30, window=0.3, settle=0.4, wait=60)
 
     def make() -> MlflowRegistry:
         return MlflowRegistry(uri, name, lease)

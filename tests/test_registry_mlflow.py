@@ -12,9 +12,10 @@ from mlflow_server import Proxy, free_port
 from registry_support import WHO, trained_folder
 
 from ci_ml.errors import EnvironmentProblem
+from ci_ml.registry import mlflow as mlflow_registry
 from ci_ml.registry.mlflow import LEASE_TAG, Lease, MlflowRegistry
 
-FAST = Lease(ttl=30, window=0.5, settle=0.6, wait=30)
+FAST = Lease(ttl=30, window=0.3, settle=0.4, wait=30)
 REGISTRY = "registry:\n  backend: local\n  path: .ci-ml/registry\n"
 
 
@@ -82,7 +83,7 @@ def test_a_server_dying_while_holding_the_lease_moves_nothing_and_the_lease_expi
     mlflow_server, model_name, tmp_path, monkeypatch, fail_fast
 ):
     proxy = Proxy(mlflow_server.uri)
-    short = Lease(ttl=2, window=0.5, settle=0.6, wait=30)
+    short = Lease(ttl=2, window=0.3, settle=0.4, wait=30)
     registry = MlflowRegistry(proxy.uri, model_name, short)
     for name in "ab":
         registry.add(trained_folder(tmp_path, name))
@@ -135,6 +136,7 @@ def test_check_promote_list_and_rollback_through_the_cli(
     example, run_cli, mlflow_server, model_name, monkeypatch
 ):
     secret = "tok-never-printed-4711"
+    monkeypatch.setattr(mlflow_registry, "Lease", lambda: FAST)  # the CLI's lease, shorter
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", secret)
     project = example("diabetes")

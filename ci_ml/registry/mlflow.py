@@ -55,12 +55,14 @@ client itself; messages never contain them.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
 import os
 import random
 import re
+import shutil
 import tempfile
 import time
 import urllib.error
@@ -78,7 +80,6 @@ from ci_ml.data import sha256_file
 from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.modelfile import ModelFile, model_file_from_card
 from ci_ml.registry.base import (
-    RegistryRefused,
     Version,
     Who,
     replay_history,
@@ -152,7 +153,8 @@ class MlflowRegistry:
         self.where = f"MLflow model {model_name!r} at {safe_uri(tracking_uri)}"
         _probe(tracking_uri)
         self._client = _client(tracking_uri)
-        self._cache = Path(tempfile.mkdtemp(prefix="ci-ml-mlflow-"))
+        self._cache = Path(tempfile.mkdtemp(prefix="ci-ml-mlflow-"))  # downloads
+        atexit.register(shutil.rmtree, self._cache, ignore_errors=True)
 
     # -- reading -------------------------------------------------------------
 
@@ -509,6 +511,3 @@ def _parse_card(text: str, what: str) -> dict[str, Any]:
     if not isinstance(card, dict):
         raise IntegrityError(f"{what}: model card is not a JSON object")
     return card
-
-
-__all__ = ["Lease", "MlflowRegistry", "RegistryRefused", "open_mlflow", "safe_uri"]
