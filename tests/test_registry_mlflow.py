@@ -159,5 +159,9 @@ def test_check_promote_list_and_rollback_through_the_cli(
     ]
     results.append(run_cli("registry", "show", cwd=project))
     assert json.loads(results[-1].out)["version"] == 1
+    results.append(run_cli("registry", "history", cwd=project))
+    assert "bad in prod" in results[-1].out and results[-1].code == 0
+    results.append(run_cli("registry", "list", cwd=project))
+    assert "sklearn.linear_model.Ridge" in results[-1].out
     for result in results:
         assert secret not in result.out + result.err
