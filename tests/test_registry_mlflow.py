@@ -105,6 +105,27 @@ def test_a_server_dying_while_holding_the_lease_moves_nothing_and_the_lease_expi
     assert direct.champion().number == 2
 
 
+def test_a_slow_lease_write_backs_off_then_renews_its_own_lease(
+    mlflow_server, model_name, tmp_path, monkeypatch
+):
+    registry = MlflowRegistry(mlflow_server.uri, model_name, FAST)
+    registry.add(trained_folder(tmp_path, "a"))
+    write, writes = registry._write_lease, []
+
+    def slow_first_write(value: str) -> bool:
+        writes.append(json.loads(value)["token"])
+        done = write(value)
+        if len(writes) == 1:
+            time.sleep(FAST.window + 0.2)  # acknowledged too late to trust
+        return done
+
+    monkeypatch.setattr(registry, "_write_lease", slow_first_write)
+    registry.promote(1, None, WHO)
+    assert len(writes) == 2 and writes[0] == writes[1]
+    assert registry.champion().number == 1
+    assert LEASE_TAG not in registry._state()[1]  # released when done
+
+
 def test_an_alias_moved_outside_ci_ml_is_logged_before_the_next_change(
     mlflow_server, model_name, tmp_path
 ):

@@ -24,9 +24,10 @@ Compare-and-swap. MLflow has no conditional update, so a promotion takes a
 lease first (Fischer's timed mutual exclusion over a model tag):
 
 1. read `ci-ml.lease`; if another unexpired lease is there, wait and retry;
-2. write the lease with a fresh random token; if more than `window` seconds
-   passed between starting that read and the write being acknowledged, back
-   off (our write may have overwritten a lease taken meanwhile);
+2. write the lease with this run's random token; if more than `window`
+   seconds passed between starting that read and the write being acknowledged,
+   back off and start again at (1), where our own lease counts as free for us
+   (deleting it could delete a competitor's lease that overwrote it);
 3. sleep `settle` (> `window`) and read the lease again: only if the token is
    still ours do we hold it. A competitor that saw the lease free before our
    write landed has, by (2), written within `window`, i.e. before our re-read,
@@ -282,15 +283,15 @@ class MlflowRegistry:
         )
 
     def _try_lease(self, token: str) -> bool:
+        """One round of the protocol; a lease left by our own slow round counts as free."""
         started = time.monotonic()
-        if self._lease_holder() is not None:
+        if self._lease_holder() not in {None, token}:
             return False
         lease = {"token": token, "expires": time.time() + self.lease.ttl, "actor": lineage.actor()}
         if not self._write_lease(json.dumps(lease)):
             return False
         if time.monotonic() - started > self.lease.window:
-            self._release(token)
-            return False
+            return False  # too slow to trust; not deleted, as it may no longer be ours
         time.sleep(self.lease.settle)
         return self._lease_holder() == token
 
