@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -68,10 +69,14 @@ class EvaluationConfig:
 
 @dataclass(frozen=True)
 class RegistryConfig:
+    """The `registry:` section; each backend reads only its own keys."""
+
     backend: str
     path: Path
+    tracking_uri: str | None = None  # mlflow, else MLFLOW_TRACKING_URI
+    model_name: str = "model"  # mlflow registered model name
     repository: str | None = None  # github-releases: owner/name, else GITHUB_REPOSITORY
-    tag_prefix: str | None = None  # github-releases: default ci-ml/<name>/
+    tag_prefix: str = "ci-ml/model/"  # github-releases: tags are <tag_prefix>v<N>
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,8 @@ def _problem(error: Any) -> Problem:
         return Problem(path, "a rule needs a bound besides 'metric' (e.g. min, min_delta)")
     if kind == "oneOf" and path and path[-1] == "model":
         return Problem(path, "expected exactly one of 'estimator' or 'command'")
+    if kind == "not" and "x-backend" in error.schema:
+        return _wrong_backend(path, error.schema)
     if kind == "pattern":
         return Problem(path, f"expected text matching {value}, got {_show(found)}")
     return Problem(path, error.message)
@@ -224,6 +231,13 @@ _BOUND_WORDS = {
     "maximum": "<=",
     "exclusiveMaximum": "<",
 }
+
+
+def _wrong_backend(path: tuple[str | int, ...], schema: dict[str, Any]) -> Problem:
+    backend, keys = schema["x-backend"], ", ".join(schema["x-keys"])
+    return Problem(
+        path, f"not a setting of registry.backend {backend!r} (its keys: backend, {keys})"
+    )
 
 
 def _unknown_keys(path: tuple[str | int, ...], error: Any) -> Problem:
@@ -296,9 +310,10 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
     data, model = raw["data"], raw["model"]
     registry = raw.get("registry", {})
     command = model.get("command")
+    name = raw.get("name") or root.name or "model"
     return Config(
         path=path,
-        name=raw.get("name") or root.name or "model",
+        name=name,
         task=raw["task"],
         data=DataConfig(
             train=root / data["train"],
@@ -320,12 +335,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
         custom_metrics={m["name"]: m for m in raw["metrics"] if isinstance(m, dict)},
         evaluation=_evaluation(raw.get("evaluation") or {}),
         gate=tuple(raw["gate"]),
-        registry=RegistryConfig(
-            backend=registry.get("backend", "local"),
-            path=root / registry.get("path", ".ci-ml/registry"),
-            repository=registry.get("repository"),
-            tag_prefix=registry.get("tag_prefix"),
-        ),
+        registry=_registry(path, name, registry),
         report_id=raw.get("report", {}).get("id") or _default_report_id(display_path, root),
         raw=raw,
     )
@@ -345,6 +355,23 @@ def _default_report_id(display_path: str, root: Path) -> str:
     if os.path.isabs(path) or path.startswith(".."):
         return f"{root.name or 'model'}/{Path(path).name}"
     return path
+
+
+def _registry(path: Path, name: str, section: dict[str, Any]) -> RegistryConfig:
+    uri, root = section.get("tracking_uri"), path.parent
+    if uri and "@" in urlsplit(uri).netloc:
+        raise ConfigError(
+            f"{path}: registry.tracking_uri: credentials do not belong in ci-ml.yaml; set "
+            "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN instead"
+        )
+    return RegistryConfig(
+        backend=section.get("backend", "local"),
+        path=root / section.get("path", ".ci-ml/registry"),
+        tracking_uri=uri,
+        model_name=section.get("model_name") or name,
+        repository=section.get("repository"),
+        tag_prefix=section.get("tag_prefix") or f"ci-ml/{name}/",
+    )
 
 
 def _command(value: str | list[str] | None) -> tuple[str, ...] | None:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 
 from ci_ml.cli import main
 from tests.fakegithub import FakeGitHub
+from tests.mlflow_server import MlflowServer, mlflow_available, running_server
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -74,3 +77,19 @@ def hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("GITHUB_", "INPUT_", "RUNNER_", "CI_ML_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One real MLflow tracking server for the whole session (skipped without mlflow,
+    except in CI)."""
+    if not mlflow_available():
+        pytest.skip("mlflow is not installed (pip install 'ci-ml[mlflow]')")
+    with running_server(tmp_path_factory.mktemp("mlflow")) as server:
+        yield server
+
+
+@pytest.fixture
+def model_name(request: pytest.FixtureRequest) -> str:
+    """A registered model name of this test's own."""
+    return "t-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:60] + "-" + uuid.uuid4().hex[:6]

@@ -1,4 +1,5 @@
-"""The local registry: versions, compare-and-swap promotion, atomic writes, audit log."""
+"""Local-only registry tests: processes racing on one folder, crashes mid-write,
+the files on disk. The behaviour every backend shares is in test_registry_contract.py."""
 
 from __future__ import annotations
 
@@ -8,49 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
-from sklearn.linear_model import LogisticRegression
+from tests.registry_support import WHO, trained_folder
 
 from ci_ml.errors import IntegrityError
-from ci_ml.modelfile import load_model, save_model
-from ci_ml.registry.base import RegistryRefused, Who
+from ci_ml.registry.base import RegistryRefused
 from ci_ml.registry.local import LocalRegistry
-
-WHO = Who(actor="tester", at="2026-01-01T00:00:00+00:00", commit="abc", reason="test")
-
-
-def trained_folder(tmp_path: Path, name: str) -> Path:
-    folder = tmp_path / name
-    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
-    model_file = save_model(model, folder)
-    card = {"estimator": "LogisticRegression", "model_file": model_file.to_dict(), "metrics": {}}
-    (folder / "model-card.json").write_text(json.dumps(card))
-    return folder
-
-
-def test_versions_count_up_and_promotion_moves_the_champion(tmp_path):
-    registry = LocalRegistry(tmp_path / "registry")
-    assert registry.champion() is None and registry.versions() == []
-    first = registry.add(trained_folder(tmp_path, "a"))
-    second = registry.add(trained_folder(tmp_path, "b"))
-    assert (first.number, second.number) == (1, 2)
-    registry.promote(1, None, WHO)
-    registry.promote(2, 1, WHO)
-    champion = registry.champion()
-    assert champion is not None and champion.number == 2
-    model = load_model(registry.model_file(2))
-    assert list(model.predict([[0.0], [3.0]])) == [0, 1]
-
-
-def test_promotion_against_a_stale_champion_is_refused(tmp_path):
-    registry = LocalRegistry(tmp_path / "registry")
-    for name in "abc":
-        registry.add(trained_folder(tmp_path, name))
-    registry.promote(1, None, WHO)
-    registry.promote(2, 1, WHO)  # another run won first
-    with pytest.raises(RegistryRefused, match="champion is now version 2"):
-        registry.promote(3, 1, WHO)
-    assert registry.champion().number == 2
-    assert [e["version"] for e in registry.audit_log()] == [1, 2]
 
 
 def _race(path: str, folder: str, barrier, results) -> None:
@@ -105,15 +68,6 @@ def test_a_crash_while_writing_the_pointer_leaves_the_old_champion(tmp_path, mon
     assert len(registry.audit_log()) == 1
 
 
-def test_tampered_version_is_refused(tmp_path):
-    registry = LocalRegistry(tmp_path / "registry")
-    registry.add(trained_folder(tmp_path, "a"))
-    record = registry.model_file(1)
-    record.path.write_bytes(record.path.read_bytes()[:-10])
-    with pytest.raises(IntegrityError, match="does not match its record"):
-        load_model(registry.model_file(1))
-
-
 def test_tampered_card_hash_is_refused(tmp_path):
     registry = LocalRegistry(tmp_path / "registry")
     registry.add(trained_folder(tmp_path, "a"))
@@ -123,22 +77,6 @@ def test_tampered_card_hash_is_refused(tmp_path):
     card_path.write_text(json.dumps(card))
     with pytest.raises(IntegrityError, match="differs from the registry record"):
         registry.model_file(1)
-
-
-def test_rollback_walks_back_through_champions_and_to_a_chosen_version(tmp_path):
-    registry = LocalRegistry(tmp_path / "registry")
-    for name in "abc":
-        registry.add(trained_folder(tmp_path, name))
-    registry.promote(1, None, WHO)
-    registry.promote(2, 1, WHO)
-    registry.promote(3, 2, WHO)
-    assert registry.rollback(WHO).number == 2
-    assert registry.rollback(WHO).number == 1
-    with pytest.raises(RegistryRefused, match="nothing to roll back to"):
-        registry.rollback(WHO)
-    assert registry.rollback(WHO, to=3).number == 3
-    events = [(e["event"], e["version"], e["previous"]) for e in registry.audit_log()]
-    assert events[-3:] == [("rollback", 2, 3), ("rollback", 1, 2), ("rollback", 3, 1)]
 
 
 def test_audit_log_is_append_only_json_lines(tmp_path):

@@ -9,7 +9,7 @@ from typing import Any
 from tabulate import tabulate
 
 from ci_ml.errors import PASSED
-from ci_ml.registry import open_registry
+from ci_ml.registry import describe, open_registry
 from ci_ml.workspace import Workspace
 
 
@@ -22,7 +22,7 @@ def list_versions(ws: Workspace, as_json: bool = False) -> int:
         _print_json({"champion": number, "versions": rows})
         return PASSED
     if not rows:
-        print(f"{ws.config.registry.path}: no versions yet")
+        print(f"{describe(ws.config.registry)}: no versions yet")
         return PASSED
     table = [_row(r, ws.config.primary_metric) for r in rows]
     headers = ["version", "champion", "created", ws.config.primary_metric, "estimator", "commit"]
@@ -46,7 +46,7 @@ def show(ws: Workspace, number: int | None, as_json: bool = True) -> int:
     registry = open_registry(ws.config)
     version = registry.version(number) if number is not None else registry.champion()
     if version is None:
-        print(f"{ws.config.registry.path}: no champion yet")
+        print(f"{describe(ws.config.registry)}: no champion yet")
         return PASSED
     _print_json({"version": version.number, "sha256": version.sha256, "card": version.card})
     return PASSED
@@ -56,6 +56,9 @@ def history(ws: Workspace, as_json: bool = False) -> int:
     entries = open_registry(ws.config).audit_log()
     if as_json:
         _print_json({"audit": entries})
+        return PASSED
+    if not entries:
+        print(f"{describe(ws.config.registry)}: no promotions or rollbacks yet")
         return PASSED
     headers = ["at", "event", "version", "previous", "actor", "commit", "reason"]
     rows = [[str(e.get(h) if e.get(h) is not None else "–") for h in headers] for e in entries]

@@ -1,4 +1,8 @@
-"""Registries: where the champion lives between CI jobs."""
+"""Registries: where the champion lives between CI jobs.
+
+The config chooses the backend (`registry.backend`); credentials come from the
+environment only.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,40 @@ from typing import TYPE_CHECKING
 from ci_ml.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ci_ml.config import Config
+    from ci_ml.config import Config, RegistryConfig
     from ci_ml.registry.base import Registry
+
+BACKENDS = ("local", "mlflow", "github-releases")
 
 
 def open_registry(config: Config) -> Registry:
-    if config.registry.backend == "local":
+    settings = config.registry
+    if settings.backend == "local":
         from ci_ml.registry.local import LocalRegistry
 
-        return LocalRegistry(config.registry.path)
-    if config.registry.backend == "github-releases":
+        return LocalRegistry(settings.path)
+    if settings.backend == "mlflow":
+        from ci_ml.registry.mlflow import open_mlflow
+
+        return open_mlflow(settings)
+    if settings.backend == "github-releases":
         from ci_ml.registry.github_releases import open_github_releases
 
         return open_github_releases(config)
-    raise ConfigError(f"registry.backend: unknown backend {config.registry.backend!r}")
+    allowed = ", ".join(repr(b) for b in BACKENDS)
+    raise ConfigError(
+        f"registry.backend: unknown backend {settings.backend!r}; expected one of {allowed}"
+    )
+
+
+def describe(settings: RegistryConfig) -> str:
+    """Where the registry lives, for messages (never with credentials)."""
+    if settings.backend == "mlflow":
+        from ci_ml.registry.mlflow import safe_uri
+
+        uri = safe_uri(settings.tracking_uri or "$MLFLOW_TRACKING_URI")
+        return f"MLflow model {settings.model_name!r} at {uri}"
+    if settings.backend == "github-releases":
+        where = settings.repository or "$GITHUB_REPOSITORY"
+        return f"GitHub releases {settings.tag_prefix}v<N> of {where}"
+    return str(settings.path)

@@ -91,3 +91,54 @@ class Registry(Protocol):
         ...
 
     def audit_log(self) -> list[dict[str, Any]]: ...
+
+
+def rollback_target(
+    current: int | None, history: list[int], to: int | None
+) -> tuple[int, list[int]]:
+    """The version a rollback restores, and the champion history left after it.
+
+    `history` lists earlier champions, oldest first. Without `to`, the last one
+    comes back; a chosen version that was champion before cuts the history back
+    to before it; any other version is restored with the history unchanged.
+    """
+    if to is None:
+        if not history:
+            raise RegistryRefused(
+                f"nothing to roll back to: {version_name(current)} has no earlier champion"
+            )
+        return history[-1], history[:-1]
+    if to == current:
+        raise RegistryRefused(f"version {to} is already the champion")
+    if to in history:
+        return to, history[: len(history) - 1 - history[::-1].index(to)]
+    return to, history
+
+
+def replay_history(entries: list[dict[str, Any]]) -> list[int]:
+    """The champion history (earlier champions, oldest first) implied by an audit log.
+
+    A promotion (or a recorded outside move) pushes the champion it replaced;
+    a rollback cuts the history back as `rollback_target` did when it ran.
+    """
+    history: list[int] = []
+    for entry in entries:
+        version, previous = entry.get("version"), entry.get("previous")
+        if entry.get("event") == "rollback":
+            if version in history:
+                history = history[: len(history) - 1 - history[::-1].index(version)]
+        elif previous is not None:
+            history.append(int(previous))
+    return history
+
+
+def version_name(number: int | None) -> str:
+    return "no champion" if number is None else f"version {number}"
+
+
+def stale_champion(current: int | None, expected: int | None) -> RegistryRefused:
+    """The refusal when compare-and-swap finds another champion than expected."""
+    return RegistryRefused(
+        f"not promoted: the champion is now {version_name(current)}, but this run "
+        f"compared against {version_name(expected)}; run again to compare with it"
+    )

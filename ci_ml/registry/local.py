@@ -22,7 +22,7 @@ from typing import Any
 from ci_ml import lineage
 from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.modelfile import ModelFile, model_file_from_card
-from ci_ml.registry.base import RegistryRefused, Version, Who
+from ci_ml.registry.base import Version, Who, rollback_target, stale_champion
 from ci_ml.rundir import write_json_atomic
 
 CARD = "model-card.json"
@@ -86,10 +86,7 @@ class LocalRegistry:
             pointer = self._pointer()
             current = pointer.get("version")
             if current != expected:
-                raise RegistryRefused(
-                    f"not promoted: the champion is now {_name(current)}, but this run "
-                    f"compared against {_name(expected)}; run again to compare with it"
-                )
+                raise stale_champion(current, expected)
             history = [*pointer.get("history", []), *([current] if current else [])]
             self._move_pointer(number, history, who.entry("promote", number, current))
 
@@ -97,7 +94,7 @@ class LocalRegistry:
         with self._locked():
             pointer = self._pointer()
             current, history = pointer.get("version"), list(pointer.get("history", []))
-            target, history = _rollback_target(current, history, to)
+            target, history = rollback_target(current, history, to)
             self.version(target)
             self._move_pointer(target, history, who.entry("rollback", target, current))
         return self.version(target)
@@ -138,26 +135,6 @@ class LocalRegistry:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _rollback_target(
-    current: int | None, history: list[int], to: int | None
-) -> tuple[int, list[int]]:
-    if to is None:
-        if not history:
-            raise RegistryRefused(
-                f"nothing to roll back to: {_name(current)} has no earlier champion"
-            )
-        return history[-1], history[:-1]
-    if to == current:
-        raise RegistryRefused(f"version {to} is already the champion")
-    if to in history:
-        return to, history[: len(history) - 1 - history[::-1].index(to)]
-    return to, history
-
-
-def _name(number: int | None) -> str:
-    return "no champion" if number is None else f"version {number}"
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -1,0 +1,208 @@
+"""The contract every registry backend keeps: the same tests run on each.
+
+local always; mlflow against a real tracking server when mlflow is installed
+(in CI, where it must be, a missing mlflow fails instead of skipping).
+A new backend joins by adding a `<name>_backend` factory returning a `Backend`
+(the registry, a way to open a second client, and two ways to tamper with it)
+and its name to the `backend` fixture's params.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.registry_support import WHO, trained_folder
+
+from ci_ml.errors import ENVIRONMENT, EnvironmentProblem, IntegrityError
+from ci_ml.modelfile import load_model
+from ci_ml.registry.base import Registry, RegistryRefused
+
+
+@dataclass
+class Backend:
+    registry: Registry
+    fresh: Callable[[], Registry]  # another client of the same registry (another run)
+    tamper_file: Callable[[int], None]  # change the stored model file's bytes
+    tamper_record: Callable[[int], None]  # change the registry's sha256 record
+
+
+def local_backend(tmp_path: Path) -> Backend:
+    from ci_ml.registry.local import LocalRegistry
+
+    path = tmp_path / "registry"
+
+    def tamper_file(number: int) -> None:
+        model = next((path / "versions" / str(number)).glob("model.*"))
+        model.write_bytes(model.read_bytes()[:-10])
+
+    def tamper_record(number: int) -> None:
+        record = path / "versions" / str(number) / "record.json"
+        record.write_text(json.dumps(json.loads(record.read_text()) | {"sha256": "0" * 64}))
+
+    return Backend(LocalRegistry(path), lambda: LocalRegistry(path), tamper_file, tamper_record)
+
+
+def mlflow_backend(tmp_path: Path, uri: str, name: str) -> Backend:
+    from ci_ml.registry.mlflow import Lease, MlflowRegistry
+
+    lease = Lease(ttl=30, window=0.3, settle=0.4, wait=60)
+
+    def make() -> MlflowRegistry:
+        return MlflowRegistry(uri, name, lease)
+
+    registry = make()
+    client = registry._client
+
+    def tamper_file(number: int) -> None:
+        version = client.get_model_version(name, str(number))
+        bad = tmp_path / "bad" / version.tags["model_file"]
+        bad.parent.mkdir(exist_ok=True)
+        bad.write_bytes(b"not the model that was registered")
+        client.log_artifact(version.run_id, str(bad), "ci-ml")
+
+    def tamper_record(number: int) -> None:
+        client.set_model_version_tag(name, str(number), "sha256", "0" * 64)
+
+    return Backend(registry, make, tamper_file, tamper_record)
+
+
+@pytest.fixture(params=["local", "mlflow"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "local":
+        yield local_backend(tmp_path)
+        return
+    server = request.getfixturevalue("mlflow_server")
+    yield mlflow_backend(tmp_path, server.uri, request.getfixturevalue("model_name"))
+
+
+def add(backend: Backend, tmp_path: Path, *names: str) -> list[int]:
+    return [backend.registry.add(trained_folder(tmp_path, n)).number for n in names]
+
+
+def test_an_empty_registry_has_no_champion_versions_or_audit(backend):
+    registry = backend.registry
+    assert registry.champion() is None
+    assert registry.versions() == []
+    assert registry.audit_log() == []
+    with pytest.raises(EnvironmentProblem, match="no version 1"):
+        registry.version(1)
+
+
+def test_versions_count_up_and_keep_their_card(backend, tmp_path):
+    assert add(backend, tmp_path, "a", "b", "c") == [1, 2, 3]
+    card = json.loads((tmp_path / "b" / "model-card.json").read_text())
+    version = backend.fresh().version(2)
+    assert version.card == card
+    assert version.sha256 == card["model_file"]["sha256"]
+    assert [v.number for v in backend.registry.versions()] == [1, 2, 3]
+    listed = backend.registry.versions()[1].to_dict(champion=None)
+    assert listed["metrics"] == {"accuracy": 0.75, "f1": 0.5} and listed["commit"] == "c0ffeeb"
+
+
+def test_a_version_model_file_loads_after_its_sha256_check(backend, tmp_path):
+    add(backend, tmp_path, "a")
+    record = backend.fresh().model_file(1)
+    assert record.sha256 == backend.registry.version(1).sha256
+    model = load_model(record)
+    assert list(model.predict([[0.0], [3.0]])) == [0, 1]
+
+
+def test_a_tampered_model_file_is_refused(backend, tmp_path):
+    add(backend, tmp_path, "a")
+    backend.tamper_file(1)
+    with pytest.raises(IntegrityError, match="refus") as caught:
+        load_model(backend.fresh().model_file(1))
+    assert caught.value.exit_code == ENVIRONMENT
+
+
+def test_a_record_that_does_not_match_the_card_is_refused(backend, tmp_path):
+    add(backend, tmp_path, "a")
+    backend.tamper_record(1)
+    with pytest.raises(IntegrityError, match="refus"):
+        load_model(backend.fresh().model_file(1))
+
+
+def test_promotion_against_a_stale_champion_is_refused(backend, tmp_path):
+    registry = backend.registry
+    add(backend, tmp_path, "a", "b", "c")
+    registry.promote(1, None, WHO)
+    backend.fresh().promote(2, 1, WHO)  # another run won first
+    with pytest.raises(RegistryRefused, match="champion is now version 2"):
+        registry.promote(3, 1, WHO)
+    assert registry.champion().number == 2
+    assert [e["version"] for e in registry.audit_log()] == [1, 2]
+
+
+def test_two_racing_promotions_exactly_one_wins(backend, tmp_path):
+    add(backend, tmp_path, "base", "r0", "r1", "r2")
+    backend.registry.promote(1, None, WHO)
+    outcomes: dict[int, str] = {}
+    barrier = threading.Barrier(3)
+
+    def race(number: int) -> None:
+        registry = backend.fresh()
+        barrier.wait()
+        try:
+            registry.promote(number, 1, WHO)
+            outcomes[number] = "won"
+        except RegistryRefused:
+            outcomes[number] = "lost"
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in (2, 3, 4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    winners = [n for n, outcome in outcomes.items() if outcome == "won"]
+    assert len(outcomes) == 3 and len(winners) == 1
+    assert backend.registry.champion().number == winners[0]
+    assert [e["version"] for e in backend.registry.audit_log()] == [1, winners[0]]
+
+
+def test_rollback_walks_back_through_champions_and_to_a_chosen_version(backend, tmp_path):
+    registry = backend.registry
+    add(backend, tmp_path, "a", "b", "c")
+    registry.promote(1, None, WHO)
+    registry.promote(2, 1, WHO)
+    registry.promote(3, 2, WHO)
+    assert registry.rollback(WHO).number == 2
+    assert backend.fresh().rollback(WHO).number == 1
+    with pytest.raises(RegistryRefused, match="nothing to roll back to"):
+        registry.rollback(WHO)
+    assert registry.rollback(WHO, to=3).number == 3
+    with pytest.raises(RegistryRefused, match="already the champion"):
+        registry.rollback(WHO, to=3)
+    assert registry.champion().number == 3
+    events = [(e["event"], e["version"], e["previous"]) for e in registry.audit_log()]
+    assert events[-3:] == [("rollback", 2, 3), ("rollback", 1, 2), ("rollback", 3, 1)]
+
+
+def test_rollback_with_no_champion_is_refused(backend):
+    with pytest.raises(RegistryRefused, match="nothing to roll back to"):
+        backend.registry.rollback(WHO)
+
+
+def test_the_audit_log_records_each_change_in_order(backend, tmp_path):
+    registry = backend.registry
+    add(backend, tmp_path, "a", "b")
+    registry.promote(1, None, WHO)
+    registry.promote(2, 1, WHO)
+    registry.rollback(WHO)
+    log = backend.fresh().audit_log()
+    assert [(e["event"], e["version"], e["previous"]) for e in log] == [
+        ("promote", 1, None),
+        ("promote", 2, 1),
+        ("rollback", 1, 2),
+    ]
+    for entry in log:
+        assert (entry["actor"], entry["at"], entry["commit"], entry["reason"]) == (
+            "tester",
+            "2026-01-01T00:00:00+00:00",
+            "abc",
+            "test",
+        )
