@@ -40,14 +40,6 @@ def test_mlflow_keys_without_a_backend_are_rejected(example, run_cli):
     assert "registry.model_name: not a setting of registry.backend 'local'" in result.err
 
 
-def test_github_releases_is_not_implemented_yet(example, run_cli):
-    project = example("diabetes")
-    _registry(project, "registry:\n  backend: github-releases\n  tag_prefix: models/\n")
-    result = run_cli("registry", "list", cwd=project)
-    assert result.code == 2
-    assert "'github-releases' is not implemented" in result.err
-
-
 def test_credentials_in_the_tracking_uri_are_refused_and_not_echoed(example, run_cli):
     project = example("diabetes")
     uri = "https://alice:s3cret-pw@mlflow.example.com"

@@ -14,13 +14,14 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.registry_support import WHO, trained_folder
 
 from ci_ml.errors import ENVIRONMENT, EnvironmentProblem, IntegrityError
 from ci_ml.modelfile import load_model
 from ci_ml.registry.base import Registry, RegistryRefused
+from tests.registry_support import WHO, trained_folder
 
 
 @dataclass
@@ -71,10 +72,44 @@ def mlflow_backend(tmp_path: Path, uri: str, name: str) -> Backend:
     return Backend(registry, make, tamper_file, tamper_record)
 
 
-@pytest.fixture(params=["local", "mlflow"])
+def github_backend(tmp_path: Path, fake: Any) -> Backend:
+    from ci_ml.registry.github_releases import GitHubReleasesRegistry
+    from tests.github_support import FAST, REPO, settings_for
+
+    counter = iter(range(10_000))
+
+    def make() -> GitHubReleasesRegistry:
+        cache = tmp_path / f"cache{next(counter)}"
+        return GitHubReleasesRegistry.connect(
+            settings_for(fake, None), REPO, "demo", None, cache, FAST
+        )
+
+    def stored(number: int, name: str) -> dict[str, Any]:
+        state = fake.state.repo(REPO)
+        (release,) = [
+            r for r in state.releases.values() if r["tag_name"] == f"ci-ml/demo/v{number}"
+        ]
+        names = [a for a in state.assets.values() if a["release"] == release["id"]]
+        return next(a for a in names if a["name"] == name or a["name"].startswith(name))
+
+    def tamper_file(number: int) -> None:
+        asset = stored(number, "model.")
+        asset["content"] = asset["content"][:-10]
+
+    def tamper_record(number: int) -> None:
+        asset = stored(number, "record.json")
+        asset["content"] = json.dumps(json.loads(asset["content"]) | {"sha256": "0" * 64}).encode()
+
+    return Backend(make(), make, tamper_file, tamper_record)
+
+
+@pytest.fixture(params=["local", "mlflow", "github-releases"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "local":
         yield local_backend(tmp_path)
+        return
+    if request.param == "github-releases":
+        yield github_backend(tmp_path, request.getfixturevalue("fake_github"))
         return
     server = request.getfixturevalue("mlflow_server")
     yield mlflow_backend(tmp_path, server.uri, request.getfixturevalue("model_name"))

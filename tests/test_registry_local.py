@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.registry_support import WHO, trained_folder
 
 from ci_ml.errors import IntegrityError
 from ci_ml.registry.base import RegistryRefused
 from ci_ml.registry.local import LocalRegistry
+from tests.registry_support import WHO, trained_folder
 
 
 def _race(path: str, folder: str, barrier, results) -> None:

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.mlflow_server import Proxy, free_port
-from tests.registry_support import WHO, trained_folder
 
 from ci_ml.errors import EnvironmentProblem
 from ci_ml.registry import mlflow as mlflow_registry
 from ci_ml.registry.mlflow import LEASE_TAG, Lease, MlflowRegistry
+from tests.mlflow_server import Proxy, free_port
+from tests.registry_support import WHO, trained_folder
 
 FAST = Lease(ttl=30, window=0.3, settle=0.4, wait=30)
 REGISTRY = "registry:\n  backend: local\n  path: .ci-ml/registry\n"

@@ -56,8 +56,8 @@ from ci_ml.github import (
     ReleaseStore,
 )
 from ci_ml.modelfile import ModelFile, model_file_from_card
-from ci_ml.registry.base import RegistryRefused, Version, Who
-from ci_ml.registry.local import CARD, RECORD, _rollback_target
+from ci_ml.registry.base import RegistryRefused, Version, Who, rollback_target
+from ci_ml.registry.local import CARD, RECORD
 
 if TYPE_CHECKING:
     from ci_ml.config import Config
@@ -336,7 +336,7 @@ class GitHubReleasesRegistry:
     def rollback(self, who: Who, to: int | None = None) -> Version:
         def decide(pointer: dict[str, Any]) -> tuple[int, list[int], dict[str, Any]]:
             current = pointer.get("version")
-            target, history = _rollback_target(current, list(pointer.get("history", [])), to)
+            target, history = rollback_target(current, list(pointer.get("history", [])), to)
             self.version(target)
             return target, history, who.entry("rollback", target, current)
 
