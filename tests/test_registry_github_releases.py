@@ -88,7 +88,7 @@ def test_versions_are_published_releases_with_the_model_card_and_record(
     record = json.loads(asset(fake_github, "ci-ml/demo/v1", "record.json")["content"])
     assert record["version"] == 1 and record["sha256"] == first.sha256
     assert [v.number for v in registry.versions()] == [1, 2]
-    assert registry.version(1).card["estimator"] == "LogisticRegression"
+    assert registry.version(1).card["estimator"] == "sklearn.linear_model.LogisticRegression"
     assert "refs/tags/ci-ml/demo/v1" in fake_github.state.repo(REPO).refs
 
 
