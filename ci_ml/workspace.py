@@ -24,10 +24,18 @@ def open_workspace(
     """Load the config; the run directory defaults to .ci-ml/run beside it, so
     several models in one repository never share one."""
     config = load_config(config_path)
+    _importable(config.root)
     if report_id:
         config = dataclasses.replace(config, report_id=check_report_id(report_id))
     path = Path(run_dir) if run_dir else config.root / DEFAULT_RUN_DIR
     return Workspace(config, RunDir(path))
+
+
+def _importable(folder: Path) -> None:
+    """Custom estimators and metrics (`my_metrics:fn`) live beside ci-ml.yaml, as a user
+    expects; a console script does not put that folder on sys.path by itself."""
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 
 def say(message: str) -> None:

@@ -186,3 +186,65 @@ def test_promotion_is_idempotent_for_the_same_run_and_the_same_data(example, run
     listed = json.loads(run_cli("registry", "list", "--json", cwd=project).out)
     assert [v["version"] for v in listed["versions"]] == [1]
     assert len(json.loads(run_cli("registry", "history", "--json", cwd=project).out)["audit"]) == 1
+
+
+def test_confidence_slices_and_intervals_end_to_end(example, run_cli):
+    project = example("penguins")
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    config = project / "ci-ml.fresh.yaml"
+    text = config.read_text().replace(
+        "  - {metric: f1_macro, min_delta: 0.0}       # no worse than the champion\n",
+        "  - {metric: f1_macro, max_regression: 0.02, confidence: 0.9}\n"
+        "  - {metric: neg_log_loss, min_delta: 0.0, confidence: 0.9}\n"
+        "  - {metric: f1_macro, slice_by: island, min: 0.8}\n",
+    )
+    text += "evaluation:\n  slice_by: [island]\n  min_slice_rows: 10\n  resamples: 500\n"
+    config.write_text(text)
+    result = run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
+    report = _report(project)
+    assert result.code in (0, 1), result.err
+    f1 = report["metrics"]["f1_macro"]
+    assert f1["interval"]["level"] == 0.95 and f1["n_rows"] == 86
+    assert report["comparison"]["resamples"] == 500
+    confident = [r for r in report["rules"] if "confidence" in r]
+    assert [r["metric"] for r in confident] == ["f1_macro", "neg_log_loss"]
+    assert report["multiple_testing"] == "holm"
+    assert all(r["p_adjusted"] >= r["p_value"] for r in confident)
+    sliced = next(r for r in report["rules"] if r.get("slice_by") == "island")
+    assert sliced["status"] == "pass" and "judged slice(s)" in sliced["reason"]
+    islands = {s["value"] for s in report["slices"] if s["column"] == "island"}
+    assert islands == {"Biscoe", "Dream", "Torgersen"}
+    assert report["mcnemar"]["n_rows"] == 86
+    markdown = (project / ".ci-ml/run/report.md").read_text()
+    assert "95% interval of the change" in markdown and "Slices, worst first" in markdown
+
+
+def test_slice_rule_on_an_unsliced_column_is_a_config_error(example, run_cli):
+    project = example("penguins")
+    config = project / "ci-ml.yaml"
+    rule = "  - {metric: f1_macro, slice_by: sex, min: 0.8}\nregistry:"
+    config.write_text(config.read_text().replace("registry:", rule))
+    result = run_cli("check", cwd=project)
+    assert result.code == 2
+    assert "gate[3].slice_by: 'sex' must also be listed in evaluation.slice_by" in result.err
+
+
+def test_custom_metric_from_the_project(example, run_cli):
+    project = example("diabetes")
+    (project / "my_metrics.py").write_text(
+        "import numpy as np\n\n"
+        "def within_25(y_true, y_pred):\n"
+        "    return float(np.mean(np.abs(np.asarray(y_true) - y_pred) <= 25))\n"
+    )
+    config = project / "ci-ml.yaml"
+    text = config.read_text().replace(
+        "metrics: [neg_root_mean_squared_error, r2, neg_mean_absolute_error]",
+        "metrics:\n  - neg_root_mean_squared_error\n  - r2\n"
+        "  - {name: 'my_metrics:within_25', greater_is_better: true}",
+    )
+    rule = "  - {metric: 'my_metrics:within_25', min: 0.2}\nregistry:"
+    config.write_text(text.replace("registry:", rule))
+    result = run_cli("check", cwd=project)  # the config's folder is importable
+    assert result.code == 0, result.err
+    entry = _report(project)["metrics"]["my_metrics:within_25"]
+    assert 0.2 <= entry["challenger"] <= 1

@@ -38,6 +38,11 @@ def build_report(
         "primary_metric": primary_metric,
         "metrics": _metrics(evaluation.get("metrics", {}), primary_metric),
         "rules": (decision or {}).get("rules", []),
+        "multiple_testing": (decision or {}).get("multiple_testing", "none"),
+        "comparison": evaluation.get("comparison"),
+        "mcnemar": evaluation.get("mcnemar"),
+        "slices": evaluation.get("slices", []),
+        "budgets": evaluation.get("budgets", {}),
         "validation": validation,
         "eval": evaluation.get("eval"),
         "lineage": _lineage(card),
@@ -71,6 +76,7 @@ def _metrics(metrics: dict[str, dict[str, Any]], primary: str) -> dict[str, dict
     out = {}
     for scorer, entry in metrics.items():
         name = MetricName.of(scorer, entry)
+        interval = _shown_interval(entry.get("interval"), name.is_loss)
         shown_delta = (
             None if entry.get("delta") is None else entry["delta"] * (-1 if name.is_loss else 1)
         )
@@ -83,9 +89,19 @@ def _metrics(metrics: dict[str, dict[str, Any]], primary: str) -> dict[str, dict
                 "champion": name.shown(entry.get("champion")),
                 "challenger": name.shown(entry.get("challenger")),
                 "delta": shown_delta,
+                "interval": interval or None,
             },
         }
     return out
+
+
+def _shown_interval(interval: dict[str, Any] | None, is_loss: bool) -> dict[str, Any] | None:
+    """The delta's interval in shown units: for a loss, the change in the loss itself."""
+    if not interval or interval.get("low") is None or interval.get("high") is None:
+        return None
+    if not is_loss:
+        return interval
+    return {**interval, "low": -interval["high"], "high": -interval["low"]}
 
 
 def _lineage(card: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -37,7 +37,7 @@ def comparison_line(report: dict[str, Any]) -> str:
 
 def metric_rows(report: dict[str, Any]) -> list[list[str]]:
     rows = []
-    for entry in report.get("metrics", {}).values():
+    for scorer, entry in report.get("metrics", {}).items():
         shown = entry["shown"]
         label = entry["display_name"] + (" ★" if entry.get("primary") else "")
         if entry.get("lower_is_better"):
@@ -48,9 +48,61 @@ def metric_rows(report: dict[str, Any]) -> list[list[str]]:
                 number(shown["champion"]),
                 number(shown["challenger"]),
                 f"{number(shown['delta'], signed=True)} {_direction(entry)}".strip(),
+                _percent(_shown_relative(entry)),
+                _interval(shown.get("interval")),
+                _percent(entry.get("prob_better"), signed=False),
+                gate_mark(report, scorer),
             ]
         )
     return rows
+
+
+def metric_headers(report: dict[str, Any]) -> list[str]:
+    level = (report.get("comparison") or {}).get("confidence", 0.95)
+    return [
+        "metric",
+        "champion",
+        "challenger",
+        "change",
+        "relative",
+        f"{level:.0%} interval of the change",
+        "P(better)",
+        "gate",
+    ]
+
+
+def _shown_relative(entry: dict[str, Any]) -> float | None:
+    """The change relative to the champion, in the same direction as the shown change."""
+    relative = entry.get("relative_delta")
+    if relative is None:
+        return None
+    return -relative if entry.get("lower_is_better") else relative
+
+
+def _percent(value: float | None, signed: bool = True) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.1%}" if signed else f"{value:.0%}"
+
+
+def _interval(interval: dict[str, Any] | None) -> str:
+    if not interval:
+        return "–"
+    return f"[{number(interval['low'], signed=True)}, {number(interval['high'], signed=True)}]"
+
+
+def gate_mark(report: dict[str, Any], scorer: str) -> str:
+    """✅ when every rule on the metric passed, ❌ when one failed, ➖ when all were skipped."""
+    statuses = {
+        r["status"]
+        for r in report.get("rules", [])
+        if r["metric"] == scorer and "slice_by" not in r
+    }
+    if not statuses:
+        return ""
+    if "fail" in statuses:
+        return "❌"
+    return "✅" if "pass" in statuses else "➖"
 
 
 def _direction(entry: dict[str, Any]) -> str:
@@ -62,15 +114,69 @@ def _direction(entry: dict[str, Any]) -> str:
     return "▲ better" if delta > 0 else "▼ worse"
 
 
-METRIC_HEADERS = ["metric", "champion", "challenger", "change"]
-RULE_HEADERS = ["rule", "metric", "check", "result", "why"]
+RULE_HEADERS = ["rule", "role", "metric", "check", "result", "why"]
+SLICE_HEADERS = ["slice", "metric", "rows", "champion", "challenger", "change", "judged"]
+BUDGET_HEADERS = ["budget", "champion", "challenger", "ratio"]
+
+
+def slice_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Slices of the primary metric and of metrics under slice rules, worst first."""
+    wanted = {report.get("primary_metric")} | {
+        r["metric"] for r in report.get("rules", []) if "slice_by" in r
+    }
+    metrics = report.get("metrics", {})
+    rows = []
+    for piece in report.get("slices", []):
+        if piece["metric"] not in wanted:
+            continue
+        entry = metrics.get(piece["metric"], {})
+        loss = bool(entry.get("lower_is_better"))
+        flip = -1 if loss else 1
+        rows.append(
+            [
+                f"{piece['column']}={'(missing)' if piece['value'] is None else piece['value']}",
+                entry.get("display_name", piece["metric"]),
+                str(piece["n_rows"]),
+                number(None if piece["champion"] is None else flip * piece["champion"]),
+                number(None if piece["challenger"] is None else flip * piece["challenger"]),
+                f"{number(None if piece['delta'] is None else flip * piece['delta'], signed=True)}"
+                f" {_direction(piece)}".strip(),
+                "yes" if piece["judged"] else f"no: {piece.get('reason') or 'too small'}",
+            ]
+        )
+    return rows
+
+
+def budget_rows(report: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            name,
+            number(entry.get("champion")),
+            number(entry.get("challenger")),
+            "–" if entry.get("ratio") is None else f"x{entry['ratio']:.2f}",
+        ]
+        for name, entry in (report.get("budgets") or {}).items()
+    ]
+
+
+def mcnemar_line(report: dict[str, Any]) -> str:
+    result = report.get("mcnemar")
+    if not result:
+        return ""
+    return (
+        f"McNemar exact test on per-row correctness: only the challenger right on "
+        f"{result['only_challenger_right']} rows, only the champion on "
+        f"{result['only_champion_right']}; p = {number(result['p_value'])} (two-sided)."
+    )
 
 
 def rule_rows(report: dict[str, Any]) -> list[list[str]]:
     return [
         [
             rule["rule"],
-            rule["metric"].removeprefix("neg_"),
+            rule.get("role", ""),
+            rule["metric"].removeprefix("neg_")
+            + (f" per {rule['slice_by']}" if rule.get("slice_by") else ""),
             f"{rule['kind']} {number(rule['threshold'])}",
             STATUS_MARKS.get(rule["status"], rule["status"]),
             rule["reason"],

@@ -13,13 +13,16 @@ def render(report: dict[str, Any]) -> str:
     parts = [f"ci-ml · {report['name']}", common.verdict_line(report)]
     if report.get("metrics"):
         parts.append(common.comparison_line(report))
-        parts.append(_table(common.METRIC_HEADERS, common.metric_rows(report)))
+        parts.append(_table(common.metric_headers(report), common.metric_rows(report)))
+        parts.append(common.mcnemar_line(report))
     if report.get("rules"):
         parts.append(_table(common.RULE_HEADERS, common.rule_rows(report)))
+    if common.slice_rows(report):
+        parts.append(_table(common.SLICE_HEADERS, common.slice_rows(report)))
     if common.failure_rows(report):
         parts.append(_table(common.FAILURE_HEADERS, common.failure_rows(report)))
     parts.extend(f"warning: {w}" for w in report.get("warnings", []))
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(p for p in parts if p) + "\n"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
