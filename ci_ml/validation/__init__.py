@@ -1,0 +1,1 @@
+"""Data validation (schema rules) and drift against the champion's training profile."""
