@@ -233,7 +233,8 @@ def scan_current(
 def ks_distance(reference: dict[str, Any], current: CurrentColumn) -> float:
     """Kolmogorov-Smirnov distance between the reference CDF and the new data's.
 
-    Exact for a reference of at most 100 values; otherwise accurate to the
+    Exact when the profile holds every distinct reference value (`cdf_exact`, e.g. a
+    reference of at most 100 rows); otherwise the supremum is taken over the
     reference's 1% quantile grid. The new data's CDF is counted exactly.
     """
     grid = current.grid
@@ -245,8 +246,10 @@ def ks_distance(reference: dict[str, Any], current: CurrentColumn) -> float:
     cur_at = np.cumsum(current.at_most)[:-1] / total
     cur_before = np.cumsum(current.below)[:-1] / total
     tail = abs(1.0 - cur_at[-1]) if len(cur_at) else 1.0
-    gaps = np.concatenate([np.abs(ref_at - cur_at), np.abs(ref_before - cur_before), [tail]])
-    return float(gaps.max())
+    gaps: list[np.ndarray] = [np.abs(ref_at - cur_at), np.array([tail])]
+    if reference.get("cdf_exact"):  # between grid points a step CDF stays flat
+        gaps.append(np.abs(ref_before - cur_before))
+    return float(np.concatenate(gaps).max())
 
 
 def ks_p_value(statistic: float, n_reference: int, n_current: int) -> float:
@@ -400,7 +403,8 @@ def _numeric(
         "median_reference": reference["median"],
         "median_current": float(np.median(sample)),
     }
-    p_value = ks_p_value(ks, reference["values"], current.values)
+    # A sketched reference CDF is only as sure as the sample it came from.
+    p_value = ks_p_value(ks, min(reference["values"], reference["sample_size"]), current.values)
     if reference["min"] == reference["max"]:
         return _constant(name, reference, current, details, p_value, options)
     method = _chosen_method(name, "numeric", reference["values"], options)
@@ -503,10 +507,9 @@ def _categorical_description(
         (abs(c - r), _share_change(k, r, c))
         for k, r, c in zip(reference["categories"], ref_share, cur_share, strict=True)
     ]
-    changes += _new_categories(reference, current)
-    if not changes:
-        return "no change"
-    return max(changes, key=lambda change: change[0])[1]
+    new = [text for share, text in _new_categories(reference, current) if share >= 0.005]
+    largest = max(changes, key=lambda change: change[0])[1] if changes else "no change"
+    return "; ".join([*new[:2], largest])
 
 
 def _share_change(category: str, before: float, after: float) -> str:

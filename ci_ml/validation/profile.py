@@ -185,6 +185,9 @@ def numeric_profile(
         "std": tidy(stats.std),
         "median": tidy(float(np.median(sample))),
         "sample_size": int(sample.size),
+        "cdf_exact": bool(
+            sample.size == stats.n and np.unique(points).size == np.unique(sample).size
+        ),
         "quantiles": as_python(points),
         "cdf": as_python(np.searchsorted(sample, points, side="right") / sample.size),
         "bins": {"edges": as_python(edges), "fractions": as_python(fractions)},

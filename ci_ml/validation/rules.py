@@ -92,6 +92,7 @@ class _Tally:
     examples: list[tuple[int, Any]] = field(default_factory=list)
     low: float = np.inf
     high: float = -np.inf
+    distinct: list[Any] = field(default_factory=list)
 
     def add(self, failing: np.ndarray, array: pa.Array, offset: int) -> None:
         hits = int(np.count_nonzero(failing))
@@ -101,6 +102,13 @@ class _Tally:
         if len(self.examples) < MAX_EXAMPLES:
             rows = np.flatnonzero(failing)[: MAX_EXAMPLES - len(self.examples)]
             self.examples += [(offset + int(r), value_repr(array, int(r))) for r in rows]
+
+    def distinct_values(self, array: pa.Array, failing: np.ndarray) -> None:
+        """Remember a few distinct failing values (for allowed-values failures)."""
+        if failing.any() and len(self.distinct) < MAX_EXAMPLES:
+            unique = pc.unique(as_text(array).filter(pa.array(failing))).to_pylist()
+            self.distinct += [v for v in unique if v not in self.distinct]
+            self.distinct = self.distinct[:MAX_EXAMPLES]
 
     def extremes(self, values: np.ndarray, failing: np.ndarray) -> None:
         if failing.any():
@@ -132,6 +140,8 @@ class _ColumnCheck:
     def _add(self, rule: str, failing: np.ndarray, array: pa.Array, offset: int) -> None:
         if rule in self.tallies:
             self.tallies[rule].add(failing, array, offset)
+            if rule == "allowed":
+                self.tallies[rule].distinct_values(array, failing)
 
     def _numbers(self, array: pa.Array, offset: int) -> None:
         values, bad = as_numbers(array)
@@ -272,7 +282,7 @@ def _describe(name: str, value: Any, tally: _Tally, rows: int) -> tuple[str, str
         return f"<= {value}", f"max {_plain(tally.high)}"
     if name == "allowed":
         shown = ", ".join(repr(v) for v in value[:10]) + (", ..." if len(value) > 10 else "")
-        return f"one of {shown}", f"{example!r} and others" if tally.count > 1 else repr(example)
+        return f"one of {shown}", ", ".join(repr(v) for v in tally.distinct)
     if name == "regex":
         return f"matches {value!r}", f"{example!r}"
     return str(value), f"{tally.count} rows"
@@ -281,6 +291,8 @@ def _describe(name: str, value: Any, tally: _Tally, rows: int) -> tuple[str, str
 def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
     return value
 
 

@@ -295,8 +295,8 @@ def _round(value: float, direction: Any) -> float:
     """Round outward to 3 significant digits, so the schema reads well."""
     if value == 0:
         return 0.0
-    scale = 10 ** (math.floor(math.log10(abs(value))) - 2)
-    return float(direction(value / scale) * scale)
+    digits = 2 - math.floor(math.log10(abs(value)))
+    return round(direction(value * 10**digits) / 10**digits, max(digits, 0))
 
 
 def dump_schema_yaml(schema: dict[str, Any], path: str | Path | None = None) -> str:
