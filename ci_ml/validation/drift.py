@@ -26,13 +26,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from scipy import stats as scipy_stats
-from scipy.spatial import distance
 
 from ci_ml.errors import ConfigError
 from ci_ml.validation.profile import KINDS, SAMPLE_ROWS, ColumnAccumulator, scan_columns
 from ci_ml.validation.scan import open_source
-from ci_ml.validation.stats import RowSampler, bin_counts, quantiles
+from ci_ml.validation.stats import RowSampler, chi2_sf, kolmogorov_sf, quantiles
 
 DEFAULT_THRESHOLDS = {
     "wasserstein": 0.1,
@@ -184,18 +182,35 @@ class CurrentColumn:
         self.grid = np.unique(reference["quantiles"]) if numeric else np.empty(0)
         self.edges = np.asarray(reference["bins"]["edges"]) if numeric else np.empty(0)
         self.at_most = np.zeros(len(self.grid) + 1, np.int64)
-        self.below = np.zeros(len(self.grid) + 1, np.int64)
-        self.bins = np.zeros(len(self.edges) + 1, np.int64)
+        self.equal = np.zeros(len(self.grid) + 1, np.int64)
 
     def update(
         self, array: pa.Array, chosen: np.ndarray, keys: np.ndarray, threshold: float
     ) -> np.ndarray | None:
         finite = self.accumulator.update(array, chosen, keys, threshold)
         if finite is not None and self.grid.size:
-            self.at_most += bin_counts(finite, self.grid, "left")
-            self.below += bin_counts(finite, self.grid, "right")
-            self.bins += bin_counts(finite, self.edges)
+            self._count(finite)
         return finite
+
+    def _count(self, finite: np.ndarray) -> None:
+        """Counts per grid interval (u[k-1], u[k]], and of values equal to each u[k]."""
+        positions = np.searchsorted(self.grid, finite)
+        self.at_most += np.bincount(positions, minlength=len(self.grid) + 1)
+        hit = self.grid[np.minimum(positions, len(self.grid) - 1)] == finite
+        self.equal += np.bincount(positions[hit], minlength=len(self.grid) + 1)
+
+    @property
+    def below(self) -> np.ndarray:
+        """Counts per grid interval [u[k-1], u[k])."""
+        shifted = np.concatenate([[0], self.equal[:-1]])
+        return self.at_most - self.equal + shifted
+
+    @property
+    def bins(self) -> np.ndarray:
+        """Counts in the reference's PSI bins, whose edges are points of the grid."""
+        cumulative = np.cumsum(self.at_most)
+        at_edges = cumulative[np.searchsorted(self.grid, self.edges)]
+        return np.diff(np.concatenate([[0], at_edges, [cumulative[-1]]]))
 
     @property
     def kind(self) -> str | None:
@@ -254,7 +269,7 @@ def ks_distance(reference: dict[str, Any], current: CurrentColumn) -> float:
 
 def ks_p_value(statistic: float, n_reference: int, n_current: int) -> float:
     effective = n_reference * n_current / max(n_reference + n_current, 1)
-    return float(scipy_stats.kstwo.sf(statistic, max(round(effective), 1)))
+    return kolmogorov_sf(statistic, effective)
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -482,17 +497,24 @@ def _categorical(
 
 
 def _js(reference: np.ndarray, current: np.ndarray) -> float:
-    value = distance.jensenshannon(reference / reference.sum(), current / current.sum(), base=2)
-    return float(np.nan_to_num(value))
+    """Jensen-Shannon distance, base 2: 0 for equal distributions, 1 for disjoint ones."""
+    p, q = reference / reference.sum(), current / current.sum()
+    middle = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl_p = np.where(p > 0, p * np.log2(p / middle), 0.0).sum()
+        kl_q = np.where(q > 0, q * np.log2(q / middle), 0.0).sum()
+    return float(np.sqrt(max((kl_p + kl_q) / 2, 0.0)))
 
 
 def _chi_square(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """Pearson's chi-square test of homogeneity on the 2 x k table of counts."""
     table = np.vstack([reference, current])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return 0.0, 1.0
-    result = scipy_stats.chi2_contingency(table, correction=False)
-    return float(result.statistic), float(result.pvalue)
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
+    statistic = float(((table - expected) ** 2 / expected).sum())
+    return statistic, chi2_sf(statistic, table.shape[1] - 1)
 
 
 def _categorical_description(

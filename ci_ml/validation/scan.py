@@ -161,7 +161,10 @@ def _csv_batches(
 
 def _parquet_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
     try:
-        yield from pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns)
+        # Without pre-buffering, memory holds one batch, not whole row groups.
+        yield from pq.ParquetFile(path, pre_buffer=False).iter_batches(
+            batch_size=PARQUET_BATCH_ROWS, columns=columns
+        )
     except (pa.ArrowException, OSError) as error:
         raise DataError(f"{path}: corrupt Parquet data ({error})") from None
 

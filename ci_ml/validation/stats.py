@@ -198,3 +198,59 @@ def quantiles(sample: np.ndarray, points: int) -> np.ndarray:
 
 def as_python(values: np.ndarray) -> list[Any]:
     return [tidy(float(v)) for v in values]
+
+
+# ---- p-values without scipy (importing scipy.stats costs more than a drift check) -----
+
+
+def kolmogorov_sf(statistic: float, n_effective: float) -> float:
+    """P(D > statistic) for the two-sample KS test, asymptotic with Stephens' correction."""
+    if statistic <= 0 or n_effective <= 0:
+        return 1.0
+    root = math.sqrt(n_effective)
+    lam = (root + 0.12 + 0.11 / root) * statistic
+    if lam < 0.2:
+        return 1.0
+    terms = (2 * (-1) ** (k - 1) * math.exp(-2 * k * k * lam * lam) for k in range(1, 101))
+    return min(max(sum(terms), 0.0), 1.0)
+
+
+def chi2_sf(statistic: float, dof: int) -> float:
+    """P(X > statistic) for a chi-square variable with `dof` degrees of freedom."""
+    if statistic <= 0:
+        return 1.0
+    return _upper_gamma(dof / 2.0, statistic / 2.0)
+
+
+def _upper_gamma(a: float, x: float) -> float:
+    """Regularised upper incomplete gamma Q(a, x): a series below a + 1, a fraction above."""
+    log_front = -x + a * math.log(x) - math.lgamma(a)
+    if x < a + 1:
+        term = total = 1.0 / a
+        for n in range(1, 1000):
+            term *= x / (a + n)
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return max(0.0, 1.0 - total * math.exp(log_front))
+    return _gamma_fraction(a, x) * math.exp(log_front)
+
+
+def _gamma_fraction(a: float, x: float) -> float:
+    """Lentz's continued fraction for Q(a, x) / (x^a e^-x / Gamma(a))."""
+    tiny = 1e-300
+    b = x + 1.0 - a
+    c, d = 1.0 / tiny, 1.0 / b
+    h = d
+    for i in range(1, 1000):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1.0 / d
+        h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
