@@ -22,6 +22,7 @@ from ci_ml.validation.scan import (
     as_booleans,
     as_numbers,
     as_text,
+    mask_of,
     open_source,
     value_repr,
 )
@@ -305,7 +306,7 @@ def _is_false(rule: Rule | None) -> bool:
 
 
 def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
+    return mask_of(array)
 
 
 # ---- the table ------------------------------------------------------------------------

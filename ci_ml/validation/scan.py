@@ -183,22 +183,46 @@ def as_numbers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
-        return _float_values(pc.cast(array, pa.float64())), np.zeros(len(array), bool)
+        return _float_values(array), np.zeros(len(array), bool)
     if pa.types.is_boolean(array.type):
         return _float_values(pc.cast(array, pa.float64())), np.zeros(len(array), bool)
-    text = pc.utf8_trim_whitespace(_text(array))
     try:
-        return _float_values(pc.cast(text, pa.float64())), np.zeros(len(array), bool)
+        return _float_values(pc.cast(_text(array), pa.float64())), np.zeros(len(array), bool)
     except pa.ArrowInvalid:
-        pass
+        text = pc.utf8_trim_whitespace(_text(array))
     numeric = pc.match_substring_regex(text, NUMBER_PATTERN)
-    bad = pc.and_(pc.is_valid(text), pc.invert(numeric)).to_numpy(zero_copy_only=False)
+    bad = mask_of(pc.and_(pc.is_valid(text), pc.invert(numeric)))
     cleaned = pc.if_else(pc.fill_null(numeric, False), text, pa.scalar(None, pa.string()))
-    return _float_values(pc.cast(cleaned, pa.float64())), np.asarray(bad, bool)
+    return _float_values(pc.cast(cleaned, pa.float64())), bad
 
 
 def _float_values(array: pa.Array) -> np.ndarray:
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+    """float64 values, NaN where null, without pyarrow's to_numpy (which imports pandas)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    dtype = np.dtype(array.type.to_pandas_dtype())
+    data = array.buffers()[1]
+    values = np.frombuffer(
+        data, dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize
+    )
+    values = values.astype(np.float64)  # always a copy: the buffer is read-only
+    if array.null_count:
+        values[_bits(array.buffers()[0], array.offset, len(array)) == 0] = np.nan
+    return values
+
+
+def _bits(buffer: pa.Buffer, offset: int, length: int) -> np.ndarray:
+    packed = np.frombuffer(buffer, dtype=np.uint8)
+    return np.unpackbits(packed, bitorder="little")[offset : offset + length]
+
+
+def mask_of(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow array as a numpy mask (null counts as False)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count:
+        array = pc.fill_null(array, False)
+    return _bits(array.buffers()[1], array.offset, len(array)).astype(bool)
 
 
 def as_booleans(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -207,9 +231,9 @@ def as_booleans(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         values = _float_values(pc.cast(array, pa.float64()))
         return values, np.isnan(values), np.zeros(len(array), bool)
     words = pc.utf8_lower(pc.utf8_trim_whitespace(_text(array)))
-    truthy = pc.is_in(words, value_set=pa.array(TRUE_WORDS)).to_numpy(zero_copy_only=False)
-    falsy = pc.is_in(words, value_set=pa.array(FALSE_WORDS)).to_numpy(zero_copy_only=False)
-    nulls = np.asarray(pc.is_null(words).to_numpy(zero_copy_only=False), bool)
+    truthy = mask_of(pc.is_in(words, value_set=pa.array(TRUE_WORDS)))
+    falsy = mask_of(pc.is_in(words, value_set=pa.array(FALSE_WORDS)))
+    nulls = mask_of(pc.is_null(words))
     values = np.where(truthy, 1.0, np.where(falsy, 0.0, np.nan))
     return values, nulls, ~(truthy | falsy | nulls)
 
@@ -221,8 +245,7 @@ def as_text(array: pa.Array) -> pa.Array:
 
 def null_mask(array: pa.Array) -> np.ndarray:
     """True where the value is null, or NaN in a float column."""
-    nulls = np.asarray(pc.is_null(array, nan_is_null=True).to_numpy(zero_copy_only=False), bool)
-    return nulls
+    return mask_of(pc.is_null(array, nan_is_null=True))
 
 
 def is_text_type(array_type: pa.DataType) -> bool:

@@ -140,18 +140,32 @@ class CategoryStats:
     rows: int = 0
     nulls: int = 0
     overflow: int = 0
-    counts: pa.Table | None = None
+    merged: pa.Table | None = None
+    pending: list[pa.Table] = field(default_factory=list)
 
     def update(self, text: pa.Array) -> None:
         self.rows += len(text)
         self.nulls += text.null_count
         counted = pc.value_counts(pc.drop_null(text))
         batch = pa.table({"value": counted.field("values"), "count": counted.field("counts")})
-        merged = batch if self.counts is None else pa.concat_tables([self.counts, batch])
-        if self.counts is not None:
-            merged = merged.group_by("value").aggregate([("count", "sum")])
-            merged = merged.rename_columns(["value", "count"])
-        self.counts = self._cap(merged)
+        self.pending.append(batch)
+        if sum(t.num_rows for t in self.pending) > CATEGORY_CAP:
+            self._merge()
+
+    def _merge(self) -> None:
+        """Sum the counts of the batches seen since the last merge (one group-by for many)."""
+        tables = [self.merged, *self.pending] if self.merged is not None else self.pending
+        self.pending = []
+        if not tables:
+            return
+        merged = pa.concat_tables(tables).group_by("value").aggregate([("count", "sum")])
+        self.merged = self._cap(merged.rename_columns(["value", "count"]))
+
+    @property
+    def counts(self) -> pa.Table | None:
+        """Category counts so far, as a table (value, count)."""
+        self._merge()
+        return self.merged
 
     def _cap(self, table: pa.Table) -> pa.Table:
         if table.num_rows <= CATEGORY_CAP:
@@ -176,11 +190,11 @@ class CategoryStats:
         if self.counts is None or not categories:
             return np.zeros(len(categories), dtype=np.int64)
         wanted = pa.array(categories, pa.string())
-        index = pc.index_in(self.counts["value"], value_set=wanted).to_numpy(zero_copy_only=False)
-        counts = self.counts["count"].to_numpy()
-        found = ~np.isnan(index.astype(float))
+        index = pc.index_in(self.counts["value"], value_set=wanted)
+        found = self.counts.filter(pc.is_valid(index))
         result = np.zeros(len(categories), dtype=np.int64)
-        np.add.at(result, index[found].astype(int), counts[found])
+        positions = pc.drop_null(index).to_pylist()  # at most len(categories) items
+        result[positions] = found["count"].to_pylist()
         return result
 
 
