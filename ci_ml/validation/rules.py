@@ -95,7 +95,7 @@ class _Tally:
     high: float = -np.inf
     distinct: list[Any] = field(default_factory=list)
 
-    def add(self, failing: np.ndarray, array: pa.Array, offset: int) -> None:
+    def add(self, failing: np.ndarray, array: Any, offset: int) -> None:
         hits = int(np.count_nonzero(failing))
         if not hits:
             return
@@ -104,10 +104,13 @@ class _Tally:
             rows = np.flatnonzero(failing)[: MAX_EXAMPLES - len(self.examples)]
             self.examples += [(offset + int(r), value_repr(array, int(r))) for r in rows]
 
-    def distinct_values(self, array: pa.Array, failing: np.ndarray) -> None:
+    def distinct_values(self, array: Any, failing: np.ndarray) -> None:
         """Remember a few distinct failing values (for allowed-values failures)."""
         if failing.any() and len(self.distinct) < MAX_EXAMPLES:
-            unique = pc.unique(as_text(array).filter(pa.array(failing))).to_pylist()
+            if isinstance(array, np.ndarray):
+                unique = [_plain(v) for v in np.unique(array[failing])[:MAX_EXAMPLES].tolist()]
+            else:
+                unique = pc.unique(as_text(array).filter(pa.array(failing))).to_pylist()
             self.distinct += [v for v in unique if v not in self.distinct]
             self.distinct = self.distinct[:MAX_EXAMPLES]
 
@@ -138,8 +141,9 @@ class _ColumnCheck:
         else:
             self._text(array, offset)
 
-    def _add(self, rule: str, failing: np.ndarray, array: pa.Array, offset: int) -> None:
-        if rule in self.tallies:
+    def _add(self, rule: str, failing: np.ndarray, array: Any, offset: int) -> None:
+        """Count a rule's failing rows; `array` (Arrow or numpy) supplies example values."""
+        if rule in self.tallies and _enabled(self.tallies[rule].rule):
             self.tallies[rule].add(failing, array, offset)
             if rule == "allowed":
                 self.tallies[rule].distinct_values(array, failing)
@@ -151,22 +155,23 @@ class _ColumnCheck:
             bad |= finite & (values != np.round(values))
         nulls = np.isnan(values) & ~bad
         self._common(array, offset, nulls, bad)
-        self._add("finite", np.isinf(values), array, offset)
-        self._bounds(values, array, offset)
+        # Examples show the parsed number from here on (the text only for type failures).
+        self._add("finite", np.isinf(values), values, offset)
+        self._bounds(values, offset)
         if "allowed" in self.tallies:
             allowed = np.asarray(self.spec.rules["allowed"].value, dtype=float)
-            self._add("allowed", ~np.isnan(values) & ~np.isin(values, allowed), array, offset)
+            self._add("allowed", ~np.isnan(values) & ~np.isin(values, allowed), values, offset)
         if "unique" in self.tallies:
             self._keep_for_uniqueness(values[~np.isnan(values)], ~np.isnan(values), offset)
 
-    def _bounds(self, values: np.ndarray, array: pa.Array, offset: int) -> None:
+    def _bounds(self, values: np.ndarray, offset: int) -> None:
         with np.errstate(invalid="ignore"):
             for rule, failing in (
                 ("min", values < _number(self.spec.rules.get("min"))),
                 ("max", values > _number(self.spec.rules.get("max"))),
             ):
                 if rule in self.tallies:
-                    self._add(rule, failing, array, offset)
+                    self._add(rule, failing, values, offset)
                     self.tallies[rule].extremes(values, failing)
 
     def _booleans(self, array: pa.Array, offset: int) -> None:
@@ -198,8 +203,7 @@ class _ColumnCheck:
     def _common(self, array: pa.Array, offset: int, nulls: np.ndarray, bad: np.ndarray) -> None:
         self.nulls += int(np.count_nonzero(nulls))
         self._add("type", bad, array, offset)
-        if _is_false(self.spec.rules.get("nullable")):
-            self._add("nullable", nulls, array, offset)
+        self._add("nullable", nulls, array, offset)
 
     def _keep_for_uniqueness(self, values: Any, present: np.ndarray, offset: int) -> None:
         self.unique_values.append(values)
@@ -212,8 +216,6 @@ class _ColumnCheck:
     def _failure(self, name: str, tally: _Tally) -> RuleFailure | None:
         rule = tally.rule
         if not tally.count or name in ("max_null_fraction", "unique"):
-            return None
-        if name == "nullable" and not _is_false(rule):
             return None
         expected, found = _describe(name, rule.value, tally, self.rows)
         return RuleFailure(
@@ -301,8 +303,11 @@ def _number(rule: Rule | None) -> float:
     return np.nan if rule is None else float(rule.value)
 
 
-def _is_false(rule: Rule | None) -> bool:
-    return rule is not None and rule.value is False
+def _enabled(rule: Rule) -> bool:
+    """`nullable: true`, `finite: false` or `unique: false` switch their check off."""
+    if rule.name == "nullable":
+        return rule.value is False
+    return rule.value is not False
 
 
 def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:

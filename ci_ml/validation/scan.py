@@ -255,11 +255,13 @@ def is_text_type(array_type: pa.DataType) -> bool:
     return pa.types.is_string(array_type) or pa.types.is_large_string(array_type)
 
 
-def value_repr(array: pa.Array, index: int) -> Any:
+def value_repr(array: pa.Array | np.ndarray, index: int) -> Any:
     """One cell, JSON-ready, for an example in a failure report."""
-    value = array[index].as_py()
+    value = array[index].item() if isinstance(array, np.ndarray) else array[index].as_py()
     if isinstance(value, float) and not np.isfinite(value):
         return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)

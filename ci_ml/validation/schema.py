@@ -92,8 +92,17 @@ def check_against_json_schema(document: Any, schema: dict[str, Any], where: str)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [_describe(jsonschema.exceptions.best_match([e])) for e in errors[:5]]
+        lines = [_describe(_deepest(e)) for e in errors[:5]]
         raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(lines))
+
+
+def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For a rule written `x` or `{value: x, severity: s}`, the branch the user meant."""
+    if not error.context:
+        return error
+    meant = 1 if isinstance(error.instance, dict) else 0  # the mapping form is listed second
+    branch = [e for e in error.context if e.relative_schema_path[0] == meant] or error.context
+    return _deepest(jsonschema.exceptions.best_match(branch))
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
