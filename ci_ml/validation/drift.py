@@ -21,6 +21,7 @@ Quantiles come from a seeded sample, so results are deterministic.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -305,16 +306,18 @@ def compare_column(
     role: str = "feature",
 ) -> ColumnDrift:
     """Drift of one column; p-value methods are decided later, after BH adjustment."""
-    empty = _empty_side(name, reference, current, options)
-    if empty is not None:
-        empty.role = role
-        return empty
-    if reference["kind"] == "numeric":
-        result = _numeric(name, reference, current, options, threshold)
-    else:
-        result = _categorical(name, reference, current, options)
+    result = _empty_side(name, reference, current, options)
+    if result is None:
+        if reference["kind"] == "numeric":
+            result = _numeric(name, reference, current, options, threshold)
+        else:
+            result = _categorical(name, reference, current, options)
+        result = _with_null_drift(result, reference, current, options)
     result.role = role
-    return _with_null_drift(result, reference, current, options)
+    invalid = current.accumulator.numeric.invalid
+    if invalid:
+        result.description = f"{invalid} values are not numbers; {result.description}"
+    return result
 
 
 def _empty_side(
@@ -456,7 +459,8 @@ def _numeric_description(reference: dict[str, Any], sample: np.ndarray) -> str:
     before, after = reference["median"], float(np.median(sample))
     spread = float(reference["std"]) or 1.0
     if abs(after - before) >= 0.05 * spread:
-        return f"median {_number(before)} -> {_number(after)}"
+        digits = max(0, -math.floor(math.log10(abs(after - before))))  # enough to see the move
+        return f"median {before:,.{digits}f} -> {after:,.{digits}f}"
     points = np.asarray(reference["quantiles"])
     low, high = np.quantile(sample, [0.1, 0.9])
     return (

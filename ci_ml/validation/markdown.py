@@ -54,7 +54,7 @@ def render_validation(result: ValidationResult) -> str:
 
 
 def _failure_row(failure: RuleFailure) -> list[Any]:
-    examples = ", ".join(f"{row}: {value!r}" for row, value in failure.examples[:3])
+    examples = ", ".join(f"{row}: {_value(value)}" for row, value in failure.examples[:3])
     return [
         _cell(failure.column or "(table)"),
         failure.rule,
@@ -118,6 +118,10 @@ def _number(value: float | None) -> str:
     if value != 0 and abs(value) < 0.001:
         return f"{value:.1e}"
     return f"{value:.3g}"
+
+
+def _value(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
 
 
 def _cell(value: Any) -> str:
