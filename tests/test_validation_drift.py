@@ -131,7 +131,8 @@ def test_columns_added_and_removed_since_the_champion(tmp_path: Path) -> None:
     assert (removed.status, removed.drifted) == ("removed", True)
     assert (added.status, added.drifted) == ("added", True)
     assert "no profile" in added.description
-    assert result.dataset_drift and result.passed  # warn is the default action
+    assert result.dataset_drift and result.schema_changed
+    assert not result.passed  # a profile that no longer covers the data is a verdict
 
 
 def test_a_reference_of_a_few_dozen_rows_is_tested_by_p_value(tmp_path: Path) -> None:
@@ -204,6 +205,10 @@ def test_overrides_of_method_threshold_and_ignore(tmp_path: Path) -> None:
     assert result.action == "block" and result.passed
     with pytest.raises(ConfigError, match="does not apply to a numeric column"):
         drift(tmp_path, table(1), table(2), options={"columns": {"age": {"method": "chisquare"}}})
+    with pytest.raises(ConfigError, match=r"drift.action: expected one of"):
+        drift(tmp_path, table(1), table(2), options={"action": "explode"})
+    with pytest.raises(ConfigError, match=r"drift.columns.age: unknown key\(s\) \['treshold'\]"):
+        drift(tmp_path, table(1), table(2), options={"columns": {"age": {"treshold": 1}}})
 
 
 def test_block_fails_warn_passes(tmp_path: Path) -> None:

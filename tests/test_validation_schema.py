@@ -111,3 +111,31 @@ def test_inferred_schema_round_trips_and_passes_on_its_own_data(tmp_path: Path) 
     assert text.startswith("# ci-ml data schema")
     assert validate_table(path, out).passed
     assert yaml.safe_load(out.read_text())["table"] == {"extra_columns": "forbid"}
+
+
+CONFIG_EXAMPLE = """
+validation:
+  schema_file: data-schema.yaml
+drift:
+  action: block
+  retrain_on_drift: false
+  share: 0.3
+  methods: {numeric: auto, categorical: auto}
+  thresholds: {wasserstein: 0.1, psi: 0.2, jensenshannon: 0.1}
+  columns:
+    age: {method: psi, threshold: 0.25}
+    id: {ignore: true}
+"""
+
+
+def test_shipped_json_schemas_are_valid_and_accept_the_documented_config() -> None:
+    import jsonschema
+
+    from ci_ml.validation.schema import json_schema
+
+    for name in ("data-schema.schema.json", "validation-config.fragment.json"):
+        jsonschema.Draft202012Validator.check_schema(json_schema(name))
+    fragment = json_schema("validation-config.fragment.json")
+    jsonschema.validate(yaml.safe_load(CONFIG_EXAMPLE), fragment)
+    both = {"validation": {"schema": {}, "schema_file": "x.yaml"}}
+    assert list(jsonschema.Draft202012Validator(fragment).iter_errors(both))

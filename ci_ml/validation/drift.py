@@ -31,6 +31,7 @@ import pyarrow as pa
 from ci_ml.errors import ConfigError
 from ci_ml.validation.profile import KINDS, SAMPLE_ROWS, ColumnAccumulator, scan_columns
 from ci_ml.validation.scan import open_source
+from ci_ml.validation.schema import check_against_json_schema, json_schema
 from ci_ml.validation.stats import RowSampler, chi2_sf, kolmogorov_sf, quantiles
 
 DEFAULT_THRESHOLDS = {
@@ -46,7 +47,7 @@ METHODS = {
     "categorical": ("auto", "jensenshannon", "psi", "chisquare"),
 }
 P_VALUE_METHODS = ("ks", "chisquare")
-ACTIONS = ("block", "warn", "ignore")
+CONFIG_FRAGMENT = "validation-config.fragment.json"
 FLOOR = 1e-4  # PSI treats an empty bin as holding this fraction, as is customary
 
 
@@ -75,8 +76,10 @@ class DriftOptions:
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> DriftOptions:
-        """Options from a `drift:` mapping already checked against its JSON Schema."""
+        """Options from a `drift:` mapping, checked against its JSON Schema (ConfigError)."""
         section = dict(section or {})
+        fragment = json_schema(CONFIG_FRAGMENT)
+        check_against_json_schema({"drift": section}, fragment, "ci-ml.yaml")
         options = cls()
         for key in (
             "action",
@@ -88,13 +91,12 @@ class DriftOptions:
         ):
             if key in section:
                 setattr(options, key, section[key])
+        section.pop("enabled", None)
         options.methods.update(section.get("methods", {}))
         options.thresholds.update(section.get("thresholds", {}))
         options.columns = {
             name: ColumnOverride(**spec) for name, spec in section.get("columns", {}).items()
         }
-        if options.action not in ACTIONS:
-            raise ConfigError(f"drift.action: expected one of {ACTIONS}, got {options.action!r}")
         return options
 
     def override(self, column: str) -> ColumnOverride:
@@ -132,6 +134,7 @@ class DriftResult:
     drifted_share: float
     share_threshold: float
     dataset_drift: bool
+    schema_changed: bool
     action: str
     retrain_on_drift: bool
     reference_rows: int
@@ -143,8 +146,12 @@ class DriftResult:
 
     @property
     def passed(self) -> bool:
-        """False only when the dataset drifted and drift is set to block (exit 1)."""
-        return not (self.dataset_drift and self.action == "block")
+        """False (exit 1) when the dataset drifted and drift blocks, or, unless drift is
+        ignored, when columns were added or removed: the champion's profile no longer
+        describes the data, so drift cannot be judged."""
+        if self.action == "ignore":
+            return True
+        return not (self.schema_changed or (self.dataset_drift and self.action == "block"))
 
     @property
     def retrain(self) -> bool:
@@ -155,6 +162,7 @@ class DriftResult:
         return {
             "passed": self.passed,
             "dataset_drift": self.dataset_drift,
+            "schema_changed": self.schema_changed,
             "drifted_share": self.drifted_share,
             "share_threshold": self.share_threshold,
             "drifted_columns": [c.column for c in self.drifted_columns],
@@ -681,6 +689,7 @@ def _dataset(
         drifted_share=share,
         share_threshold=options.share,
         dataset_drift=share > options.share or changed,
+        schema_changed=changed,
         action=options.action,
         retrain_on_drift=options.retrain_on_drift,
         reference_rows=int(profile.get("rows", 0)),
