@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from ci_ml.errors import DataError, EnvironmentProblem
 
-CSV_BLOCK_BYTES = 8 << 20
+CSV_BLOCK_BYTES = 2 << 20  # the reader reads ahead many blocks: keep them small
 PARQUET_BATCH_ROWS = 131_072
 NUMBER_PATTERN = r"^[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[iI]nf(inity)?|INF|[nN]a[nN])$"
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
@@ -61,7 +61,8 @@ class Source:
     def _raise_if_ragged(self) -> None:
         if not self._ragged:
             return
-        shown = "; ".join(f"line {n}: {text[:60]!r}" for n, text in self._ragged[:3])
+        lines = _ragged_lines(self.path, {text for _, text in self._ragged})
+        shown = "; ".join(f"line {n}: {text[:60]!r}" for n, text in lines)
         more = "+" if len(self._ragged) >= MAX_RAGGED_REPORTED else ""
         raise DataError(
             f"{self.path}: {len(self._ragged)}{more} rows do not have"
@@ -140,9 +141,8 @@ def _csv_batches(
             ragged.append((row.number, row.text))
         return "skip"
 
-    # Row numbers of ragged lines are only reported by the single-threaded reader.
     read = pacsv.ReadOptions(
-        column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
+        column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=True
     )
     convert = pacsv.ConvertOptions(
         column_types=dict.fromkeys(names, pa.string()),
@@ -157,6 +157,23 @@ def _csv_batches(
         yield from reader
     except pa.ArrowInvalid as error:
         raise DataError(f"{path}: cannot be read as CSV ({error})") from None
+
+
+def _ragged_lines(path: Path, texts: set[str], limit: int = 3) -> list[tuple[int, str]]:
+    """The first lines (1-based, header = 1) whose text is one of the ragged rows.
+
+    Only runs when a file is already known to be broken: the threaded CSV reader
+    does not report where its invalid rows were.
+    """
+    found: list[tuple[int, str]] = []
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.rstrip("\r\n")
+            if text in texts:
+                found.append((number, text))
+            if len(found) == limit:
+                break
+    return found
 
 
 def _parquet_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
