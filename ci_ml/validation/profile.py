@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ci_ml.errors import DataError, EnvironmentProblem
-from ci_ml.validation.scan import as_numbers, as_text, is_text_type, open_source
+from ci_ml.validation.scan import as_numbers, is_text_type, open_source
 from ci_ml.validation.stats import (
     SAMPLE_ROWS,
     CategoryStats,
@@ -66,7 +67,7 @@ class ColumnAccumulator:
         if self.kind == "numeric":
             values, invalid = as_numbers(array)
             return self.numeric.update(values, invalid, chosen, keys, threshold)
-        self.categories.update(as_text(array))
+        self.categories.update(array)
         return None
 
 
@@ -77,16 +78,22 @@ def guess_kind(array: pa.Array, target: bool = False) -> str:
     """
     if pa.types.is_boolean(array.type) or pa.types.is_dictionary(array.type):
         return "categorical"
-    values, invalid = as_numbers(array)
-    if invalid.any():
+    numeric_type = pa.types.is_integer(array.type) or pa.types.is_floating(array.type)
+    if not numeric_type and not is_text_type(array.type):
         return "categorical"
-    if not is_text_type(array.type) and not (
-        pa.types.is_integer(array.type) or pa.types.is_floating(array.type)
-    ):
+    try:
+        values = as_numbers(array)[0] if numeric_type else _parsed(array)
+    except pa.ArrowInvalid:
         return "categorical"
     if target and _few_classes(values):
         return "categorical"
     return "numeric"
+
+
+def _parsed(text: pa.Array) -> np.ndarray:
+    """Numbers in a text column; ArrowInvalid at the first word (cheaper than finding all)."""
+    pc.cast(pc.drop_null(text).slice(0, 1000), pa.float64())  # a word is usually early
+    return np.asarray(pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False))
 
 
 def _few_classes(values: np.ndarray) -> bool:

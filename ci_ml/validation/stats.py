@@ -143,11 +143,16 @@ class CategoryStats:
     merged: pa.Table | None = None
     pending: list[pa.Table] = field(default_factory=list)
 
-    def update(self, text: pa.Array) -> None:
-        self.rows += len(text)
-        self.nulls += text.null_count
-        counted = pc.value_counts(pc.drop_null(text))
-        batch = pa.table({"value": counted.field("values"), "count": counted.field("counts")})
+    def update(self, array: pa.Array) -> None:
+        self.rows += len(array)
+        self.nulls += array.null_count
+        # Count first, then turn the (few) distinct values into text: cheaper than casting rows.
+        counted = pc.value_counts(pc.drop_null(array))
+        values = counted.field("values")
+        if pa.types.is_dictionary(values.type):
+            values = values.dictionary_decode()
+        text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
+        batch = pa.table({"value": text, "count": counted.field("counts")})
         self.pending.append(batch)
         if sum(t.num_rows for t in self.pending) > CATEGORY_CAP:
             self._merge()
