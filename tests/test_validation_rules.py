@@ -12,6 +12,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from ci_ml.errors import ConfigError
 from ci_ml.validation import RuleFailure, ValidationResult, validate_table
 
 
@@ -165,6 +166,11 @@ def test_regex(tmp_path: Path) -> None:
         tmp_path, {"code": ["AB-1", "ab-2", "AB-3", None]}, {"code": {"regex": "^[A-Z]{2}-[0-9]$"}}
     )
     assert only(result, "regex").examples == [(1, "ab-2")]
+
+
+def test_a_regex_arrow_cannot_run_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"columns.code.regex"):
+        check(tmp_path, {"code": ["a"]}, {"code": {"regex": "^(?=a)"}})
 
 
 def test_row_count_bounds_and_duplicated_rows(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ci_ml.errors import DataError
+from ci_ml.errors import ConfigError, DataError
 from ci_ml.validation.scan import (
     as_booleans,
     as_numbers,
@@ -197,8 +197,8 @@ class _ColumnCheck:
         pattern = self.spec.rules["regex"].value
         try:
             return pc.fill_null(pc.match_substring_regex(text, pattern), True)
-        except pa.ArrowInvalid as error:
-            raise DataError(f"columns.{self.spec.name}.regex {pattern!r}: {error}") from None
+        except pa.ArrowInvalid as error:  # valid in Python but not in RE2 (e.g. lookahead)
+            raise ConfigError(f"columns.{self.spec.name}.regex {pattern!r}: {error}") from None
 
     def _common(self, array: pa.Array, offset: int, nulls: np.ndarray, bad: np.ndarray) -> None:
         self.nulls += int(np.count_nonzero(nulls))
