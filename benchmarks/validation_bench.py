@@ -193,8 +193,22 @@ WORKERS = {
 # ---- the runner --------------------------------------------------------------------------
 
 
+def peak_mib() -> float:
+    """This process's peak resident memory, in MiB.
+
+    VmHWM belongs to the process's own address space; getrusage's ru_maxrss would
+    also count the memory of the parent it was forked from.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_task(task: str, python: str, reference: Path, current: Path) -> dict[str, Any]:
-    """Run one worker in a fresh process; adds its peak RSS (MiB) to its figures."""
+    """Run one worker in a fresh process and collect the figures it prints."""
     command = [
         python,
         __file__,
@@ -208,15 +222,12 @@ def run_task(task: str, python: str, reference: Path, current: Path) -> dict[str
     env = dict(os.environ, PYTHONPATH=str(REPO))
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process.wait()
         out.seek(0)
         err.seek(0)
         if process.returncode:
             raise SystemExit(f"{task} failed:\n{err.read().decode()[-3000:]}")
-        figures = json.loads(out.read().decode().strip().splitlines()[-1])
-    figures["peak_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
-    return figures
+        return dict(json.loads(out.read().decode().strip().splitlines()[-1]))
 
 
 def compare(args: argparse.Namespace, data: Path) -> dict[str, Any]:
@@ -225,7 +236,7 @@ def compare(args: argparse.Namespace, data: Path) -> dict[str, Any]:
     write_dataset(current, args.rows, 2, drifted=True)
     results = {"rows": args.rows}
     for task in ("cicml_validate", "cicml_drift"):
-        results[task] = run_task(task, sys.executable, reference, current)
+        results[task] = run_task(task, args.python, reference, current)
         print(task, json.dumps(results[task]), flush=True)
     if not args.skip_peers:
         for task in ("pandera_validate", "evidently_drift"):
@@ -244,7 +255,7 @@ def scale(args: argparse.Namespace, data: Path) -> list[dict[str, Any]]:
             write_dataset(reference, rows, 1, drifted=False, csv=csv)
             write_dataset(current, rows, 2, drifted=True, csv=csv)
             for task in ("cicml_validate", "cicml_drift"):
-                figures = run_task(task, sys.executable, reference, current)
+                figures = run_task(task, args.python, reference, current)
                 runs.append({"rows": rows, "format": suffix, "task": task, **figures})
                 print("scale", json.dumps(runs[-1]), flush=True)
     return runs
@@ -270,6 +281,45 @@ def ratios(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def markdown(figures: dict[str, Any]) -> str:
+    """Tables for benchmarks/README.md from the figures of one run."""
+    lines = []
+    compare_figures = figures.get("compare")
+    if compare_figures:
+        rows = compare_figures["rows"]
+        lines += [
+            f"Side by side, {rows:,} rows x 21 columns (Parquet), one process per task:",
+            "",
+            "| Task | Tool | Time (s) | Peak RSS (MiB) |",
+            "|---|---|---:|---:|",
+        ]
+        names = {
+            "cicml_validate": ("schema rules", "ci-ml"),
+            "pandera_validate": ("schema rules", "pandera"),
+            "cicml_drift": ("drift (profile + check)", "ci-ml"),
+            "evidently_drift": ("drift", "Evidently DataDriftPreset"),
+        }
+        for key, (task, tool) in names.items():
+            if key in compare_figures:
+                f = compare_figures[key]
+                lines.append(f"| {task} | {tool} | {f['seconds']:.2f} | {f['peak_mib']:.0f} |")
+        lines += ["", *[f"- {line}" for line in ratios(compare_figures)], ""]
+    if figures.get("scale"):
+        lines += [
+            "ci-ml alone, growing the file:",
+            "",
+            "| Rows | Format | Task | Time (s) | Peak RSS (MiB) |",
+            "|---:|---|---|---:|---:|",
+        ]
+        for f in figures["scale"]:
+            task = "validate" if f["task"] == "cicml_validate" else "profile + drift"
+            lines.append(
+                f"| {f['rows']:,} | {f['format']} | {task} | {f['seconds']:.2f} "
+                f"| {f['peak_mib']:.0f} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -280,15 +330,21 @@ def main() -> None:
         "--peers-python",
         default=os.environ.get("CI_ML_PEERS_PYTHON", "/work/venvs/peers/bin/python"),
     )
+    parser.add_argument("--python", default=sys.executable, help="the interpreter for ci-ml")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--skip-compare", action="store_true")
     parser.add_argument("--json", help="write all figures to this file")
+    parser.add_argument("--markdown", help="print README tables from a --json file, then stop")
     parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--reference")
     parser.add_argument("--current")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(WORKERS[args.worker](args)))
+        figures = WORKERS[args.worker](args)
+        print(json.dumps({**figures, "peak_mib": peak_mib()}))
+        return
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text(encoding="utf-8"))))
         return
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
