@@ -325,12 +325,11 @@ def validate_table(data: Any, schema: DataSchema | dict[str, Any] | str | Path) 
     EnvironmentProblem and a bad schema ConfigError.
     """
     spec = load_schema(schema)
-    source = open_source(data)
     try:
-        return _validate(source, spec)
+        return _validate(open_source(data), spec)
     except DataError as error:
         failure = RuleFailure(TABLE, "file", "error", "a readable data file", error.message, 0)
-        return ValidationResult(str(source.path), 0, source.columns, [failure])
+        return ValidationResult(str(data), 0, [], [failure])
 
 
 def _validate(source: Any, spec: DataSchema) -> ValidationResult:
