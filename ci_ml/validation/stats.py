@@ -75,6 +75,7 @@ class NumericStats:
     high: float = -math.inf
     keys: list[np.ndarray] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)
+    held: int = 0
 
     def update(
         self,
@@ -110,13 +111,15 @@ class NumericStats:
     def _sample(self, values: np.ndarray, keys: np.ndarray, threshold: float) -> None:
         self.values.append(values)
         self.keys.append(keys)
-        if sum(len(k) for k in self.keys) > 4 * SAMPLE_ROWS:
+        self.held += len(keys)
+        if self.held > 4 * SAMPLE_ROWS or len(self.keys) > 64:
             self._prune(threshold)
 
     def _prune(self, threshold: float) -> None:
         keys, values = np.concatenate(self.keys), np.concatenate(self.values)
         keep = keys <= threshold
         self.keys, self.values = [keys[keep]], [values[keep]]
+        self.held = int(keep.sum())
 
     def sample(self, threshold: float) -> np.ndarray:
         """The sorted finite values of the sampled rows."""
@@ -142,6 +145,7 @@ class CategoryStats:
     overflow: int = 0
     merged: pa.Table | None = None
     pending: list[pa.Table] = field(default_factory=list)
+    pending_rows: int = 0
 
     def update(self, array: pa.Array) -> None:
         self.rows += len(array)
@@ -154,13 +158,14 @@ class CategoryStats:
         text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
         batch = pa.table({"value": text, "count": counted.field("counts")})
         self.pending.append(batch)
-        if sum(t.num_rows for t in self.pending) > CATEGORY_CAP:
+        self.pending_rows += batch.num_rows
+        if self.pending_rows > CATEGORY_CAP or len(self.pending) > 256:
             self._merge()
 
     def _merge(self) -> None:
         """Sum the counts of the batches seen since the last merge (one group-by for many)."""
         tables = [self.merged, *self.pending] if self.merged is not None else self.pending
-        self.pending = []
+        self.pending, self.pending_rows = [], 0
         if not tables:
             return
         merged = pa.concat_tables(tables).group_by("value").aggregate([("count", "sum")])
