@@ -468,6 +468,7 @@ def _numeric_description(reference: dict[str, Any], sample: np.ndarray) -> str:
     spread = float(reference["std"]) or 1.0
     if abs(after - before) >= 0.05 * spread:
         digits = max(0, -math.floor(math.log10(abs(after - before))))  # enough to see the move
+        before, after = round(before, digits) + 0.0, round(after, digits) + 0.0  # no "-0.0"
         return f"median {before:,.{digits}f} -> {after:,.{digits}f}"
     points = np.asarray(reference["quantiles"])
     low, high = np.quantile(sample, [0.1, 0.9])
