@@ -139,3 +139,16 @@ def test_shipped_json_schemas_are_valid_and_accept_the_documented_config() -> No
     jsonschema.validate(yaml.safe_load(CONFIG_EXAMPLE), fragment)
     both = {"validation": {"schema": {}, "schema_file": "x.yaml"}}
     assert list(jsonschema.Draft202012Validator(fragment).iter_errors(both))
+
+
+def test_schema_from_config_inline_file_or_none(tmp_path: Path) -> None:
+    from ci_ml.validation import schema_from_config
+
+    (tmp_path / "data-schema.yaml").write_text("columns:\n  a: {type: int}\n", encoding="utf-8")
+    from_file = schema_from_config({"schema_file": "data-schema.yaml"}, tmp_path)
+    assert from_file is not None and from_file.columns["a"].type == "int"
+    inline = schema_from_config({"schema": {"columns": {"b": {"type": "float"}}}})
+    assert inline is not None and list(inline.columns) == ["b"]
+    assert schema_from_config(None) is None
+    with pytest.raises(ConfigError, match="validation: unknown key"):
+        schema_from_config({"shema": {}})

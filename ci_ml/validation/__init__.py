@@ -4,6 +4,8 @@ The public API, for the CLI and the pipeline stages:
 
     infer_schema(data) -> dict                 dump_schema_yaml(schema, path=None) -> str
     load_schema(dict | path) -> DataSchema     validate_table(data, schema) -> ValidationResult
+    schema_from_config(validation_section, base_dir) -> DataSchema | None
+    DriftOptions.from_config(drift_section) -> DriftOptions
     build_profile(data, columns, target) -> dict    save_profile / load_profile
     profile_values(values, name) -> dict       (reference predictions)
     detect_drift(profile, data, options, ...) -> DriftResult
@@ -23,7 +25,13 @@ from ci_ml.validation.profile import (
     save_profile,
 )
 from ci_ml.validation.rules import RuleFailure, ValidationResult, validate_table
-from ci_ml.validation.schema import DataSchema, dump_schema_yaml, infer_schema, load_schema
+from ci_ml.validation.schema import (
+    DataSchema,
+    dump_schema_yaml,
+    infer_schema,
+    load_schema,
+    schema_from_config,
+)
 
 __all__ = [
     "ColumnDrift",
@@ -41,5 +49,6 @@ __all__ = [
     "profile_values",
     "render_markdown",
     "save_profile",
+    "schema_from_config",
     "validate_table",
 ]

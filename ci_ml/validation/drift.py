@@ -31,7 +31,7 @@ import pyarrow as pa
 from ci_ml.errors import ConfigError
 from ci_ml.validation.profile import KINDS, SAMPLE_ROWS, ColumnAccumulator, scan_columns
 from ci_ml.validation.scan import open_source
-from ci_ml.validation.schema import check_against_json_schema, json_schema
+from ci_ml.validation.schema import CONFIG_FRAGMENT, check_against_json_schema, json_schema
 from ci_ml.validation.stats import RowSampler, chi2_sf, kolmogorov_sf, quantiles
 
 DEFAULT_THRESHOLDS = {
@@ -47,7 +47,6 @@ METHODS = {
     "categorical": ("auto", "jensenshannon", "psi", "chisquare"),
 }
 P_VALUE_METHODS = ("ks", "chisquare")
-CONFIG_FRAGMENT = "validation-config.fragment.json"
 FLOOR = 1e-4  # PSI treats an empty bin as holding this fraction, as is customary
 
 

@@ -26,6 +26,7 @@ from ci_ml.errors import ConfigError, EnvironmentProblem
 from ci_ml.validation.scan import as_booleans, as_numbers, as_text, is_text_type, open_source
 
 SCHEMA_RESOURCE = "data-schema.schema.json"
+CONFIG_FRAGMENT = "validation-config.fragment.json"
 NUMERIC_TYPES = ("int", "float")
 MAX_CATEGORIES = 20
 RANGE_MARGIN = 0.1
@@ -75,6 +76,20 @@ def load_schema(schema: DataSchema | dict[str, Any] | str | Path) -> DataSchema:
         document = read_yaml(Path(schema))
     check_against_json_schema(document, json_schema(), where)
     return _parse(document, where)
+
+
+def schema_from_config(section: dict[str, Any] | None, base: str | Path = ".") -> DataSchema | None:
+    """The data schema of a `validation:` section of ci-ml.yaml (None when it has none).
+
+    `schema` is inline; `schema_file` is read relative to `base` (the config's folder).
+    """
+    section = section or {}
+    check_against_json_schema({"validation": section}, json_schema(CONFIG_FRAGMENT), "ci-ml.yaml")
+    if "schema_file" in section:
+        return load_schema(Path(base) / section["schema_file"])
+    if "schema" in section:
+        return load_schema(section["schema"])
+    return None
 
 
 def read_yaml(path: Path) -> Any:
