@@ -133,6 +133,8 @@ def test_columns_added_and_removed_since_the_champion(tmp_path: Path) -> None:
     assert "no profile" in added.description
     assert result.dataset_drift and result.schema_changed
     assert not result.passed  # a profile that no longer covers the data is a verdict
+    text = render_markdown(drift=result)
+    assert "`colour` (added), `weight` (removed)" in text
 
 
 def test_a_reference_of_a_few_dozen_rows_is_tested_by_p_value(tmp_path: Path) -> None:

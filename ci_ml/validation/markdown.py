@@ -84,7 +84,19 @@ def render_drift(result: DriftResult) -> str:
     )
     hidden = len(stable) - MAX_STABLE_ROWS
     tail = f"\n\n... and {hidden} more columns without drift." if hidden > 0 else ""
-    return head + "\n\n" + table + tail + _apart(result)
+    return head + _schema_change(result) + "\n\n" + table + tail + _apart(result)
+
+
+def _schema_change(result: DriftResult) -> str:
+    changed = [c for c in result.columns if c.status != "compared"]
+    if not changed:
+        return ""
+    names = ", ".join(f"`{c.column}` ({c.status})" for c in changed)
+    return (
+        f"\n\nColumns changed since the champion was trained: {names}. Its profile no "
+        "longer describes the data, so the drift check fails until a new champion is "
+        "trained on it (or drift is set to `ignore`)."
+    )
 
 
 def _apart(result: DriftResult) -> str:
