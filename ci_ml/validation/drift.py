@@ -469,7 +469,7 @@ def _numeric_description(reference: dict[str, Any], sample: np.ndarray) -> str:
     before, after = reference["median"], float(np.median(sample))
     spread = float(reference["std"]) or 1.0
     if abs(after - before) >= 0.05 * spread:
-        digits = max(0, -math.floor(math.log10(abs(after - before))))  # enough to see the move
+        digits = max(0, 1 - math.floor(math.log10(abs(after - before))))  # 2 digits of the move
         before, after = round(before, digits) + 0.0, round(after, digits) + 0.0  # no "-0.0"
         return f"median {before:,.{digits}f} -> {after:,.{digits}f}"
     points = np.asarray(reference["quantiles"])
