@@ -105,3 +105,17 @@ def test_dataframes_are_sources_too() -> None:
     pandas = pytest.importorskip("pandas")
     frame = pandas.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})
     assert validate_table(frame, SCHEMA).passed
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfa,b\n1,2.5\n")
+    assert open_source(path).columns == ["a", "b"]
+    assert validate_table(path, SCHEMA).passed
+
+
+def test_text_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"a,b\n1,caf\xe9\n")
+    failure = validate_table(path, SCHEMA).failures[0]
+    assert failure.rule == "file" and "invalid UTF8" in failure.found

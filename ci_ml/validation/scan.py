@@ -119,7 +119,7 @@ def _check_unique_names(columns: list[str], where: str) -> None:
 
 
 def _csv_header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
         header = next(csv.reader(handle), None)
     if not header or all(not name.strip() for name in header):
         raise DataError(f"{path}: the file is empty (no header row)")
