@@ -119,3 +119,12 @@ def test_text_that_is_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"a,b\n1,caf\xe9\n")
     failure = validate_table(path, SCHEMA).failures[0]
     assert failure.rule == "file" and "invalid UTF8" in failure.found
+
+
+def test_nested_columns_are_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "nested.parquet"
+    pq.write_table(pa.table({"a": [1, 2], "tags": [[1], [2, 3]]}), path)
+    failure = validate_table(path, {"columns": {"tags": {}}}).failures[0]
+    assert failure.rule == "file" and "column 'tags' holds list<element: int64>" in failure.found
+    with pytest.raises(DataError, match="column 'tags'"):
+        build_profile(path)

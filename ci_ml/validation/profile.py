@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ci_ml.errors import DataError, EnvironmentProblem
-from ci_ml.validation.scan import as_numbers, is_text_type, open_source
+from ci_ml.validation.scan import as_numbers, is_text_type, open_source, refuse_nested
 from ci_ml.validation.stats import (
     SAMPLE_ROWS,
     CategoryStats,
@@ -60,6 +60,7 @@ class ColumnAccumulator:
     ) -> np.ndarray | None:
         """Add one batch; returns the finite values of a numeric column."""
         if self.kind is None:
+            refuse_nested(array, self.name)
             if array.null_count == len(array):
                 self.rows_before += len(array)
                 return None

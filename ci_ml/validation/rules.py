@@ -24,6 +24,7 @@ from ci_ml.validation.scan import (
     as_text,
     mask_of,
     open_source,
+    refuse_nested,
     value_repr,
 )
 from ci_ml.validation.schema import NUMERIC_TYPES, ColumnSpec, DataSchema, Rule, load_schema
@@ -133,6 +134,7 @@ class _ColumnCheck:
         self.unique_rows: list[np.ndarray] = []
 
     def update(self, array: pa.Array, offset: int) -> None:
+        refuse_nested(array, self.spec.name)
         self.rows += len(array)
         if self.kind in NUMERIC_TYPES:
             self._numbers(array, offset)

@@ -255,6 +255,12 @@ def as_booleans(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return values, nulls, ~(truthy | falsy | nulls)
 
 
+def refuse_nested(array: pa.Array, column: str) -> None:
+    """DataError for lists, structs and maps: no rule or statistic here applies to them."""
+    if pa.types.is_nested(array.type):
+        raise DataError(f"column {column!r} holds {array.type} values, which ci-ml cannot check")
+
+
 def as_text(array: pa.Array) -> pa.Array:
     """The column as an Arrow string array (numbers rendered as text)."""
     return _text(array)
