@@ -643,7 +643,7 @@ def _presence(
                     status="removed",
                 )
             )
-        elif name not in reference:
+        elif name not in reference and name in present:
             results.append(
                 ColumnDrift(
                     name,
