@@ -241,3 +241,13 @@ def test_the_audit_log_records_each_change_in_order(backend, tmp_path):
             "abc",
             "test",
         )
+
+
+def test_the_training_profile_travels_with_its_version(backend, tmp_path):
+    with_profile = trained_folder(tmp_path, "profiled")
+    profile = {"format": "ci-ml-profile/1", "columns": {"x": {"kind": "numeric", "count": 4}}}
+    (with_profile / "profile.json").write_text(json.dumps(profile))
+    first = backend.registry.add(with_profile).number
+    second = backend.registry.add(trained_folder(tmp_path, "bare")).number
+    assert backend.fresh().profile(first) == profile
+    assert backend.fresh().profile(second) is None

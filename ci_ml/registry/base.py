@@ -78,6 +78,10 @@ class Registry(Protocol):
         """A local copy of the version's model file with the sha256 it must have."""
         ...
 
+    def profile(self, number: int) -> dict[str, Any] | None:
+        """The training-data profile stored with the version (for drift), if any."""
+        ...
+
     def add(self, folder: Path) -> Version:
         """Store a trained model folder (model file + model-card.json) as the next version."""
         ...

@@ -148,6 +148,15 @@ class GitHubReleasesRegistry:
             self._download(release, expected.path)
         return expected
 
+    def profile(self, number: int) -> dict[str, Any] | None:
+        release = self._release(number)
+        if release.asset("profile.json") is None:
+            return None
+        target = self.cache_dir / self.name / f"v{number}" / "profile.json"
+        self._download(release, target)
+        data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
+        return data
+
     def _download(self, release: ReleaseInfo, target: Path) -> None:
         asset = release.asset(target.name)
         if asset is None:

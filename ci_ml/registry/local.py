@@ -66,6 +66,10 @@ class LocalRegistry:
             )
         return from_card
 
+    def profile(self, number: int) -> dict[str, Any] | None:
+        path = self._versions_dir / str(number) / "profile.json"
+        return _read_json(path) if path.is_file() else None
+
     def add(self, folder: Path) -> Version:
         card = _read_json(folder / CARD)
         model = model_file_from_card(folder, card)

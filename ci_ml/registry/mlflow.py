@@ -184,6 +184,16 @@ class MlflowRegistry:
         _verify(record, f"{self.where}: version {number}")
         return record
 
+    def profile(self, number: int) -> dict[str, Any] | None:
+        model_version = self._model_version(number)
+        folder = self._cache / str(number)
+        try:
+            self._download(model_version.run_id, "profile.json", folder)
+        except EnvironmentProblem:
+            return None  # a version trained before profiles existed
+        path = folder / "profile.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
     def audit_log(self) -> list[dict[str, Any]]:
         return _entries(self._state()[1])
 

@@ -31,7 +31,7 @@ import pyarrow as pa
 from ci_ml.errors import ConfigError
 from ci_ml.validation.profile import KINDS, SAMPLE_ROWS, ColumnAccumulator, scan_columns
 from ci_ml.validation.scan import open_source
-from ci_ml.validation.schema import CONFIG_FRAGMENT, check_against_json_schema, json_schema
+from ci_ml.validation.schema import check_against_json_schema, config_sections_schema
 from ci_ml.validation.stats import RowSampler, chi2_sf, kolmogorov_sf, quantiles
 
 DEFAULT_THRESHOLDS = {
@@ -77,8 +77,7 @@ class DriftOptions:
     def from_config(cls, section: dict[str, Any] | None) -> DriftOptions:
         """Options from a `drift:` mapping, checked against its JSON Schema (ConfigError)."""
         section = dict(section or {})
-        fragment = json_schema(CONFIG_FRAGMENT)
-        check_against_json_schema({"drift": section}, fragment, "ci-ml.yaml")
+        check_against_json_schema({"drift": section}, config_sections_schema(), "ci-ml.yaml")
         options = cls()
         for key in (
             "action",

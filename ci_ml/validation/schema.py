@@ -26,7 +26,7 @@ from ci_ml.errors import ConfigError, EnvironmentProblem
 from ci_ml.validation.scan import as_booleans, as_numbers, as_text, is_text_type, open_source
 
 SCHEMA_RESOURCE = "data-schema.schema.json"
-CONFIG_FRAGMENT = "validation-config.fragment.json"
+CONFIG_SCHEMA = "config.schema.json"
 NUMERIC_TYPES = ("int", "float")
 MAX_CATEGORIES = 20
 RANGE_MARGIN = 0.1
@@ -65,6 +65,13 @@ def json_schema(name: str = SCHEMA_RESOURCE) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+def config_sections_schema() -> dict[str, Any]:
+    """The `validation:` and `drift:` sections of the ci-ml.yaml schema, on their own."""
+    config = json_schema(CONFIG_SCHEMA)
+    sections = {key: config["properties"][key] for key in ("validation", "drift")}
+    return {"type": "object", "properties": sections}
+
+
 def load_schema(schema: DataSchema | dict[str, Any] | str | Path) -> DataSchema:
     """A data schema from a dict (parsed YAML) or a YAML file; ConfigError if it is wrong."""
     if isinstance(schema, DataSchema):
@@ -84,7 +91,7 @@ def schema_from_config(section: dict[str, Any] | None, base: str | Path = ".") -
     `schema` is inline; `schema_file` is read relative to `base` (the config's folder).
     """
     section = section or {}
-    check_against_json_schema({"validation": section}, json_schema(CONFIG_FRAGMENT), "ci-ml.yaml")
+    check_against_json_schema({"validation": section}, config_sections_schema(), "ci-ml.yaml")
     if "schema_file" in section:
         return load_schema(Path(base) / section["schema_file"])
     if "schema" in section:
