@@ -207,6 +207,35 @@ def rollback(config_path: str, run_dir: str | None, to: int | None, reason: str)
     _exit(command.run(_workspace(config_path, run_dir), to, reason))
 
 
+@cli.command()
+@workspace_options
+@click.option(
+    "--data", type=click.Path(dir_okay=False), help="File to check [default: data.train]."
+)
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+def drift(config_path: str, run_dir: str | None, data: str | None, output_format: str) -> None:
+    """Compare data with the champion's training profile (exit 1 when it drifted)."""
+    from ci_ml.commands import drift as command
+
+    _exit(command.run(_workspace(config_path, run_dir), data, output_format))
+
+
+@cli.group()
+def schema() -> None:
+    """Data schemas for `validation:`."""
+
+
+@schema.command("infer")
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write YAML here.")
+@click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+def schema_infer(data: str, output: str | None, force: bool) -> None:
+    """Write a data schema inferred from a trusted CSV or Parquet file."""
+    from ci_ml.commands import schema as command
+
+    _exit(command.infer(data, output, force))
+
+
 @cli.group()
 def registry() -> None:
     """Inspect the model registry."""

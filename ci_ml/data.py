@@ -97,7 +97,12 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            # an empty field is a missing value in every column, text included
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+        )
     except pa.ArrowInvalid as exc:
         raise DataError(f"{path}: not a readable CSV file: {_csv_reason(exc)}") from exc
     except OSError as exc:

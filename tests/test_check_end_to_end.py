@@ -248,3 +248,12 @@ def test_custom_metric_from_the_project(example, run_cli):
     assert result.code == 0, result.err
     entry = _report(project)["metrics"]["my_metrics:within_25"]
     assert 0.2 <= entry["challenger"] <= 1
+
+
+def test_empty_csv_fields_are_missing_values_in_text_columns_too(example, run_cli):
+    from ci_ml.data import read_table
+
+    project = example("penguins")
+    frame = read_table(project / "data/train.csv")
+    assert int(frame["sex"].isna().sum()) == 7
+    assert "" not in set(frame["sex"].dropna())

@@ -21,8 +21,8 @@ def test_second_run_report_renders_tables_details_and_chart(example, run_cli):
     run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
     markdown = (project / ".ci-ml/run/report.md").read_text()
     html = _html(markdown)
-    assert html.count("<table>") == 4  # metrics, gate rules, budgets, lineage
-    assert html.count("<details") == html.count("</details>") == 4
+    assert html.count("<table>") == 5  # metrics, gate rules, budgets, drift, lineage
+    assert html.count("<details") == html.count("</details>") == 5
     metric_table = html.split("<table>")[1]
     assert metric_table.count("<tr>") == 1 + 3  # header + one row per metric
     assert '<pre lang="mermaid"><code>xychart-beta' in html or 'lang="mermaid"' in html

@@ -12,6 +12,8 @@ from ci_ml.rundir import write_json_atomic
 from ci_ml.training import CARD_NAME, train
 from ci_ml.workspace import Workspace, say
 
+PROFILE_NAME = "profile.json"
+
 
 def stage(ws: Workspace, data: Datasets | None = None) -> tuple[Any, dict[str, Any]]:
     """The fitted challenger and its model card, both also written to challenger/."""
@@ -21,8 +23,23 @@ def stage(ws: Workspace, data: Datasets | None = None) -> tuple[Any, dict[str, A
     if out.exists():
         shutil.rmtree(out)  # a stale challenger must never be evaluated by mistake
     model, card = train(ws.config, data, out)
+    write_json_atomic(out / PROFILE_NAME, training_profile(ws, data, model))
     write_json_atomic(out / CARD_NAME, card)
     return model, card
+
+
+def training_profile(ws: Workspace, data: Datasets, model: Any) -> dict[str, Any]:
+    """A compact profile of the training rows (and of the model's predictions on them),
+    kept with the model so later data can be checked for drift without this data."""
+    from ci_ml.training import model_features
+    from ci_ml.validation import build_profile, profile_values
+
+    seed = ws.config.data.seed
+    profile = build_profile(data.train, data.features, data.target, seed=seed)
+    kind = "categorical" if ws.config.task == "classification" else "numeric"
+    predictions = model.predict(model_features(data.x_train))
+    profile["prediction"] = profile_values(predictions, "prediction", kind, seed)
+    return profile
 
 
 def run(ws: Workspace) -> int:

@@ -204,3 +204,68 @@ def relative_changes(report: dict[str, Any]) -> list[tuple[str, float]]:
         if delta is not None and champion:
             out.append((entry["display_name"], 100.0 * delta / abs(champion)))
     return out
+
+
+DRIFT_HEADERS = ["column", "role", "drifted", "change", "method", "decided by"]
+P_VALUE_METHODS = {"ks", "chisquare"}  # small samples: a corrected p-value decides
+
+
+def drift_of(report: dict[str, Any]) -> dict[str, Any] | None:
+    drift: dict[str, Any] | None = (report.get("validation") or {}).get("drift")
+    return drift
+
+
+def drift_columns(drift: dict[str, Any]) -> list[dict[str, Any]]:
+    """Features, then the target and the predictions; drifted first, strongest first."""
+    columns = list(drift.get("columns", []))
+    columns += [c for c in (drift.get("target"), drift.get("prediction")) if c]
+    return sorted(columns, key=lambda c: (not c.get("drifted"), -_ratio(c)))
+
+
+def _ratio(column: dict[str, Any]) -> float:
+    """How far past its threshold a column is: above 1 means drifted."""
+    statistic, threshold = column.get("statistic"), column.get("threshold")
+    if column.get("method") in P_VALUE_METHODS:
+        p = column.get("p_adjusted")
+        return 0.0 if p is None or not threshold else float(threshold) / max(float(p), 1e-12)
+    if statistic is None or not threshold:
+        return 0.0
+    return float(statistic) / float(threshold)
+
+
+def drift_ratio(column: dict[str, Any]) -> float:
+    return _ratio(column)
+
+
+def _decided_by(column: dict[str, Any]) -> str:
+    drifted, threshold = bool(column.get("drifted")), column.get("threshold")
+    if column.get("method") in P_VALUE_METHODS:
+        word = "<" if drifted else ">="
+        return f"p (BH) {number(column.get('p_adjusted'))} {word} {number(threshold)}"
+    word = ">" if drifted else "<="
+    return f"{number(column.get('statistic'))} {word} {number(threshold)}"
+
+
+def drift_rows(drift: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            c["column"],
+            c.get("role", "feature"),
+            "⚠️ yes" if c.get("drifted") else "no",
+            c.get("description") or c.get("status", ""),
+            c.get("method", ""),
+            _decided_by(c),
+        ]
+        for c in drift_columns(drift)
+    ]
+
+
+def drift_line(drift: dict[str, Any]) -> str:
+    drifted = drift.get("drifted_columns") or []
+    share, limit = drift.get("drifted_share") or 0.0, drift.get("share_threshold") or 0.0
+    verdict = "dataset drift" if drift.get("dataset_drift") else "no dataset drift"
+    return (
+        f"Compared with the training data of champion version {drift.get('champion')}: "
+        f"{verdict} ({len(drifted)} of the feature columns drifted, {share:.0%}; the limit is "
+        f"{limit:.0%}; drift.action is {drift.get('action', 'warn')})."
+    )

@@ -21,6 +21,7 @@ def render(report: dict[str, Any]) -> str:
         _section("Slices, worst first", common.SLICE_HEADERS, common.slice_rows(report)),
         _section("Budgets", common.BUDGET_HEADERS, common.budget_rows(report)),
         _section("Data validation", common.FAILURE_HEADERS, common.failure_rows(report)),
+        _drift(report),
         _warnings(report),
         _lineage(report),
     ]
@@ -44,6 +45,39 @@ def _chart(report: dict[str, Any]) -> str:
         f"  bar [{values}]\n```"
     )
     return _details("Chart: change vs champion", chart)
+
+
+def _drift(report: dict[str, Any]) -> str:
+    drift = common.drift_of(report)
+    if not drift:
+        return ""
+    body = (
+        common.drift_line(drift) + "\n\n" + _table(common.DRIFT_HEADERS, common.drift_rows(drift))
+    )
+    chart = _drift_chart(drift)
+    title = "Drift vs the champion's training data" + (" ⚠️" if drift.get("dataset_drift") else "")
+    return _details(
+        title, body + ("\n\n" + chart if chart else ""), open_=bool(drift.get("dataset_drift"))
+    )
+
+
+def _drift_chart(drift: dict[str, Any]) -> str:
+    """Statistic / threshold per column: above 1 means drifted."""
+    columns = [c for c in common.drift_columns(drift) if c.get("threshold")][:12]
+    if not columns:
+        return ""
+    names = ", ".join(f'"{c["column"]}"' for c in columns)
+    ratios = [min(common.drift_ratio(c), 99.0) for c in columns]
+    values = ", ".join(f"{r:.2f}" for r in ratios)
+    top = max(1.5, *ratios) * 1.1
+    return (
+        "```mermaid\nxychart-beta\n"
+        '  title "Drift per column, x its threshold (above 1 = drifted)"\n'
+        f"  x-axis [{names}]\n"
+        f'  y-axis "x threshold" 0 --> {top:.2f}\n'
+        f"  bar [{values}]\n"
+        f"  line [{', '.join('1' for _ in columns)}]\n```"
+    )
 
 
 def _escape(cell: str) -> str:

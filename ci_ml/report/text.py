@@ -21,6 +21,10 @@ def render(report: dict[str, Any]) -> str:
         parts.append(_table(common.SLICE_HEADERS, common.slice_rows(report)))
     if common.failure_rows(report):
         parts.append(_table(common.FAILURE_HEADERS, common.failure_rows(report)))
+    drift = common.drift_of(report)
+    if drift:
+        parts.append(common.drift_line(drift))
+        parts.append(_table(common.DRIFT_HEADERS, common.drift_rows(drift)))
     parts.extend(f"warning: {w}" for w in report.get("warnings", []))
     return "\n\n".join(p for p in parts if p) + "\n"
 

@@ -1,0 +1,127 @@
+"""Schema rules and drift inside the pipeline, through the CLI, as a user meets them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+
+def _report(project):
+    return json.loads((project / ".ci-ml/run/report.json").read_text())
+
+
+def _append(project, text: str) -> None:
+    config = project / "ci-ml.yaml"
+    config.write_text(config.read_text() + text)
+
+
+def test_inferred_schema_passes_its_own_data_and_names_what_breaks(example, run_cli):
+    project = example("penguins")
+    inferred = run_cli("schema", "infer", "data/train.csv", "-o", "data-schema.yaml", cwd=project)
+    assert inferred.code == 0, inferred.err
+    again = run_cli("schema", "infer", "data/train.csv", "-o", "data-schema.yaml", cwd=project)
+    assert again.code == 2 and "--force" in again.err
+    _append(project, "validation:\n  schema_file: data-schema.yaml\n")
+    assert run_cli("check", cwd=project).code == 0
+
+    frame = pd.read_csv(project / "data/eval.csv")
+    frame["bill_length_mm"] = frame["bill_length_mm"].astype(object)
+    frame.loc[3, "bill_length_mm"] = "about 40"
+    frame.loc[[5, 9], "island"] = "Atlantis"
+    frame.to_csv(project / "data/eval.csv", index=False)
+    result = run_cli("check", cwd=project)
+    assert result.code == 1
+    report = _report(project)
+    assert report["verdict"] == "invalid-data"
+    failures = {(f["column"], f["rule"]): f for f in report["validation"]["failures"]}
+    assert (
+        ("island", "allowed") in failures
+        or ("island", "isin") in failures
+        or any(c == "island" for c, _ in failures)
+    )
+    island = next(f for (c, _), f in failures.items() if c == "island")
+    assert island["failing_rows"] == 2
+    assert {e["row"] for e in island["examples"]} == {5, 9}
+    assert "Atlantis" in island["message"]
+    assert any(c == "bill_length_mm" for c, _ in failures)
+    markdown = (project / ".ci-ml/run/report.md").read_text()
+    assert "Data validation" in markdown and "Atlantis" in markdown
+
+
+def test_a_schema_that_fails_its_own_json_schema_is_a_config_error(example, run_cli):
+    project = example("penguins")
+    (project / "data-schema.yaml").write_text("columns:\n  island: {type: text, min: low}\n")
+    _append(project, "validation:\n  schema_file: data-schema.yaml\n")
+    result = run_cli("validate", cwd=project)
+    assert result.code == 2
+    assert "island" in result.err and "Traceback" not in result.err
+
+
+def _drifted_copy(project, shift: float) -> None:
+    frame = pd.read_csv(project / "data/fresh.csv")
+    rng = np.random.default_rng(0)
+    frame["body_mass_g"] = frame["body_mass_g"] + shift + rng.normal(0, 10, len(frame))
+    frame["flipper_length_mm"] = frame["flipper_length_mm"] * (1 + shift / 4000)
+    frame.to_csv(project / "data/fresh.csv", index=False)
+
+
+def test_drift_against_the_champion_warns_by_default_and_blocks_when_asked(example, run_cli):
+    project = example("penguins")
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    assert (project / ".ci-ml/registry/versions/1/profile.json").is_file()
+    _drifted_copy(project, shift=1500.0)
+    warned = run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
+    report = _report(project)
+    assert report["verdict"] != "invalid-data", warned.out  # warn: the gate still decides
+    drift = report["validation"]["drift"]
+    assert {"body_mass_g", "flipper_length_mm"} <= set(drift["drifted_columns"])
+    assert drift["target"]["role"] == "target" and drift["prediction"]["role"] == "prediction"
+    assert any("data drift" in w for w in report["warnings"])
+    markdown = (project / ".ci-ml/run/report.md").read_text()
+    assert "Drift vs the champion's training data ⚠️" in markdown
+
+    config = project / "ci-ml.fresh.yaml"
+    config.write_text(config.read_text() + "drift:\n  action: block\n")
+    blocked = run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
+    assert blocked.code == 1
+    assert _report(project)["verdict"] == "invalid-data"
+    assert "drifted from the champion's" in _report(project)["reason"]
+
+
+def test_drift_command_answers_with_its_exit_code_and_outputs(example, run_cli, monkeypatch):
+    project = example("penguins")
+    outputs = project / "outputs.txt"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    first = run_cli("drift", cwd=project)
+    assert first.code == 0 and "no champion yet" in first.err
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    same = run_cli("drift", cwd=project)
+    assert same.code == 0, same.out + same.err
+    _drifted_copy(project, shift=1500.0)
+    moved = run_cli("drift", "--data", "data/fresh.csv", cwd=project)
+    assert moved.code == 1
+    assert "body_mass_g" in moved.out
+    text = outputs.read_text()
+    assert "drift=true" in text and "retrain=true" in text
+    assert json.loads((project / ".ci-ml/run/drift.json").read_text())["dataset_drift"]
+
+
+def test_a_column_added_since_the_champion_is_reported_not_fatal(example, run_cli):
+    project = example("diabetes")
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    frame = pd.read_csv(project / "data/fresh.csv")
+    frame["clinic"] = "north"
+    frame.to_csv(project / "data/fresh.csv", index=False)
+    held = pd.read_csv(project / "data/eval.csv")
+    held["clinic"] = "north"
+    held.to_csv(project / "data/eval.csv", index=False)
+    result = run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
+    assert result.code in (0, 1), result.err
+    report = _report(project)
+    assert report["verdict"] != "invalid-data"
+    added = [c for c in report["validation"]["drift"]["columns"] if c["column"] == "clinic"]
+    assert added and added[0]["status"] == "added"
+    assert any("clinic" in w for w in report["warnings"])
+    assert run_cli("drift", "--data", "data/fresh.csv", cwd=project).code == 1
