@@ -116,10 +116,13 @@ class ActRun:
         return found
 
     def summaries(self, job: str | None = None) -> list[str]:
+        """Job summary pieces, one per top-level step (act repeats them per nesting level)."""
         return [
             str(r.get("content", ""))
             for r in self.records
-            if r.get("command") == "summary" and (job is None or r.get("jobID") == job)
+            if r.get("command") == "summary"
+            and len(r.get("stepID") or []) == 1
+            and (job is None or r.get("jobID") == job)
         ]
 
     def job_results(self) -> dict[str, str]:
