@@ -1,5 +1,6 @@
 """The ready-to-copy workflows, run for real by `act` on this host against a local
-fake GitHub API: pr-check.yml on a pull_request event, weekly-retrain.yml on a
+fake GitHub API, in the example user repository (examples/github-repo, where
+`ci-ml init` put them): pr-check on a pull_request event, weekly-retrain on a
 schedule event in each mode, a rerun, and a failing run."""
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import yaml
 from act.fakeapi import FakeApi
 from act.harness import REPO, ActRun, git, make_repo, run_act
 
-EXAMPLE = REPO / "examples" / "penguins"
+EXAMPLE = REPO / "examples" / "github-repo"
 WORKFLOWS = REPO / "workflows"
+PR_CHECK = "ci-ml-pr-check.yml"
+WEEKLY = "ci-ml-weekly-retrain.yml"
 TOKEN = "fake-token-for-act"
 
 
@@ -26,16 +29,15 @@ def fake() -> Iterator[FakeApi]:
         yield api
 
 
-def user_repo(base: Path, workflow: str, fetch_data: str | None = None) -> Path:
-    """penguins as a user's repository, its registry outside the workspace (as a
+def user_repo(base: Path, fetch_data: str | None = None) -> Path:
+    """The example user repository, its registry outside the workspace (as a
     github-releases or mlflow registry would be), so runs share it."""
-    repo = make_repo(base / "demo", EXAMPLE, {workflow: WORKFLOWS / workflow})
+    repo = make_repo(base / "demo", EXAMPLE, {})
     config = yaml.safe_load((repo / "ci-ml.yaml").read_text(encoding="utf-8"))
     config["registry"]["path"] = str(base / "registry")
     (repo / "ci-ml.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     if fetch_data is not None:
         script = repo / "scripts" / "fetch-data.sh"
-        script.parent.mkdir()
         script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + fetch_data)
         script.chmod(0o755)
     git(repo, "add", "-A")
@@ -69,7 +71,7 @@ def weekly(repo: Path, fake: FakeApi, mode: str | None = None) -> ActRun:
     return run_act(
         repo,
         "schedule",
-        "weekly-retrain.yml",
+        WEEKLY,
         {"schedule": "23 5 * * 1"},
         env={"GITHUB_API_URL": fake.url},
         variables=variables,
@@ -81,7 +83,7 @@ def weekly(repo: Path, fake: FakeApi, mode: str | None = None) -> ActRun:
 
 
 def test_weekly_auto_promotes_and_a_rerun_does_nothing_new(tmp_path: Path, fake: FakeApi) -> None:
-    repo = user_repo(tmp_path, "weekly-retrain.yml")
+    repo = user_repo(tmp_path)
     first = weekly(repo, fake, "auto")
     assert first.code == 0, first.log()[-6000:]
     assert first.job_results() == {"retrain": "success", "promote": "success"}
@@ -97,7 +99,7 @@ def test_weekly_auto_promotes_and_a_rerun_does_nothing_new(tmp_path: Path, fake:
 
 
 def test_weekly_pull_request_mode_opens_one_pull_request(tmp_path: Path, fake: FakeApi) -> None:
-    repo = user_repo(tmp_path, "weekly-retrain.yml")
+    repo = user_repo(tmp_path)
     first = weekly(repo, fake)  # the default mode
     assert first.code == 0, first.log()[-6000:]
     assert first.job_results() == {"retrain": "success", "pull-request": "success"}
@@ -121,9 +123,7 @@ def test_weekly_pull_request_mode_opens_one_pull_request(tmp_path: Path, fake: F
 
 def test_weekly_failure_opens_one_issue_then_comments_on_it(tmp_path: Path, fake: FakeApi) -> None:
     # the user's data pull brings a file without the target column
-    repo = user_repo(
-        tmp_path, "weekly-retrain.yml", "cut -d, -f2- data/train.csv > t && mv t data/train.csv\n"
-    )
+    repo = user_repo(tmp_path, "cut -d, -f2- data/train.csv > t && mv t data/train.csv\n")
     first = weekly(repo, fake, "auto")
     assert first.code != 0
     assert first.job_results()["retrain"] == "failure"
@@ -160,11 +160,11 @@ def pull_request_event(repo: Path, fork: bool = False) -> dict[str, object]:
 def pr_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ActRun, FakeApi, Path]]:
     base = tmp_path_factory.mktemp("pr-check")
     with FakeApi() as api:
-        repo = user_repo(base, "pr-check.yml")
+        repo = user_repo(base)
         run = run_act(
             repo,
             "pull_request",
-            "pr-check.yml",
+            PR_CHECK,
             pull_request_event(repo),
             env={"GITHUB_API_URL": api.url},
             secrets={"GITHUB_TOKEN": TOKEN},
@@ -201,3 +201,9 @@ def test_pr_check_posts_the_sticky_comment_and_the_status(
     assert api.called("POST", r"/issues/7/comments$")
     sha = git(repo, "rev-parse", "HEAD")
     assert api.called("POST", rf"/statuses/{sha}$")
+
+
+def test_the_example_repository_carries_the_shipped_workflows() -> None:
+    for name in ("pr-check.yml", "weekly-retrain.yml", "comment-from-fork.yml"):
+        copy = EXAMPLE / ".github" / "workflows" / f"ci-ml-{name}"
+        assert copy.read_text() == (WORKFLOWS / name).read_text(), f"{copy} is stale: copy it"
