@@ -22,7 +22,7 @@ EXAMPLE = REPO / "examples" / "penguins"
 
 def bash(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", "-c", script],
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],  # as GitHub runs it
         env={"PATH": os.environ["PATH"], "HOME": str(Path.home()), **env},
         cwd=cwd,
         capture_output=True,

@@ -186,6 +186,41 @@ def test_pr_check_outputs_summary_and_artifact(pr_run: tuple[ActRun, FakeApi, Pa
     assert (artifact / "report.md").is_file()
 
 
+def test_pr_check_fails_when_the_gate_blocks(tmp_path: Path, fake: FakeApi) -> None:
+    repo = user_repo(tmp_path)
+    seed = subprocess.run(  # a champion trained on this very data
+        [sys.executable, "-m", "ci_ml.cli", "check", "--promote", "-c", str(repo / "ci-ml.yaml")],
+        capture_output=True,
+        text=True,
+    )
+    assert seed.returncode == 0, seed.stderr
+    config = yaml.safe_load((repo / "ci-ml.yaml").read_text(encoding="utf-8"))
+    config["gate"][0]["min_delta"] = 0.01  # the PR asks for a real improvement
+    (repo / "ci-ml.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "Demand an improvement")
+    run = run_act(
+        repo,
+        "pull_request",
+        PR_CHECK,
+        pull_request_event(repo),
+        env={"GITHUB_API_URL": fake.url},
+        secrets={"GITHUB_TOKEN": TOKEN},
+    )
+    assert run.job_results() == {"check": "failure"}
+    steps = run.step_results("check")
+    assert steps["report"] == "success"  # the report is written and kept either way
+    report = run.outputs("report", job="check")
+    assert report["verdict"] == "block"
+    assert report["champion-version"] == "1"
+    assert report["exit-code"] == "1"
+    assert steps["verdict"] == "failure"  # the job fails on the last step, by design
+    assert "::error title=ci-ml::block: gate[0] f1_macro min_delta" in run.log()
+    artifact = run.artifacts / "ci-ml-report" / "report.json"
+    assert json.loads(artifact.read_text())["verdict"] == "block"
+    [summary] = run.summaries("check")
+    assert "**❌ blocked: gate[0] f1_macro min_delta" in summary
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="`ci-ml report` does not post yet: needs ci_ml/github.py (branch github) "
