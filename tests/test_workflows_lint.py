@@ -197,3 +197,18 @@ def _shape(path: Path) -> dict[str, list[tuple[str, str, str]]]:
 @pytest.mark.parametrize("name", ["pr-check.yml", "weekly-retrain.yml"])
 def test_callable_and_ready_to_copy_workflows_have_the_same_steps(name: str) -> None:
     assert _shape(REPO / "workflows" / name) == _shape(REPO / ".github" / "workflows" / name)
+
+
+@pytest.mark.parametrize("folder", ["workflows", ".github/workflows"])
+def test_approval_mode_promotes_like_auto_behind_an_environment(folder: str) -> None:
+    jobs = load(REPO / folder / "weekly-retrain.yml")["jobs"]
+    auto, approve = jobs["promote"], jobs["approve"]
+    assert approve["environment"] == "ci-ml-approval"
+    assert "environment" not in auto
+    assert [s.get("uses") for s in approve["steps"]] == [s.get("uses") for s in auto["steps"]]
+    assert "mode == 'approval'" in approve["if"] and "mode == 'auto'" in auto["if"]
+    assert "if" in jobs["pull-request"] and "mode == 'pull-request'" in jobs["pull-request"]["if"]
+    failure = jobs["report-failure"]
+    assert failure["if"] == "failure()"
+    assert set(failure["needs"]) == {"retrain", "promote", "approve", "pull-request"}
+    assert failure["permissions"] == {"issues": "write"}
