@@ -152,3 +152,30 @@ def test_report_id_reaches_ci_ml_through_the_environment(tmp_path: Path) -> None
     }
     done = bash(RUN, env, tmp_path)
     assert "id=churn run=/tmp/run" in done.stdout
+
+
+LOCATE = STEPS["Locate the ci-ml environment"]["run"]
+
+
+def test_locate_names_one_environment_per_ci_ml_version(tmp_path: Path) -> None:
+    output = tmp_path / "output.txt"
+    env = {
+        "CI_ML_PYTHON": sys.executable,
+        "GITHUB_ACTION_PATH": str(REPO),
+        "RUNNER_TOOL_CACHE": str(tmp_path / "tools"),
+        "RUNNER_TEMP": str(tmp_path),
+        "RUNNER_OS": "Linux",
+        "RUNNER_ARCH": "X64",
+        "GITHUB_OUTPUT": str(output),
+    }
+    done = bash(LOCATE, env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    values = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert values["venv"].startswith(str(tmp_path / "tools" / "ci-ml") + "/")
+    assert values["venv"].endswith(f"-py{version}")
+    assert values["ready"] == "false"
+    assert values["pip-key"].startswith(f"ci-ml-pip-Linux-X64-py{version}-")
+    again = tmp_path / "again.txt"
+    bash(LOCATE, env | {"GITHUB_OUTPUT": str(again)}, tmp_path)
+    assert again.read_text() == output.read_text()  # stable: the same code, the same place
