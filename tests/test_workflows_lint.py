@@ -100,6 +100,7 @@ def test_zizmor_offline() -> None:
     done = run(
         tool("zizmor"),
         "--offline",
+        "--persona=pedantic",
         "--config",
         str(REPO / ".github" / "zizmor.yml"),
         str(ACTION),
