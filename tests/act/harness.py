@@ -196,6 +196,7 @@ def run_act(
         args += ["--var", f"{name}={value}"]
     for name, value in (secrets or {}).items():
         args += ["-s", f"{name}={value}"]
+    before = _act_run_dirs()
     done = subprocess.run(
         args,
         cwd=repo,
@@ -211,7 +212,32 @@ def run_act(
                 records.append(json.loads(line))
             except ValueError:
                 continue
+    _remove_run_dirs(_act_run_dirs() - before, git(repo, "rev-parse", "HEAD"))
     return ActRun(done.returncode, records, done.stderr, artifacts, done.stdout)
+
+
+ACT_CACHE = Path.home() / ".cache" / "act"
+
+
+def _act_run_dirs() -> set[Path]:
+    if not ACT_CACHE.is_dir():
+        return set()
+    return {p for p in ACT_CACHE.iterdir() if p.is_dir() and p.name != "tool_cache"}
+
+
+def _remove_run_dirs(new: set[Path], head: str) -> None:
+    """act leaves a folder per job on the host (~15 MB); drop the ones of this run: a
+    copy of this repository at this commit, or a job without checkout."""
+    for folder in new:
+        workspace = folder / "hostexecutor"
+        ours = not workspace.is_dir() or not any(workspace.iterdir())
+        if (workspace / ".git").is_dir():
+            probe = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=workspace, capture_output=True, text=True
+            )
+            ours = probe.stdout.strip() == head
+        if ours:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _base_python() -> str:
