@@ -236,6 +236,57 @@ def schema_infer(data: str, output: str | None, force: bool) -> None:
     _exit(command.infer(data, output, force))
 
 
+@cli.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", required=True, help="The column to predict.")
+@click.option("--eval", "eval_file", help="A fixed held-out data file (else a seeded split).")
+@click.option(
+    "--task",
+    type=click.Choice(["classification", "regression"]),
+    help="Override the task inferred from the target column.",
+)
+@click.option("--name", help="Model name in the registry [default: the folder's name].")
+@click.option(
+    "--dir",
+    "folder",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where ci-ml.yaml goes.",
+)
+@click.option(
+    "--config",
+    "-c",
+    "config_name",
+    default="ci-ml.yaml",
+    show_default=True,
+    help="File name of the config written.",
+)
+@click.option(
+    "--workflows/--no-workflows",
+    default=True,
+    show_default=True,
+    help="Also write the workflows into .github/workflows/ of the repository.",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+def init(
+    data: str,
+    target: str,
+    eval_file: str | None,
+    task: str | None,
+    name: str | None,
+    folder: str,
+    config_name: str,
+    workflows: bool,
+    force: bool,
+) -> None:
+    """Write ci-ml.yaml inferred from DATA and the GitHub workflows (never overwrites
+    without --force)."""
+    from ci_ml.commands import init as command
+
+    _exit(command.run(data, target, folder, config_name, eval_file, name, task, workflows, force))
+
+
 @cli.group()
 def registry() -> None:
     """Inspect the model registry."""

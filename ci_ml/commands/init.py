@@ -1,0 +1,205 @@
+"""`ci-ml init`: set a repository up, a ci-ml.yaml inferred from a data file and the
+ready-to-copy workflows under .github/workflows/.
+
+Nothing is overwritten without --force, and nothing at all is written when one
+target exists: the command checks every target first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from ci_ml.errors import PASSED, ConfigError
+from ci_ml.workspace import say
+
+# The workflows ci-ml init writes: template name -> file name in .github/workflows/.
+WORKFLOWS = {
+    "pr-check.yml": "ci-ml-pr-check.yml",
+    "weekly-retrain.yml": "ci-ml-weekly-retrain.yml",
+    "comment-from-fork.yml": "ci-ml-comment-from-fork.yml",
+}
+CLASSES_AT_MOST = 20  # an integer target with at most this many values is a class label
+_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str  # classification or regression
+    why: str
+
+
+def template(name: str) -> str:
+    return resources.files("ci_ml").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def infer_task(frame: Any, target: str) -> Task:
+    """classification for text, boolean or categorical targets and for integers with
+    few distinct values; regression otherwise."""
+    from pandas.api import types
+
+    column = frame[target]
+    distinct = int(column.nunique(dropna=True))
+    if types.is_bool_dtype(column) or not types.is_numeric_dtype(column):
+        return Task("classification", f"{target} is not numeric ({distinct} classes)")
+    if types.is_integer_dtype(column) and distinct <= CLASSES_AT_MOST:
+        return Task("classification", f"{target} holds {distinct} distinct integers")
+    return Task("regression", f"{target} is numeric with {distinct} distinct values")
+
+
+def infer_schema(frame: Any, target: str) -> dict[str, Any] | None:
+    """HOOK(validation): the data schema ci-ml.yaml will carry.
+
+    ci_ml/validation/ (another branch) infers the data schema (types, ranges,
+    allowed values). When it lands, return its inferred section here, e.g.
+    `return {"schema": validation.infer_schema(frame, target=target)}`, and
+    `render_config` merges it into the config. Until then: None, and the config
+    lists the columns and their types as a comment.
+    """
+    return None
+
+
+def _columns_comment(frame: Any, target: str) -> str:
+    from pandas.api import types
+
+    kinds = []
+    for name in frame.columns:
+        column = frame[name]
+        kind = "number" if types.is_numeric_dtype(column) else "text"
+        missing = int(column.isna().sum())
+        note = f", {missing} missing" if missing else ""
+        role = " (target)" if name == target else ""
+        kinds.append(f"#   {name}: {kind}{note}{role}")
+    return "  # columns found in the data file:\n  " + "\n  ".join(kinds)
+
+
+def render_config(
+    frame: Any, data_file: str, target: str, name: str, task: Task, eval_file: str | None
+) -> str:
+    classification = task.name == "classification"
+    metrics = (
+        ["f1_macro", "accuracy"]
+        if classification
+        else ["neg_root_mean_squared_error", "r2", "neg_mean_absolute_error"]
+    )
+    floor = (
+        "  # - {metric: accuracy, min: 0.9}  # an absolute floor: choose your own"
+        if classification
+        else "  # - {metric: r2, min: 0.3}  # an absolute floor: choose your own"
+    )
+    estimator = "sklearn.ensemble." + (
+        "RandomForestClassifier" if classification else "RandomForestRegressor"
+    )
+    text = Template(template("ci-ml.yaml.tmpl")).substitute(
+        data_file=data_file,
+        name=name,
+        task=task.name,
+        task_why=task.why,
+        train=data_file,
+        eval_line=f"  eval: {eval_file}\n"
+        if eval_file
+        else "  # eval: data/eval.csv  # a fixed held-out file; else a seeded split of train\n",
+        target=target,
+        schema_comment=_columns_comment(frame, target),
+        estimator=estimator,
+        metrics="[" + ", ".join(metrics) + "]",
+        primary=metrics[0],
+        floor_rule=floor,
+    )
+    schema = infer_schema(frame, target)
+    if schema:
+        import yaml
+
+        text += yaml.safe_dump(schema, sort_keys=False)
+    return text
+
+
+def repository_root(folder: Path) -> Path:
+    """The enclosing git repository (where .github/ belongs), else the folder itself."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return folder
+
+
+def workflow_text(name: str, config_from_root: str) -> str:
+    text = template(f"workflows/{name}")
+    if config_from_root != "ci-ml.yaml":
+        text = text.replace("|| 'ci-ml.yaml' }}", f"|| '{config_from_root}' }}}}")
+    return text
+
+
+def run(
+    data: str,
+    target: str,
+    folder: str = ".",
+    config_name: str = "ci-ml.yaml",
+    eval_file: str | None = None,
+    name: str | None = None,
+    task: str | None = None,
+    workflows: bool = True,
+    force: bool = False,
+) -> int:
+    from ci_ml.data import read_table
+
+    root = Path(folder).resolve()
+    data_path = Path(data).resolve()  # paths on the command line: from the current folder
+    frame = read_table(data_path)
+    if target not in frame.columns:
+        raise ConfigError(
+            f"--target {target!r}: no such column in {data}; "
+            f"found {', '.join(map(str, frame.columns))}"
+        )
+    eval_ref = None
+    if eval_file is not None:
+        if not Path(eval_file).is_file():
+            raise ConfigError(f"--eval {eval_file}: no such file")
+        eval_ref = Path(os.path.relpath(Path(eval_file).resolve(), root)).as_posix()
+    inferred = infer_task(frame, target)
+    chosen = Task(task, "given by --task") if task else inferred
+    model_name = name or _NAME.sub("-", root.name).strip("-._") or "model"
+    config_path = root / config_name
+    data_ref = Path(os.path.relpath(data_path, root)).as_posix()
+
+    targets: dict[Path, str] = {
+        config_path: render_config(frame, data_ref, target, model_name, chosen, eval_ref)
+    }
+    if workflows:
+        repo = repository_root(root)
+        config_from_root = Path(os.path.relpath(config_path, repo)).as_posix()
+        for template_name, file_name in WORKFLOWS.items():
+            targets[repo / ".github" / "workflows" / file_name] = workflow_text(
+                template_name, config_from_root
+            )
+    existing = [path for path in targets if path.exists()]
+    if existing and not force:
+        names = ", ".join(str(p) for p in existing)
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise ConfigError(f"{names} already {verb}; ci-ml init overwrites only with --force")
+    for path, text in targets.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        say(f"init: wrote {path}")
+    _ignore_run_files(repository_root(root))
+    say(
+        f"init: {chosen.name} of {target!r} ({chosen.why}); try it with "
+        f"`ci-ml check -c {Path(os.path.relpath(config_path)).as_posix()}`"
+    )
+    return PASSED
+
+
+def _ignore_run_files(repo: Path) -> None:
+    """Keep the run directory and the local registry out of git."""
+    ignore = repo / ".gitignore"
+    lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.is_file() else []
+    if not any(line.strip() in (".ci-ml/", ".ci-ml", "/.ci-ml/") for line in lines):
+        with ignore.open("a", encoding="utf-8") as handle:
+            if lines and lines[-1] != "":
+                handle.write("\n")
+            handle.write(".ci-ml/\n")
+        say(f"init: added .ci-ml/ to {ignore}")
