@@ -52,6 +52,13 @@ def publish_report(
     )
 
 
+def publish_outputs(outputs: dict[str, str]) -> None:
+    """Step outputs, when running in GitHub Actions ($GITHUB_OUTPUT is set)."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        github.write_outputs(Path(path), outputs)
+
+
 def report_outputs(report: dict[str, Any], report_path: Path) -> dict[str, str]:
     """What a workflow reads after the step: `steps.<id>.outputs.verdict` and so on."""
     primary = report.get("primary_metric", "")

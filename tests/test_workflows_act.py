@@ -222,12 +222,6 @@ def test_pr_check_fails_when_the_gate_blocks(tmp_path: Path, fake: FakeApi) -> N
     assert "**❌ blocked: gate[0] f1_macro min_delta" in summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`ci-ml report` does not post yet: needs ci_ml/github.py (branch github) "
-    "wired into the report command, reading CI_ML_COMMENT / CI_ML_REPORT_ID / "
-    "INPUT_GITHUB_TOKEN as action.yml sets them",
-)
 def test_pr_check_posts_the_sticky_comment_and_the_status(
     pr_run: tuple[ActRun, FakeApi, Path],
 ) -> None:
@@ -285,11 +279,6 @@ def test_fork_poster_downloads_the_report_without_checking_out(fork_poster: ActR
     assert "report.json" in log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="post-saved-comment needs ci_ml.github.post_saved_comment (branch github) and "
-    "`ci-ml report` saving comment.md / comment-meta.json into the run directory",
-)
 def test_fork_poster_posts_the_saved_comment(
     fork_poster: ActRun, pr_run: tuple[ActRun, FakeApi, Path]
 ) -> None:

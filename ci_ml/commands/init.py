@@ -24,6 +24,7 @@ WORKFLOWS = {
     "weekly-retrain.yml": "ci-ml-weekly-retrain.yml",
     "comment-from-fork.yml": "ci-ml-comment-from-fork.yml",
 }
+SCHEMA_FILE = "data-schema.yaml"
 CLASSES_AT_MOST = 20  # an integer target with at most this many values is a class label
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -50,18 +51,6 @@ def infer_task(frame: Any, target: str) -> Task:
     if types.is_integer_dtype(column) and distinct <= CLASSES_AT_MOST:
         return Task("classification", f"{target} holds {distinct} distinct integers")
     return Task("regression", f"{target} is numeric with {distinct} distinct values")
-
-
-def infer_schema(frame: Any, target: str) -> dict[str, Any] | None:
-    """HOOK(validation): the data schema ci-ml.yaml will carry.
-
-    ci_ml/validation/ (another branch) infers the data schema (types, ranges,
-    allowed values). When it lands, return its inferred section here, e.g.
-    `return {"schema": validation.infer_schema(frame, target=target)}`, and
-    `render_config` merges it into the config. Until then: None, and the config
-    lists the columns and their types as a comment.
-    """
-    return None
 
 
 def _columns_comment(frame: Any, target: str) -> str:
@@ -111,12 +100,16 @@ def render_config(
         primary=metrics[0],
         floor_rule=floor,
     )
-    schema = infer_schema(frame, target)
-    if schema:
-        import yaml
+    return (
+        text
+        + f"validation:\n  schema_file: {SCHEMA_FILE}  # inferred from {data_file}: review it\n"
+    )
 
-        text += yaml.safe_dump(schema, sort_keys=False)
-    return text
+
+def _data_schema(data: Path) -> str:
+    from ci_ml.validation import dump_schema_yaml, infer_schema
+
+    return dump_schema_yaml(infer_schema(data))
 
 
 def repository_root(folder: Path) -> Path:
@@ -167,7 +160,8 @@ def run(
     data_ref = Path(os.path.relpath(data_path, root)).as_posix()
 
     targets: dict[Path, str] = {
-        config_path: render_config(frame, data_ref, target, model_name, chosen, eval_ref)
+        config_path: render_config(frame, data_ref, target, model_name, chosen, eval_ref),
+        root / SCHEMA_FILE: _data_schema(data_path),
     }
     if workflows:
         repo = repository_root(root)

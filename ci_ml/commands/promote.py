@@ -10,6 +10,7 @@ from typing import Any
 
 from ci_ml import lineage
 from ci_ml.errors import PASSED, VERDICT, EnvironmentProblem
+from ci_ml.publishing import publish_outputs, report_outputs
 from ci_ml.registry import open_registry
 from ci_ml.registry.base import Version, Who
 from ci_ml.training import CARD_NAME
@@ -38,7 +39,8 @@ def stage(ws: Workspace, force: bool = False, reason: str = "") -> int | None:
     registry.promote(version.number, expected, _who(ws, report, reason or report["reason"]))
     report["challenger"] = (report.get("challenger") or {}) | {"version": version.number}
     report["promoted"] = version.number
-    ws.run.write("report.json", report)
+    path = ws.run.write("report.json", report)
+    publish_outputs(report_outputs(report, path))  # now with the challenger's version
     return version.number
 
 

@@ -8,12 +8,15 @@ champion exists, drift from the profile of the champion's training data
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 from ci_ml.data import data_sha256, read_table
 from ci_ml.datasets import feature_columns
 from ci_ml.errors import PASSED, VERDICT, DataError
+from ci_ml.publishing import publish_outputs
 from ci_ml.workspace import Workspace, say
 
 
@@ -34,18 +37,49 @@ def stage(ws: Workspace) -> dict[str, Any]:
         failures.extend(_frame_failures(ws, frame, str(path)))
         if schema is not None:
             failures.extend(_schema_failures(path, schema, role))
-    drift = _drift(ws) if "train" in files else None
+    champion = _champion(ws)
+    drift = _drift(ws, champion) if "train" in files else None
     if drift is not None and drifted(drift) and drift.get("action") == "block":
         failures.append(failure("drift", None, _drift_message(drift)))
-    result = {
+    result: dict[str, Any] = {
         "passed": not [f for f in failures if f["severity"] == "error"],
         "failures": failures,
         "warnings": _drift_warnings(drift),
         "files": files,
         "drift": drift,
+        "data_hash": data_hash(files, ws.config.config_hash),
+        "champion_data_hash": _champion_data_hash(champion),
     }
     ws.run.write("validation.json", result)
+    publish_outputs(
+        {"data-hash": result["data_hash"], "champion-data-hash": result["champion_data_hash"]}
+    )
     return result
+
+
+def data_hash(files: dict[str, Any], config_hash: str | None) -> str:
+    """One fingerprint of what a model is trained from: the data files and the config.
+    Equal to the champion's, a retrain would make the champion again (a weekly rerun)."""
+    train = (files.get("train") or {}).get("sha256")
+    if not train:
+        return ""
+    evaluation = (files.get("eval") or {}).get("sha256")
+    return hashlib.sha256(json.dumps([train, evaluation, config_hash]).encode()).hexdigest()
+
+
+def _champion(ws: Workspace) -> Any:
+    from ci_ml.registry import open_registry
+
+    registry = open_registry(ws.config)
+    return registry, registry.champion()
+
+
+def _champion_data_hash(champion: Any) -> str:
+    _, version = champion
+    if version is None:
+        return ""
+    data = version.card.get("data") or {}
+    return data_hash(data, version.card.get("config_hash"))
 
 
 def data_schema(ws: Workspace) -> Any:
@@ -102,15 +136,12 @@ def failure(rule: str, column: str | None, message: str, severity: str = "error"
     return {"severity": severity, "rule": rule, "column": column, "message": message}
 
 
-def _drift(ws: Workspace) -> dict[str, Any] | None:
+def _drift(ws: Workspace, champion_of: Any) -> dict[str, Any] | None:
     """Drift of the training data from the champion's training profile, if both exist."""
     section = ws.config.raw.get("drift") or {}
     if section.get("enabled") is False:
         return None
-    from ci_ml.registry import open_registry
-
-    registry = open_registry(ws.config)
-    champion = registry.champion()
+    registry, champion = champion_of
     profile = registry.profile(champion.number) if champion else None
     if champion is None or profile is None:
         return None
