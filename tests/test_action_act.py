@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from act.harness import REPO, ActRun, make_repo, run_act
+
+from tests.act.harness import REPO, ActRun, make_repo, run_act
 
 EXAMPLE = REPO / "examples" / "penguins"
 WORKFLOW = REPO / "tests" / "act" / "workflows" / "root-action.yml"

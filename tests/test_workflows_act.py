@@ -14,14 +14,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from act.fakeapi import FakeApi
-from act.harness import REPO, ActRun, git, make_repo, run_act
+
+from tests.act.fakeapi import FakeApi
+from tests.act.harness import REPO, ActRun, git, make_repo, run_act
+from tests.fakegithub import FakeGitHub
 
 EXAMPLE = REPO / "examples" / "github-repo"
 WORKFLOWS = REPO / "workflows"
 PR_CHECK = "ci-ml-pr-check.yml"
 WEEKLY = "ci-ml-weekly-retrain.yml"
 TOKEN = "fake-token-for-act"
+PrRun = tuple[ActRun, FakeGitHub, Path, int]
 
 
 @pytest.fixture
@@ -142,14 +145,14 @@ def test_weekly_failure_opens_one_issue_then_comments_on_it(tmp_path: Path, fake
 # -- pr-check.yml -------------------------------------------------------------------------
 
 
-def pull_request_event(repo: Path, fork: bool = False) -> dict[str, object]:
+def pull_request_event(repo: Path, fork: bool = False, number: int = 7) -> dict[str, object]:
     sha = git(repo, "rev-parse", "HEAD")
     head_repo = "someone/demo" if fork else "octo/demo"
     return {
         "action": "synchronize",
-        "number": 7,
+        "number": number,
         "pull_request": {
-            "number": 7,
+            "number": number,
             "head": {"sha": sha, "ref": "feature", "repo": {"full_name": head_repo}},
             "base": {"ref": "main", "repo": {"full_name": "octo/demo"}},
         },
@@ -158,23 +161,30 @@ def pull_request_event(repo: Path, fork: bool = False) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def pr_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ActRun, FakeApi, Path]]:
+def pr_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ActRun, FakeGitHub, Path, int]]:
+    """pr-check.yml on a pull_request event, posting to the fake GitHub (real PyGithub)."""
     base = tmp_path_factory.mktemp("pr-check")
-    with FakeApi() as api:
+    api = FakeGitHub().start()
+    try:
         repo = user_repo(base)
+        number = api.state.add_pull("octo/demo", head_sha=git(repo, "rev-parse", "HEAD"))
         run = run_act(
             repo,
             "pull_request",
             PR_CHECK,
-            pull_request_event(repo),
+            pull_request_event(repo, number=number),
             env={"GITHUB_API_URL": api.url},
             secrets={"GITHUB_TOKEN": TOKEN},
         )
-        yield run, api, repo
+        yield run, api, repo, number
+    finally:
+        api.stop()
 
 
-def test_pr_check_outputs_summary_and_artifact(pr_run: tuple[ActRun, FakeApi, Path]) -> None:
-    run, _, _ = pr_run
+def test_pr_check_outputs_summary_and_artifact(pr_run: PrRun) -> None:
+    run, _, _, _ = pr_run
     assert run.code == 0, run.log()[-6000:]
     assert run.job_results() == {"check": "success"}
     report = run.outputs("report", job="check")
@@ -222,15 +232,14 @@ def test_pr_check_fails_when_the_gate_blocks(tmp_path: Path, fake: FakeApi) -> N
     assert "**❌ blocked: gate[0] f1_macro min_delta" in summary
 
 
-def test_pr_check_posts_the_sticky_comment_and_the_status(
-    pr_run: tuple[ActRun, FakeApi, Path],
-) -> None:
-    # TODO(fakegithub): serve this run from tests/fakegithub.py and assert the comment
-    # body (hidden marker, metric table) and the status context ci-ml/<report id>.
-    _, api, repo = pr_run
-    assert api.called("POST", r"/issues/7/comments$")
+def test_pr_check_posts_the_sticky_comment_and_the_status(pr_run: PrRun) -> None:
+    _, api, repo, number = pr_run
+    [comment] = api.state.comments("octo/demo", number)
+    assert comment["body"].startswith("<!-- ci-ml report: ci-ml.yaml -->")
+    assert "## ci-ml · penguins" in comment["body"]
     sha = git(repo, "rev-parse", "HEAD")
-    assert api.called("POST", rf"/statuses/{sha}$")
+    [status] = api.state.repo("octo/demo").statuses[sha]
+    assert (status["context"], status["state"]) == ("ci-ml/ci-ml.yaml", "success")
 
 
 def test_the_example_repository_carries_the_shipped_workflows() -> None:
@@ -243,9 +252,42 @@ def test_the_example_repository_carries_the_shipped_workflows() -> None:
 
 
 @pytest.fixture(scope="module")
-def fork_poster(pr_run: tuple[ActRun, FakeApi, Path]) -> ActRun:
+def fork_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrRun]:
+    """pr-check.yml for a PR from a fork: its read-only token gets 403 from GitHub."""
+    base = tmp_path_factory.mktemp("fork-check")
+    api = FakeGitHub().start()
+    try:
+        repo = user_repo(base)
+        sha = git(repo, "rev-parse", "HEAD")
+        number = api.state.add_pull("octo/demo", head_sha=sha, fork=True)
+        api.forbid("comments.list")
+        api.forbid("statuses.create")
+        run = run_act(
+            repo,
+            "pull_request",
+            PR_CHECK,
+            pull_request_event(repo, fork=True, number=number),
+            env={"GITHUB_API_URL": api.url},
+            secrets={"GITHUB_TOKEN": TOKEN},
+        )
+        api.clear_faults()
+        yield run, api, repo, number
+    finally:
+        api.stop()
+
+
+def test_fork_pr_check_keeps_its_verdict_and_saves_the_comment(fork_run: PrRun) -> None:
+    run, api, _, number = fork_run
+    assert run.job_results() == {"check": "success"}  # the 403 changed nothing
+    assert api.state.comments("octo/demo", number) == []
+    saved = run.artifacts / "ci-ml-report" / "comment"
+    assert "## ci-ml · penguins" in (saved / "comment.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def fork_poster(fork_run: PrRun) -> ActRun:
     """The workflow_run after a fork PR's check: it downloads that run's artifact."""
-    _, api, repo = pr_run
+    _, api, repo, _ = fork_run
     sha = git(repo, "rev-parse", "HEAD")
     event = {
         "action": "completed",
@@ -279,15 +321,13 @@ def test_fork_poster_downloads_the_report_without_checking_out(fork_poster: ActR
     assert "report.json" in log
 
 
-def test_fork_poster_posts_the_saved_comment(
-    fork_poster: ActRun, pr_run: tuple[ActRun, FakeApi, Path]
-) -> None:
-    # TODO(fakegithub): seed PR 7 (head = the run's sha) in tests/fakegithub.py and
-    # assert one sticky comment with the report's marker, and no commit status.
-    _, api, _ = pr_run
-    assert fork_poster.job_results() == {"comment": "success"}
-    assert api.called("POST", r"/issues/7/comments$")
-    assert not api.called("POST", r"/statuses/")
+def test_fork_poster_posts_the_saved_comment(fork_poster: ActRun, fork_run: PrRun) -> None:
+    _, api, repo, number = fork_run
+    assert fork_poster.job_results() == {"comment": "success"}, fork_poster.log()[-4000:]
+    [comment] = api.state.comments("octo/demo", number)
+    assert comment["body"].startswith("<!-- ci-ml report: ci-ml.yaml -->")
+    sha = git(repo, "rev-parse", "HEAD")
+    assert api.state.repo("octo/demo").statuses.get(sha, []) == []  # never from a fork's data
 
 
 # -- the reusable workflows, called from a user's workflow ------------------------------------
