@@ -126,15 +126,6 @@ def test_working_directory_that_is_not_a_folder_is_an_environment_error(tmp_path
     assert "working-directory" in done.stdout
 
 
-def test_drift_is_skipped_with_a_warning_while_ci_ml_has_no_drift_command(
-    tmp_path: Path,
-) -> None:
-    returned, log, outputs = run_step(tmp_path, 2, COMMAND="drift")  # `drift --help` fails
-    assert returned == 0
-    assert "::warning title=ci-ml::this ci-ml has no drift command yet" in log
-    assert "exit-code=0" in outputs
-
-
 def test_report_id_reaches_ci_ml_through_the_environment(tmp_path: Path) -> None:
     folder = tmp_path / "bin"
     folder.mkdir()
