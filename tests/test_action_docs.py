@@ -1,4 +1,4 @@
-"""docs/github-actions.md: the inputs and outputs tables are generated from action.yml.
+"""README.md: the action's inputs and outputs tables are generated from action.yml.
 
 Regenerate after changing action.yml: CI_ML_UPDATE_DOCS=1 pytest tests/test_action_docs.py
 """
@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-DOC = REPO / "docs" / "github-actions.md"
+DOC = REPO / "README.md"
 
 
 def _one_line(text: Any) -> str:
@@ -51,7 +51,7 @@ def test_tables_match_action_yml() -> None:
     if os.environ.get("CI_ML_UPDATE_DOCS") == "1":
         DOC.write_text(expected, encoding="utf-8")
     assert doc == expected, (
-        "docs/github-actions.md is out of date with action.yml: "
+        "README.md is out of date with action.yml: "
         "CI_ML_UPDATE_DOCS=1 pytest tests/test_action_docs.py"
     )
 
