@@ -20,12 +20,15 @@ read back from act's --json log (`set-output` and `summary` records).
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +59,28 @@ def uses_in(paths: list[Path]) -> set[str]:
     return found
 
 
+@functools.cache
+def action_source() -> Path:
+    """The repository as the action's users get it: its files, not a virtual environment
+    or caches lying in the checkout (act copies the whole folder at every `uses:`)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    if listed.returncode != 0:
+        return REPO
+    target = Path(tempfile.mkdtemp(prefix="ci-ml-action-"))
+    atexit.register(shutil.rmtree, target, True)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
 def stub_map(files: list[Path]) -> dict[str, Path]:
     """owner/name@ref -> local folder for every remote action the files (and the root
     action) use; the root action, and its reusable workflows, map to this repository."""
@@ -65,10 +90,10 @@ def stub_map(files: list[Path]) -> dict[str, Path]:
         name, _, version = ref.partition("@")
         if name.startswith(ACTION_NAME + "/.github/workflows/"):
             called = REPO / name.removeprefix(ACTION_NAME + "/")
-            mapping[f"{ACTION_NAME}@{version}"] = REPO
+            mapping[f"{ACTION_NAME}@{version}"] = action_source()
             mapping |= stub_map([called])
         elif name == ACTION_NAME:
-            mapping[ref] = REPO
+            mapping[ref] = action_source()
         elif name == "actions/checkout":
             continue  # act copies the local repository itself
         elif name.startswith("actions/") and (STUBS / name.split("/", 1)[1]).is_dir():
