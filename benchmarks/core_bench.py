@@ -5,13 +5,16 @@
 Runs, in one process tree and alternating A/B, (A) `ci-ml check` on a fresh
 copy of an example and (B) benchmarks/bare_sklearn.py on the same config, and
 prints the median wall time of each and their ratio. Also times `ci-ml --help`.
-Cases: the bundled penguins example (fixed costs dominate) and a generated
-classification table of --rows rows (fitting dominates).
+Cases: the bundled penguins example (fixed costs dominate) and generated
+classification tables of --rows rows (fitting dominates), each with the default
+model file format (skops: safe to load, but importing skops costs about 0.6 s)
+and with `model.format: pickle` (sha256-verified, no import cost).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import subprocess
@@ -65,6 +68,11 @@ def generated_project(folder: Path, rows: int) -> Path:
     return folder
 
 
+def set_format(config: Path, fmt: str) -> None:
+    text = re.sub(r"\n  format: \w+", "", config.read_text())
+    config.write_text(re.sub(r"(\nmodel:\n)", rf"\1  format: {fmt}\n", text, count=1))
+
+
 def compare(project: Path, runs: int) -> tuple[float, float]:
     a, b = [], []
     timed([*CI_ML, "check"], project)  # warm-up: file cache, .pyc files
@@ -78,17 +86,21 @@ def compare(project: Path, runs: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", default="100000,1000000", help="comma-separated sizes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         penguins = Path(tmp) / "penguins"
         shutil.copytree(EXAMPLES / "penguins", penguins, ignore=shutil.ignore_patterns(".ci-ml"))
-        large = generated_project(Path(tmp) / "generated", args.rows)
-        print("| case | ci-ml check (s) | bare sklearn (s) | ratio |")
-        print("|---|---|---|---|")
-        for name, project in (("penguins example", penguins), (f"{args.rows} rows", large)):
-            ci_ml, bare = compare(project, args.runs)
-            print(f"| {name} | {ci_ml:.2f} | {bare:.2f} | {ci_ml / bare:.2f} |")
+        cases = [("penguins example", penguins)]
+        for rows in (int(r) for r in args.rows.split(",")):
+            cases.append((f"{rows:,} rows", generated_project(Path(tmp) / f"gen{rows}", rows)))
+        print("| case | model file | ci-ml check (s) | bare sklearn (s) | ratio |")
+        print("|---|---|---|---|---|")
+        for name, project in cases:
+            for fmt in ("skops", "pickle"):
+                set_format(project / "ci-ml.yaml", fmt)
+                ci_ml, bare = compare(project, args.runs)
+                print(f"| {name} | {fmt} | {ci_ml:.2f} | {bare:.2f} | {ci_ml / bare:.2f} |")
         helps = [timed([*CI_ML, "--help"], penguins) for _ in range(args.runs)]
         print(f"\n`ci-ml --help` startup: {statistics.median(helps):.3f} s (median of {args.runs})")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 
 from ci_ml.commands import evaluate, gate, promote, report, train, validate
 from ci_ml.datasets import load_datasets
@@ -19,6 +21,7 @@ def run(
     output_format: str = "text",
     publish: PublishOptions | None = None,
 ) -> int:
+    _preload_in_background(with_skops=ws.config.model.format != "pickle")
     resolve_metrics(ws.config.metrics, ws.config.custom_metrics)  # fail before any work
     gate.gate_rules(ws)  # a rule naming an unknown metric fails before any training
     _clear_stale(ws)
@@ -38,6 +41,19 @@ def run(
         version = promote.stage(ws)
         say(f"promote: version {version} is the champion")
     return code
+
+
+def _preload_in_background(with_skops: bool) -> None:
+    """Import what the later stages need while the data is read and the model fits
+    (fitting releases the GIL): about half a second less for `check` on small data."""
+
+    def preload() -> None:
+        with contextlib.suppress(Exception):  # the stage that needs it will say what failed
+            if with_skops:
+                import skops.io  # noqa: F401
+            import ci_ml.comparison  # noqa: F401
+
+    threading.Thread(target=preload, name="ci-ml-preload", daemon=True).start()
 
 
 def _clear_stale(ws: Workspace) -> None:

@@ -13,6 +13,7 @@ from ci_ml.training import CARD_NAME, train
 from ci_ml.workspace import Workspace, say
 
 PROFILE_NAME = "profile.json"
+PREDICTION_SAMPLE = 10_000
 
 
 def stage(ws: Workspace, data: Datasets | None = None) -> tuple[Any, dict[str, Any]]:
@@ -37,7 +38,9 @@ def training_profile(ws: Workspace, data: Datasets, model: Any) -> dict[str, Any
     seed = ws.config.data.seed
     profile = build_profile(data.train, data.features, data.target, seed=seed)
     kind = "categorical" if ws.config.task == "classification" else "numeric"
-    predictions = model.predict(model_features(data.x_train))
+    # a sample describes the prediction distribution as well as every row, for less
+    rows = data.x_train.sample(n=min(len(data.x_train), PREDICTION_SAMPLE), random_state=seed)
+    predictions = model.predict(model_features(rows))
     profile["prediction"] = profile_values(predictions, "prediction", kind, seed)
     return profile
 
