@@ -125,3 +125,17 @@ def test_a_column_added_since_the_champion_is_reported_not_fatal(example, run_cl
     assert added and added[0]["status"] == "added"
     assert any("clinic" in w for w in report["warnings"])
     assert run_cli("drift", "--data", "data/fresh.csv", cwd=project).code == 1
+
+
+def test_retrain_on_drift_only_retrains_when_the_data_drifted(example, run_cli, monkeypatch):
+    project = example("penguins")
+    outputs = project / "outputs.txt"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    _append(project, "drift:\n  retrain_on_drift: true\n")
+    assert run_cli("drift", cwd=project).code == 0
+    assert "retrain=false" in outputs.read_text()
+    outputs.unlink()
+    _drifted_copy(project, shift=1500.0)
+    assert run_cli("drift", "--data", "data/fresh.csv", cwd=project).code == 1
+    assert "retrain=true" in outputs.read_text()

@@ -3,7 +3,8 @@
 Exit 1 when it has (dataset drift, or columns added or removed since the
 champion), whatever `drift.action` says: this command answers the question,
 for instance to trigger a weekly retrain. Writes drift.json to the run directory
-and, in GitHub Actions, the outputs `drift` and `retrain`.
+and, in GitHub Actions, the outputs `drift` and `retrain` (true when drifted, or
+always unless `drift.retrain_on_drift: true` asks to retrain on drift only).
 """
 
 from __future__ import annotations
