@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,3 +44,15 @@ def _importable(folder: Path) -> None:
 def say(message: str) -> None:
     """Progress goes to stderr so stdout carries only the requested output."""
     print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def log_group(title: str, needed: object = True) -> Iterator[None]:
+    """A collapsible section of the job log in GitHub Actions; plain output elsewhere."""
+    if not needed or os.environ.get("GITHUB_ACTIONS") != "true":
+        yield
+        return
+    from ci_ml.github import group
+
+    with group(title):
+        yield

@@ -126,3 +126,14 @@ def test_outside_actions_nothing_is_posted(example, run_cli, fake_github, monkey
     project = example("diabetes")
     assert run_cli("check", cwd=project).code == 0
     assert fake_github.state.requests == []
+
+
+def test_validation_findings_are_a_collapsible_log_group_in_actions(example, run_cli, actions_env):
+    project = example("diabetes")
+    (project / "data/train.csv").write_text("age,sex\n1,male\n")
+    result = run_cli("validate", cwd=project)
+    assert result.code == 1
+    assert "::group::ci-ml validate: 1 finding(s)" in result.err
+    assert result.err.index("::group::") < result.err.index("'progression'") < result.err.index(
+        "::endgroup::"
+    )

@@ -17,7 +17,7 @@ from ci_ml.data import data_sha256, read_table
 from ci_ml.datasets import feature_columns
 from ci_ml.errors import PASSED, VERDICT, DataError
 from ci_ml.publishing import publish_outputs
-from ci_ml.workspace import Workspace, say
+from ci_ml.workspace import Workspace, log_group, say
 
 
 def stage(ws: Workspace) -> dict[str, Any]:
@@ -214,8 +214,9 @@ def _drift_warnings(drift: dict[str, Any] | None) -> list[str]:
 
 def run(ws: Workspace) -> int:
     result = stage(ws)
-    for entry in result["failures"]:
-        say(f"{entry['severity']}: {entry['message']}")
+    with log_group(f"ci-ml validate: {len(result['failures'])} finding(s)", result["failures"]):
+        for entry in result["failures"]:
+            say(f"{entry['severity']}: {entry['message']}")
     if not result["passed"]:
         say("validate: the data is invalid")
         return VERDICT
