@@ -134,6 +134,8 @@ def test_validation_findings_are_a_collapsible_log_group_in_actions(example, run
     result = run_cli("validate", cwd=project)
     assert result.code == 1
     assert "::group::ci-ml validate: 1 finding(s)" in result.err
-    assert result.err.index("::group::") < result.err.index("'progression'") < result.err.index(
-        "::endgroup::"
+    assert (
+        result.err.index("::group::")
+        < result.err.index("'progression'")
+        < result.err.index("::endgroup::")
     )
