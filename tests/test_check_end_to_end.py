@@ -216,7 +216,7 @@ def test_confidence_slices_and_intervals_end_to_end(example, run_cli):
     assert islands == {"Biscoe", "Dream", "Torgersen"}
     assert report["mcnemar"]["n_rows"] == 86
     markdown = (project / ".ci-ml/run/report.md").read_text()
-    assert "95% interval of the change" in markdown and "Slices, worst first" in markdown
+    assert "95% interval (of the change)" in markdown and "Slices, worst first" in markdown
 
 
 def test_slice_rule_on_an_unsliced_column_is_a_config_error(example, run_cli):

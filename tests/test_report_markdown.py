@@ -50,3 +50,14 @@ def test_invalid_data_report_leads_with_the_failure(example, run_cli):
     assert markdown.splitlines()[2].startswith("**⚠️ invalid data: ")
     assert "header only" in markdown.splitlines()[2]
     assert "<summary>Data validation (1)</summary>" in markdown
+
+
+def test_first_run_shows_the_challengers_own_interval(example, run_cli):
+    project = example("diabetes")
+    run_cli("check", cwd=project)
+    markdown = (project / ".ci-ml/run/report.md").read_text()
+    report = json.loads((project / ".ci-ml/run/report.json").read_text())
+    rmse = report["metrics"]["neg_root_mean_squared_error"]["challenger_interval"]
+    low, high = -rmse["high"], -rmse["low"]  # a loss is shown as the loss
+    assert 0 < low < high
+    assert f"value in [{low:.4g}, {high:.4g}]" in markdown

@@ -49,7 +49,7 @@ def metric_rows(report: dict[str, Any]) -> list[list[str]]:
                 number(shown["challenger"]),
                 f"{number(shown['delta'], signed=True)} {_direction(entry)}".strip(),
                 _percent(_shown_relative(entry)),
-                _interval(shown.get("interval")),
+                _interval(shown.get("interval")) if shown.get("interval") else _own(entry),
                 _percent(entry.get("prob_better"), signed=False),
                 gate_mark(report, scorer),
             ]
@@ -65,7 +65,7 @@ def metric_headers(report: dict[str, Any]) -> list[str]:
         "challenger",
         "change",
         "relative",
-        f"{level:.0%} interval of the change",
+        f"{level:.0%} interval (of the change)",
         "P(better)",
         "gate",
     ]
@@ -89,6 +89,17 @@ def _interval(interval: dict[str, Any] | None) -> str:
     if not interval:
         return "–"
     return f"[{number(interval['low'], signed=True)}, {number(interval['high'], signed=True)}]"
+
+
+def _own(entry: dict[str, Any]) -> str:
+    """With no champion, the challenger's own interval (in shown units) instead."""
+    interval = entry.get("challenger_interval") or {}
+    low, high = interval.get("low"), interval.get("high")
+    if low is None or high is None:
+        return "–"
+    if entry.get("lower_is_better"):
+        low, high = -high, -low
+    return f"value in [{number(low)}, {number(high)}]"
 
 
 def gate_mark(report: dict[str, Any], scorer: str) -> str:
