@@ -1,0 +1,135 @@
+"""The PyGithub client: retries of 5xx, backoff on (secondary) rate limits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ci_ml.errors import EnvironmentProblem
+
+if TYPE_CHECKING:
+    from github import Github
+    from urllib3.util.retry import Retry
+
+from ci_ml.github.settings import GitHubSettings
+
+T = TypeVar("T")
+
+
+# -- client, retries, rate limits ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Retry and pacing knobs; the defaults suit github.com, tests shrink them."""
+
+    retries: int = 3  # urllib3 retries of 5xx answers and dropped connections
+    backoff_factor: float = 1.0
+    rate_limit_tries: int = 3  # our own tries on a (secondary) rate limit
+    max_wait: float = 60.0  # seconds, total, we sleep for rate limits; caps one Retry-After
+    timeout: int = 15
+    per_page: int = 100
+    seconds_between_requests: float | None = 0.25
+    seconds_between_writes: float | None = 1.0  # GitHub asks for 1 s between writes
+
+
+def make_retry(options: ClientOptions) -> Retry:
+    """A urllib3 Retry for 5xx and dropped connections, honouring a capped Retry-After."""
+    from urllib3.util.retry import Retry
+
+    class CappedRetry(Retry):
+        def __init__(self, max_retry_after: float = 60.0, **kwargs: Any) -> None:
+            self.max_retry_after = max_retry_after
+            super().__init__(**kwargs)
+
+        def new(self, **kwargs: Any) -> CappedRetry:
+            return super().new(max_retry_after=self.max_retry_after, **kwargs)
+
+        def get_retry_after(self, response: Any) -> float | None:
+            seconds = super().get_retry_after(response)
+            return None if seconds is None else min(seconds, self.max_retry_after)
+
+    # POST is retried too: a duplicate comment is cleaned up after creating.
+    return CappedRetry(
+        max_retry_after=options.max_wait,
+        total=options.retries,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"}),
+        backoff_factor=options.backoff_factor,
+        backoff_max=options.max_wait,
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last 5xx reaches PyGithub and becomes a GithubException
+    )
+
+
+def make_client(
+    settings: GitHubSettings, options: ClientOptions | None = None, lazy: bool = False
+) -> Github:
+    """A PyGithub client for settings.api_url (github.com or an Enterprise /api/v3).
+
+    `lazy` objects fetch nothing until an attribute is read: fewer requests."""
+    from github import Auth, Github
+
+    if not settings.token:
+        raise EnvironmentProblem(
+            "no GitHub token: pass the action's github-token input or set GITHUB_TOKEN"
+        )
+    options = options or ClientOptions()
+    return Github(
+        base_url=settings.api_url.rstrip("/"),
+        auth=Auth.Token(settings.token),
+        retry=make_retry(options),
+        timeout=options.timeout,
+        per_page=options.per_page,
+        seconds_between_requests=options.seconds_between_requests,
+        seconds_between_writes=options.seconds_between_writes,
+        lazy=lazy,
+    )
+
+
+def rate_limit_wait(error: Exception, now: float | None = None) -> float | None:
+    """Seconds GitHub asks us to wait before retrying, or None if `error` is no rate limit."""
+    from github.GithubException import GithubException
+
+    if not isinstance(error, GithubException) or error.status not in (403, 429):
+        return None
+    headers = {k.lower(): v for k, v in (error.headers or {}).items()}
+    message = str((error.data or {}).get("message", "") if isinstance(error.data, dict) else "")
+    if "retry-after" in headers:
+        return _seconds_from_retry_after(headers["retry-after"], now)
+    if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+        reset = float(headers["x-ratelimit-reset"]) - (time.time() if now is None else now)
+        return max(reset, 0.0) + 1.0
+    if "rate limit" in message.lower():
+        return 60.0  # GitHub's advice when it gives no header: wait at least a minute
+    return None
+
+
+def _seconds_from_retry_after(value: str, now: float | None) -> float:
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return 60.0
+    return max(moment - (time.time() if now is None else now), 0.0)
+
+
+def with_backoff(call: Callable[[], T], options: ClientOptions | None = None) -> T:
+    """Run `call`, waiting out rate limits as GitHub asks, within options' tries and max_wait."""
+    options = options or ClientOptions()
+    waited = 0.0
+    for attempt in range(1, options.rate_limit_tries + 1):
+        try:
+            return call()
+        except Exception as error:
+            wait = rate_limit_wait(error)
+            last = attempt == options.rate_limit_tries
+            if wait is None or last or waited + wait > options.max_wait:
+                raise
+            time.sleep(wait)
+            waited += wait
+    raise AssertionError("unreachable: the loop returns or raises")

@@ -1,0 +1,232 @@
+"""Publishing a report: comment and status, never raising; a fork's saved comment."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from ci_ml.errors import EnvironmentProblem
+
+if TYPE_CHECKING:
+    from github.Repository import Repository
+
+from ci_ml.github.client import ClientOptions, make_client, rate_limit_wait, with_backoff
+from ci_ml.github.comment import (
+    CommentMode,
+    CommentResult,
+    check_comment_mode,
+    check_report_id,
+    comment_marker,
+    post_sticky_comment,
+    set_commit_status,
+)
+from ci_ml.github.limits import COMMENT_LIMIT, DEFAULT_POINTER, fit_to_limit
+from ci_ml.github.runner import annotation
+from ci_ml.github.settings import GitHubSettings, should_post
+
+T = TypeVar("T")
+
+
+# -- publishing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What publishing did. `failures` are warnings, never a reason to change the verdict."""
+
+    posted: bool
+    reason: str
+    comment: CommentResult | None = None
+    status_state: str | None = None
+    failures: tuple[str, ...] = ()
+    fallback_dir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def publish(
+    settings: GitHubSettings,
+    markdown: str,
+    report_id: str,
+    verdict: str,
+    comment_mode: str = "update",
+    fallback_dir: Path | str | None = None,
+    *,
+    force: bool | None = None,
+    options: ClientOptions | None = None,
+) -> PublishResult:
+    """Post the sticky comment and the commit status. A failed post prints a ::warning::,
+    saves the comment for a later workflow_run poster and is returned, never raised."""
+    mode = check_comment_mode(comment_mode)
+    marker = comment_marker(report_id)
+    body = fit_to_limit(markdown, COMMENT_LIMIT - len(marker) - 1, pointer=_pointer(settings))
+    allowed, reason = should_post(settings, force)
+    failures: list[str] = []
+    if not allowed:
+        saved = _save_unposted(settings, body, report_id, fallback_dir, mode, failures)
+        return PublishResult(False, reason, failures=tuple(failures), fallback_dir=saved)
+    pr_number = settings.pr_number or 0
+    comment = _attempt(
+        settings,
+        failures,
+        "post the PR comment",
+        lambda repo: post_sticky_comment(repo, pr_number, body, report_id, mode),
+        options,
+    )
+    state = None
+    if settings.head_sha:
+        state = _attempt(
+            settings,
+            failures,
+            "set the commit status",
+            lambda repo: set_commit_status(
+                repo, settings.head_sha, report_id, verdict, settings.run_url
+            ),
+            options,
+        )
+    posted = comment is not None and comment.action != "skipped"
+    saved = None
+    if comment is None:
+        saved = _save_unposted(settings, body, report_id, fallback_dir, mode, failures)
+    why = "posted" if posted else ("; ".join(failures) or "comment mode is off")
+    return PublishResult(posted, why, comment, state, tuple(failures), saved)
+
+
+def _pointer(settings: GitHubSettings) -> str:
+    if settings.run_url:
+        return f"the [job summary]({settings.run_url}) and the `ci-ml-report` artifact"
+    return DEFAULT_POINTER
+
+
+def _attempt(
+    settings: GitHubSettings,
+    failures: list[str],
+    what: str,
+    action: Callable[[Repository], T],
+    options: ClientOptions | None,
+) -> T | None:
+    try:
+        repo = make_client(settings, options, lazy=True).get_repo(settings.repository)
+        return with_backoff(lambda: action(repo), options)
+    except Exception as error:  # posting must never decide the verdict: report, carry on
+        problem = _redact(f"could not {what}: {_describe(error)}", settings.token)
+        print(annotation("warning", problem, title="ci-ml"), file=sys.stderr, flush=True)
+        failures.append(problem)
+        return None
+
+
+def _describe(error: Exception) -> str:
+    from github.GithubException import GithubException
+
+    if isinstance(error, GithubException):
+        data = error.data if isinstance(error.data, dict) else {}
+        text = f"GitHub answered {error.status}: {data.get('message') or error.message or ''}"
+        if error.status == 403 and rate_limit_wait(error) is None:
+            text += " (a pull request from a fork gets a read-only token)"
+        return text.strip()
+    return f"{type(error).__name__}: {error}"
+
+
+def _redact(text: str, token: str) -> str:
+    return text.replace(token, "***") if token else text
+
+
+def _save_unposted(
+    settings: GitHubSettings,
+    body: str,
+    report_id: str,
+    fallback_dir: Path | str | None,
+    mode: CommentMode,
+    failures: list[str],
+) -> Path | None:
+    """Write comment.md and comment-meta.json for a workflow_run job to post later."""
+    if fallback_dir is None or mode == "off":
+        return None
+    target = Path(fallback_dir)
+    meta = {
+        "pr_number": settings.pr_number,
+        "report_id": report_id,
+        "head_sha": settings.head_sha,
+        "comment_mode": mode,
+    }
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "comment.md").write_text(body, encoding="utf-8")
+        (target / "comment-meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    except OSError as error:
+        problem = f"could not save the comment under {target}: {error}"
+        print(annotation("warning", problem, title="ci-ml"), file=sys.stderr, flush=True)
+        failures.append(problem)
+        return None
+    if failures:
+        notice = f"the PR comment was saved to {target / 'comment.md'} for a workflow_run poster"
+        print(annotation("notice", notice, title="ci-ml"), file=sys.stderr, flush=True)
+    return target
+
+
+# -- fork pull requests: the comment saved by the PR job, posted by a workflow_run job ----------
+
+
+@dataclass(frozen=True)
+class SavedComment:
+    body: str
+    pr_number: int
+    report_id: str
+    head_sha: str
+    comment_mode: CommentMode
+
+
+def load_saved_comment(fallback_dir: Path | str) -> SavedComment:
+    """Read comment.md and comment-meta.json as `publish` wrote them (untrusted input)."""
+    folder = Path(fallback_dir)
+    meta_path = folder / "comment-meta.json"
+    try:
+        body = (folder / "comment.md").read_text(encoding="utf-8")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        return SavedComment(
+            body=body,
+            pr_number=int(meta["pr_number"]),
+            report_id=check_report_id(str(meta["report_id"])),
+            head_sha=str(meta["head_sha"]),
+            comment_mode=check_comment_mode(str(meta.get("comment_mode", "update"))),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise EnvironmentProblem(
+            f"{folder}: expected comment.md and comment-meta.json with pr_number, report_id "
+            f"and head_sha, found {type(e).__name__}: {e}"
+        ) from e
+
+
+def post_saved_comment(
+    settings: GitHubSettings, fallback_dir: Path | str, *, options: ClientOptions | None = None
+) -> PublishResult:
+    """Post a fork PR's saved comment from a `workflow_run` job, which has a write token.
+
+    The artifact comes from code the fork controls, so the comment goes only to a PR whose
+    head is the commit the triggering run was for, and no commit status is set from it.
+    """
+    saved = load_saved_comment(fallback_dir)
+    marker = comment_marker(saved.report_id)
+    body = fit_to_limit(saved.body, COMMENT_LIMIT - len(marker) - 1, pointer=_pointer(settings))
+
+    def post(repo: Repository) -> CommentResult:
+        head = repo.get_pull(saved.pr_number).head.sha
+        run_head = settings.head_sha
+        if not run_head or head != run_head or saved.head_sha != run_head:
+            raise EnvironmentProblem(
+                f"PR #{saved.pr_number} head is {head[:12]}, the saved report says "
+                f"{saved.head_sha[:12]} and the run was for {run_head[:12] or '(none)'}"
+            )
+        return post_sticky_comment(repo, saved.pr_number, body, saved.report_id, saved.comment_mode)
+
+    failures: list[str] = []
+    comment = _attempt(settings, failures, "post the saved PR comment", post, options)
+    posted = comment is not None and comment.action != "skipped"
+    why = "posted" if posted else ("; ".join(failures) or "comment mode is off")
+    return PublishResult(posted, why, comment, None, tuple(failures))
