@@ -8,6 +8,7 @@ load only the types that were recorded at save time.
 from __future__ import annotations
 
 import pickle
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,20 +87,39 @@ def model_file_from_card(folder: Path, card: dict[str, Any]) -> ModelFile:
         raise IntegrityError(f"{folder}: model card has no valid model_file record") from exc
 
 
-def load_model(record: ModelFile) -> Any:
-    """Load after checking the sha256; a mismatch is refused before any byte is unpickled."""
+def verify(record: ModelFile, what: str | None = None) -> None:
+    """The file exists and its sha256 matches the record, or IntegrityError (exit 3)."""
+    where = f"{what}: " if what else ""
     if not record.path.is_file():
-        raise EnvironmentProblem(f"{record.path}: model file not found")
+        raise EnvironmentProblem(f"{where}{record.path}: model file not found")
     actual = sha256_file(record.path)
     if actual != record.sha256:
         raise IntegrityError(
-            f"{record.path}: sha256 {actual[:12]}… does not match its record "
+            f"{where}{record.path}: sha256 {actual[:12]}… does not match its record "
             f"{record.sha256[:12]}…; the model file was modified, refusing to load it"
         )
-    try:
-        return _load_verified(record)
-    except Exception as exc:
-        raise IntegrityError(f"{record.path}: cannot load model: {exc}") from exc
+
+
+def load_model(record: ModelFile) -> Any:
+    """Load after checking the sha256; a mismatch is refused before any byte is unpickled.
+
+    A verified file already loaded in this process is not loaded again (`check` reads
+    the champion for prediction drift and again to score it)."""
+    verify(record)
+    key = (str(record.path.resolve()), record.sha256)
+    if key not in _LOADED:
+        try:
+            model = _load_verified(record)
+        except Exception as exc:
+            raise IntegrityError(f"{record.path}: cannot load model: {exc}") from exc
+        _LOADED[key] = model
+        while len(_LOADED) > _KEEP_LOADED:
+            _LOADED.popitem(last=False)
+    return _LOADED[key]
+
+
+_KEEP_LOADED = 2  # a champion and a challenger
+_LOADED: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
 
 def _load_verified(record: ModelFile) -> Any:

@@ -77,9 +77,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ci_ml import lineage
-from ci_ml.data import sha256_file
 from ci_ml.errors import EnvironmentProblem, IntegrityError
-from ci_ml.modelfile import ModelFile, model_file_from_card
+from ci_ml.modelfile import ModelFile, model_file_from_card, verify
 from ci_ml.registry.base import (
     Version,
     Who,
@@ -181,7 +180,7 @@ class MlflowRegistry:
                 "registry record; refusing"
             )
         self._download(model_version.run_id, record.path.name, folder)
-        _verify(record, f"{self.where}: version {number}")
+        verify(record, f"{self.where}: version {number}")
         return record
 
     def profile(self, number: int) -> dict[str, Any] | None:
@@ -202,7 +201,7 @@ class MlflowRegistry:
     def add(self, folder: Path) -> Version:
         card = _read_card(folder / CARD)
         record = model_file_from_card(folder, card)
-        _verify(record, f"{folder}: the trained model")
+        verify(record, f"{folder}: the trained model")
         self._ensure_registered_model()
         run_id, source = self._upload(folder, record)
         with self._server("registering the new version"):
@@ -493,17 +492,6 @@ def _entries(tags: dict[str, str]) -> list[dict[str, Any]]:
         return [json.loads(tags[k]) for k in keys]
     except ValueError as exc:
         raise IntegrityError(f"MLflow audit log tag is corrupt: {exc}") from exc
-
-
-def _verify(record: ModelFile, what: str) -> None:
-    if not record.path.is_file():
-        raise EnvironmentProblem(f"{what}: model file {record.path.name} is missing")
-    actual = sha256_file(record.path)
-    if actual != record.sha256:
-        raise IntegrityError(
-            f"{what}: {record.path.name} has sha256 {actual[:12]}…, its record says "
-            f"{record.sha256[:12]}…; the artifact was modified, refusing it"
-        )
 
 
 def _read_card(path: Path) -> dict[str, Any]:
