@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ci_ml.metrics import MetricName
+from ci_ml.report import changes
 
 SCHEMA_VERSION = 1
 
@@ -23,8 +24,13 @@ def build_report(
     card: dict[str, Any] | None = None,
     evaluation: dict[str, Any] | None = None,
     decision: dict[str, Any] | None = None,
+    champion_card: dict[str, Any] | None = None,
+    curves: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A report for a finished run; without a decision, the data was invalid."""
+    """A report for a finished run; without a decision, the data was invalid.
+
+    `curves` is `ci_ml.report.curves.from_predictions(predictions, task).to_dict()`.
+    """
     verdict, reason = _verdict(validation, decision)
     evaluation = evaluation or {}
     return {
@@ -47,6 +53,8 @@ def build_report(
         "eval": evaluation.get("eval"),
         "lineage": _lineage(card),
         "warnings": [*validation.get("warnings", []), *evaluation.get("warnings", [])],
+        "changes": None if card is None else changes.between(champion_card, card),
+        "curves": curves,
     }
 
 

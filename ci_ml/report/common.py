@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from ci_ml.report import curves, numbers
+from ci_ml.report.curves import Curve
 
 VERDICT_TITLES = {
     "promote": ("✅", "promote"),
@@ -13,10 +17,8 @@ STATUS_MARKS = {"pass": "✅ pass", "fail": "❌ fail", "skipped": "➖ skipped"
 
 
 def number(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:+.4g}" if signed else f"{value:.4g}"
-    return text if abs(value) >= 1e-4 or value == 0 else f"{value:{'+' if signed else ''}.2e}"
+    """A number without an interval to round it by: four significant digits, never `-0`."""
+    return numbers.general(value, signed)
 
 
 def verdict_line(report: dict[str, Any]) -> str:
@@ -38,23 +40,66 @@ def comparison_line(report: dict[str, Any]) -> str:
 def metric_rows(report: dict[str, Any]) -> list[list[str]]:
     rows = []
     for scorer, entry in report.get("metrics", {}).items():
-        shown = entry["shown"]
         label = entry["display_name"] + (" ★" if entry.get("primary") else "")
         if entry.get("lower_is_better"):
             label += " (lower is better)"
+        value, change = value_format(entry), change_format(entry)
+        shown = entry["shown"]
         rows.append(
             [
                 label,
-                number(shown["champion"]),
-                number(shown["challenger"]),
-                f"{number(shown['delta'], signed=True)} {_direction(entry)}".strip(),
-                _percent(_shown_relative(entry)),
-                _interval(shown.get("interval")) if shown.get("interval") else _own(entry),
-                _percent(entry.get("prob_better"), signed=False),
+                value(shown["champion"]),
+                value(shown["challenger"]),
+                f"{change(shown['delta'], True)} {_direction(entry)}".strip(),
+                numbers.percent(_shown_relative(entry)),
+                _interval(shown.get("interval"), change) if shown.get("interval") else _own(entry),
+                numbers.percent(entry.get("prob_better"), 0, signed=False),
                 gate_mark(report, scorer),
             ]
         )
     return rows
+
+
+Formatter = Callable[[float | None, bool], str]
+
+
+def value_format(entry: dict[str, Any]) -> Formatter:
+    """The metric's values with the digits their interval justifies; the paired change's
+    (narrower) interval when there is one, so two values differ as the change says."""
+    own, paired = _width(entry.get("challenger_interval")), _width(entry.get("interval"))
+    return _format(
+        entry,
+        entry.get("interval")
+        if paired and own and paired < own
+        else entry.get("challenger_interval"),
+    )
+
+
+def change_format(entry: dict[str, Any]) -> Formatter:
+    """The change with the digits the interval of the change justifies."""
+    return _format(entry, entry.get("interval"))
+
+
+def _format(entry: dict[str, Any], interval: dict[str, Any] | None) -> Formatter:
+    scale = 100.0 if entry.get("display_name") in numbers.PERCENT_METRICS else 1.0
+    unit = "%" if scale == 100.0 else ""
+    width = _width(interval)
+    decimals = numbers.decimals_for(None if width is None else width * scale)
+
+    def show(value: float | None, signed: bool = False) -> str:
+        if value is None:
+            return "–"
+        if not width:  # no interval, or none to speak of (identical predictions)
+            return numbers.general(value * scale, signed) + unit
+        return numbers.fixed(value * scale, decimals, signed) + unit
+
+    return show
+
+
+def _width(interval: dict[str, Any] | None) -> float | None:
+    if not interval or interval.get("low") is None or interval.get("high") is None:
+        return None
+    return float(interval["high"]) - float(interval["low"])
 
 
 def metric_headers(report: dict[str, Any]) -> list[str]:
@@ -79,16 +124,10 @@ def _shown_relative(entry: dict[str, Any]) -> float | None:
     return -relative if entry.get("lower_is_better") else relative
 
 
-def _percent(value: float | None, signed: bool = True) -> str:
-    if value is None:
-        return "–"
-    return f"{value:+.1%}" if signed else f"{value:.0%}"
-
-
-def _interval(interval: dict[str, Any] | None) -> str:
+def _interval(interval: dict[str, Any] | None, show: Formatter) -> str:
     if not interval:
         return "–"
-    return f"[{number(interval['low'], signed=True)}, {number(interval['high'], signed=True)}]"
+    return f"[{show(interval['low'], True)}, {show(interval['high'], True)}]"
 
 
 def _own(entry: dict[str, Any]) -> str:
@@ -99,7 +138,8 @@ def _own(entry: dict[str, Any]) -> str:
         return "–"
     if entry.get("lower_is_better"):
         low, high = -high, -low
-    return f"value in [{number(low)}, {number(high)}]"
+    show = value_format(entry)
+    return f"value in [{show(low)}, {show(high)}]"
 
 
 def gate_mark(report: dict[str, Any], scorer: str) -> str:
@@ -141,16 +181,16 @@ def slice_rows(report: dict[str, Any]) -> list[list[str]]:
         if piece["metric"] not in wanted:
             continue
         entry = metrics.get(piece["metric"], {})
-        loss = bool(entry.get("lower_is_better"))
-        flip = -1 if loss else 1
+        flip = -1 if entry.get("lower_is_better") else 1
+        value, change = value_format(entry), change_format(entry)
         rows.append(
             [
                 f"{piece['column']}={'(missing)' if piece['value'] is None else piece['value']}",
                 entry.get("display_name", piece["metric"]),
                 str(piece["n_rows"]),
-                number(None if piece["champion"] is None else flip * piece["champion"]),
-                number(None if piece["challenger"] is None else flip * piece["challenger"]),
-                f"{number(None if piece['delta'] is None else flip * piece['delta'], signed=True)}"
+                value(None if piece["champion"] is None else flip * piece["champion"]),
+                value(None if piece["challenger"] is None else flip * piece["challenger"]),
+                f"{change(None if piece['delta'] is None else flip * piece['delta'], True)}"
                 f" {_direction(piece)}".strip(),
                 "yes" if piece["judged"] else f"no: {piece.get('reason') or 'too small'}",
             ]
@@ -177,7 +217,7 @@ def mcnemar_line(report: dict[str, Any]) -> str:
     return (
         f"McNemar exact test on per-row correctness: only the challenger right on "
         f"{result['only_challenger_right']} rows, only the champion on "
-        f"{result['only_champion_right']}; p = {number(result['p_value'])} (two-sided)."
+        f"{result['only_champion_right']}; p = {numbers.p_value(result['p_value'])} (two-sided)."
     )
 
 
@@ -205,16 +245,6 @@ def failure_rows(report: dict[str, Any]) -> list[list[str]]:
 
 
 FAILURE_HEADERS = ["severity", "column", "rule", "problem"]
-
-
-def relative_changes(report: dict[str, Any]) -> list[tuple[str, float]]:
-    """Per metric, the improvement over the champion in % of |champion| (skipping zeros)."""
-    out = []
-    for entry in report.get("metrics", {}).values():
-        delta, champion = entry.get("delta"), entry.get("champion")
-        if delta is not None and champion:
-            out.append((entry["display_name"], 100.0 * delta / abs(champion)))
-    return out
 
 
 DRIFT_HEADERS = ["column", "role", "drifted", "change", "method", "decided by"]
@@ -252,7 +282,7 @@ def _decided_by(column: dict[str, Any]) -> str:
     drifted, threshold = bool(column.get("drifted")), column.get("threshold")
     if column.get("method") in P_VALUE_METHODS:
         word = "<" if drifted else ">="
-        return f"p (BH) {number(column.get('p_adjusted'))} {word} {number(threshold)}"
+        return f"p (BH) {numbers.p_value(column.get('p_adjusted'))} {word} {number(threshold)}"
     word = ">" if drifted else "<="
     return f"{number(column.get('statistic'))} {word} {number(threshold)}"
 
@@ -280,3 +310,96 @@ def drift_line(drift: dict[str, Any]) -> str:
         f"{verdict} ({len(drifted)} of the feature columns drifted, {share:.0%}; the limit is "
         f"{limit:.0%}; drift.action is {drift.get('action', 'warn')})."
     )
+
+
+# -- what changed besides the metrics, curves and the confusion matrix -----------------
+
+CHANGE_HEADERS = ["what", "champion", "challenger"]
+
+
+def change_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Estimator, differing parameters, data: `=` where the champion's value is the same."""
+    record = report.get("changes")
+    if not record:
+        return []
+    rows = [_change_row("estimator", record["estimator"])]
+    rows += [_change_row(f"param {p['name']}", p) for p in record.get("params", [])]
+    rows += [_change_row(d["name"], d) for d in record.get("data", [])]
+    return rows
+
+
+def _change_row(name: str, pair: dict[str, Any]) -> list[str]:
+    old, new = pair.get("champion"), pair.get("challenger")
+    if old is not None and old == new:
+        return [name, _plain(old), "= same"]
+    return [name, _plain(old), _plain(new)]
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return number(value)
+    return str(value)
+
+
+def curves_of(record: dict[str, Any]) -> list[Curve]:
+    return curves.from_dict(record).curves
+
+
+def calibration_table(curve: Curve) -> tuple[list[str], list[list[str]]]:
+    """Per probability bin: the share that was positive, per model (rows in brackets)."""
+    ordered = sorted(curve.series, key=lambda s: s.role != "champion")
+    cells: dict[int, dict[str, str]] = {}
+    for series in ordered:
+        for x, y, n in zip(series.x, series.y, series.counts or [], strict=False):
+            index = min(int(x * curves.CALIBRATION_BINS), curves.CALIBRATION_BINS - 1)
+            cells.setdefault(index, {})[series.role] = f"{numbers.fixed(y, 2)} ({n})"
+    step = 1 / curves.CALIBRATION_BINS
+    headers = ["predicted probability", *(f"{s.role}: observed share (rows)" for s in ordered)]
+    rows = [
+        [
+            f"{index * step:.1f}–{(index + 1) * step:.1f}",
+            *(cells[index].get(s.role, "–") for s in ordered),
+        ]
+        for index in sorted(cells)
+    ]
+    return headers, rows
+
+
+def predicted_table(curve: Curve, bins: int = 10) -> tuple[list[str], list[list[str]]]:
+    """Rows grouped by actual value (equal-count bins): mean actual vs each model's mean."""
+    ordered = sorted(curve.series, key=lambda s: s.role != "champion")
+    headers = ["rows", "mean actual", *(f"{s.role} mean predicted" for s in ordered)]
+    size = max(1, -(-len(ordered[0].x) // bins))
+    rows = []
+    for start in range(0, len(ordered[0].x), size):
+        actual = ordered[0].x[start : start + size]
+        means = [sum(s.y[start : start + size]) / len(actual) for s in ordered]
+        rows.append([str(len(actual)), number(sum(actual) / len(actual)), *map(number, means)])
+    return headers, rows
+
+
+def confusion_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]], str] | None:
+    """Actual by predicted: the challenger's count, with the change from the champion's."""
+    record = (report.get("curves") or {}).get("confusion")
+    if not record:
+        return None
+    labels, new, old = record["labels"], record["challenger"], record.get("champion")
+    headers = ["actual ↓ / predicted →", *labels]
+    rows = [
+        [label, *(_cell(new[i][j], None if old is None else old[i][j]) for j in range(len(labels)))]
+        for i, label in enumerate(labels)
+    ]
+    note = "Each cell: the challenger's rows" + (
+        ", and in brackets the change from the champion's." if old is not None else "."
+    )
+    if record.get("other_classes"):
+        note += f" {record['other_classes']} less frequent class(es) left out."
+    return headers, rows, note
+
+
+def _cell(new: int, old: int | None) -> str:
+    if old is None or old == new:
+        return str(new)
+    return f"{new} ({new - old:+d})"

@@ -6,18 +6,39 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ci_ml.report import common
+from ci_ml.report import changes, charts, common, forest
+
+COMMENT_CHARS = 65_536  # GitHub's limit on one comment (the job summary allows 1 MiB)
 
 
 def render(report: dict[str, Any]) -> str:
-    parts = [
+    """report.md; the curves are left out first when it would not fit in one comment."""
+    full = _join(_parts(report, with_curves=True))
+    if len(full) <= COMMENT_CHARS or not report.get("curves"):
+        return full
+    note = (
+        "> Curves left out to fit GitHub's 65,536-character comment limit; "
+        "report.html in the run folder has them all."
+    )
+    return _join([*_parts(report, with_curves=False), note])
+
+
+def _join(parts: list[str]) -> str:
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _parts(report: dict[str, Any], with_curves: bool) -> list[str]:
+    return [
         f"## ci-ml · {report['name']}",
         f"**{common.verdict_line(report)}**",
         common.comparison_line(report) if report.get("metrics") else "",
         _table(common.metric_headers(report), common.metric_rows(report)),
+        _forest(report),
         common.mcnemar_line(report),
-        _chart(report),
         _section("Gate rules", common.RULE_HEADERS, common.rule_rows(report), open_=True),
+        _changes(report),
+        _curves(report) if with_curves else "",
+        _confusion(report),
         _section("Slices, worst first", common.SLICE_HEADERS, common.slice_rows(report)),
         _section("Budgets", common.BUDGET_HEADERS, common.budget_rows(report)),
         _section("Data validation", common.FAILURE_HEADERS, common.failure_rows(report)),
@@ -25,26 +46,44 @@ def render(report: dict[str, Any]) -> str:
         _warnings(report),
         _lineage(report),
     ]
-    return "\n\n".join(p for p in parts if p) + "\n"
 
 
-def _chart(report: dict[str, Any]) -> str:
-    """Relative change per metric as a Mermaid bar chart: GitHub renders it, no image host."""
-    bars = common.relative_changes(report)
-    if not bars:
+def _forest(report: dict[str, Any]) -> str:
+    """The changes on one axis through zero, as text: the same in every renderer."""
+    plot = forest.render(report)
+    return f"```text\n{plot}\n```" if plot else ""
+
+
+def _changes(report: dict[str, Any]) -> str:
+    rows = common.change_rows(report)
+    if not rows:
         return ""
-    names = ", ".join(f'"{name}"' for name, _ in bars)
-    values = ", ".join(f"{value:.2f}" for _, value in bars)
-    low, high = min(0.0, *(v for _, v in bars)), max(0.0, *(v for _, v in bars))
-    pad = max(high - low, 1.0) * 0.1
-    chart = (
-        "```mermaid\nxychart-beta\n"
-        '  title "Change vs champion, % (positive is better)"\n'
-        f"  x-axis [{names}]\n"
-        f'  y-axis "%" {low - pad:.2f} --> {high + pad:.2f}\n'
-        f"  bar [{values}]\n```"
-    )
-    return _details("Chart: change vs champion", chart)
+    return _details("What changed besides the metrics", _table(common.CHANGE_HEADERS, rows))
+
+
+def _curves(report: dict[str, Any]) -> str:
+    record = report.get("curves")
+    if not record or not record.get("curves"):
+        return ""
+    body = []
+    for curve in common.curves_of(record):
+        if curve.kind == "calibration":
+            body.append(f"**{curve.title}**\n\n" + _table(*common.calibration_table(curve)))
+        elif curve.kind == "predicted_vs_actual":
+            body.append(f"**{curve.title}**\n\n" + _table(*common.predicted_table(curve)))
+        else:
+            body.append(charts.line_chart(curve) + "\n\n" + charts.legend(curve))
+    names = sorted({curve.title.split(",")[0] for curve in common.curves_of(record)})
+    title = f"Curves from the stored predictions: {', '.join(names).lower()}"
+    return _details(title, "\n\n".join(body))
+
+
+def _confusion(report: dict[str, Any]) -> str:
+    table = common.confusion_table(report)
+    if table is None:
+        return ""
+    headers, rows, note = table
+    return _details("Confusion matrix", _table(headers, rows) + (f"\n\n{note}" if note else ""))
 
 
 def _drift(report: dict[str, Any]) -> str:
@@ -66,18 +105,15 @@ def _drift_chart(drift: dict[str, Any]) -> str:
     columns = [c for c in common.drift_columns(drift) if c.get("threshold")][:12]
     if not columns:
         return ""
-    names = ", ".join(f'"{c["column"]}"' for c in columns)
+    labels = charts.short_labels([c["column"] for c in columns])
     ratios = [min(common.drift_ratio(c), 99.0) for c in columns]
-    values = ", ".join(f"{r:.2f}" for r in ratios)
-    top = max(1.5, *ratios) * 1.1
-    return (
-        "```mermaid\nxychart-beta\n"
-        '  title "Drift per column, x its threshold (above 1 = drifted)"\n'
-        f"  x-axis [{names}]\n"
-        f'  y-axis "x threshold" 0 --> {top:.2f}\n'
-        f"  bar [{values}]\n"
-        f"  line [{', '.join('1' for _ in columns)}]\n```"
+    chart = charts.bar_chart(
+        "Drift per column, x its threshold (above 1 = drifted; capped at 99)",
+        labels.shown,
+        ratios,
+        "x threshold",
     )
+    return chart + (f"\n\n{labels.legend}" if labels.legend else "")
 
 
 def _escape(cell: str) -> str:
@@ -108,27 +144,35 @@ def _warnings(report: dict[str, Any]) -> str:
 
 
 def _lineage(report: dict[str, Any]) -> str:
+    """A list, not a two-column table: GFM tables need a header row this has not got."""
     lineage = report.get("lineage")
     if not lineage:
         return ""
     data = lineage.get("data") or {}
     git = lineage.get("git") or {}
-    rows = [
-        ["train data", _file(data.get("train"))],
-        ["eval data", _file(data.get("eval"))],
-        ["commit", (git.get("commit") or "–") + (" (dirty)" if git.get("dirty") else "")],
-        ["config sha256", (lineage.get("config_hash") or "–")[:12]],
-        ["trained by", f"{lineage.get('actor', '–')} at {lineage.get('created_at', '–')}"],
-        ["versions", ", ".join(f"{k} {v}" for k, v in (lineage.get("versions") or {}).items())],
+    commit = git.get("commit")
+    items = [
+        ("train data", _file(data.get("train"))),
+        ("eval data", _file(data.get("eval"))),
+        (
+            "commit",
+            (f"`{changes.short_hash(commit)}`" if commit else "–")
+            + (" (dirty)" if git.get("dirty") else ""),
+        ),
+        ("config sha256", f"`{changes.short_hash(lineage.get('config_hash'))}`"),
+        ("trained by", f"{lineage.get('actor', '–')} at {lineage.get('created_at', '–')}"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in (lineage.get("versions") or {}).items())),
     ]
     if lineage.get("run_link"):
-        rows.append(["run", lineage["run_link"]])
-    return _details("Lineage", _table(["", ""], rows))
+        items.append(("run", lineage["run_link"]))
+    return _details(
+        "Lineage", "\n".join(f"- **{name}**: {_escape(value)}" for name, value in items)
+    )
 
 
 def _file(entry: dict[str, Any] | None) -> str:
     if not entry:
         return "–"
     how = " (split of train)" if entry.get("source") == "split" else ""
-    digest = str(entry.get("sha256", ""))[:12]
+    digest = changes.short_hash(entry.get("sha256"))
     return f"`{entry.get('path')}`{how} · {entry.get('rows')} rows · sha256 `{digest}`"

@@ -6,7 +6,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ci_ml.report import common
+from ci_ml.report import common, forest
 
 
 def render(report: dict[str, Any]) -> str:
@@ -14,9 +14,12 @@ def render(report: dict[str, Any]) -> str:
     if report.get("metrics"):
         parts.append(common.comparison_line(report))
         parts.append(_table(common.metric_headers(report), common.metric_rows(report)))
+        parts.append(forest.render(report))
         parts.append(common.mcnemar_line(report))
     if report.get("rules"):
         parts.append(_table(common.RULE_HEADERS, common.rule_rows(report)))
+    if common.change_rows(report):
+        parts.append(_table(common.CHANGE_HEADERS, common.change_rows(report)))
     if common.slice_rows(report):
         parts.append(_table(common.SLICE_HEADERS, common.slice_rows(report)))
     if common.failure_rows(report):
