@@ -1,4 +1,4 @@
-"""Reports: report.json (the record) and its renderings (markdown, text, json)."""
+"""Reports: report.json (the record) and its renderings (markdown, text, json, html)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from ci_ml.errors import ConfigError
 
-FORMATS = ("markdown", "text", "json")
+FORMATS = ("markdown", "text", "json", "html")
 
 
 def renderer(name: str) -> Callable[[dict[str, Any]], str]:
@@ -17,6 +17,8 @@ def renderer(name: str) -> Callable[[dict[str, Any]], str]:
         from ci_ml.report.text import render
     elif name == "json":
         from ci_ml.report.jsonfmt import render
+    elif name == "html":
+        from ci_ml.report.html import render
     else:
         raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {name!r}")
     return render

@@ -14,6 +14,8 @@ from typing import Any
 from ci_ml.report import numbers
 
 AXIS_WIDTH = 41  # characters; odd, so zero sits in the middle
+# Only characters of WGL4, which every common monospace font has (Consolas, Menlo,
+# DejaVu / Liberation Mono): a glyph from a fallback font would break the columns.
 CHANGE_BOUNDS = ("min_delta", "max_delta", "max_regression", "min_relative_delta")
 
 
@@ -40,7 +42,7 @@ def rows(report: dict[str, Any]) -> list[Row]:
         low, high = interval.get("low"), interval.get("high")
         out.append(
             Row(
-                entry.get("display_name", scorer) + (" ★" if entry.get("primary") else ""),
+                entry.get("display_name", scorer) + (" *" if entry.get("primary") else ""),
                 delta * scale,
                 None if low is None else low * scale,
                 None if high is None else high * scale,
@@ -92,8 +94,8 @@ def render(report: dict[str, Any]) -> str:
     width = max(len(r.name) for r in plotted)
     lines = [
         f"Improvement over the champion, % of its value ({level:.0%} interval ├─┤,"
-        " point ●, gate bound ┃, zero │ or ┼)",
-        " " * width + "  " + _ends("◀ worse", "better ▶"),
+        " point ●, gate bound ║, zero │ or ┼; * primary metric)",
+        " " * width + "  " + _ends("← worse", "better →"),
     ]
     lines += [f"{r.name:<{width}}  {_axis(r, half)}  {_numbers(r)}" for r in plotted]
     lines.append(" " * width + "  " + _ticks(half))
@@ -121,7 +123,7 @@ def _axis(row: Row, half: float) -> str:
         cells[left], cells[right] = "├", "┤"
     cells[zero] = "┼" if cells[zero] == "─" else "│"
     for bound in row.bounds:
-        cells[_column(bound, half)] = "┃"
+        cells[_column(bound, half)] = "║"
     cells[_column(row.point, half)] = "●"
     return "".join(cells)
 
