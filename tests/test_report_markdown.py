@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import cmarkgfm
 from cmarkgfm.cmark import Options
 
 from ci_ml.report import renderer
+
+
+def _decimals(interval: dict) -> int:
+    """Two significant digits of the interval's width."""
+    return max(0, 1 - math.floor(math.log10(interval["high"] - interval["low"])))
 
 
 def _html(markdown: str) -> str:
@@ -21,8 +27,12 @@ def test_second_run_report_renders_tables_details_and_chart(example, run_cli):
     run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
     markdown = (project / ".ci-ml/run/report.md").read_text()
     html = _html(markdown)
-    assert html.count("<table>") == 5  # metrics, gate rules, budgets, drift, lineage
-    assert html.count("<details") == html.count("</details>") == 5
+    # metrics, gate rules, what changed, budgets, drift (lineage is a list); with the
+    # curves in report.json, the confusion matrix too (and the curves' own details)
+    curves = json.loads((project / ".ci-ml/run/report.json").read_text()).get("curves")
+    assert html.count("<table>") == 5 + bool(curves)
+    assert html.count("<details") == html.count("</details>") == 5 + 2 * bool(curves)
+    assert "<li><strong>train data</strong>: <code>data/fresh.csv</code>" in html
     metric_table = html.split("<table>")[1]
     assert metric_table.count("<tr>") == 1 + 3  # header + one row per metric
     assert '<pre lang="mermaid"><code>xychart-beta' in html or 'lang="mermaid"' in html
@@ -37,8 +47,12 @@ def test_text_and_markdown_show_the_same_numbers(example, run_cli):
     text, markdown = renderer("text")(report), renderer("markdown")(report)
     numbers = re.compile(r"[+-]?\d+\.\d+")
     for entry in report["metrics"].values():
-        shown = f"{entry['shown']['challenger']:.4g}"
+        # the paired change's interval is narrower than the value's own: its digits
+        digits = _decimals(entry["interval"])
+        shown = f"{entry['shown']['challenger']:.{digits}f}"
         assert shown in text and shown in markdown
+        change = f"{entry['shown']['delta']:+.{digits}f}"
+        assert f"| {change} " in markdown and f"  {change} " in text
     assert set(numbers.findall(text.split("rule")[0])) <= set(numbers.findall(markdown))
 
 
@@ -60,4 +74,5 @@ def test_first_run_shows_the_challengers_own_interval(example, run_cli):
     rmse = report["metrics"]["neg_root_mean_squared_error"]["challenger_interval"]
     low, high = -rmse["high"], -rmse["low"]  # a loss is shown as the loss
     assert 0 < low < high
-    assert f"value in [{low:.4g}, {high:.4g}]" in markdown
+    digits = _decimals(rmse)  # an interval ~15 wide justifies no decimals
+    assert f"value in [{low:.{digits}f}, {high:.{digits}f}]" in markdown
