@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ci_ml.report import curves, numbers
 from ci_ml.report.curves import Curve
@@ -60,7 +59,8 @@ def metric_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-Formatter = Callable[[float | None, bool], str]
+class Formatter(Protocol):
+    def __call__(self, value: float | None, signed: bool = False) -> str: ...
 
 
 def value_format(entry: dict[str, Any]) -> Formatter:

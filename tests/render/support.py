@@ -139,6 +139,7 @@ def ink(png: Path) -> float:
 def _ink_without_pil(data: bytes) -> float:
     """PNG decoded with zlib: 8-bit RGB(A), filters undone per scanline."""
     width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    assert depth == 8, f"{depth}-bit PNG: only 8-bit is decoded here"
     chunks, index = [], 8
     while index < len(data):
         (length,) = struct.unpack(">I", data[index : index + 4])
