@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 from ci_ml.report import curves, numbers
@@ -239,9 +240,28 @@ def rule_rows(report: dict[str, Any]) -> list[list[str]]:
 def failure_rows(report: dict[str, Any]) -> list[list[str]]:
     failures = report.get("validation", {}).get("failures", [])
     return [
-        [f.get("severity", "error"), f.get("column") or "(table)", f.get("rule", ""), f["message"]]
+        [
+            f.get("severity", "error"),
+            f.get("column") or "(table)",
+            f.get("rule", ""),
+            readable(f["message"]),
+        ]
         for f in failures
     ]
+
+
+LONG_FLOAT = re.compile(
+    r"(?<![\w.])-?\d+\.\d{5,}(?:e-?\d+)?(?![\w.])|(?<![\w.])-?\d+(?:\.\d+)?e-\d+\b"
+)
+
+
+def readable(message: str) -> str:
+    """A message with its full-precision floats (2775.332673654447, 9.89e-11) at 4 digits."""
+    return LONG_FLOAT.sub(lambda m: numbers.general(float(m[0])), message)
+
+
+def warnings_of(report: dict[str, Any]) -> list[str]:
+    return [readable(w) for w in report.get("warnings", [])]
 
 
 FAILURE_HEADERS = ["severity", "column", "rule", "problem"]

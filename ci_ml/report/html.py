@@ -44,7 +44,7 @@ def render(report: dict[str, Any]) -> str:
         _section("Budgets", _table(common.BUDGET_HEADERS, common.budget_rows(report))),
         _section("Data validation", _table(common.FAILURE_HEADERS, common.failure_rows(report))),
         _section("Drift vs the champion's training data", _drift(report)),
-        "".join(f'<p class="warning">⚠️ {escape(w)}</p>' for w in report.get("warnings", [])),
+        "".join(f'<p class="warning">⚠️ {escape(w)}</p>' for w in common.warnings_of(report)),
         _section("Lineage", _lineage(report)),
     ]
     title = escape(f"ci-ml · {report['name']} · {report['verdict']}")

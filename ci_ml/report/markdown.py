@@ -139,7 +139,7 @@ def _details(summary: str, body: str, open_: bool = False) -> str:
 
 
 def _warnings(report: dict[str, Any]) -> str:
-    warnings = report.get("warnings", [])
+    warnings = common.warnings_of(report)
     return "\n".join(f"> ⚠️ {_escape(w)}" for w in warnings)
 
 

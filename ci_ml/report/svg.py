@@ -63,8 +63,17 @@ def _nice(value: float) -> float:
     )
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    return [low + (high - low) * i / (count - 1) for i in range(count)]
+def _ticks(low: float, high: float) -> list[float]:
+    """Round numbers inside [low, high]: steps of 1, 2 or 5 times a power of ten."""
+    span = high - low
+    if span <= 0:
+        return [low]
+    raw = span / 5
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if raw <= m * magnitude)
+    first = math.ceil(low / step - 1e-9) * step
+    count = math.floor((high - first) / step + 1e-9) + 1
+    return [round(first + i * step, 10) for i in range(count)]
 
 
 def _axes(frame: Frame, x_label: str, y_label: str) -> str:

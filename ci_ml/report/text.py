@@ -28,7 +28,7 @@ def render(report: dict[str, Any]) -> str:
     if drift:
         parts.append(common.drift_line(drift))
         parts.append(_table(common.DRIFT_HEADERS, common.drift_rows(drift)))
-    parts.extend(f"warning: {w}" for w in report.get("warnings", []))
+    parts.extend(f"warning: {w}" for w in common.warnings_of(report))
     return "\n\n".join(p for p in parts if p) + "\n"
 
 

@@ -102,6 +102,7 @@ def screenshot(page: Path, png: Path, width: int = 1200, height: int = 2400) -> 
                 f"--user-data-dir={profile}",
                 f"--window-size={width},{height}",
                 f"--screenshot={png}",
+                "--virtual-time-budget=10000",  # let mermaid draw before the picture
                 page.as_uri(),
             ],
             capture_output=True,
@@ -112,15 +113,22 @@ def screenshot(page: Path, png: Path, width: int = 1200, height: int = 2400) -> 
     return png
 
 
+MERMAID_HTML = re.compile(r'<pre lang="mermaid"><code>(.*?)</code></pre>', re.S)
+
+
 def comment_page(markdown: str, path: Path) -> Path:
-    """The comment as a page: GitHub's HTML for it, every <details> opened."""
+    """The comment as GitHub shows it: its HTML, every <details> opened, and the Mermaid
+    blocks drawn by the mermaid library (the local copy: the page needs no network)."""
     body = github_html(markdown).replace("<details>", "<details open>")
+    body = MERMAID_HTML.sub(r'<pre class="mermaid">\1</pre>', body)
+    script = (HERE / "node_modules/mermaid/dist/mermaid.min.js").as_uri()
     path.write_text(
         '<!doctype html><html><head><meta charset="utf-8"><style>'
         "body{font-family:sans-serif;max-width:1000px;margin:20px auto}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
-        "pre{background:#f6f8fa;padding:8px}</style></head><body>"
-        f"{body}</body></html>",
+        "pre{background:#f6f8fa;padding:8px}pre.mermaid{background:#fff;max-width:640px}"
+        f'</style><script src="{script}"></script></head><body>{body}'
+        "<script>mermaid.initialize({startOnLoad: true});</script></body></html>",
         encoding="utf-8",
     )
     return path
