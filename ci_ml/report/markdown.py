@@ -75,6 +75,7 @@ def _curves(report: dict[str, Any]) -> str:
             body.append(charts.line_chart(curve) + "\n\n" + charts.legend(curve))
     names = sorted({curve.title.split(",")[0] for curve in common.curves_of(record)})
     title = f"Curves from the stored predictions: {', '.join(names).lower()}"
+    body.append("Every chart is also drawn in report.html, beside report.md in the run folder.")
     return _details(title, "\n\n".join(body))
 
 
