@@ -75,7 +75,12 @@ def test_every_mermaid_block_parses_with_mermaid_itself(second_runs):
         for report in second_runs.values()
         for block in support.mermaid_blocks(renderer("markdown")(report))
     ]
-    assert len(blocks) >= 8  # ROC and PR per class, residuals, the drift bars
+    binary = _binary_frame()
+    first_run = binary[[c for c in binary.columns if not c.startswith("champion_")]]
+    for frame in (binary, first_run):
+        report = {**second_runs["penguins"], "curves": _curves_of(frame)}
+        blocks += support.mermaid_blocks(renderer("markdown")(report))
+    assert len(blocks) >= 8 + 2 * 2  # ROC and PR per class, residuals, the drift bars
     assert support.mermaid_errors(blocks) == [None] * len(blocks)
     assert support.mermaid_errors(["xychart-beta\n  bar [1, 2"])[0]  # the parser does reject
 
@@ -128,6 +133,10 @@ def _binary_frame(rows: int = 400) -> pd.DataFrame:
         frame[f"{role}_pred"] = np.where(score > 0.5, "yes", "no")
         frame[f"{role}_proba_no"], frame[f"{role}_proba_yes"] = 1 - score, score
     return pd.DataFrame(frame)
+
+
+def _curves_of(frame: pd.DataFrame) -> dict[str, Any]:
+    return curves.from_predictions(frame, "classification").to_dict()
 
 
 def test_binary_curves_agree_with_scikit_learn():
@@ -196,3 +205,20 @@ def test_blank_pages_are_told_apart(tmp_path):
     shot = support.screenshot(page, tmp_path / "blank.png", 400, 300)
     assert support.ink(shot) < 0.001
     assert support._ink_without_pil(shot.read_bytes()) == pytest.approx(support.ink(shot))
+
+
+def test_a_bar_chart_refuses_negative_bars():
+    from ci_ml.report import charts
+
+    assert 'y-axis "x" 0 --> ' in charts.bar_chart("t", ["a"], [0.5], "x")
+    with pytest.raises(ValueError, match="negative"):
+        charts.bar_chart("t", ["a", "b"], [0.5, -0.1], "x")
+
+
+def test_long_names_are_shortened_with_a_legend():
+    from ci_ml.report import charts
+
+    labels = charts.short_labels(["age", "flipper_length_mm", "flipper_length_cm"])
+    assert labels.shown[0] == "age" and all(len(label) <= 12 for label in labels.shown)
+    assert len(set(labels.shown)) == 3
+    assert "flipper_l…2 = flipper_length_mm" in labels.legend

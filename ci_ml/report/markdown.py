@@ -73,10 +73,19 @@ def _curves(report: dict[str, Any]) -> str:
             body.append(f"**{curve.title}**\n\n" + _table(*common.predicted_table(curve)))
         else:
             body.append(charts.line_chart(curve) + "\n\n" + charts.legend(curve))
-    names = sorted({curve.title.split(",")[0] for curve in common.curves_of(record)})
-    title = f"Curves from the stored predictions: {', '.join(names).lower()}"
+    kinds = dict.fromkeys(CURVE_NAMES[curve.kind] for curve in common.curves_of(record))
+    title = f"Curves from the stored predictions: {', '.join(kinds)}"
     body.append("Every chart is also drawn in report.html, beside report.md in the run folder.")
     return _details(title, "\n\n".join(body))
+
+
+CURVE_NAMES = {
+    "roc": "ROC",
+    "precision_recall": "precision-recall",
+    "calibration": "calibration",
+    "residuals": "residuals",
+    "predicted_vs_actual": "predicted vs actual",
+}
 
 
 def _confusion(report: dict[str, Any]) -> str:
