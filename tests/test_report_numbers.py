@@ -96,3 +96,23 @@ def test_forest_marks_zero_the_interval_and_the_bound_in_place():
     assert row.endswith("+10% [-2%, +20%]")
     assert lines[-1].strip().startswith("-20%") and lines[-1].rstrip().endswith("+20%")
     assert forest.render({"metrics": {"f1": _entry(delta=None)}}) == ""  # no champion
+
+
+def test_a_confidence_rule_shows_its_level_side_and_power():
+    rule = {
+        "rule": "gate[0]",
+        "metric": "f1_macro",
+        "kind": "min_delta",
+        "threshold": 0.01,
+        "status": "fail",
+        "reason": "…",
+        "role": "primary",
+        "confidence": 0.95,
+        "side": "lower",
+        "underpowered": True,
+    }
+    row = common.rule_rows({"rules": [rule]})[0]
+    assert row[3] == "min_delta 0.01 at 95%, lower bound"
+    assert row[4] == "❌ fail (underpowered)"
+    plain = common.rule_rows({"rules": [{**rule, "confidence": None, "underpowered": False}]})
+    assert plain[0][3:5] == ["min_delta 0.01", "❌ fail"]

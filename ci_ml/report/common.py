@@ -229,12 +229,22 @@ def rule_rows(report: dict[str, Any]) -> list[list[str]]:
             rule.get("role", ""),
             rule["metric"].removeprefix("neg_")
             + (f" per {rule['slice_by']}" if rule.get("slice_by") else ""),
-            f"{rule['kind']} {number(rule['threshold'])}",
-            STATUS_MARKS.get(rule["status"], rule["status"]),
+            _check(rule),
+            STATUS_MARKS.get(rule["status"], rule["status"])
+            + (" (underpowered)" if rule.get("underpowered") else ""),
             rule["reason"],
         ]
         for rule in report.get("rules", [])
     ]
+
+
+def _check(rule: dict[str, Any]) -> str:
+    """The rule as configured; a confidence rule adds its level and one-sided test."""
+    text = f"{rule['kind']} {number(rule['threshold'])}"
+    if rule.get("confidence") is None:
+        return text
+    side = {"lower": ", lower bound", "upper": ", upper bound"}.get(rule.get("side") or "", "")
+    return f"{text} at {rule['confidence']:.0%}{side}"
 
 
 def failure_rows(report: dict[str, Any]) -> list[list[str]]:
