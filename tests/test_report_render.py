@@ -222,3 +222,28 @@ def test_long_names_are_shortened_with_a_legend():
     assert labels.shown[0] == "age" and all(len(label) <= 12 for label in labels.shown)
     assert len(set(labels.shown)) == 3
     assert "flipper_l…2 = flipper_length_mm" in labels.legend
+
+
+def test_first_run_and_invalid_data_reports_render_everywhere(tmp_path):
+    project = tmp_path / "penguins"
+    shutil.copytree(EXAMPLES / "penguins", project, ignore=shutil.ignore_patterns(".ci-ml"))
+    _check(project)
+    report = support.full_report(project)
+    assert report["champion"] is None and report["changes"]["estimator"]["champion"] is None
+    assert {s["role"] for c in report["curves"]["curves"] for s in c["series"]} == {"challenger"}
+    text, page = renderer("markdown")(report), renderer("html")(report)
+    assert "Improvement over the champion" not in text  # nothing to compare with
+    assert "#8c8c8c" not in text.split("Curves from")[1]  # no grey champion line
+    assert page.count("<svg") == 9  # ROC, PR and calibration for each of 3 classes
+    (project / "data/eval.csv").write_text("species,island\n")
+    _check(project)
+    invalid = json_of(project / ".ci-ml/run/report.json")
+    for name in ("markdown", "text", "html"):
+        assert "invalid data" in renderer(name)(invalid)
+
+
+def json_of(path: Path) -> dict[str, Any]:
+    import json
+
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data

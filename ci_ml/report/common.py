@@ -402,11 +402,17 @@ def predicted_table(curve: Curve, bins: int = 10) -> tuple[list[str], list[list[
     ordered = sorted(curve.series, key=lambda s: s.role != "champion")
     headers = ["rows", "mean actual", *(f"{s.role} mean predicted" for s in ordered)]
     size = max(1, -(-len(ordered[0].x) // bins))
+    spread = max(ordered[0].x) - min(ordered[0].x) if ordered[0].x else 0.0
+    decimals = numbers.decimals_for(spread / 100)  # a percent of the range
+
+    def show(value: float) -> str:
+        return numbers.fixed(value, decimals)
+
     rows = []
     for start in range(0, len(ordered[0].x), size):
         actual = ordered[0].x[start : start + size]
         means = [sum(s.y[start : start + size]) / len(actual) for s in ordered]
-        rows.append([str(len(actual)), number(sum(actual) / len(actual)), *map(number, means)])
+        rows.append([str(len(actual)), show(sum(actual) / len(actual)), *map(show, means)])
     return headers, rows
 
 
