@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,3 +134,50 @@ def with_backoff(call: Callable[[], T], options: ClientOptions | None = None) ->
             time.sleep(wait)
             waited += wait
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+# -- what went wrong, in words a user can act on -------------------------------------------
+
+NOT_ACCESSIBLE = "Resource not accessible by integration"
+
+
+def github_message(error: Exception) -> str:
+    """GitHub's own `message` of a failed call ("" when it gave none)."""
+    data = getattr(error, "data", None)
+    return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
+def describe_error(error: Exception, permission: str | None = None, event_name: str = "") -> str:
+    """One line: the status, GitHub's message and what to change (permission, token, limit)."""
+    from github.GithubException import GithubException
+
+    if not isinstance(error, GithubException):
+        return f"{type(error).__name__}: {error}"
+    text = f"GitHub answered {error.status}: {github_message(error) or error.message or ''}"
+    return (text.strip() + _advice(error, permission, event_name)).strip()
+
+
+def _advice(error: Exception, permission: str | None, event_name: str) -> str:
+    status = getattr(error, "status", None)
+    if status == 401:
+        return " (the token is expired, revoked or malformed: pass a valid github-token)"
+    if status in (403, 429) and rate_limit_wait(error) is not None:
+        return _rate_limit_advice(error)
+    if status == 403 and permission:
+        job = os.environ.get("GITHUB_JOB") or "this job"
+        text = f" (the token lacks `{permission}`: add `permissions: {permission}` to job {job}"
+        if event_name in ("pull_request", "pull_request_target"):
+            text += "; a pull request from a fork always gets a read-only token"
+        return text + ")"
+    if status == 404:
+        return " (no such repository or object, or the token cannot see it)"
+    return ""
+
+
+def _rate_limit_advice(error: Exception) -> str:
+    headers = {k.lower(): v for k, v in (getattr(error, "headers", None) or {}).items()}
+    reset = headers.get("x-ratelimit-reset")
+    if headers.get("x-ratelimit-remaining") == "0" and reset and reset.isdigit():
+        moment = time.strftime("%H:%M:%S UTC", time.gmtime(int(reset)))
+        return f" (API rate limit exhausted; it resets at {moment})"
+    return " (secondary rate limit: too many requests too fast; try again in a few minutes)"

@@ -14,7 +14,7 @@ from ci_ml.errors import EnvironmentProblem
 if TYPE_CHECKING:
     from github.Repository import Repository
 
-from ci_ml.github.client import ClientOptions, make_client, rate_limit_wait, with_backoff
+from ci_ml.github.client import ClientOptions, describe_error, make_client, with_backoff
 from ci_ml.github.comment import (
     CommentMode,
     CommentResult,
@@ -121,16 +121,8 @@ def _attempt(
         return None
 
 
-def _describe(error: Exception) -> str:
-    from github.GithubException import GithubException
-
-    if isinstance(error, GithubException):
-        data = error.data if isinstance(error.data, dict) else {}
-        text = f"GitHub answered {error.status}: {data.get('message') or error.message or ''}"
-        if error.status == 403 and rate_limit_wait(error) is None:
-            text += " (a pull request from a fork gets a read-only token)"
-        return text.strip()
-    return f"{type(error).__name__}: {error}"
+def _describe(error: Exception, permission: str | None = None, event_name: str = "") -> str:
+    return describe_error(error, permission, event_name)
 
 
 def _redact(text: str, token: str) -> str:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ci_ml.errors import EnvironmentProblem
-
-if TYPE_CHECKING:
-    pass
-
-from ci_ml.github.client import ClientOptions, make_client, with_backoff
-from ci_ml.github.publish import _describe, _redact
+from ci_ml.github.client import (
+    ClientOptions,
+    describe_error,
+    github_message,
+    make_client,
+    with_backoff,
+)
 from ci_ml.github.settings import GitHubSettings
 
 T = TypeVar("T")
@@ -23,11 +26,13 @@ T = TypeVar("T")
 
 
 class GitHubCallFailed(EnvironmentProblem):
-    """A GitHub API call failed; `status` is the HTTP status, None when no answer came."""
+    """A GitHub API call failed; `status` is the HTTP status, None when no answer came;
+    `reason` is GitHub's own message ("Reference already exists")."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class AssetInfo:
     name: str
     size: int
     digest: str | None  # "sha256:<hex>" where GitHub computed it
+    state: str = "uploaded"  # "starter": an upload that failed half-way left it empty
 
 
 @dataclass(frozen=True)
@@ -44,107 +50,146 @@ class ReleaseInfo:
     tag: str
     draft: bool
     assets: tuple[AssetInfo, ...]
+    upload_url: str = ""
 
     def asset(self, name: str) -> AssetInfo | None:
         return next((a for a in self.assets if a.name == name), None)
+
+
+READ, WRITE = "contents: read", "contents: write"
+REF_UPDATE_FAILED = "Reference update failed"  # GitHub's transient 422 on a ref write
+REF_TRIES = 3
 
 
 class ReleaseStore:
     """One repository's releases, assets, refs and git objects, as plain values.
 
     Every call waits out rate limits and turns a failure into GitHubCallFailed with
-    the token redacted. Refs are given without the leading "refs/" ("heads/x")."""
+    the token redacted. Refs are given without the leading "refs/" ("heads/x").
+    No call reads every asset again (PyGithub's `raw_data` would): a listing costs one
+    request per 100 releases, one version one request, whatever the registry's size.
+    Uploads and downloads go through `transfer` (timeouts on the other hosts too)."""
 
     def __init__(
         self, settings: GitHubSettings, repository: str, options: ClientOptions | None = None
     ) -> None:
         self._options = options or ClientOptions()
         self._token = settings.token
+        self._event = settings.event_name
         # Not lazy: a lazy GitRef keeps the GET-only /git/ref/ URL and cannot be PATCHed.
         client = make_client(settings, self._options)
-        self._repo = self._call(f"open {repository}", lambda: client.get_repo(repository))
-        self._objects: dict[Any, Any] = {}  # PyGithub objects by ("release"|"asset"|..., key)
+        self._repo = self._call(f"open {repository}", lambda: client.get_repo(repository), READ)
+        self._objects: dict[Any, Any] = {}  # PyGithub objects by ("ref"|"commit", key)
+        self._transfer = Transfer(settings.token, self._options)
 
-    def _call(self, what: str, action: Callable[[], T]) -> T:
+    def _call(self, what: str, action: Callable[[], T], permission: str = WRITE) -> T:
         from github.GithubException import GithubException
-        from requests.exceptions import RequestException
 
         try:
             return with_backoff(action, self._options)
         except GithubException as error:
-            text = f"GitHub: could not {what}: {_describe(error)}"
-            raise GitHubCallFailed(_redact(text, self._token), error.status) from error
-        except (RequestException, OSError) as error:
+            text = f"GitHub: could not {what}: {describe_error(error, permission, self._event)}"
+            raise GitHubCallFailed(
+                _redact(text, self._token), error.status, github_message(error)
+            ) from error
+        except Exception as error:  # requests, urllib3, sockets, PyGithub's own asserts
             text = f"GitHub: could not {what}: {type(error).__name__}: {error}"
             raise GitHubCallFailed(_redact(text, self._token)) from error
+
+    def _json(self, what: str, verb: str, url: str, **kwargs: Any) -> Any:
+        requester = self._repo.requester
+        permission = READ if verb == "GET" else WRITE
+        _, data = self._call(
+            what, lambda: requester.requestJsonAndCheck(verb, url, **kwargs), permission
+        )
+        return data
 
     # releases and assets
 
     def releases(self) -> list[ReleaseInfo]:
         """Every release, drafts included (a token with push access sees them)."""
-        found = self._call("list releases", lambda: list(self._repo.get_releases()))
-        return [self._release_info(r) for r in found]
+        return [_release_info(r) for r in self._release_pages()]
+
+    def published_release(self, tag: str) -> ReleaseInfo | None:
+        """The published release of `tag` in one request (drafts are not found), or None."""
+        url = f"{self._repo.url}/releases/tags/{urllib.parse.quote(tag, safe='')}"
+        try:
+            return _release_info(self._json(f"read release {tag}", "GET", url))
+        except GitHubCallFailed as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def _release_pages(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        per_page = self._options.per_page
+        for page in range(1, 1000):
+            params = {"per_page": per_page, "page": page}
+            batch = self._json(
+                "list releases", "GET", f"{self._repo.url}/releases", parameters=params
+            )
+            found.extend(batch)
+            if len(batch) < per_page:
+                return found
+        return found
 
     def release(self, release_id: int) -> ReleaseInfo:
-        found = self._call(f"read release {release_id}", lambda: self._repo.get_release(release_id))
-        return self._release_info(found)
-
-    def _release_info(self, release: Any) -> ReleaseInfo:
-        self._objects["release", release.id] = release
-        assets = []
-        for asset in release.assets:
-            self._objects["asset", asset.id] = asset
-            assets.append(AssetInfo(asset.id, asset.name, asset.size, asset.raw_data.get("digest")))
-        return ReleaseInfo(release.id, release.tag_name, release.draft, tuple(assets))
+        url = f"{self._repo.url}/releases/{release_id}"
+        return _release_info(self._json(f"read release {release_id}", "GET", url))
 
     def create_draft_release(self, tag: str, title: str, body: str) -> ReleaseInfo:
-        created = self._call(
-            f"create a draft release for {tag}",
-            lambda: self._repo.create_git_release(tag, title, body, draft=True),
+        fields = {"tag_name": tag, "name": title, "body": body, "draft": True}
+        url = f"{self._repo.url}/releases"
+        return _release_info(
+            self._json(f"create a draft release for {tag}", "POST", url, input=fields)
         )
-        return self._release_info(created)
 
     def upload_asset(self, release_id: int, path: Path, name: str) -> None:
-        release = self._objects["release", release_id]
+        """Upload `path` as asset `name`; an empty `starter` asset a failed upload left
+        behind (GitHub's documented behaviour after a 5xx) is deleted and uploaded again."""
+        release = self.release(release_id)
+        for attempt in range(2):
+            left = release.asset(name)
+            if left is not None and left.state == "starter":
+                self._delete_asset(left)
+            elif left is not None:
+                return  # a retry whose first answer was lost: the caller verifies it
+            try:
+                self._transfer.upload(release.upload_url, path, name)
+                return
+            except GitHubCallFailed:
+                if attempt == 1:
+                    raise
+            release = self.release(release_id)
+
+    def _delete_asset(self, asset: AssetInfo) -> None:
+        url = f"{self._repo.url}/releases/assets/{asset.id}"
         self._call(
-            f"upload {name}",
-            lambda: release.upload_asset(
-                str(path), name=name, content_type="application/octet-stream"
-            ),
+            f"delete the half-uploaded asset {asset.name}",
+            lambda: self._repo.requester.requestJsonAndCheck("DELETE", url),
         )
 
     def publish_release(self, release_id: int, title: str, body: str) -> None:
-        release = self._objects["release", release_id]
-        self._call(
-            f"publish release {release.tag_name}",
-            lambda: release.update_release(title, body, draft=False, make_latest="false"),
-        )
+        fields = {"name": title, "body": body, "draft": False, "make_latest": "false"}
+        url = f"{self._repo.url}/releases/{release_id}"
+        self._json(f"publish release {release_id}", "PATCH", url, input=fields)
 
     def delete_release(self, release_id: int) -> None:
-        release = self._objects["release", release_id]
-        self._call(f"delete release {release.tag_name}", release.delete_release)
+        url = f"{self._repo.url}/releases/{release_id}"
+        self._json(f"delete release {release_id}", "DELETE", url)
 
     def download_asset(self, asset_id: int, path: Path) -> None:
-        asset = self._objects["asset", asset_id]
-        self._call(
-            f"download {asset.name}", lambda: asset.download_asset(str(path), chunk_size=65536)
-        )
+        self._transfer.download(f"{self._repo.url}/releases/assets/{asset_id}", path)
 
     def asset_bytes(self, asset_id: int) -> bytes:
-        asset = self._objects["asset", asset_id]
-
-        def fetch() -> bytes:
-            _, _, chunks = asset.download_asset(chunk_size=65536)
-            return b"".join(chunks)
-
-        return self._call(f"download {asset.name}", fetch)
+        return self._transfer.fetch(f"{self._repo.url}/releases/assets/{asset_id}")
 
     # refs and commits
 
     def ref_target(self, ref: str) -> str | None:
         """The sha `ref` points at, or None if there is no such ref (404)."""
         try:
-            found = self._call(f"read ref {ref}", lambda: self._repo.get_git_ref(ref))
+            found = self._call(f"read ref {ref}", lambda: self._repo.get_git_ref(ref), READ)
         except GitHubCallFailed as error:
             if error.status == 404:
                 return None
@@ -161,7 +206,7 @@ class ReleaseStore:
     def advance_ref(self, ref: str, sha: str) -> bool:
         """Move `ref` to `sha` only as a fast-forward; False when GitHub refuses (422)."""
         found = self._objects.get(("ref", ref)) or self._call(
-            f"read ref {ref}", lambda: self._repo.get_git_ref(ref)
+            f"read ref {ref}", lambda: self._repo.get_git_ref(ref), READ
         )
         return self._unless_422(f"move ref {ref}", lambda: found.edit(sha, force=False))
 
@@ -169,25 +214,33 @@ class ReleaseStore:
         self._call(f"delete ref {ref}", lambda: self._repo.get_git_ref(ref).delete())
 
     def _unless_422(self, what: str, action: Callable[[], object]) -> bool:
-        try:
-            self._call(what, action)
-        except GitHubCallFailed as error:
-            if error.status == 422:
-                return False
-            raise
-        return True
+        """True when done, False on a refusal (422); GitHub's transient 422 "Reference
+        update failed" is no refusal and is tried again."""
+        for attempt in range(1, REF_TRIES + 1):
+            try:
+                self._call(what, action)
+                return True
+            except GitHubCallFailed as error:
+                if error.status != 422:
+                    raise
+                if error.reason != REF_UPDATE_FAILED:
+                    return False
+                if attempt == REF_TRIES:
+                    raise
+                time.sleep(self._options.backoff_factor * attempt)
+        raise AssertionError("unreachable: the loop returns or raises")
 
     def commit_files(self, sha: str) -> dict[str, bytes]:
         """The files at the top of commit `sha`'s tree."""
         import base64
 
         commit = self._commit(sha)
-        tree = self._call("read a tree", lambda: self._repo.get_git_tree(commit.tree.sha))
+        tree = self._call("read a tree", lambda: self._repo.get_git_tree(commit.tree.sha), READ)
         blobs = [e for e in tree.tree if e.type == "blob"]
         return {e.path: base64.b64decode(self._blob(e.sha).content) for e in blobs}
 
     def _blob(self, sha: str) -> Any:
-        return self._call(f"read blob {sha[:12]}", lambda: self._repo.get_git_blob(sha))
+        return self._call(f"read blob {sha[:12]}", lambda: self._repo.get_git_blob(sha), READ)
 
     def create_commit(self, files: Mapping[str, str], parent: str | None, message: str) -> str:
         """A new commit holding exactly `files` (text), child of `parent`; its sha."""
@@ -204,6 +257,126 @@ class ReleaseStore:
 
     def _commit(self, sha: str) -> Any:
         if ("commit", sha) not in self._objects:
-            found = self._call(f"read commit {sha[:12]}", lambda: self._repo.get_git_commit(sha))
+            found = self._call(
+                f"read commit {sha[:12]}", lambda: self._repo.get_git_commit(sha), READ
+            )
             self._objects["commit", sha] = found
         return self._objects["commit", sha]
+
+
+def _release_info(data: dict[str, Any]) -> ReleaseInfo:
+    assets = tuple(_asset_info(a) for a in data.get("assets") or [])
+    upload = str(data.get("upload_url") or "").split("{", 1)[0]
+    return ReleaseInfo(int(data["id"]), str(data["tag_name"]), bool(data["draft"]), assets, upload)
+
+
+def _asset_info(data: dict[str, Any]) -> AssetInfo:
+    state = str(data.get("state") or "uploaded")
+    return AssetInfo(
+        int(data["id"]), str(data["name"]), int(data["size"]), data.get("digest"), state
+    )
+
+
+# -- uploads and downloads: other hosts, each with a timeout and a deadline ------------------
+
+CHUNK = 65536
+
+
+class Transfer:
+    """Asset uploads (uploads host) and downloads (a 302 to a storage host) on requests,
+    with a timeout on every connection and a deadline on every transfer: PyGithub opens
+    its own connections for other hosts without any timeout, so a stall would hang."""
+
+    def __init__(self, token: str, options: ClientOptions) -> None:
+        self._token = token
+        self._options = options
+        self._session: Any = None
+
+    def _http(self) -> Any:
+        if self._session is None:
+            import requests
+            from requests.adapters import HTTPAdapter
+
+            from ci_ml.github.client import make_retry
+
+            self._session = requests.Session()
+            adapter = HTTPAdapter(max_retries=make_retry(self._options))
+            self._session.mount("http://", adapter)
+            self._session.mount("https://", adapter)
+        return self._session
+
+    def upload(self, upload_url: str, path: Path, name: str) -> None:
+        url = f"{upload_url}?{urllib.parse.urlencode({'name': name})}"
+        headers = self._auth() | {"Content-Type": "application/octet-stream"}
+        with path.open("rb") as body:
+            headers["Content-Length"] = str(path.stat().st_size)
+            answer = self._send(f"upload {name}", "POST", url, headers=headers, data=body)
+        self._check(f"upload {name}", answer)
+
+    def download(self, url: str, target: Path) -> None:
+        with target.open("wb") as out:
+            for chunk in self._chunks(url):
+                out.write(chunk)
+
+    def fetch(self, url: str) -> bytes:
+        return b"".join(self._chunks(url))
+
+    def _chunks(self, url: str) -> Iterator[bytes]:
+        what = f"download {url.rsplit('/', 1)[-1]}"
+        headers = self._auth() | {"Accept": "application/octet-stream"}
+        answer = self._send(what, "GET", url, headers=headers, stream=True)
+        if answer.status_code in (301, 302, 303, 307, 308) and "location" in answer.headers:
+            # The storage host gets no token: its URL is signed (as GitHub's are).
+            location = answer.headers["location"]
+            accept = {"Accept": "application/octet-stream"}
+            answer = self._send(what, "GET", location, headers=accept, stream=True)
+        self._check(what, answer)
+        deadline = time.monotonic() + self._deadline()
+        try:
+            for chunk in answer.iter_content(CHUNK):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"transfer exceeded {self._deadline():.0f} s")
+                yield chunk
+        except Exception as error:
+            raise self._failed(what, answer.url, error) from error
+        finally:
+            answer.close()
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    def _deadline(self) -> float:
+        return float(self._options.timeout) * 20
+
+    def _send(self, what: str, verb: str, url: str, **kwargs: Any) -> Any:
+        timeout = (self._options.timeout, self._options.timeout)
+        try:
+            return self._http().request(verb, url, timeout=timeout, allow_redirects=False, **kwargs)
+        except Exception as error:
+            raise self._failed(what, url, error) from error
+
+    def _failed(self, what: str, url: str, error: Exception) -> GitHubCallFailed:
+        host = urllib.parse.urlsplit(url).netloc
+        text = f"GitHub: could not {what} ({host}): {type(error).__name__}: {error}"
+        return GitHubCallFailed(_redact(text, self._token))
+
+    def _check(self, what: str, answer: Any) -> None:
+        if answer.status_code < 300:
+            return
+        from github.GithubException import GithubException
+
+        try:
+            data = answer.json()
+        except ValueError:
+            data = {"message": answer.text[:200]}
+        error = GithubException(answer.status_code, data, dict(answer.headers))
+        host = urllib.parse.urlsplit(answer.url).netloc
+        text = f"GitHub: could not {what} ({host}): {describe_error(error, WRITE)}"
+        answer.close()
+        raise GitHubCallFailed(
+            _redact(text, self._token), answer.status_code, github_message(error)
+        )
+
+
+def _redact(text: str, token: str) -> str:
+    return text.replace(token, "***") if token else text

@@ -176,8 +176,8 @@ class GitHubReleasesRegistry:
         return found
 
     def _release(self, number: int) -> ReleaseInfo:
-        release = self._published().get(number)
-        if release is None:
+        release = self.store.published_release(f"{self.tag_prefix}v{number}")
+        if release is None or release.asset(RECORD) is None:
             raise EnvironmentProblem(
                 f"{self.store_name}: no version {number} (no published release "
                 f"{self.tag_prefix}v{number} with a record.json)"
