@@ -36,6 +36,7 @@ import itertools
 import json
 import re
 import threading
+import time
 import urllib.parse
 import zlib
 from collections.abc import Callable
@@ -43,6 +44,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests import fakegithub_openapi as openapi
 
 PER_PAGE_DEFAULT = 30
 PER_PAGE_MAX = 100
@@ -52,6 +55,15 @@ SECONDARY_RATE_LIMIT_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 )
 FORK_READ_ONLY_MESSAGE = "Resource not accessible by integration"
+NOT_ACCESSIBLE = FORK_READ_ONLY_MESSAGE  # GitHub's 403 for a write the token may not make
+BAD_CREDENTIALS = "Bad credentials"
+PRIMARY_RATE_LIMIT_MESSAGE = "API rate limit exceeded for installation ID 4242."
+PR_CREATION_REFUSED = "GitHub Actions is not permitted to create or approve pull requests."
+RATE_LIMIT = 5000  # a GITHUB_TOKEN gets 1,000 an hour per repository; tests set their own
+ALL_WRITE = {
+    scope: "write"
+    for scope in ("actions", "contents", "issues", "pull-requests", "statuses", "checks")
+} | {"metadata": "read"}
 
 _PIECES = {
     "{repo}": r"(?P<owner>[^/]+)/(?P<name>[^/]+)",
@@ -62,9 +74,12 @@ _PIECES = {
     "{ref}": r"(?P<ref>.+)",
 }
 
-# verb, path pattern (after the /api/v3 prefix is removed), route name.
-# The handler of route "a.b" is FakeGitHub.a_b. Order matters: first match wins.
+# verb, path pattern (after the /api/v3 prefix is removed), route name. The handler of
+# route "a.b" is FakeGitHub.a_b. Order matters: first match wins. Uploads answer only on
+# the uploads host, asset bytes only on the storage host. The operation an answer is
+# checked against is the description's path the request's path matches.
 ROUTES: list[tuple[str, str, str]] = [
+    ("GET", "/user", "user.get"),
     ("GET", "/repos/{repo}", "repo.get"),
     ("GET", "/repos/{repo}/issues/comments/{id}", "comments.get"),
     ("PATCH", "/repos/{repo}/issues/comments/{id}", "comments.edit"),
@@ -81,7 +96,6 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/repos/{repo}/commits/{sha}/statuses", "statuses.list"),
     ("GET", "/repos/{repo}/commits/{sha}/status", "statuses.combined"),
     ("GET", "/repos/{repo}/commits/{sha}", "commits.get"),
-    ("GET", "/repos/{repo}/statuses/{sha}", "statuses.list"),
     ("POST", "/repos/{repo}/statuses/{sha}", "statuses.create"),
     ("GET", "/repos/{repo}/releases/assets/{id}", "assets.get"),
     ("DELETE", "/repos/{repo}/releases/assets/{id}", "assets.delete"),
@@ -93,9 +107,8 @@ ROUTES: list[tuple[str, str, str]] = [
     ("DELETE", "/repos/{repo}/releases/{id}", "releases.delete"),
     ("GET", "/repos/{repo}/releases", "releases.list"),
     ("POST", "/repos/{repo}/releases", "releases.create"),
-    ("POST", "/uploads/repos/{repo}/releases/{id}/assets", "assets.upload"),
     ("GET", "/repos/{repo}/git/ref/{ref}", "refs.get"),
-    ("GET", "/repos/{repo}/git/refs/{ref}", "refs.get"),
+    ("GET", "/repos/{repo}/git/refs/{ref}", "refs.get"),  # older spelling
     ("PATCH", "/repos/{repo}/git/refs/{ref}", "refs.update"),
     ("DELETE", "/repos/{repo}/git/refs/{ref}", "refs.delete"),
     ("POST", "/repos/{repo}/git/refs", "refs.create"),
@@ -105,7 +118,34 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/repos/{repo}/git/trees/{sha}", "trees.get"),
     ("POST", "/repos/{repo}/git/commits", "git_commits.create"),
     ("GET", "/repos/{repo}/git/commits/{sha}", "git_commits.get"),
+    ("GET", "/repos/{repo}/contents/{ref}", "contents.get"),
+    ("PUT", "/repos/{repo}/contents/{ref}", "contents.put"),
 ]
+UPLOAD_ROUTES: list[tuple[str, str, str]] = [
+    ("POST", "/repos/{repo}/releases/{id}/assets", "assets.upload"),
+]
+STORAGE_ROUTES: list[tuple[str, str, str]] = [
+    ("GET", "/assets/{id}", "storage.download"),  # not the API: a signed URL, no token
+]
+ALL_ROUTES = {name for table in (ROUTES, UPLOAD_ROUTES, STORAGE_ROUTES) for _, _, name in table}
+
+# Which permission (as a job's `permissions:` names it) a route reads or writes with.
+SCOPES = {
+    "comments": "issues",  # PR comments are issue comments: pull-requests: write does too
+    "issues": "issues",
+    "pulls": "pull-requests",
+    "statuses": "statuses",
+    "commits": "contents",
+    "contents": "contents",
+    "releases": "contents",
+    "assets": "contents",
+    "refs": "contents",
+    "blobs": "contents",
+    "trees": "contents",
+    "git_commits": "contents",
+    "repo": "metadata",
+}
+ALTERNATIVE_SCOPES = {"issues": ("pull-requests",)}  # comments on a PR
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -115,7 +155,41 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
-_TABLE = [(verb, _compile(pattern), name) for verb, pattern, name in ROUTES]
+def _table(routes: list[tuple[str, str, str]]) -> list[tuple[str, re.Pattern[str], str]]:
+    return [(verb, _compile(pattern), name) for verb, pattern, name in routes]
+
+
+_TABLES = {
+    "api": _table(ROUTES),
+    "uploads": _table(UPLOAD_ROUTES),
+    "storage": _table(STORAGE_ROUTES),
+}
+
+
+@dataclass
+class Token:
+    """What a token may do, as a job's `permissions:` (or a PAT's owner) would grant.
+
+    `installation` tokens (GITHUB_TOKEN, a GitHub App's) write as `login` and cannot
+    read GET /user (403); a user's token reads its own login there. A fork PR's token
+    is read-only whatever the workflow asks for."""
+
+    login: str = "github-actions[bot]"
+    permissions: dict[str, str] = field(default_factory=lambda: dict(ALL_WRITE))
+    installation: bool = True
+    repositories: set[str] | None = None  # None: every repository
+    fork: bool = False
+    expired: bool = False
+    rate_limit: int = RATE_LIMIT
+    used: int = 0
+    reset: int = 0  # epoch seconds when `used` goes back to 0
+
+    def may(self, scope: str, write: bool) -> bool:
+        scopes = (scope, *ALTERNATIVE_SCOPES.get(scope, ()))
+        granted = [self.permissions.get(s, "none") for s in scopes]
+        if write:
+            return not self.fork and "write" in granted
+        return scope == "metadata" or any(g in ("read", "write") for g in granted)
 
 
 class HttpError(Exception):
@@ -139,6 +213,8 @@ class Request:
     body: bytes
     api: str  # absolute API root as the client sees it, e.g. http://127.0.0.1:1234/api/v3
     uploads: str  # absolute uploads root
+    login: str = "github-actions[bot]"  # who the token writes as
+    token: Token | None = None
 
     @property
     def repo(self) -> str:
@@ -165,6 +241,7 @@ class Fault:
     disconnect: bool = False  # read part of the body, then close the socket: no response
     after_handler: bool = False  # let the handler act (state changes), then answer the fault
     times: int | None = 1  # None: every request from now on
+    stall: bool = False  # stop sending (a download: after half the body), never finish
 
 
 @dataclass
@@ -176,6 +253,7 @@ class LoggedRequest:
     status: int
     headers: dict[str, str]
     body: bytes
+    host: str = "api"  # "api", "uploads" or "storage"
 
 
 @dataclass
@@ -183,6 +261,9 @@ class RepoState:
     full_name: str
     id: int
     default_branch: str = "main"
+    # "Allow GitHub Actions to create and approve pull requests": off on a new repository.
+    actions_can_create_pull_requests: bool = False
+    contents: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (branch, path)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # pulls are issues too
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -217,7 +298,10 @@ class RepoState:
 class FakeState:
     repos: dict[str, RepoState] = field(default_factory=dict)
     requests: list[LoggedRequest] = field(default_factory=list)
-    user: str = "github-actions[bot]"
+    user: str = "github-actions[bot]"  # who writes when a request names no known token
+    tokens: dict[str, Token] = field(default_factory=dict)
+    strict_tokens: bool = False  # True: a token not in `tokens` is 401 Bad credentials
+    violations: list[str] = field(default_factory=list)  # answers the description refuses
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
 
     def next_id(self) -> int:
@@ -278,6 +362,10 @@ class FakeState:
         """How many requests reached `route` (including faulted ones)."""
         return sum(1 for r in self.requests if r.route == route)
 
+    def api_requests(self) -> int:
+        """Requests that count against the rate limit (API and uploads hosts, not storage)."""
+        return sum(1 for r in self.requests if r.host != "storage")
+
 
 def _stamp(seq: int) -> str:
     # A clock driven by ids keeps created_at strictly ordered, as on GitHub.
@@ -295,47 +383,104 @@ def _user(login: str, api: str) -> dict[str, Any]:
 
 
 class FakeGitHub:
-    """The server: start(), .url, .state, fault injection, stop()."""
+    """The server: start(), .url, .state, fault injection, stop().
 
-    def __init__(self, prefix: str = "") -> None:
+    Three hosts on 127.0.0.1, as github.com has: the API (`.url`), uploads (`.uploads_url`,
+    where releases' upload_url points) and storage (`.storage_url`, where an asset download
+    is redirected with 302, as to release-assets.githubusercontent.com). With the
+    Enterprise prefix, uploads answer under /api/uploads on the API host, as on GHES.
+    Every API answer is checked against GitHub's OpenAPI description (state.violations)."""
+
+    def __init__(self, prefix: str = "", repositories: tuple[str, ...] = ("octo/demo",)) -> None:
         self.state = FakeState()
+        for name in repositories:
+            self.state.repo(name)
         self.prefix = prefix  # what .url ends with; both prefixes are served regardless
         self._faults: dict[str, list[Fault]] = {}
         self._after: dict[str, list[Callable[[Request], None]]] = {}
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._servers: dict[str, ThreadingHTTPServer] = {}
+        self._ports: dict[str, int] = {}  # kept after stop(): a stopped fake is unreachable
+        self._starter = 0  # uploads still to be left in state `starter`
 
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> FakeGitHub:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        for host in ("api", "uploads", "storage"):
+            server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self, host))
+            server.daemon_threads = True
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            ).start()
+            self._servers[host] = server
+            self._ports[host] = server.server_address[1]
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        """Stop serving; raise if any answer did not match GitHub's description (so the
+        test that caused it fails, from the fixture's teardown)."""
+        self._stopping.set()  # stalled answers give up
+        for server in self._servers.values():
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+        if self.state.violations:
+            found, self.state.violations = self.state.violations, []
+            raise AssertionError(
+                f"the fake GitHub gave {len(found)} answer(s) GitHub's OpenAPI description "
+                f"({openapi.version()}) refuses:\n" + "\n".join(found[:20])
+            )
+
+    def __enter__(self) -> FakeGitHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _root(self, host: str) -> str:
+        assert host in self._ports, "start() the fake first"
+        return f"http://127.0.0.1:{self._ports[host]}"
 
     @property
     def root(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._root("api")
 
     @property
     def url(self) -> str:
-        """The base_url to give PyGithub."""
+        """The base_url to give PyGithub (GITHUB_API_URL)."""
         return self.root + self.prefix
+
+    @property
+    def uploads_url(self) -> str:
+        return self.root + "/api/uploads" if self.prefix else self._root("uploads")
+
+    @property
+    def storage_url(self) -> str:
+        return self._root("storage")
+
+    # -- tokens, limits, settings ------------------------------------------------
+
+    def token(self, value: str, **grant: Any) -> Token:
+        """Register token `value` with what it may do (see Token); returns it."""
+        if "permissions" in grant and grant["permissions"] is not None:
+            grant["permissions"] = {"metadata": "read"} | dict(grant["permissions"])
+        self.state.tokens[value] = Token(**grant)
+        return self.state.tokens[value]
+
+    def exhaust_rate_limit(self, token: str, reset_in: int = 3600) -> None:
+        """The token has used its primary rate limit; it resets in `reset_in` seconds."""
+        grant = self.state.tokens.get(token) or self.token(token)
+        grant.used, grant.reset = grant.rate_limit, int(time.time()) + reset_in
+
+    def allow_pull_requests_from_actions(self, full_name: str = "octo/demo") -> None:
+        """Turn on "Allow GitHub Actions to create and approve pull requests"."""
+        self.state.repo(full_name).actions_can_create_pull_requests = True
 
     # -- fault injection -------------------------------------------------------
 
     def inject(self, route: str, fault: Fault) -> None:
-        if route not in {name for _, _, name in ROUTES}:
+        if route not in ALL_ROUTES:
             raise ValueError(f"unknown route {route!r}")
         with self._lock:
             self._faults.setdefault(route, []).append(fault)
@@ -366,6 +511,20 @@ class FakeGitHub:
     def disconnect(self, route: str, times: int = 1) -> None:
         """Close the connection mid-request (e.g. die during an asset upload)."""
         self.inject(route, Fault(disconnect=True, times=times))
+
+    def starter_upload(self, times: int = 1) -> None:
+        """An upload answered 502 that leaves an empty asset in state `starter` (as GitHub
+        documents); a second upload of that name is 422 already_exists until it is deleted."""
+        self.inject("assets.upload", Fault(502, "Bad Gateway", after_handler=True, times=times))
+        self._starter += times
+
+    def ref_update_failed(self, route: str = "refs.create", times: int = 1) -> None:
+        """GitHub's transient 422 on a ref write; the same call succeeds when repeated."""
+        self.fail(route, status=422, times=times, message="Reference update failed")
+
+    def stall(self, route: str, times: int = 1) -> None:
+        """The server stops sending: a download after half its bytes, else before answering."""
+        self.inject(route, Fault(stall=True, times=times))
 
     def after(self, route: str, hook: Callable[[Request], None], times: int = 1) -> None:
         """Run `hook` after `route` has answered (state changes the client did not see)."""
@@ -416,6 +575,82 @@ class FakeGitHub:
         with self._lock:
             hooks = self._after.get(route) or []
             return hooks.pop(0) if hooks else None
+
+    # -- answering: tokens, rate limits, faults, the handler, the description ---------
+
+    def answer(self, req: Request, fault: Fault | None, host: str, spec: str) -> Response:
+        with self._lock:
+            response = self._answer(req, fault, host)
+            if host == "storage":
+                return response
+            response.headers = self._rate_headers(req.token) | response.headers
+            if spec and not isinstance(response.body, bytes):
+                response.body = openapi.complete(spec, req.verb, response.status, response.body)
+                found = openapi.violations(spec, req.verb, response.status, response.body)
+                self.state.violations.extend(found)
+            return response
+
+    def _answer(self, req: Request, fault: Fault | None, host: str) -> Response:
+        if not req.route:
+            return _error(404, "Not Found")
+        refused = None if host == "storage" else self._gate(req)
+        if refused is not None:
+            return refused
+        if fault is not None and not fault.after_handler and not fault.stall:
+            return _fault_response(fault)
+        response = self.dispatch(req)
+        return response if fault is None or fault.stall else _fault_response(fault)
+
+    def _gate(self, req: Request) -> Response | None:
+        """GitHub's checks before any handler: credentials, rate limit, visibility, permission."""
+        value = _bearer(req.headers)
+        grant = None if value is None else self.state.tokens.get(value)
+        if value is not None and grant is None:
+            if self.state.strict_tokens:
+                return _error(401, BAD_CREDENTIALS)
+            grant = self.state.tokens[value] = Token(login=self.state.user)
+        if grant is not None and grant.expired:
+            return _error(401, BAD_CREDENTIALS)
+        req.token, req.login = grant, grant.login if grant else self.state.user
+        if grant is not None and self._spend(grant):
+            return Response(403, _error(403, PRIMARY_RATE_LIMIT_MESSAGE).body)
+        return self._visible(req, grant) or self._permitted(req, grant)
+
+    def _spend(self, grant: Token) -> bool:
+        """Count one request; True when the primary rate limit is used up."""
+        now = int(time.time())
+        if grant.reset <= now:
+            grant.used, grant.reset = 0, now + 3600
+        if grant.used >= grant.rate_limit:
+            return True
+        grant.used += 1
+        return False
+
+    def _rate_headers(self, grant: Token | None) -> dict[str, str]:
+        limit, used = (60, 0) if grant is None else (grant.rate_limit, grant.used)
+        reset = grant.reset if grant is not None and grant.reset else int(time.time()) + 3600
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(limit - used, 0)),
+            "X-RateLimit-Used": str(used),
+            "X-RateLimit-Reset": str(reset),
+            "X-RateLimit-Resource": "core",
+        }
+
+    def _visible(self, req: Request, grant: Token | None) -> Response | None:
+        if "owner" not in req.params:
+            return None
+        seen = grant is None or grant.repositories is None or req.repo in grant.repositories
+        return None if seen and req.repo in self.state.repos else _error(404, "Not Found")
+
+    def _permitted(self, req: Request, grant: Token | None) -> Response | None:
+        scope = SCOPES.get(req.route.split(".")[0])
+        write = req.verb != "GET"
+        if scope is None or (not write and grant is None):
+            return None
+        if grant is None:
+            return _error(401, "Requires authentication")
+        return None if grant.may(scope, write) else _error(403, NOT_ACCESSIBLE)
 
     # -- dispatch --------------------------------------------------------------
 
@@ -550,7 +785,7 @@ class FakeGitHub:
             "name": a["name"],
             "label": a["label"],
             "content_type": a["content_type"],
-            "state": "uploaded",
+            "state": a.get("state", "uploaded"),
             "size": len(a["content"]),
             "digest": "sha256:" + hashlib.sha256(a["content"]).hexdigest(),
             "download_count": a["downloads"],
@@ -588,6 +823,11 @@ class FakeGitHub:
 
     # -- handlers: repository, comments -------------------------------------------
 
+    def user_get(self, req: Request) -> Response:
+        if req.token is None or req.token.installation:
+            raise HttpError(403, NOT_ACCESSIBLE)  # an installation token has no user
+        return Response(200, _user(req.token.login, req.api))
+
     def repo_get(self, req: Request) -> Response:
         return Response(200, self._repo_json(self.state.repo(req.repo), req.api))
 
@@ -612,7 +852,7 @@ class FakeGitHub:
     def comments_create(self, req: Request) -> Response:
         repo = self._issue_or_404(req)
         body = _required(req.json(), "body")
-        comment = self.state.add_comment(req.repo, int(req.params["n"]), body, self.state.user)
+        comment = self.state.add_comment(req.repo, int(req.params["n"]), body, req.login)
         return Response(201, self._comment_json(repo, comment, req.api))
 
     def comments_get(self, req: Request) -> Response:
@@ -683,6 +923,9 @@ class FakeGitHub:
         data = req.json()
         head = _required(data, "head").split(":")[-1]
         repo = self.state.repo(req.repo)
+        installation = req.token is None or req.token.installation
+        if installation and not repo.actions_can_create_pull_requests:
+            raise HttpError(403, PR_CREATION_REFUSED)
         sha = repo.refs.get(f"refs/heads/{head}", "b" * 40)
         number = self.state.add_pull(
             req.repo, sha, head, _required(data, "base"), _required(data, "title")
@@ -808,13 +1051,16 @@ class FakeGitHub:
             errors = [{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}]
             raise HttpError(422, "Validation Failed", errors)
         aid = self.state.next_id()
+        starter = self._starter > 0
+        self._starter -= starter
         repo.assets[aid] = {
             "id": aid,
             "release": release["id"],
             "name": name,
             "label": req.query.get("label") or "",
             "content_type": req.headers.get("content-type", "application/octet-stream"),
-            "content": req.body,
+            "content": b"" if starter else req.body,
+            "state": "starter" if starter else "uploaded",
             "downloads": 0,
             "at": _stamp(aid),
         }
@@ -836,14 +1082,60 @@ class FakeGitHub:
         repo, asset = self._asset_or_404(req)
         if req.headers.get("accept", "") != "application/octet-stream":
             return Response(200, self._asset_json(repo, asset, req.api))
+        # As github.com: a 302 to a signed URL on another host, which wants no token.
+        signature = hashlib.sha256(f"{asset['id']}:{req.repo}".encode()).hexdigest()[:16]
+        storage = f"{self.root}/api/storage" if self.prefix else self.storage_url
+        location = f"{storage}/assets/{asset['id']}?repo={req.repo}&sig={signature}"
+        return Response(302, None, {"Location": location})
+
+    def storage_download(self, req: Request) -> Response:
+        if "authorization" in req.headers and not self.prefix:  # S3 refuses a second auth
+            raise HttpError(400, "Only one auth mechanism allowed")
+        repo = self.state.repos.get(req.query.get("repo", ""))
+        asset = None if repo is None else repo.assets.get(int(req.params["id"]))
+        wanted = hashlib.sha256(f"{req.params['id']}:{req.query.get('repo')}".encode())
+        if asset is None or req.query.get("sig") != wanted.hexdigest()[:16]:
+            raise HttpError(404, "Not Found")
         asset["downloads"] += 1
-        headers = {"Content-Type": "application/octet-stream"}
-        return Response(200, bytes(asset["content"]), headers)
+        return Response(200, bytes(asset["content"]), {"Content-Type": "application/octet-stream"})
 
     def assets_delete(self, req: Request) -> Response:
         repo, asset = self._asset_or_404(req)
         del repo.assets[asset["id"]]
         return Response(204)
+
+    # -- handlers: contents (a file on a branch) --------------------------------------------
+
+    def contents_get(self, req: Request) -> Response:
+        repo = self.state.repo(req.repo)
+        path = urllib.parse.unquote(req.params["ref"])
+        branch = req.query.get("ref") or repo.default_branch
+        if (branch, path) not in repo.contents:
+            raise HttpError(404, "Not Found")
+        return Response(200, self._content_json(req, path, repo.contents[branch, path]))
+
+    def contents_put(self, req: Request) -> Response:
+        data, repo = req.json(), self.state.repo(req.repo)
+        path = urllib.parse.unquote(req.params["ref"])
+        branch = data.get("branch") or repo.default_branch
+        created = (branch, path) not in repo.contents
+        repo.contents[branch, path] = base64.b64decode(_required(data, "content"))
+        body = {"content": self._content_json(req, path, repo.contents[branch, path])}
+        return Response(201 if created else 200, body | {"commit": {"sha": "d" * 40}})
+
+    def _content_json(self, req: Request, path: str, content: bytes) -> dict[str, Any]:
+        sha = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+        url = f"{req.api}/repos/{req.repo}/contents/{path}"
+        return {
+            "type": "file",
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "sha": sha,
+            "size": len(content),
+            "url": url,
+            "encoding": "base64",
+            "content": base64.b64encode(content).decode(),
+        }
 
     # -- handlers: git refs ---------------------------------------------------------------
 
@@ -1029,7 +1321,7 @@ def _fault_response(fault: Fault) -> Response:
     return Response(fault.status, _error(fault.status, fault.message).body, fault.headers)
 
 
-def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
+def _make_handler(fake: FakeGitHub, host: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out apart: no 40 ms delayed-ACK stall
@@ -1044,33 +1336,31 @@ def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             parsed = urllib.parse.urlsplit(self.path)
-            path, api, uploads = _split_prefix(parsed.path, f"http://{self.headers['Host']}")
+            root = f"http://{self.headers['Host']}"
+            path, api, uploads, table = _split_prefix(parsed.path, root, host)
+            if table == "uploads" and host == "api" and not fake.prefix:
+                table = ""  # github.com takes uploads on its uploads host only
+            uploads = uploads or fake.uploads_url
             headers = {k.lower(): v for k, v in self.headers.items()}
-            route, params = _route(self.command, path)
+            route, params, spec = _route(table, self.command, path)
             fault = fake._take_fault(route) if route else None
-            if fault is not None and fault.disconnect:
-                self._read_body(partial=True)
-                self._log(route, path, 0, headers, b"")
+            if fault is not None and (fault.disconnect or (fault.stall and table != "storage")):
+                self._read_body(partial=fault.disconnect)
+                self._log(route, path, 0, headers, b"", table)
+                if fault.stall:
+                    fake._stopping.wait(60)
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
             body = self._read_body()
             query = dict(urllib.parse.parse_qsl(parsed.query))
             req = Request(self.command, path, route, params, query, headers, body, api, uploads)
-            response = self._respond_to(req, fault)
-            self._log(route, path, response.status, headers, body)
-            self._send(response)
+            response = fake.answer(req, fault, table, spec)
+            self._log(route, path, response.status, headers, body, table)
+            self._send(response, stall=fault is not None and fault.stall)
             hook = fake._take_after(route) if route else None
             if hook is not None and response.status < 400:
                 hook(req)
-
-        def _respond_to(self, req: Request, fault: Fault | None) -> Response:
-            if not req.route:
-                return _error(404, "Not Found")
-            if fault is not None and not fault.after_handler:
-                return _fault_response(fault)
-            response = fake.dispatch(req)
-            return response if fault is None else _fault_response(fault)
 
         def _read_body(self, partial: bool = False) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -1088,12 +1378,14 @@ def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 data += self.rfile.read(size)
                 self.rfile.readline()
 
-        def _log(self, route: str, path: str, status: int, headers: dict[str, str], body: bytes):
-            entry = LoggedRequest(self.command, path, self.path, route, status, headers, body)
+        def _log(
+            self, route: str, path: str, status: int, headers: dict[str, str], body: bytes, at: str
+        ) -> None:
+            entry = LoggedRequest(self.command, path, self.path, route, status, headers, body, at)
             with fake._lock:
                 fake.state.requests.append(entry)
 
-        def _send(self, response: Response) -> None:
+        def _send(self, response: Response, stall: bool = False) -> None:
             payload = response.body
             if not isinstance(payload, bytes):
                 payload = b"" if payload is None else json.dumps(payload).encode()
@@ -1104,23 +1396,41 @@ def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            if stall:  # half the bytes, then silence until the client gives up
+                self.wfile.write(payload[: len(payload) // 2])
+                self.wfile.flush()
+                fake._stopping.wait(60)
+                self.close_connection = True
+                return
             self.wfile.write(payload)
 
     return Handler
 
 
-def _split_prefix(path: str, host: str) -> tuple[str, str, str]:
-    """(path without prefix, API root, uploads root) as this request's client sees them."""
+def _split_prefix(path: str, root: str, host: str) -> tuple[str, str, str, str]:
+    """(path without prefix, API root, uploads root or "" for the uploads host, route table)
+    as this request's client sees them."""
+    if host != "api":
+        return path, "", "", host
     if path.startswith("/api/uploads/"):
-        return path[len("/api") :], f"{host}/api/v3", f"{host}/api/uploads"
+        return path[len("/api/uploads") :], f"{root}/api/v3", f"{root}/api/uploads", "uploads"
+    if path.startswith("/api/storage/"):
+        return path[len("/api/storage") :], f"{root}/api/v3", f"{root}/api/uploads", "storage"
     if path.startswith("/api/v3/"):
-        return path[len("/api/v3") :], f"{host}/api/v3", f"{host}/api/uploads"
-    return path, host, f"{host}/uploads"
+        return path[len("/api/v3") :], f"{root}/api/v3", f"{root}/api/uploads", "api"
+    return path, root, "", "api"
 
 
-def _route(verb: str, path: str) -> tuple[str, dict[str, str]]:
-    for route_verb, regex, name in _TABLE:
+def _route(table: str, verb: str, path: str) -> tuple[str, dict[str, str], str]:
+    """(route name, its parameters, the description's path template) of a request."""
+    for route_verb, regex, name in _TABLES.get(table, []):
         match = regex.match(path)
         if match and route_verb == verb:
-            return name, match.groupdict()
-    return "", {}
+            spec = openapi.operation_path(path, verb) if table != "storage" else ""
+            return name, match.groupdict(), spec
+    return "", {}, ""
+
+
+def _bearer(headers: dict[str, str]) -> str | None:
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() in ("bearer", "token") and value.strip() else None

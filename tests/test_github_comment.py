@@ -77,9 +77,10 @@ def test_racing_duplicate_keeps_the_oldest(fake_github: FakeGitHub) -> None:
 
 def test_existing_duplicates_are_collapsed_to_the_oldest(fake_github: FakeGitHub) -> None:
     pr = open_pr(fake_github)
-    oldest = fake_github.state.add_comment(REPO, pr, f"{MARKER}\nv1")
+    bot = fake_github.state.user  # ci-ml's own comments, from earlier runs
+    oldest = fake_github.state.add_comment(REPO, pr, f"{MARKER}\nv1", user=bot)
     fake_github.state.add_comment(REPO, pr, "a human says hi")
-    fake_github.state.add_comment(REPO, pr, f"{MARKER}\nv1 again")
+    fake_github.state.add_comment(REPO, pr, f"{MARKER}\nv1 again", user=bot)
 
     result = post_sticky_comment(repo_of(fake_github), pr, "v2", "model")
 

@@ -485,6 +485,7 @@ def test_missing_repository_is_exit_3_naming_both_places(project, run_cli, monke
 def test_config_repository_and_tag_prefix_win_over_the_environment(project, run_cli, fake_github):
     config = yaml.safe_load((project / "ci-ml.yaml").read_text())
     config["registry"] |= {"repository": "octo/models", "tag_prefix": "models/diabetes-"}
+    fake_github.state.repo("octo/models")  # the repository exists (the token can see it)
     (project / "ci-ml.yaml").write_text(yaml.safe_dump(config))
 
     assert run_cli("check", "--promote", cwd=project).code == 0

@@ -25,6 +25,9 @@ STATUS_DESCRIPTIONS = {
     "invalid-data": "The data failed validation",
 }
 _REPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+# Who GITHUB_TOKEN writes as. GET /user answers 403 for an installation token (GITHUB_TOKEN,
+# a GitHub App's token), so that is the identity such a token's comments carry.
+ACTIONS_BOT = "github-actions[bot]"
 
 
 # -- sticky comment --------------------------------------------------------------------
@@ -60,15 +63,36 @@ def comment_marker(report_id: str) -> str:
     return f"<!-- ci-ml report: {check_report_id(report_id)} -->"
 
 
+def token_login(repo: Repository) -> str:
+    """The login the token writes comments as: GET /user for a user's token; an
+    installation token (GITHUB_TOKEN) cannot read /user and writes as github-actions[bot]."""
+    from github.GithubException import GithubException
+
+    try:
+        _, data = repo.requester.requestJsonAndCheck("GET", "/user")
+    except GithubException as error:
+        if error.status in (403, 404):
+            return ACTIONS_BOT
+        raise
+    return str(data["login"])
+
+
 def post_sticky_comment(
-    repo: Repository, pr_number: int, body: str, report_id: str, mode: str = "update"
+    repo: Repository,
+    pr_number: int,
+    body: str,
+    report_id: str,
+    mode: str = "update",
+    author: str | None = None,
 ) -> CommentResult:
-    """Keep exactly one comment per report on the PR, found again by its hidden marker."""
+    """Keep exactly one comment per report on the PR, found again by its hidden marker
+    among the comments `author` (default: the token's own login) wrote. Nobody else's
+    comment is edited or deleted, whatever it quotes."""
     if check_comment_mode(mode) == "off":
         return CommentResult("skipped")
-    marker = comment_marker(report_id)
-    text = f"{marker}\n{body}"
+    text = f"{comment_marker(report_id)}\n{body}"
     issue = repo.get_issue(pr_number)
+    marker = _Marker(comment_marker(report_id), author or token_login(repo))
     existing = _marked_comments(issue.get_comments(), marker)
     if mode == "recreate":
         for comment in existing:
@@ -83,9 +107,15 @@ def post_sticky_comment(
     return CommentResult("updated", kept.id, kept.html_url, len(existing) - 1)
 
 
-def _marked_comments(comments: Any, marker: str) -> list[IssueComment]:
+@dataclass(frozen=True)
+class _Marker:
+    text: str
+    author: str
+
+
+def _marked_comments(comments: Any, marker: _Marker) -> list[IssueComment]:
     # Iterating the PaginatedList follows every page, so a marker on page 5 is found.
-    found = [c for c in comments if marker in (c.body or "")]
+    found = [c for c in comments if marker.text in (c.body or "") and _by(c, marker.author)]
     return sorted(found, key=lambda c: (c.created_at, c.id))
 
 
@@ -98,7 +128,12 @@ def _keep_oldest(marked: list[IssueComment], text: str) -> IssueComment:
     return kept
 
 
-def _create_once(issue: Any, text: str, marker: str) -> tuple[IssueComment, int]:
+def _by(comment: IssueComment, login: str) -> bool:
+    user = comment.user
+    return user is not None and user.login == login
+
+
+def _create_once(issue: Any, text: str, marker: _Marker) -> tuple[IssueComment, int]:
     created = issue.create_comment(text)
     # A retried POST or a concurrent run may have posted a twin meanwhile: keep the oldest.
     marked = _marked_comments(issue.get_comments(), marker)

@@ -78,6 +78,7 @@ def publish(
         "post the PR comment",
         lambda repo: post_sticky_comment(repo, pr_number, body, report_id, mode),
         options,
+        "pull-requests: write",
     )
     state = None
     if settings.head_sha:
@@ -89,6 +90,7 @@ def publish(
                 repo, settings.head_sha, report_id, verdict, settings.run_url
             ),
             options,
+            "statuses: write",
         )
     posted = comment is not None and comment.action != "skipped"
     saved = None
@@ -110,19 +112,17 @@ def _attempt(
     what: str,
     action: Callable[[Repository], T],
     options: ClientOptions | None,
+    permission: str | None = None,
 ) -> T | None:
     try:
         repo = make_client(settings, options, lazy=True).get_repo(settings.repository)
         return with_backoff(lambda: action(repo), options)
     except Exception as error:  # posting must never decide the verdict: report, carry on
-        problem = _redact(f"could not {what}: {_describe(error)}", settings.token)
+        text = describe_error(error, permission, settings.event_name)
+        problem = _redact(f"could not {what}: {text}", settings.token)
         print(annotation("warning", problem, title="ci-ml"), file=sys.stderr, flush=True)
         failures.append(problem)
         return None
-
-
-def _describe(error: Exception, permission: str | None = None, event_name: str = "") -> str:
-    return describe_error(error, permission, event_name)
 
 
 def _redact(text: str, token: str) -> str:
@@ -218,7 +218,9 @@ def post_saved_comment(
         return post_sticky_comment(repo, saved.pr_number, body, saved.report_id, saved.comment_mode)
 
     failures: list[str] = []
-    comment = _attempt(settings, failures, "post the saved PR comment", post, options)
+    comment = _attempt(
+        settings, failures, "post the saved PR comment", post, options, "pull-requests: write"
+    )
     posted = comment is not None and comment.action != "skipped"
     why = "posted" if posted else ("; ".join(failures) or "comment mode is off")
     return PublishResult(posted, why, comment, None, tuple(failures))
