@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ci_ml.errors import EnvironmentProblem
+from ci_ml.errors import ConfigError, EnvironmentProblem
 
 if TYPE_CHECKING:
     from github.Repository import Repository
@@ -29,6 +32,7 @@ from ci_ml.github.runner import annotation
 from ci_ml.github.settings import GitHubSettings, should_post
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 # -- publishing ----------------------------------------------------------------------------
@@ -174,25 +178,83 @@ class SavedComment:
     comment_mode: CommentMode
 
 
+COMMENT_BYTES_LIMIT = 4 * COMMENT_LIMIT  # 65,536 characters of at most 4 UTF-8 bytes each
+META_BYTES_LIMIT = 4096
+_HEAD_SHA = re.compile(r"[0-9a-f]{40}")
+
+
 def load_saved_comment(fallback_dir: Path | str) -> SavedComment:
-    """Read comment.md and comment-meta.json as `publish` wrote them (untrusted input)."""
+    """Read comment.md and comment-meta.json as `publish` wrote them. The artifact comes
+    from code a fork controls: only regular files directly inside the folder are read
+    (never a symlink, never a path outside), sizes are capped and every field checked."""
     folder = Path(fallback_dir)
-    meta_path = folder / "comment-meta.json"
+    raw = _read_regular(folder, "comment-meta.json", META_BYTES_LIMIT)
+    body = _read_regular(folder, "comment.md", COMMENT_BYTES_LIMIT)
     try:
-        body = (folder / "comment.md").read_text(encoding="utf-8")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return SavedComment(
-            body=body,
-            pr_number=int(meta["pr_number"]),
-            report_id=check_report_id(str(meta["report_id"])),
-            head_sha=str(meta["head_sha"]),
-            comment_mode=check_comment_mode(str(meta.get("comment_mode", "update"))),
-        )
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        meta = json.loads(raw)
+    except ValueError as e:
+        raise EnvironmentProblem(f"{folder / 'comment-meta.json'}: not JSON: {e}") from e
+    if not isinstance(meta, dict):
+        raise EnvironmentProblem(f"{folder / 'comment-meta.json'}: expected a JSON object")
+    return SavedComment(
+        body=body,
+        pr_number=_pr_number(meta.get("pr_number"), folder),
+        report_id=_field(meta, "report_id", check_report_id, folder),
+        head_sha=_head_sha(meta.get("head_sha"), folder),
+        comment_mode=_field(meta, "comment_mode", check_comment_mode, folder, "update"),
+    )
+
+
+def _read_regular(folder: Path, name: str, limit: int) -> str:
+    """The UTF-8 text of folder/name if it is a regular file of at most `limit` bytes."""
+    path = folder / name
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        what = "a symlink, refused" if path.is_symlink() else e.strerror
+        raise EnvironmentProblem(f"{path}: expected a regular file, found {what}") from e
+    with os.fdopen(descriptor, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise EnvironmentProblem(f"{path}: expected a regular file, found something else")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise EnvironmentProblem(f"{path}: larger than {limit} bytes; refused")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise EnvironmentProblem(f"{path}: not UTF-8 text: {e}") from e
+
+
+def _pr_number(value: object, folder: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise EnvironmentProblem(
-            f"{folder}: expected comment.md and comment-meta.json with pr_number, report_id "
-            f"and head_sha, found {type(e).__name__}: {e}"
-        ) from e
+            f"{folder / 'comment-meta.json'}: pr_number: expected a positive integer, "
+            f"found {value!r}"
+        )
+    return value
+
+
+def _head_sha(value: object, folder: Path) -> str:
+    if not isinstance(value, str) or not _HEAD_SHA.fullmatch(value):
+        raise EnvironmentProblem(
+            f"{folder / 'comment-meta.json'}: head_sha: expected 40 lowercase hex digits, "
+            f"found {value!r}"
+        )
+    return value
+
+
+def _field(
+    meta: dict[str, object], key: str, check: Callable[[str], U], folder: Path, default: str = ""
+) -> U:
+    value = meta.get(key, default) if default else meta.get(key)
+    if not isinstance(value, str):
+        raise EnvironmentProblem(
+            f"{folder / 'comment-meta.json'}: {key}: expected a string, found {value!r}"
+        )
+    try:
+        return check(value)
+    except ConfigError as e:  # from the artifact, not the user's config: an environment error
+        raise EnvironmentProblem(f"{folder / 'comment-meta.json'}: {e}") from e
 
 
 def post_saved_comment(
