@@ -407,6 +407,9 @@ class FakeGitHub:
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> FakeGitHub:
+        from ci_ml.github import releases
+
+        releases.forget()  # a new GitHub: nothing ci-ml kept from another one applies
         for host in ("api", "uploads", "storage"):
             server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self, host))
             server.daemon_threads = True
@@ -1238,6 +1241,12 @@ class FakeGitHub:
         }
 
     def trees_get(self, req: Request) -> Response:
+        repo = self.state.repo(req.repo)
+        named = repo.objects.get(req.params["sha"], {})
+        if named.get("type") == "commit":  # as git: a commit names its tree
+            return Response(
+                200, self._tree_json(req, named["tree"], repo.objects[named["tree"]]["entries"])
+            )
         _, tree = self._object_or_404(req, "tree")
         return Response(200, self._tree_json(req, req.params["sha"], tree["entries"]))
 

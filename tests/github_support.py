@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ci_ml.cli import main
 from ci_ml.github import ClientOptions, GitHubSettings, make_client
 from tests.fakegithub import FakeGitHub
 
@@ -50,3 +59,104 @@ def repo_of(fake: FakeGitHub, options: ClientOptions = FAST) -> Any:
 def marked(fake: FakeGitHub, pr_number: int, report_id: str = "model") -> list[dict[str, Any]]:
     marker = f"<!-- ci-ml report: {report_id} -->"
     return [c for c in fake.state.comments(REPO, pr_number) if marker in c["body"]]
+
+
+# -- API economy: requests of one PR run and one promotion, at a given registry size ---------
+
+
+@dataclass(frozen=True)
+class RunRequests:
+    versions: int  # versions in the registry when the PR run starts
+    pr_run: int  # API requests of `ci-ml check` on a pull request (comment and status included)
+    promotion: int  # API requests of the `ci-ml promote` that follows
+    pr_code: int
+    promote_code: int
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def measure_requests(versions: int, workdir: Path) -> RunRequests:
+    """Seed a fake GitHub with `versions` versions of examples/diabetes, then count the API
+    requests (API and uploads hosts; not the storage host) of a PR run and a promotion."""
+    from ci_ml.registry import github_releases
+
+    project = workdir / "diabetes"
+    shutil.copytree(EXAMPLES / "diabetes", project, ignore=shutil.ignore_patterns(".ci-ml"))
+    for name in ("ci-ml.yaml", "ci-ml.fresh.yaml"):
+        config = yaml.safe_load((project / name).read_text())
+        config["registry"] = {"backend": "github-releases"}
+        (project / name).write_text(yaml.safe_dump(config))
+    saved_options = github_releases.CLIENT_OPTIONS
+    github_releases.CLIENT_OPTIONS = FAST
+    try:
+        with FakeGitHub() as fake:
+            base = {"GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": TOKEN}
+            with _environment(base), _inside(project):
+                assert main(["check", "--promote"]) == 0
+                _add_versions(fake, project, versions - 1)
+            pr = open_pr(fake)
+            with _environment(base | _pull_request_env(workdir, pr)), _inside(project):
+                _fresh_process(fake)
+                pr_code = main(["check", "-c", "ci-ml.fresh.yaml"])
+                pr_run = fake.state.api_requests()
+                _fresh_process(fake)
+                promote_code = main(["promote", "-c", "ci-ml.fresh.yaml"])
+                promotion = fake.state.api_requests()
+    finally:
+        github_releases.CLIENT_OPTIONS = saved_options
+    return RunRequests(versions, pr_run, promotion, pr_code, promote_code)
+
+
+def _fresh_process(fake: FakeGitHub) -> None:
+    """As a new CI job: nothing kept in memory, an empty request log."""
+    from ci_ml.github import releases
+
+    releases.forget()
+    fake.state.requests.clear()
+
+
+def _add_versions(fake: FakeGitHub, project: Path, count: int) -> None:
+    from ci_ml.registry.github_releases import GitHubReleasesRegistry
+
+    registry = GitHubReleasesRegistry.connect(
+        settings_for(fake, None), REPO, "diabetes", None, project / ".ci-ml" / "seed", FAST
+    )
+    challenger = project / ".ci-ml" / "run" / "challenger"
+    for _ in range(count):
+        registry.add(challenger)
+
+
+def _pull_request_env(workdir: Path, pr: int) -> dict[str, str]:
+    event = workdir / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": pr, "head": {"sha": HEAD_SHA}}}))
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_SHA": "e" * 40,
+        "GITHUB_RUN_ID": "77",
+        "GITHUB_OUTPUT": str(workdir / "output.txt"),
+        "GITHUB_STEP_SUMMARY": str(workdir / "summary.md"),
+    }
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def _inside(folder: Path) -> Iterator[None]:
+    old = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(old)

@@ -68,6 +68,8 @@ def token_login(repo: Repository) -> str:
     installation token (GITHUB_TOKEN) cannot read /user and writes as github-actions[bot]."""
     from github.GithubException import GithubException
 
+    if _installation_token(repo):
+        return ACTIONS_BOT
     try:
         _, data = repo.requester.requestJsonAndCheck("GET", "/user")
     except GithubException as error:
@@ -75,6 +77,12 @@ def token_login(repo: Repository) -> str:
             return ACTIONS_BOT
         raise
     return str(data["login"])
+
+
+def _installation_token(repo: Repository) -> bool:
+    # GitHub's token formats: `ghs_` is an installation token (GITHUB_TOKEN, an app's).
+    auth = getattr(repo.requester, "auth", None)
+    return str(getattr(auth, "token", "")).startswith("ghs_")
 
 
 def post_sticky_comment(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,6 +58,28 @@ class ReleaseInfo:
 
 
 READ, WRITE = "contents: read", "contents: write"
+
+
+@dataclass
+class _Immutable:
+    """What never changes once written, kept for the process: a published release (by tag),
+    an asset's bytes (by id), a commit's files (by sha). Stages that each open the registry
+    then pay for these once per run."""
+
+    repo: Any = None  # the PyGithub Repository
+    releases: dict[str, ReleaseInfo] = field(default_factory=dict)
+    assets: dict[int, bytes] = field(default_factory=dict)
+    files: dict[str, dict[str, bytes]] = field(default_factory=dict)
+
+
+_KEPT: dict[tuple[str, str, str], _Immutable] = {}
+
+
+def forget() -> None:
+    """Drop what the process kept (a test's new fake GitHub is a new GitHub)."""
+    _KEPT.clear()
+
+
 REF_UPDATE_FAILED = "Reference update failed"  # GitHub's transient 422 on a ref write
 REF_TRIES = 3
 
@@ -77,8 +100,16 @@ class ReleaseStore:
         self._token = settings.token
         self._event = settings.event_name
         # Not lazy: a lazy GitRef keeps the GET-only /git/ref/ URL and cannot be PATCHed.
-        client = make_client(settings, self._options)
-        self._repo = self._call(f"open {repository}", lambda: client.get_repo(repository), READ)
+        # The repository is read once per process (each stage opens the registry).
+        key = (settings.api_url, repository, hashlib.sha256(settings.token.encode()).hexdigest())
+        self._kept = _KEPT.setdefault(key, _Immutable())
+        if self._kept.repo is None:
+            client = make_client(settings, self._options)
+            self._kept.repo = self._call(
+                f"open {repository}", lambda: client.get_repo(repository), READ
+            )
+        self._repo = self._kept.repo
+        self._upload_urls: dict[int, str] = {}  # release id -> its uploads host URL
         self._objects: dict[Any, Any] = {}  # PyGithub objects by ("ref"|"commit", key)
         self._transfer = Transfer(settings.token, self._options)
 
@@ -112,22 +143,25 @@ class ReleaseStore:
 
     def published_release(self, tag: str) -> ReleaseInfo | None:
         """The published release of `tag` in one request (drafts are not found), or None."""
+        if tag in self._kept.releases:
+            return self._kept.releases[tag]
         url = f"{self._repo.url}/releases/tags/{urllib.parse.quote(tag, safe='')}"
         try:
-            return _release_info(self._json(f"read release {tag}", "GET", url))
+            found = _release_info(self._json(f"read release {tag}", "GET", url))
         except GitHubCallFailed as error:
             if error.status == 404:
                 return None
             raise
+        self._kept.releases[tag] = found
+        return found
 
     def _release_pages(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         per_page = self._options.per_page
         for page in range(1, 1000):
             params = {"per_page": per_page, "page": page}
-            batch = self._json(
-                "list releases", "GET", f"{self._repo.url}/releases", parameters=params
-            )
+            url = f"{self._repo.url}/releases"
+            batch = self._json("list releases", "GET", url, parameters=params)
             found.extend(batch)
             if len(batch) < per_page:
                 return found
@@ -140,27 +174,28 @@ class ReleaseStore:
     def create_draft_release(self, tag: str, title: str, body: str) -> ReleaseInfo:
         fields = {"tag_name": tag, "name": title, "body": body, "draft": True}
         url = f"{self._repo.url}/releases"
-        return _release_info(
+        created = _release_info(
             self._json(f"create a draft release for {tag}", "POST", url, input=fields)
         )
+        self._upload_urls[created.id] = created.upload_url
+        return created
 
     def upload_asset(self, release_id: int, path: Path, name: str) -> None:
-        """Upload `path` as asset `name`; an empty `starter` asset a failed upload left
-        behind (GitHub's documented behaviour after a 5xx) is deleted and uploaded again."""
-        release = self.release(release_id)
-        for attempt in range(2):
-            left = release.asset(name)
-            if left is not None and left.state == "starter":
-                self._delete_asset(left)
-            elif left is not None:
-                return  # a retry whose first answer was lost: the caller verifies it
-            try:
-                self._transfer.upload(release.upload_url, path, name)
-                return
-            except GitHubCallFailed:
-                if attempt == 1:
-                    raise
-            release = self.release(release_id)
+        """Upload `path` as asset `name`. After a failed upload GitHub may keep an empty
+        asset in state `starter` (as documented), which refuses the name: it is deleted
+        and the upload tried again."""
+        upload_url = self._upload_urls.get(release_id) or self.release(release_id).upload_url
+        try:
+            self._transfer.upload(upload_url, path, name)
+            return
+        except GitHubCallFailed:
+            left = self.release(release_id).asset(name)
+            if left is not None and left.state == "uploaded":
+                return  # it arrived, only the answer was lost: the caller verifies it
+            if left is None:
+                raise
+        self._delete_asset(left)
+        self._transfer.upload(upload_url, path, name)
 
     def _delete_asset(self, asset: AssetInfo) -> None:
         url = f"{self._repo.url}/releases/assets/{asset.id}"
@@ -182,7 +217,10 @@ class ReleaseStore:
         self._transfer.download(f"{self._repo.url}/releases/assets/{asset_id}", path)
 
     def asset_bytes(self, asset_id: int) -> bytes:
-        return self._transfer.fetch(f"{self._repo.url}/releases/assets/{asset_id}")
+        if asset_id not in self._kept.assets:
+            url = f"{self._repo.url}/releases/assets/{asset_id}"
+            self._kept.assets[asset_id] = self._transfer.fetch(url)
+        return self._kept.assets[asset_id]
 
     # refs and commits
 
@@ -231,13 +269,15 @@ class ReleaseStore:
         raise AssertionError("unreachable: the loop returns or raises")
 
     def commit_files(self, sha: str) -> dict[str, bytes]:
-        """The files at the top of commit `sha`'s tree."""
+        """The files at the top of commit `sha`'s tree (a commit sha names its tree too)."""
         import base64
 
-        commit = self._commit(sha)
-        tree = self._call("read a tree", lambda: self._repo.get_git_tree(commit.tree.sha), READ)
-        blobs = [e for e in tree.tree if e.type == "blob"]
-        return {e.path: base64.b64decode(self._blob(e.sha).content) for e in blobs}
+        if sha not in self._kept.files:
+            tree = self._call("read a tree", lambda: self._repo.get_git_tree(sha), READ)
+            blobs = [e for e in tree.tree if e.type == "blob"]
+            files = {e.path: base64.b64decode(self._blob(e.sha).content) for e in blobs}
+            self._kept.files[sha] = files
+        return dict(self._kept.files[sha])
 
     def _blob(self, sha: str) -> Any:
         return self._call(f"read blob {sha[:12]}", lambda: self._repo.get_git_blob(sha), READ)

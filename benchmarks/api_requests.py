@@ -1,0 +1,44 @@
+"""GitHub API requests of one PR run and one promotion, by registry size.
+
+    python benchmarks/api_requests.py [--versions 1,10,50]
+
+Seeds the fake GitHub of tests/ (answers checked against GitHub's OpenAPI description)
+with N versions of examples/diabetes in the github-releases registry, then counts the
+requests a pull-request `ci-ml check` (validate, train, evaluate, gate, report, comment,
+status) and the `ci-ml promote` after it send to the API and uploads hosts. Downloads
+from the storage host (a 302 away) are not API requests and are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.github_support import RunRequests, measure_requests  # noqa: E402
+
+
+def measure(versions: int) -> RunRequests:
+    with tempfile.TemporaryDirectory(prefix="ci-ml-api-") as tmp:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return measure_requests(versions, Path(tmp))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--versions", default="1,10,50")
+    args = parser.parse_args()
+    print("| versions in the registry | PR run (requests) | promotion (requests) |")
+    print("|---|---|---|")
+    for versions in (int(v) for v in args.versions.split(",")):
+        found = measure(versions)
+        print(f"| {found.versions} | {found.pr_run} | {found.promotion} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""API economy: a PR run and a promotion cost the same number of API requests whatever
+the registry's size (counted by the fake GitHub; benchmarks/api_requests.py tabulates)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.github_support import measure_requests
+
+PR_RUN_BOUND = 15  # validate, train, evaluate, gate, report, comment, status
+PROMOTION_BOUND = 30  # add a version (tag, draft, 4 uploads, verify, publish) + move the champion
+
+
+def test_a_pr_run_and_a_promotion_cost_the_same_at_1_and_50_versions(tmp_path: Path) -> None:
+    one = measure_requests(1, tmp_path / "one")
+    fifty = measure_requests(50, tmp_path / "fifty")
+
+    assert (one.pr_code, one.promote_code, fifty.pr_code, fifty.promote_code) == (0, 0, 0, 0)
+    assert one.pr_run == fifty.pr_run <= PR_RUN_BOUND
+    assert one.promotion == fifty.promotion <= PROMOTION_BOUND
