@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 from github import Auth, Github, GithubException
+from github.GithubException import BadAttributeException
 
 from tests.fakegithub import FakeGitHub
 from tests.github_support import FAST, REPO, TOKEN, repo_of
@@ -207,3 +208,65 @@ def test_git_data_and_fast_forward_only_ref_updates(fake_github: FakeGitHub) -> 
         "b.txt": b"inline",
     }
     assert [p.sha for p in repo.get_git_commit(child.sha).parents] == [root.sha]
+
+
+def test_an_answer_the_openapi_description_refuses_fails_the_test(monkeypatch) -> None:
+    from tests.fakegithub import Response
+
+    fake = FakeGitHub().start()
+    monkeypatch.setattr(
+        FakeGitHub, "repo_get", lambda self, req: Response(200, {"id": "not an int"})
+    )
+    with pytest.raises(BadAttributeException):  # PyGithub cannot read it either
+        bare_client(fake).get_repo(REPO).id  # noqa: B018
+    with pytest.raises(AssertionError, match=r"OpenAPI description .*id.*is not of type"):
+        fake.stop()
+
+
+def test_an_undocumented_success_status_is_a_violation() -> None:
+    from tests import fakegithub_openapi as openapi
+
+    found = openapi.violations("/repos/{owner}/{repo}/releases", "POST", 200, {})
+    assert found and "lists no 200 answer" in found[0]
+    assert openapi.version() == "23.0.2"
+
+
+def test_creating_a_pull_request_needs_the_repository_setting(fake_github: FakeGitHub) -> None:
+    repo = repo_of(fake_github)
+    with pytest.raises(GithubException) as refused:
+        repo.create_pull(base="main", head="retrain", title="Retrain", body="")
+    assert refused.value.status == 403
+    assert "not permitted to create or approve pull requests" in str(refused.value)
+
+    fake_github.allow_pull_requests_from_actions(REPO)
+    assert repo.create_pull(base="main", head="retrain", title="Retrain", body="").number
+
+
+def test_get_user_is_403_for_an_installation_token_and_a_login_for_a_pat(
+    fake_github: FakeGitHub,
+) -> None:
+    fake_github.token("ghp_person", login="octocat", installation=False)
+    person = Github(auth=Auth.Token("ghp_person"), base_url=fake_github.url)
+    assert person.get_user().login == "octocat"
+    with pytest.raises(GithubException) as refused:
+        bare_client(fake_github).get_user().login  # noqa: B018
+    assert refused.value.status == 403
+
+
+def test_primary_rate_limit_headers_count_down_and_run_out(fake_github: FakeGitHub) -> None:
+    fake_github.token(TOKEN, rate_limit=3)
+    url = f"{fake_github.url}/repos/{REPO}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    answers = [requests.get(url, headers=auth, timeout=5) for _ in range(4)]
+
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert [a.status_code for a in answers] == [200, 200, 200, 403]
+    assert "rate limit exceeded" in answers[3].json()["message"]
+    assert int(answers[3].headers["X-RateLimit-Reset"]) > 0
+
+
+def test_strict_tokens_make_an_unknown_token_bad_credentials(fake_github: FakeGitHub) -> None:
+    fake_github.state.strict_tokens = True
+    with pytest.raises(GithubException) as refused:
+        bare_client(fake_github).get_repo(REPO)
+    assert refused.value.status == 401 and "Bad credentials" in str(refused.value)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ci_ml.errors import ConfigError
-from ci_ml.github import ClientOptions, post_sticky_comment
+from ci_ml.github import ClientOptions, make_client, post_sticky_comment
 from tests.fakegithub import FakeGitHub
-from tests.github_support import FAST, REPO, marked, open_pr, repo_of
+from tests.github_support import FAST, REPO, marked, open_pr, repo_of, settings_for
 
 MARKER = "<!-- ci-ml report: model -->"
 
@@ -149,3 +151,48 @@ def test_a_report_id_that_could_break_the_marker_is_refused(
 def test_an_unknown_mode_is_a_config_error(fake_github: FakeGitHub) -> None:
     with pytest.raises(ConfigError, match="update, recreate, off"):
         post_sticky_comment(repo_of(fake_github), 1, "body", "model", mode="upsert")
+
+
+def test_another_users_comment_with_the_marker_is_never_edited_or_deleted(
+    fake_github: FakeGitHub,
+) -> None:
+    pr = open_pr(fake_github)
+    planted = fake_github.state.add_comment(REPO, pr, f"{MARKER}\nverdict: promote", "mallory")
+    quoted = fake_github.state.add_comment(REPO, pr, f"> {MARKER}\n> old report\nnice", "alice")
+    repo = repo_of(fake_github)
+
+    first = post_sticky_comment(repo, pr, "the real report", "model")
+    second = post_sticky_comment(repo, pr, "the next report", "model")
+    recreated = post_sticky_comment(repo, pr, "recreated", "model", mode="recreate")
+
+    bodies = {c["id"]: c for c in fake_github.state.comments(REPO, pr)}
+    assert bodies[planted["id"]]["body"] == f"{MARKER}\nverdict: promote"
+    assert bodies[quoted["id"]]["body"] == f"> {MARKER}\n> old report\nnice"
+    assert first.action == "created" and second.comment_id == first.comment_id
+    assert recreated.comment_id not in (planted["id"], quoted["id"])
+    ours = [c for c in bodies.values() if c["user"] == "github-actions[bot]"]
+    assert [c["body"] for c in ours] == [f"{MARKER}\nrecreated"]
+    edits_or_deletes = [
+        r for r in fake_github.state.requests if r.route in ("comments.edit", "comments.delete")
+    ]
+    assert all(str(planted["id"]) not in r.path for r in edits_or_deletes)
+    assert all(str(quoted["id"]) not in r.path for r in edits_or_deletes)
+
+
+def test_a_personal_token_keeps_its_own_comment_found_through_get_user(
+    fake_github: FakeGitHub,
+) -> None:
+    fake_github.token("ghp_personal", login="octocat", installation=False)
+    pr = open_pr(fake_github)
+    bot = fake_github.state.add_comment(REPO, pr, f"{MARKER}\nby the bot", "github-actions[bot]")
+    repo = make_client(replace(settings_for(fake_github, None), token="ghp_personal"), FAST)
+
+    result = post_sticky_comment(repo.get_repo(REPO), pr, "by octocat", "model")
+
+    comments = fake_github.state.comments(REPO, pr)
+    assert result.action == "created"
+    assert {c["user"]: c["body"] for c in comments} == {
+        "github-actions[bot]": bot["body"],
+        "octocat": f"{MARKER}\nby octocat",
+    }
+    assert fake_github.state.count("user.get") == 1
