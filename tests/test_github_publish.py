@@ -274,3 +274,30 @@ def test_429_with_retry_after_is_waited_out(fake_github: FakeGitHub) -> None:
     assert result.posted and result.ok
     assert time.monotonic() - started >= 1.0
     assert len(marked(fake_github, pr)) == 1
+
+
+def test_an_exhausted_rate_limit_never_hides_the_verdict(
+    example, run_cli, fake_github: FakeGitHub, tmp_path, monkeypatch
+) -> None:
+    pr = open_pr(fake_github)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": pr, "head": {"sha": HEAD_SHA}}}))
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": fake_github.url,
+        "GITHUB_TOKEN": TOKEN,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    fake_github.exhaust_rate_limit(TOKEN, reset_in=600)
+    reset = time.strftime("%H:%M:%S UTC", time.gmtime(fake_github.state.tokens[TOKEN].reset))
+
+    result = run_cli("check", cwd=example("diabetes"))
+
+    assert result.code == 0  # the verdict's exit code (promote), not 3
+    assert "rate limit exhausted" in result.err and reset in result.err
+    assert "Traceback" not in result.err
+    assert fake_github.state.comments(REPO, pr) == []
