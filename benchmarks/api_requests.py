@@ -20,13 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.github_support import RunRequests, measure_requests  # noqa: E402
+from tests.github_support import RunRequests, measure_requests
 
 
 def measure(versions: int) -> RunRequests:
-    with tempfile.TemporaryDirectory(prefix="ci-ml-api-") as tmp:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return measure_requests(versions, Path(tmp))
+    quiet = io.StringIO()
+    with (
+        tempfile.TemporaryDirectory(prefix="ci-ml-api-") as tmp,
+        contextlib.redirect_stdout(quiet),
+        contextlib.redirect_stderr(quiet),
+    ):
+        return measure_requests(versions, Path(tmp))
 
 
 def main() -> None:

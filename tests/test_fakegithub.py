@@ -219,7 +219,9 @@ def test_an_answer_the_openapi_description_refuses_fails_the_test(monkeypatch) -
     )
     with pytest.raises(BadAttributeException):  # PyGithub cannot read it either
         bare_client(fake).get_repo(REPO).id  # noqa: B018
-    with pytest.raises(AssertionError, match=r"(?s)OpenAPI description.*at id: .not an int. is not of type"):
+    with pytest.raises(
+        AssertionError, match=r"(?s)OpenAPI description.*at id: .not an int. is not of type"
+    ):
         fake.stop()
 
 

@@ -35,6 +35,9 @@ def make_registry(fake_github: FakeGitHub, tmp_path: Path) -> MakeRegistry:
     counter = iter(range(1000))
 
     def make() -> GitHubReleasesRegistry:
+        from ci_ml.github import releases
+
+        releases.forget()  # a separate CI job: nothing kept in memory from another client
         settings = settings_for(fake_github, None)
         cache = tmp_path / f"cache{next(counter)}"
         return GitHubReleasesRegistry.connect(settings, REPO, "demo", None, cache, FAST)

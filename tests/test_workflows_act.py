@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.act.fakeapi import FakeApi
 from tests.act.harness import REPO, ActRun, git, make_repo, run_act
-from tests.fakegithub import FakeGitHub
+from tests.fakegithub import FakeGitHub, RepoState
 
 EXAMPLE = REPO / "examples" / "github-repo"
 WORKFLOWS = REPO / "workflows"
@@ -28,9 +27,18 @@ PrRun = tuple[ActRun, FakeGitHub, Path, int]
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeApi]:
-    with FakeApi() as api:
+def fake() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as api:
         yield api
+
+
+def demo(fake: FakeGitHub) -> RepoState:
+    return fake.state.repo("octo/demo")
+
+
+def plain_issues(fake: FakeGitHub) -> list[dict[str, object]]:
+    """Issues that are not pull requests (on GitHub every pull request is an issue too)."""
+    return [i for n, i in sorted(demo(fake).issues.items()) if n not in demo(fake).pulls]
 
 
 def user_repo(base: Path, fetch_data: str | None = None) -> Path:
@@ -70,7 +78,7 @@ def registry_versions(repo: Path) -> dict[str, object]:
     return data
 
 
-def weekly(repo: Path, fake: FakeApi, mode: str | None = None) -> ActRun:
+def weekly(repo: Path, fake: FakeGitHub, mode: str | None = None) -> ActRun:
     variables = {"CI_ML_RETRAIN_MODE": mode} if mode else {}
     return run_act(
         repo,
@@ -86,7 +94,9 @@ def weekly(repo: Path, fake: FakeApi, mode: str | None = None) -> ActRun:
 # -- weekly-retrain.yml -------------------------------------------------------------------
 
 
-def test_weekly_auto_promotes_and_a_rerun_does_nothing_new(tmp_path: Path, fake: FakeApi) -> None:
+def test_weekly_auto_promotes_and_a_rerun_does_nothing_new(
+    tmp_path: Path, fake: FakeGitHub
+) -> None:
     repo = user_repo(tmp_path)
     first = weekly(repo, fake, "auto")
     assert first.code == 0, first.log()[-6000:]
@@ -99,46 +109,49 @@ def test_weekly_auto_promotes_and_a_rerun_does_nothing_new(tmp_path: Path, fake:
     assert again.outputs("fresh", job="retrain")["skip"] == "true"
     assert again.job_results() == {"retrain": "success"}  # promote was skipped
     assert [v["version"] for v in registry_versions(repo)["versions"]] == [1]  # type: ignore[attr-defined]
-    assert not fake.state.issues and not fake.state.pulls
+    assert demo(fake).issues == {} and demo(fake).pulls == {}
 
 
-def test_weekly_pull_request_mode_opens_one_pull_request(tmp_path: Path, fake: FakeApi) -> None:
+def test_weekly_pull_request_mode_opens_one_pull_request(tmp_path: Path, fake: FakeGitHub) -> None:
     repo = user_repo(tmp_path)
+    fake.allow_pull_requests_from_actions("octo/demo")
     first = weekly(repo, fake)  # the default mode
     assert first.code == 0, first.log()[-6000:]
     assert first.job_results() == {"retrain": "success", "pull-request": "success"}
-    [pull] = fake.state.pulls
+    [(number, pull)] = demo(fake).pulls.items()
     data_hash = first.outputs("validate", job="retrain")["data-hash"]
-    assert pull["head"] == f"ci-ml/retrain-penguins-{data_hash[:12]}"
-    assert pull["base"] == "main"
-    assert "## ci-ml · penguins" in pull["body"]
-    files = {path for branch, path in fake.state.contents if branch == pull["head"]}
+    assert pull["head_ref"] == f"ci-ml/retrain-penguins-{data_hash[:12]}"
+    assert pull["base_ref"] == "main"
+    assert "## ci-ml · penguins" in demo(fake).issues[number]["body"]
+    files = {path for branch, path in demo(fake).contents if branch == pull["head_ref"]}
     assert files == {"models/penguins/model-card.json", "models/penguins/report.md"}
-    card = json.loads(fake.state.contents[(pull["head"], "models/penguins/model-card.json")])
+    card = json.loads(demo(fake).contents[(pull["head_ref"], "models/penguins/model-card.json")])
     assert card["data"]["train"]["path"] == "data/train.csv"
-    assert all(r.authorized for r in fake.state.requests)
+    assert all("authorization" in r.headers for r in fake.state.requests)
     assert registry_versions(repo)["champion"] is None  # nothing promoted in this mode
 
     again = weekly(repo, fake)
     assert again.code == 0, again.log()[-6000:]
-    assert len(fake.state.pulls) == 1
-    assert len(fake.called("POST", r"/pulls$")) == 1
+    assert len(demo(fake).pulls) == 1
+    assert fake.state.count("pulls.create") == 1
 
 
-def test_weekly_failure_opens_one_issue_then_comments_on_it(tmp_path: Path, fake: FakeApi) -> None:
+def test_weekly_failure_opens_one_issue_then_comments_on_it(
+    tmp_path: Path, fake: FakeGitHub
+) -> None:
     # the user's data pull brings a file without the target column
     repo = user_repo(tmp_path, "cut -d, -f2- data/train.csv > t && mv t data/train.csv\n")
     first = weekly(repo, fake, "auto")
     assert first.code != 0
     assert first.job_results()["retrain"] == "failure"
     assert first.job_results()["report-failure"] == "success"
-    [issue] = fake.state.issues
+    [issue] = plain_issues(fake)
     assert issue["labels"] == ["ci-ml-retrain-failure"]
-    assert "/actions/runs/" in issue["body"]
+    assert "/actions/runs/" in str(issue["body"])
 
     weekly(repo, fake, "auto")
-    assert len(fake.state.issues) == 1
-    [comment] = fake.state.comments
+    assert len(plain_issues(fake)) == 1
+    [comment] = demo(fake).comments.values()
     assert comment["issue"] == issue["number"]
 
 
@@ -197,7 +210,7 @@ def test_pr_check_outputs_summary_and_artifact(pr_run: PrRun) -> None:
     assert (artifact / "report.md").is_file()
 
 
-def test_pr_check_fails_when_the_gate_blocks(tmp_path: Path, fake: FakeApi) -> None:
+def test_pr_check_fails_when_the_gate_blocks(tmp_path: Path, fake: FakeGitHub) -> None:
     repo = user_repo(tmp_path)
     seed = subprocess.run(  # a champion trained on this very data
         [sys.executable, "-m", "ci_ml.cli", "check", "--promote", "-c", str(repo / "ci-ml.yaml")],
@@ -336,7 +349,7 @@ CALLER = REPO / "tests" / "act" / "workflows" / "call-reusable.yml"
 
 
 def test_reusable_pr_check_runs_and_hands_its_outputs_to_the_caller(
-    tmp_path: Path, fake: FakeApi
+    tmp_path: Path, fake: FakeGitHub
 ) -> None:
     repo = user_repo(tmp_path)
     shutil.copy(CALLER, repo / ".github" / "workflows" / "call-reusable.yml")
@@ -357,7 +370,7 @@ def test_reusable_pr_check_runs_and_hands_its_outputs_to_the_caller(
     assert (run.artifacts / "ci-ml-report" / "report.json").is_file()
 
 
-def test_reusable_retrain_promotes_in_auto_mode(tmp_path: Path, fake: FakeApi) -> None:
+def test_reusable_retrain_promotes_in_auto_mode(tmp_path: Path, fake: FakeGitHub) -> None:
     repo = user_repo(tmp_path)
     shutil.copy(CALLER, repo / ".github" / "workflows" / "call-reusable.yml")
     git(repo, "add", "-A")
