@@ -1,31 +1,55 @@
 """A fake GitHub REST API on 127.0.0.1, for driving the real PyGithub client in tests.
 
-One routing table (ROUTES) maps (verb, path pattern) to a handler method named
-after the route. State is plain dicts a test can read and seed directly
-(`fake.state`). Fault injection is per route name: `fake.fail("comments.create")`.
+It behaves like GitHub where ci-ml depends on it:
 
-The same routes answer under the GitHub Enterprise prefix `/api/v3`; uploads
-answer under `/uploads` (github.com style) and `/api/uploads` (Enterprise). URLs
-in responses echo the prefix the request came in on, as PyGithub follows them.
+- every answer is checked against GitHub's OpenAPI description (tests/fakegithub_openapi.py,
+  `@octokit/openapi` pinned in tests/openapi); `stop()` raises if one did not validate, so
+  the test that caused it fails from the fixture's teardown;
+- three hosts: the API (`.url`), uploads (`.uploads_url`, where `upload_url` points) and
+  storage (`.storage_url`): an asset download is a 302 there, and storage refuses a token;
+- tokens carry permissions as a job's `permissions:` grants them (`fake.token(...)`); a
+  write without one is 403 "Resource not accessible by integration", a fork's token is
+  read-only, a repository the token cannot see (or that does not exist) is 404, an
+  expired token 401 "Bad credentials"; GET /user is 403 for an installation token;
+- X-RateLimit-* headers on every API answer, a primary limit that runs out (403 with
+  X-RateLimit-Remaining 0 and the reset), secondary limits (403 with Retry-After);
+- the repository setting that lets GITHUB_TOKEN open pull requests is off, as on a new
+  repository (403 "GitHub Actions is not permitted to create or approve pull requests").
 
-Use (fixtures `fake_github` and `fake_ghe` in tests/conftest.py):
+One routing table (ROUTES) maps (verb, path pattern) to a handler method named after the
+route. State is plain dicts a test can read and seed directly (`fake.state`). Only the
+repositories given (default octo/demo) or seeded with `state.repo(name)` exist.
+
+Use (fixtures `fake_github` and `fake_ghe` in tests/conftest.py; or `with FakeGitHub() as f`):
 
     repo = Github(auth=Auth.Token("t"), base_url=fake_github.url).get_repo("octo/demo")
     pr = fake_github.state.add_pull("octo/demo", head_sha="a" * 40)   # seed directly
+    fake_github.token(TOKEN, permissions={"contents": "read"})       # a read-only job
+    fake_github.token(TOKEN, fork=True) / (expired=True) / (repositories={"octo/x"})
+    fake_github.token("ghp_me", login="octocat", installation=False) # a person's token
+    fake_github.exhaust_rate_limit(TOKEN, reset_in=600)
+    fake_github.allow_pull_requests_from_actions("octo/demo")
+    fake_github.starter_upload()          # next upload: 502, leaves an empty `starter` asset
+    fake_github.ref_update_failed("refs.create")  # GitHub's transient 422
+    fake_github.stall("storage.download")  # half the bytes, then silence
     fake_github.fail("comments.create", status=500, times=2)          # then 2 x 500
-    fake_github.forbid("statuses.create")                              # fork: always 403
+    fake_github.forbid("statuses.create")                              # always 403
     fake_github.secondary_rate_limit("assets.upload", retry_after=1)
     fake_github.disconnect("assets.upload")                            # die mid-upload
     fake_github.fail_after_acting("comments.create")   # acted, but the client sees 502
     fake_github.race_duplicate_comment("octo/demo", pr, body)
     fake_github.state.repo("octo/demo").assets  # {id: {"name", "content": bytes, ...}}
-    fake_github.state.repo("octo/demo").files_at("refs/heads/x")  # git data: blobs/trees/commits
+    fake_github.state.repo("octo/demo").files_at("refs/heads/x")  # git data
+    fake_github.state.repo("octo/demo").contents  # {(branch, path): bytes}
     fake_github.push("octo/demo", "refs/heads/x", {"f": b"1"}, "msg")  # someone else commits
     fake_github.state.count("assets.upload")    # requests that reached a route
+    fake_github.state.api_requests()            # requests counted against the rate limit
 
-Git data (blobs, trees, commits) is stored per repository in `objects`; as on
-GitHub, a ref update without `force` must be a fast-forward, else 422. Asset
-JSON carries GitHub's `digest` ("sha256:<hex>").
+The same routes answer under the GitHub Enterprise prefix `/api/v3` (uploads under
+`/api/uploads`, storage under `/api/storage`, on the API host as on GHES). Git data
+(blobs, trees, commits) is stored per repository in `objects`; as on GitHub, a ref
+update without `force` must be a fast-forward, else 422. Asset JSON carries GitHub's
+`digest` ("sha256:<hex>").
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ class ClientOptions:
     backoff_factor: float = 1.0
     rate_limit_tries: int = 3  # our own tries on a (secondary) rate limit
     max_wait: float = 60.0  # seconds, total, we sleep for rate limits; caps one Retry-After
-    timeout: int = 15
+    timeout: int = 15  # seconds to connect, and of silence, on every connection
+    transfer_deadline: float = 1800.0  # seconds one asset upload or download may take
     per_page: int = 100
     seconds_between_requests: float | None = 0.25
     seconds_between_writes: float | None = 1.0  # GitHub asks for 1 s between writes

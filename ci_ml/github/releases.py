@@ -386,7 +386,7 @@ class Transfer:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def _deadline(self) -> float:
-        return float(self._options.timeout) * 20
+        return self._options.transfer_deadline
 
     def _send(self, what: str, verb: str, url: str, **kwargs: Any) -> Any:
         timeout = (self._options.timeout, self._options.timeout)
