@@ -65,7 +65,7 @@ def publish_options(func: F) -> F:
 
 
 def _publish(github: bool | None, comment: str) -> Any:
-    from ci_ml.publishing import PublishOptions
+    from ci_ml.github.plan import PublishOptions
 
     return PublishOptions(github, comment)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 import platform
 import subprocess
 from datetime import UTC, datetime
@@ -11,24 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import ci_ml
+from ci_ml.environment import Environment, current
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def actor() -> str:
-    if os.environ.get("GITHUB_ACTOR"):
-        return os.environ["GITHUB_ACTOR"]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        return "unknown"
+def actor(env: Environment | None = None) -> str:
+    return (env or current()).actor
 
 
-def git_state(folder: Path) -> dict[str, Any]:
+def git_state(folder: Path, env: Environment | None = None) -> dict[str, Any]:
     """The commit being built: GITHUB_SHA in Actions, else the local checkout, else none."""
-    commit = os.environ.get("GITHUB_SHA") or _git(folder, "rev-parse", "HEAD")
+    commit = (env or current()).commit or _git(folder, "rev-parse", "HEAD")
     if commit is None:
         return {"commit": None}
     status = _git(folder, "status", "--porcelain", "--untracked-files=no")
@@ -45,11 +39,8 @@ def _git(folder: Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def run_link() -> str | None:
-    server, repo, run = (
-        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
+def run_link(env: Environment | None = None) -> str | None:
+    return (env or current()).run_link
 
 
 def library_versions() -> dict[str, str]:

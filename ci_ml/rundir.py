@@ -1,11 +1,17 @@
 """The run directory: the contract between stages, so each can be its own CI step.
 
 validation.json     validate   data checks (and drift, when a champion exists)
-challenger/         train      model file, model-card.json
+challenger/         train      model file, model-card.json, profile.json
 predictions.parquet evaluate   challenger and champion predictions on the eval rows
 metrics.json        evaluate   both models scored on the very same rows
+resampled.npz/.json evaluate   the bootstrap's resampled metric values, for the gate
 decision.json       gate       each rule: value, threshold, passed, reason
 report.json/.md     report     everything above, for people and machines
+comment/            report     a PR comment saved for a fork's workflow_run poster
+drift.json          drift      the answer of `ci-ml drift`
+
+This module is the only one that knows these names; stages read and write
+typed records (ci_ml/records.py) through it.
 """
 
 from __future__ import annotations
@@ -14,12 +20,25 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ci_ml.errors import EnvironmentProblem
+from ci_ml.records import DecisionRecord, EvaluationRecord, Record, Report, ValidationRecord
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_RUN_DIR = ".ci-ml/run"
+FILE_MODE = 0o644  # mkstemp makes 0600; run-folder files are read by later CI steps
 
+R = TypeVar("R", bound=Record)
+
+_FILES: dict[type[Record], str] = {
+    ValidationRecord: "validation.json",
+    EvaluationRecord: "metrics.json",
+    DecisionRecord: "decision.json",
+    Report: "report.json",
+}
 _PRODUCED_BY = {
     "validation.json": "validate",
     "challenger/model-card.json": "train",
@@ -27,6 +46,11 @@ _PRODUCED_BY = {
     "decision.json": "gate",
     "report.json": "report",
 }
+_RESAMPLED = "resampled.npz"
+_RESAMPLED_INDEX = "resampled.json"
+_REPORT_MARKDOWN = "report.md"
+_DRIFT = "drift.json"
+_PROFILE = "profile.json"  # inside challenger/, beside the model card
 
 
 class RunDir:
@@ -38,11 +62,82 @@ class RunDir:
         return self.path / "challenger"
 
     @property
+    def challenger_profile(self) -> Path:
+        return self.challenger / _PROFILE
+
+    @property
     def predictions(self) -> Path:
         return self.path / "predictions.parquet"
 
+    @property
+    def comment_dir(self) -> Path:
+        return self.path / "comment"
+
+    @property
+    def challenger_card(self) -> Path:
+        from ci_ml.training import CARD_NAME  # the bundle's own name for its card
+
+        return self.challenger / CARD_NAME
+
+    def read_challenger_card(self) -> dict[str, Any]:
+        return self.read(str(self.challenger_card.relative_to(self.path)))
+
     def file(self, name: str) -> Path:
         return self.path / name
+
+    def has(self, kind: type[Record]) -> bool:
+        return (self.path / _FILES[kind]).is_file()
+
+    def load(self, kind: type[R]) -> R:
+        name = _FILES[kind]
+        data = self.read(name)
+        try:
+            return kind.from_json(data)
+        except (TypeError, AttributeError) as exc:
+            raise EnvironmentProblem(
+                f"{self.path / name}: not a {kind.__name__} written by this ci-ml ({exc}); "
+                f"run `ci-ml {_PRODUCED_BY[name]}` again"
+            ) from exc
+
+    def load_if_present(self, kind: type[R]) -> R | None:
+        return self.load(kind) if self.has(kind) else None
+
+    def save(self, record: Record) -> Path:
+        return self.write(_FILES[type(record)], record.to_json())
+
+    def clear_records(self) -> None:
+        """Outputs of an earlier run must not leak into this run's report."""
+        for name in (*_FILES.values(), _REPORT_MARKDOWN):
+            self.file(name).unlink(missing_ok=True)
+
+    def save_report_markdown(self, text: str) -> Path:
+        return self.write_text(_REPORT_MARKDOWN, text)
+
+    def save_drift(self, data: dict[str, Any]) -> Path:
+        return self.write(_DRIFT, data)
+
+    def save_resampled(self, resampled: dict[str, np.ndarray]) -> None:
+        """The bootstrap's resampled values, for the gate's confidence rules."""
+        import numpy as np
+
+        arrays: dict[str, Any] = {f"m{i}": v for i, v in enumerate(resampled.values())}
+        path = self.file(_RESAMPLED)
+        _writable(path)
+        try:
+            with path.open("wb") as handle:
+                np.savez_compressed(handle, **arrays)
+        except OSError as exc:
+            raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from exc
+        self.write(_RESAMPLED_INDEX, {"metrics": list(resampled)})
+
+    def load_resampled(self) -> dict[str, np.ndarray]:
+        import numpy as np
+
+        if not self.file(_RESAMPLED).is_file():
+            return {}
+        names = self.read(_RESAMPLED_INDEX)["metrics"]
+        with np.load(self.file(_RESAMPLED)) as stored:
+            return {name: stored[f"m{i}"] for i, name in enumerate(names)}
 
     def read(self, name: str) -> dict[str, Any]:
         path = self.path / name
@@ -74,13 +169,37 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write beside the target, then rename: a crash never leaves half a file."""
+    _writable(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
+            os.fchmod(handle.fileno(), FILE_MODE)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _writable(path: Path) -> None:
+    """The folder exists (made if need be) and is a folder; else a plain exit-3 message."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise EnvironmentProblem(
+            f"{_first_file(path.parent)}: expected a run folder, found a file; "
+            "pass --run-dir to choose another folder"
+        ) from exc
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"{path.parent}: cannot create the run folder: {exc.strerror or exc}"
+        ) from exc
+
+
+def _first_file(folder: Path) -> Path:
+    """The ancestor that is a file where a folder was expected."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() and not candidate.is_dir():
+            return candidate
+    return folder

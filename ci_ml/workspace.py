@@ -1,17 +1,18 @@
-"""What every command works on: the loaded config and its run directory."""
+"""What every command works on: the loaded config, its run directory, and the
+environment the process was started in (read once, here)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci_ml.config import Config, load_config
-from ci_ml.github import check_report_id
+from ci_ml.environment import Environment
+from ci_ml.github.comment import check_report_id
 from ci_ml.rundir import DEFAULT_RUN_DIR, RunDir
 
 
@@ -19,6 +20,7 @@ from ci_ml.rundir import DEFAULT_RUN_DIR, RunDir
 class Workspace:
     config: Config
     run: RunDir
+    env: Environment = field(default_factory=Environment)
 
 
 def open_workspace(
@@ -31,7 +33,7 @@ def open_workspace(
     if report_id:
         config = dataclasses.replace(config, report_id=check_report_id(report_id))
     path = Path(run_dir) if run_dir else config.root / DEFAULT_RUN_DIR
-    return Workspace(config, RunDir(path))
+    return Workspace(config, RunDir(path), Environment.from_os())
 
 
 def _importable(folder: Path) -> None:
@@ -47,12 +49,12 @@ def say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def log_group(title: str, needed: object = True) -> Iterator[None]:
+def log_group(env: Environment, title: str, needed: object = True) -> Iterator[None]:
     """A collapsible section of the job log in GitHub Actions; plain output elsewhere."""
-    if not needed or os.environ.get("GITHUB_ACTIONS") != "true":
+    if not needed or not env.in_actions:
         yield
         return
-    from ci_ml.github import group
+    from ci_ml.github.runner import group
 
     with group(title):
         yield

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from ci_ml import github
-from ci_ml.commands.validate import compare_with_profile, drift_summary, drifted
-from ci_ml.errors import PASSED, VERDICT, EnvironmentProblem
+from ci_ml.errors import PASSED, VERDICT
+from ci_ml.github.plan import write_step_outputs
 from ci_ml.registry import open_registry
 from ci_ml.report import common
+from ci_ml.stages.validate import Champion, check_drift
 from ci_ml.workspace import Workspace, say
 
 
@@ -27,42 +26,29 @@ def run(ws: Workspace, data: str | None, output_format: str = "text") -> int:
     champion = registry.champion()
     if champion is None:
         say("drift: no champion yet, nothing to compare with")
-        _outputs({"drift": "false", "retrain": "true", "reason": "no champion yet"})
+        outputs = {"drift": "false", "retrain": "true", "reason": "no champion yet"}
+        write_step_outputs(ws.env.output_path, outputs)
         return PASSED
-    profile = registry.profile(champion.number)
-    if profile is None:
-        raise EnvironmentProblem(
-            f"champion version {champion.number} has no training profile (trained by an older "
-            "ci-ml?); promote a model trained by this version to check drift"
-        )
     path = Path(data) if data else ws.config.data.train
-    result = compare_with_profile(ws, profile, path) | {"champion": champion.number}
-    ws.run.write("drift.json", result)
-    _print(result, output_format)
-    retrain = bool(result.get("retrain")) or drifted(result)
-    _outputs(
-        {
-            "drift": str(drifted(result)).lower(),
-            "retrain": str(retrain).lower(),
-            "reason": drift_summary(result),
-        }
-    )
-    return VERDICT if drifted(result) else PASSED
+    answer = check_drift(ws.config, Champion(registry, champion), path)
+    ws.run.save_drift(answer.result)
+    _print(answer.result, output_format)
+    outputs = {
+        "drift": str(answer.drifted).lower(),
+        "retrain": str(answer.retrain).lower(),
+        "reason": answer.summary,
+    }
+    write_step_outputs(ws.env.output_path, outputs)
+    return VERDICT if answer.drifted else PASSED
 
 
-def _print(result: dict[str, Any], output_format: str) -> None:
+def _print(result: dict[str, object], output_format: str) -> None:
     if output_format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return
     from tabulate import tabulate
 
     fmt = "github" if output_format == "markdown" else "simple"
-    rows = common.drift_rows(result)
     print(common.drift_line(result))
+    rows = common.drift_rows(result)
     print(tabulate(rows, headers=common.DRIFT_HEADERS, tablefmt=fmt, disable_numparse=True))
-
-
-def _outputs(values: dict[str, str]) -> None:
-    settings = github.GitHubSettings.from_env()
-    if settings.output_path:
-        github.write_outputs(settings.output_path, values)

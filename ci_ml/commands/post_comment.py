@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ci_ml import github
+from ci_ml.environment import Environment
 from ci_ml.errors import ENVIRONMENT, PASSED
-from ci_ml.publishing import COMMENT_DIR
+from ci_ml.github.publish import post_saved_comment
+from ci_ml.rundir import RunDir
 from ci_ml.workspace import say
 
 
 def run(folder: str) -> int:
     """FOLDER is the saved comment's folder, or a run directory (artifact) holding it."""
-    settings = github.GitHubSettings.from_env()
     saved = Path(folder)
-    if not (saved / "comment.md").is_file() and (saved / COMMENT_DIR / "comment.md").is_file():
-        saved = saved / COMMENT_DIR
-    result = github.post_saved_comment(settings, saved)
+    if RunDir(saved).comment_dir.is_dir():
+        saved = RunDir(saved).comment_dir
+    result = post_saved_comment(Environment.from_os().github, saved)
     if not result.posted:
         say(f"post-comment: not posted: {result.reason}")
         return ENVIRONMENT

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from ci_ml import lineage
 from ci_ml.errors import PASSED
 from ci_ml.registry import open_registry
-from ci_ml.registry.base import Who
+from ci_ml.stages.promote import rollback
 from ci_ml.workspace import Workspace, say
 
 
 def run(ws: Workspace, to: int | None = None, reason: str = "") -> int:
-    registry = open_registry(ws.config)
-    before = registry.champion()
-    who = Who(
-        lineage.actor(), lineage.now(), lineage.git_state(ws.config.root).get("commit"), reason
-    )
-    version = registry.rollback(who, to)
+    before, now = rollback(ws.config, open_registry(ws.config), ws.env, to, reason)
     was = f"version {before.number}" if before else "no champion"
-    say(f"rollback: version {version.number} is the champion again (was {was})")
+    say(f"rollback: version {now.number} is the champion again (was {was})")
     return PASSED

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ci_ml.errors import EnvironmentProblem
-
-if TYPE_CHECKING:
-    pass
-
 
 DEFAULT_API_URL = "https://api.github.com"
 PR_EVENTS = ("pull_request", "pull_request_target")
@@ -48,8 +42,12 @@ class GitHubSettings:
     def from_env(
         cls, env: Mapping[str, str] | None = None, token: str | None = None
     ) -> GitHubSettings:
-        """Read the runner's variables; `token` wins over INPUT_GITHUB-TOKEN and GITHUB_TOKEN."""
-        env = os.environ if env is None else env
+        """Read the runner's variables (default: the process's, through ci_ml.environment);
+        `token` wins over INPUT_GITHUB-TOKEN and GITHUB_TOKEN."""
+        if env is None:
+            from ci_ml.environment import current
+
+            env = current().variables
         event_name = env.get("GITHUB_EVENT_NAME", "")
         pr_number, head_sha = _event_refs(event_name, env.get("GITHUB_EVENT_PATH", ""))
         return cls(

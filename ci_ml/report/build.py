@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ci_ml.metrics import MetricName
+from ci_ml.records import DecisionRecord, EvaluationRecord, Report, ValidationRecord
 from ci_ml.report import changes
 
 SCHEMA_VERSION = 1
@@ -20,60 +21,61 @@ def build_report(
     report_id: str,
     name: str,
     primary_metric: str,
-    validation: dict[str, Any],
+    validation: ValidationRecord,
     card: dict[str, Any] | None = None,
-    evaluation: dict[str, Any] | None = None,
-    decision: dict[str, Any] | None = None,
+    evaluation: EvaluationRecord | None = None,
+    decision: DecisionRecord | None = None,
     champion_card: dict[str, Any] | None = None,
     curves: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """A report for a finished run; without a decision, the data was invalid.
 
     `curves` is `ci_ml.report.curves.from_predictions(predictions, task).to_dict()`.
     """
     verdict, reason = _verdict(validation, decision)
-    evaluation = evaluation or {}
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "report_id": report_id,
-        "name": name,
-        "verdict": verdict,
-        "reason": reason,
-        "champion": (evaluation.get("champion") or {}).get("version"),
-        "challenger": _challenger(card, evaluation),
-        "primary_metric": primary_metric,
-        "metrics": _metrics(evaluation.get("metrics", {}), primary_metric),
-        "rules": (decision or {}).get("rules", []),
-        "multiple_testing": (decision or {}).get("multiple_testing", "none"),
-        "comparison": evaluation.get("comparison"),
-        "mcnemar": evaluation.get("mcnemar"),
-        "slices": evaluation.get("slices", []),
-        "budgets": evaluation.get("budgets", {}),
-        "validation": validation,
-        "eval": evaluation.get("eval"),
-        "lineage": _lineage(card),
-        "warnings": [*validation.get("warnings", []), *evaluation.get("warnings", [])],
-        "changes": None if card is None else changes.between(champion_card, card),
-        "curves": curves,
-    }
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        report_id=report_id,
+        name=name,
+        verdict=verdict,
+        reason=reason,
+        champion=evaluation.champion_version if evaluation else None,
+        challenger=_challenger(card, evaluation),
+        primary_metric=primary_metric,
+        metrics=_metrics(evaluation.metrics if evaluation else {}, primary_metric),
+        rules=decision.rules if decision else [],
+        multiple_testing=decision.multiple_testing if decision else "none",
+        comparison=evaluation.comparison if evaluation else None,
+        mcnemar=evaluation.mcnemar if evaluation else None,
+        slices=evaluation.slices if evaluation else [],
+        budgets=evaluation.budgets if evaluation else {},
+        validation=validation.to_json(),
+        eval=evaluation.eval if evaluation else None,
+        lineage=_lineage(card),
+        warnings=[*validation.warnings, *(evaluation.warnings if evaluation else [])],
+        changes=None if card is None else changes.between(champion_card, card),
+        curves=curves,
+    )
 
 
-def _verdict(validation: dict[str, Any], decision: dict[str, Any] | None) -> tuple[str, str]:
-    if not validation.get("passed", False):
-        failures = [f for f in validation.get("failures", []) if f.get("severity") == "error"]
+def _verdict(validation: ValidationRecord, decision: DecisionRecord | None) -> tuple[str, str]:
+    if not validation.passed:
+        failures = validation.errors
         first = failures[0]["message"] if failures else "the data did not pass validation"
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
         return "invalid-data", first + more
     if decision is None:
         return "invalid-data", "the run stopped before the gate"
-    return str(decision["verdict"]), str(decision["reason"])
+    return decision.verdict, decision.reason
 
 
-def _challenger(card: dict[str, Any] | None, evaluation: dict[str, Any]) -> dict[str, Any] | None:
+def _challenger(
+    card: dict[str, Any] | None, evaluation: EvaluationRecord | None
+) -> dict[str, Any] | None:
     if card is None:
         return None
     return {
-        "version": (evaluation.get("challenger") or {}).get("version"),
+        "version": evaluation.challenger.get("version") if evaluation else None,
         "estimator": card.get("estimator"),
         "sha256": card.get("model_file", {}).get("sha256"),
         "size_bytes": card.get("model_file", {}).get("size_bytes"),

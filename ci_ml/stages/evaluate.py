@@ -1,4 +1,4 @@
-"""Score the challenger and the champion on the very same evaluation rows.
+"""evaluate: the challenger and the champion scored on the very same eval rows.
 
 Each model predicts once (every response its metrics need); everything after
 that -- exact values, the paired bootstrap, McNemar, slices -- is computed from
@@ -15,6 +15,7 @@ import numpy as np
 from ci_ml.errors import EnvironmentProblem
 from ci_ml.metrics import resolve_metrics
 from ci_ml.modelfile import load_model, model_file_from_card
+from ci_ml.records import EvaluationRecord
 from ci_ml.training import CARD_NAME, model_features
 
 if TYPE_CHECKING:
@@ -25,8 +26,7 @@ if TYPE_CHECKING:
     from ci_ml.datasets import Datasets
     from ci_ml.registry.base import Registry, Version
     from ci_ml.rundir import RunDir
-
-ACCURACY_LIKE = {"accuracy", "balanced_accuracy"}
+    from ci_ml.stages.train import Trained
 
 
 @dataclass
@@ -42,11 +42,68 @@ class Contender:
 
 @dataclass
 class Evaluation:
-    """What `evaluate` hands on: the JSON record, row predictions, resampled values."""
+    """What scoring gives: the record's metric parts, row predictions, resampled values."""
 
     record: dict[str, Any]
     predictions: pd.DataFrame
     resampled: dict[str, np.ndarray]
+
+
+def evaluate_stage(
+    config: Config,
+    run: RunDir,
+    registry: Registry,
+    data: Datasets,
+    trained: Trained | None = None,
+    measure_latency: bool = False,
+) -> EvaluationRecord:
+    """Both models on the eval rows, written to the run folder; `trained` spares `check`
+    re-loading the model it just fit. `measure_latency` times predictions (a latency
+    budget asks for it: the caller knows the gate's rules, this stage does not)."""
+    if trained is None:
+        challenger, card = load_challenger(run)
+    else:
+        challenger, card = challenger_from(trained.model, trained.card), trained.card
+    _require_same_data(card, data)
+    champion, version = load_champion(registry)
+    scored = evaluate(config, data, challenger, champion, measure_latency)
+    result = scored.record
+    champion_info = None
+    if version is not None and result["metrics"][config.primary_metric]["champion"] is not None:
+        champion_info = {"version": version.number, "sha256": version.sha256}
+        result["warnings"].extend(_overlap_warning(data, version.card))
+    record = EvaluationRecord(
+        eval=data.lineage()["eval"],
+        challenger={"sha256": card["model_file"]["sha256"], "version": None},
+        champion=champion_info,
+        primary_metric=config.primary_metric,
+        **result,
+    )
+    scored.predictions.to_parquet(run.predictions, index=False)
+    run.save_resampled(scored.resampled)
+    run.save(record)
+    return record
+
+
+def _require_same_data(card: dict[str, Any], data: Datasets) -> None:
+    trained_on = card["data"]["train"]["sha256"]
+    if trained_on != data.train_file["sha256"]:
+        raise EnvironmentProblem(
+            f"{data.train_file['path']} changed since the challenger was trained "
+            f"(sha256 {trained_on[:12]}… then, {data.train_file['sha256'][:12]}… now); "
+            "run `ci-ml train` again"
+        )
+
+
+def _overlap_warning(data: Datasets, champion_card: dict[str, Any]) -> list[str]:
+    """An eval split of new training data may contain rows the champion learned from."""
+    champion_train = champion_card.get("data", {}).get("train", {}).get("sha256")
+    if data.eval_split.source == "split" and champion_train not in {None, data.eval_split.sha256}:
+        return [
+            "eval rows are a split of new training data the champion may have partly seen; "
+            "set data.eval to a fixed held-out file for a fair comparison"
+        ]
+    return []
 
 
 def load_challenger(run: RunDir) -> tuple[Contender, dict[str, Any]]:

@@ -1,0 +1,51 @@
+"""Import what the later stages need while the model fits (fitting releases the GIL).
+
+Two threads importing one package at once can each see the other's modules
+half initialized ("cannot import name ... from partially initialized module"),
+so the main thread first imports every module training itself will import;
+only then does the thread import what comes after training (the safe model
+format's loader, for the champion and the saved challenger).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ci_ml.config import Config
+
+# what ci_ml.training imports to build the preprocessing pipeline
+_PIPELINE_MODULES = (
+    "sklearn.compose",
+    "sklearn.impute",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
+)
+
+
+def while_training(config: Config) -> threading.Thread | None:
+    """Start the background import, once training's own imports are done."""
+    if config.model.format == "pickle":
+        return None  # nothing heavy is left to import
+    _import_for_training(config)
+    thread = threading.Thread(target=_preload, name="ci-ml-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_for_training(config: Config) -> None:
+    if config.model.estimator:
+        from ci_ml.training import import_estimator
+
+        import_estimator(config.model.estimator)
+    if config.model.preprocessing != "none":
+        for name in _PIPELINE_MODULES:
+            importlib.import_module(name)
+
+
+def _preload() -> None:
+    with contextlib.suppress(Exception):  # the stage that needs it will say what failed
+        import skops.io  # noqa: F401

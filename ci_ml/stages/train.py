@@ -1,0 +1,70 @@
+"""train: fit the challenger; writes challenger/ (model file, model card, profile).
+
+The model card is written here once and never rewritten: the challenger's
+metrics live in the evaluation record, and join the card only in the copy the
+registry keeps (stages/promote.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.metrics import resolve_metrics
+from ci_ml.rundir import write_json_atomic
+from ci_ml.training import CARD_NAME, train
+
+if TYPE_CHECKING:
+    from ci_ml.config import Config
+    from ci_ml.datasets import Datasets
+    from ci_ml.rundir import RunDir
+
+PREDICTION_SAMPLE = 10_000
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The fitted challenger, and its model card as written to challenger/."""
+
+    model: Any
+    card: dict[str, Any]
+
+    @property
+    def estimator(self) -> str:
+        return str(self.card["estimator"])
+
+    @property
+    def rows(self) -> int:
+        return int(self.card["data"]["train"]["rows_used"])
+
+    @property
+    def seconds(self) -> float:
+        return float(self.card["training_seconds"])
+
+
+def fit(config: Config, run: RunDir, data: Datasets) -> Trained:
+    resolve_metrics(config.metrics, config.custom_metrics)  # fail before any work
+    out = run.challenger
+    if out.exists():
+        shutil.rmtree(out)  # a stale challenger must never be evaluated by mistake
+    model, card = train(config, data, out)
+    write_json_atomic(run.challenger_profile, training_profile(config, data, model))
+    write_json_atomic(out / CARD_NAME, card)
+    return Trained(model, card)
+
+
+def training_profile(config: Config, data: Datasets, model: Any) -> dict[str, Any]:
+    """A compact profile of the training rows (and of the model's predictions on them),
+    kept with the model so later data can be checked for drift without this data."""
+    from ci_ml.training import model_features
+    from ci_ml.validation import build_profile, profile_values
+
+    seed = config.data.seed
+    profile = build_profile(data.train, data.features, data.target, seed=seed)
+    kind = "categorical" if config.task == "classification" else "numeric"
+    # a sample describes the prediction distribution as well as every row, for less
+    rows = data.x_train.sample(n=min(len(data.x_train), PREDICTION_SAMPLE), random_state=seed)
+    predictions = model.predict(model_features(rows))
+    profile["prediction"] = profile_values(predictions, "prediction", kind, seed)
+    return profile

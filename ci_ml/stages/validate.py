@@ -1,0 +1,284 @@
+"""validate: can the data be trusted?
+
+Three layers, all failures collected: the files can be read and hold the
+target and features; the data schema's rules (`validation:`); and, when a
+champion exists, drift from the profile of the champion's training data
+(`drift:`). An error fails the run; a `warn` only reports. Prediction drift
+runs last, and only on rows whose values have the types the champion was
+trained on, so a bad batch is a verdict, never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.data import data_sha256, read_table
+from ci_ml.datasets import feature_columns
+from ci_ml.errors import DataError
+from ci_ml.github.plan import write_step_outputs
+from ci_ml.records import ValidationRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ci_ml.config import Config
+    from ci_ml.environment import Environment
+    from ci_ml.registry.base import Registry, Version
+    from ci_ml.rundir import RunDir
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The registry and its champion version (None when there is none yet)."""
+
+    registry: Registry
+    version: Version | None
+
+
+def validate(config: Config, run: RunDir, registry: Registry, env: Environment) -> ValidationRecord:
+    """validation.json written, and the data hashes as step outputs (for a weekly rerun)."""
+    record = check_data(config, Champion(registry, registry.champion()))
+    run.save(record)
+    outputs = {"data-hash": record.data_hash, "champion-data-hash": record.champion_data_hash}
+    write_step_outputs(env.output_path, outputs)
+    return record
+
+
+def check_data(config: Config, champion: Champion) -> ValidationRecord:
+    """File checks, schema rules, then drift against the champion, all failures kept."""
+    schema = data_schema(config)
+    failures: list[dict[str, Any]] = []
+    files: dict[str, Any] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    for role, path in {"train": config.data.train, "eval": config.data.eval}.items():
+        if path is None:
+            continue
+        try:
+            frames[role] = read_table(path)
+        except DataError as exc:
+            failures.append(failure("file", None, exc.message))
+            continue
+        files[role] = {"path": str(path), "sha256": data_sha256(path), "rows": len(frames[role])}
+        failures.extend(_frame_failures(config, frames[role], str(path)))
+        if schema is not None:
+            failures.extend(_schema_failures(path, schema))
+    drift = _drift(config, champion, frames.get("train")) if "train" in files else None
+    if drift is not None and drifted(drift) and drift.get("action") == "block":
+        failures.append(failure("drift", None, _drift_message(drift)))
+    return ValidationRecord(
+        passed=not [f for f in failures if f["severity"] == "error"],
+        failures=failures,
+        warnings=_drift_warnings(drift),
+        files=files,
+        drift=drift,
+        data_hash=data_hash(files, config.config_hash),
+        champion_data_hash=_champion_data_hash(champion.version),
+    )
+
+
+def data_hash(files: dict[str, Any], config_hash: str | None) -> str:
+    """One fingerprint of what a model is trained from: the data files and the config.
+    Equal to the champion's, a retrain would make the champion again (a weekly rerun)."""
+    train = (files.get("train") or {}).get("sha256")
+    if not train:
+        return ""
+    evaluation = (files.get("eval") or {}).get("sha256")
+    return hashlib.sha256(json.dumps([train, evaluation, config_hash]).encode()).hexdigest()
+
+
+def _champion_data_hash(version: Version | None) -> str:
+    if version is None:
+        return ""
+    data = version.card.get("data") or {}
+    return data_hash(data, version.card.get("config_hash"))
+
+
+def data_schema(config: Config) -> Any:
+    """The configured data schema, or None; a broken one is a config error (exit 2)."""
+    section = config.raw.get("validation")
+    if not section or section.get("enabled") is False:
+        return None
+    from ci_ml.validation import schema_from_config
+
+    return schema_from_config(section, config.root)
+
+
+def _frame_failures(config: Config, frame: Any, source: str) -> list[dict[str, Any]]:
+    target = config.data.target
+    try:
+        feature_columns(config, list(frame.columns), source)
+    except DataError as exc:
+        return [failure("presence", None, exc.message)]
+    missing = frame[target].isna()
+    out = []
+    if bool(missing.any()):
+        rows = [int(i) for i in missing[missing].index[:5]]
+        message = (
+            f"{source}: target {target!r} is empty in {int(missing.sum())} row(s), "
+            f"e.g. rows {rows} (0-based, header excluded)"
+        )
+        out.append(failure("not_null", target, message))
+    if config.task == "classification" and frame[target].nunique() < 2:
+        out.append(failure("classes", target, f"{source}: target {target!r} has only one class"))
+    return out
+
+
+def _schema_failures(path: Path, schema: Any) -> list[dict[str, Any]]:
+    from ci_ml.validation import validate_table
+
+    result = validate_table(path, schema)
+    return [_from_rule(f.to_dict(), path.name) for f in result.failures]
+
+
+def _from_rule(entry: dict[str, Any], source: str) -> dict[str, Any]:
+    examples = ", ".join(f"row {e['row']}: {e['value']!r}" for e in entry["examples"][:3])
+    where = f"column {entry['column']!r}" if entry["column"] else "the table"
+    message = (
+        f"{source}: {where} fails {entry['rule']}: expected {entry['expected']}, "
+        f"found {entry['found']}"
+    )
+    if entry.get("failing_rows"):
+        message += f" ({entry['failing_rows']} row(s){'; ' + examples if examples else ''})"
+    return entry | {"message": message}
+
+
+def failure(rule: str, column: str | None, message: str, severity: str = "error") -> dict[str, Any]:
+    return {"severity": severity, "rule": rule, "column": column, "message": message}
+
+
+def _drift(config: Config, champion: Champion, frame: pd.DataFrame | None) -> dict[str, Any] | None:
+    """Drift of the training data from the champion's training profile, if both exist."""
+    section = config.raw.get("drift") or {}
+    if section.get("enabled") is False or champion.version is None:
+        return None
+    profile = champion.registry.profile(champion.version.number)
+    if profile is None:
+        return None
+    predictions = None
+    if "prediction" in profile and frame is not None:
+        predictions = _champion_predictions(champion, profile, frame)
+    result = compare_with_profile(config, profile, config.data.train, predictions)
+    return result | {"champion": champion.version.number}
+
+
+def _champion_predictions(champion: Champion, profile: dict[str, Any], frame: Any) -> Any:
+    """The champion's predictions on the new rows whose values have the types it was
+    trained on (None when no row does); the other rows are the schema rules' verdict."""
+    from ci_ml.modelfile import load_model
+    from ci_ml.training import model_features
+
+    assert champion.version is not None
+    features = list(champion.version.card.get("data", {}).get("features", []))
+    if not features or any(c not in frame.columns for c in features):
+        return None  # the columns changed: reported as schema drift instead
+    rows = well_typed_rows(frame[features], profile.get("columns", {}))
+    if rows.empty:
+        return None
+    model = load_model(champion.registry.model_file(champion.version.number))
+    try:
+        return model.predict(model_features(rows))
+    except (ValueError, TypeError):
+        return None  # values the champion cannot read: the schema rules speak for them
+
+
+def well_typed_rows(frame: pd.DataFrame, reference: dict[str, Any]) -> pd.DataFrame:
+    """Rows whose numeric columns (numeric in the training profile) hold finite numbers
+    or nothing: text in a number column or an infinity leaves the row out."""
+    import numpy as np
+    import pandas as pd
+
+    keep = pd.Series(True, index=frame.index)
+    typed = frame.copy()
+    for column in frame.columns:
+        if (reference.get(column) or {}).get("kind") != "numeric":
+            continue
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        readable = frame[column].isna() | (numbers.notna() & np.isfinite(numbers))
+        keep &= readable
+        typed[column] = numbers
+    return typed[keep]
+
+
+def compare_with_profile(
+    config: Config, profile: dict[str, Any], path: Path, predictions: Any = None
+) -> dict[str, Any]:
+    from ci_ml.validation import DriftOptions, detect_drift
+
+    options = DriftOptions.from_config(config.raw.get("drift"))
+    reference = profile.get("prediction") if predictions is not None else None
+    result = detect_drift(
+        profile, path, options, predictions=predictions, prediction_profile=reference
+    )
+    data: dict[str, Any] = result.to_dict()
+    return data
+
+
+def drifted(drift: dict[str, Any]) -> bool:
+    """Dataset drift, or columns added or removed since the champion was trained."""
+    return bool(drift.get("dataset_drift") or drift.get("schema_changed"))
+
+
+def drift_summary(drift: dict[str, Any]) -> str:
+    changed = [c["column"] for c in drift.get("columns", []) if c.get("status") != "compared"]
+    parts = []
+    if drift.get("dataset_drift"):
+        columns = ", ".join(drift.get("drifted_columns", [])[:5])
+        parts.append(f"{drift['drifted_share']:.0%} of columns drifted ({columns})")
+    if changed:
+        parts.append(f"columns added or removed since the champion: {', '.join(changed[:5])}")
+    return "; ".join(parts) or "no drift"
+
+
+def _drift_message(drift: dict[str, Any]) -> str:
+    return (
+        f"the training data drifted from the champion's (version {drift.get('champion')}): "
+        f"{drift_summary(drift)}; drift.action is block"
+    )
+
+
+def _drift_warnings(drift: dict[str, Any] | None) -> list[str]:
+    if drift is None or not drifted(drift) or drift.get("action") == "block":
+        return []
+    action = drift.get("action", "warn")
+    return [
+        f"data drift from the champion's training data: {drift_summary(drift)} "
+        f"(drift.action is {action})"
+    ]
+
+
+@dataclass(frozen=True)
+class DriftCheck:
+    """`ci-ml drift`'s answer: the comparison, and whether to retrain."""
+
+    result: dict[str, Any]
+
+    @property
+    def drifted(self) -> bool:
+        return drifted(self.result)
+
+    @property
+    def retrain(self) -> bool:
+        return bool(self.result.get("retrain")) or self.drifted
+
+    @property
+    def summary(self) -> str:
+        return drift_summary(self.result)
+
+
+def check_drift(config: Config, champion: Champion, path: Path) -> DriftCheck:
+    """Drift of a data file (default data.train) from the champion's training profile."""
+    from ci_ml.errors import EnvironmentProblem
+
+    assert champion.version is not None
+    number = champion.version.number
+    profile = champion.registry.profile(number)
+    if profile is None:
+        raise EnvironmentProblem(
+            f"champion version {number} has no training profile (trained by an older "
+            "ci-ml?); promote a model trained by this version to check drift"
+        )
+    return DriftCheck(compare_with_profile(config, profile, path) | {"champion": number})
