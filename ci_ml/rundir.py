@@ -108,7 +108,14 @@ class RunDir:
     def clear_records(self) -> None:
         """Outputs of an earlier run must not leak into this run's report."""
         for name in (*_FILES.values(), _REPORT_MARKDOWN):
-            self.file(name).unlink(missing_ok=True)
+            path = self.file(name)
+            _writable(path)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise EnvironmentProblem(
+                    f"{path}: cannot remove an earlier run's file: {exc.strerror or exc}"
+                ) from exc
 
     def save_report_markdown(self, text: str) -> Path:
         return self.write_text(_REPORT_MARKDOWN, text)

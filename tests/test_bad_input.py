@@ -233,3 +233,42 @@ def test_stage_run_out_of_order_says_what_to_run(example, run_cli):
     result = run_cli("gate", cwd=project)
     assert result.code == 3
     assert "metrics.json: not found; run `ci-ml evaluate` first" in result.err
+
+
+def test_run_folder_that_is_a_file_is_an_environment_error_naming_it(example, run_cli):
+    project = example("diabetes")
+    (project / ".ci-ml").mkdir()
+    (project / ".ci-ml/run").write_text("not a folder")  # the default run folder
+    for command in ("check", "validate"):
+        result = run_cli(command, cwd=project)
+        assert result.code == 3, result.err
+        assert ".ci-ml/run: expected a run folder, found a file" in result.err
+        _no_traceback(result)
+    result = run_cli("validate", "--run-dir", ".ci-ml/run/inner", cwd=project)
+    assert result.code == 3 and ".ci-ml/run: expected a run folder, found a file" in result.err
+    given = run_cli("validate", "--run-dir", ".ci-ml/run", cwd=project)  # click says it first
+    assert given.code == 2 and "'.ci-ml/run' is a file" in given.err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_run_folder_is_an_environment_error_naming_it(example, run_cli):
+    project = example("diabetes")
+    run = project / "run"
+    run.mkdir()
+    run.chmod(0o500)
+    try:
+        result = run_cli("check", "--run-dir", "run", cwd=project)
+    finally:
+        run.chmod(0o700)
+    assert result.code == 3
+    assert str(run.name) in result.err and "Permission denied" in result.err
+    _no_traceback(result)
+
+
+def test_run_folder_files_are_readable_by_later_ci_steps(example, run_cli):
+    project = example("diabetes")
+    assert run_cli("check", cwd=project).code == 0
+    run = project / ".ci-ml/run"
+    for name in ("validation.json", "metrics.json", "decision.json", "report.json", "report.md"):
+        assert (run / name).stat().st_mode & 0o777 == 0o644, name
+    assert (run / "challenger/model-card.json").stat().st_mode & 0o777 == 0o644

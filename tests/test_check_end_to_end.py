@@ -50,6 +50,13 @@ def test_fresh_batch_is_compared_with_the_champion_on_the_same_rows(example, run
     assert {"challenger_pred", "champion_pred"} <= set(predictions.columns)
 
 
+RECORD_SCHEMAS = {
+    "validation.json": "validation.schema.json",
+    "metrics.json": "evaluation.schema.json",
+    "decision.json": "decision.schema.json",
+}
+
+
 def test_report_json_follows_its_published_schema(example, run_cli):
     project = example("diabetes")
     run_cli("check", "--promote", cwd=project)
@@ -57,6 +64,9 @@ def test_report_json_follows_its_published_schema(example, run_cli):
     report = _report(project)
     errors = list(Draft202012Validator(load_schema("report.schema.json")).iter_errors(report))
     assert errors == []
+    for name, schema in RECORD_SCHEMAS.items():
+        record = json.loads((project / ".ci-ml/run" / name).read_text())
+        assert list(Draft202012Validator(load_schema(schema)).iter_errors(record)) == [], name
     assert set(report["metrics"]) == {
         "neg_root_mean_squared_error",
         "r2",

@@ -139,3 +139,49 @@ def test_retrain_on_drift_only_retrains_when_the_data_drifted(example, run_cli, 
     _drifted_copy(project, shift=1500.0)
     assert run_cli("drift", "--data", "data/fresh.csv", cwd=project).code == 1
     assert "retrain=true" in outputs.read_text()
+
+
+def _bad_batch(project) -> None:
+    """Text in a number column, an infinity, and a number column turned into text."""
+    frame = pd.read_csv(project / "data/fresh.csv")
+    frame["bill_length_mm"] = frame["bill_length_mm"].astype(object)
+    frame.loc[3, "bill_length_mm"] = "about 40"
+    frame.loc[4, "body_mass_g"] = float("inf")
+    frame["flipper_length_mm"] = "long"
+    frame.to_csv(project / "data/fresh.csv", index=False)
+
+
+def _judged_as_invalid_data(project, run_cli, command: str) -> dict:
+    result = run_cli(command, "-c", "ci-ml.fresh.yaml", cwd=project)
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err + result.out
+    validation = json.loads((project / ".ci-ml/run/validation.json").read_text())
+    assert not validation["passed"]
+    failing = {f["column"]: f for f in validation["failures"] if f["severity"] == "error"}
+    assert {"bill_length_mm", "body_mass_g", "flipper_length_mm"} <= set(failing)
+    assert failing["bill_length_mm"]["examples"][0] == {"row": 3, "value": "about 40"}
+    assert failing["body_mass_g"]["examples"][0]["row"] == 4
+    assert failing["flipper_length_mm"]["failing_rows"] == len(
+        pd.read_csv(project / "data/fresh.csv")
+    )
+    return validation
+
+
+def test_a_bad_batch_with_a_champion_is_invalid_data_not_a_crash(example, run_cli):
+    project = example("penguins")
+    inferred = run_cli("schema", "infer", "data/train.csv", "-o", "data-schema.yaml", cwd=project)
+    assert inferred.code == 0, inferred.err
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    _bad_batch(project)
+    _judged_as_invalid_data(project, run_cli, "validate")  # no schema: the champion's types
+    _append_to(project, "ci-ml.fresh.yaml", "validation:\n  schema_file: data-schema.yaml\n")
+    validation = _judged_as_invalid_data(project, run_cli, "check")
+    assert validation["drift"]["champion"] == 1  # drift still compared the rows it could
+    report = _report(project)
+    assert report["verdict"] == "invalid-data"
+    assert "about 40" in (project / ".ci-ml/run/report.md").read_text()
+
+
+def _append_to(project, name: str, text: str) -> None:
+    config = project / name
+    config.write_text(config.read_text() + text)

@@ -51,6 +51,7 @@ def validate(config: Config, run: RunDir, registry: Registry, env: Environment) 
 def check_data(config: Config, champion: Champion) -> ValidationRecord:
     """File checks, schema rules, then drift against the champion, all failures kept."""
     schema = data_schema(config)
+    profile = _champion_profile(config, champion)
     failures: list[dict[str, Any]] = []
     files: dict[str, Any] = {}
     frames: dict[str, pd.DataFrame] = {}
@@ -63,10 +64,15 @@ def check_data(config: Config, champion: Champion) -> ValidationRecord:
             failures.append(failure("file", None, exc.message))
             continue
         files[role] = {"path": str(path), "sha256": data_sha256(path), "rows": len(frames[role])}
-        failures.extend(_frame_failures(config, frames[role], str(path)))
+        found = _frame_failures(config, frames[role], str(path))
         if schema is not None:
-            failures.extend(_schema_failures(path, schema))
-    drift = _drift(config, champion, frames.get("train")) if "train" in files else None
+            found.extend(_schema_failures(path, schema))
+        if profile is not None:
+            found.extend(_type_failures(frames[role], profile, path.name, found))
+        failures.extend(found)
+    drift = None
+    if profile is not None and "train" in frames:
+        drift = _drift(config, champion, profile, frames["train"])
     if drift is not None and drifted(drift) and drift.get("action") == "block":
         failures.append(failure("drift", None, _drift_message(drift)))
     return ValidationRecord(
@@ -150,19 +156,61 @@ def failure(rule: str, column: str | None, message: str, severity: str = "error"
     return {"severity": severity, "rule": rule, "column": column, "message": message}
 
 
-def _drift(config: Config, champion: Champion, frame: pd.DataFrame | None) -> dict[str, Any] | None:
-    """Drift of the training data from the champion's training profile, if both exist."""
+def _champion_profile(config: Config, champion: Champion) -> dict[str, Any] | None:
+    """The profile of the champion's training data, unless drift is turned off."""
     section = config.raw.get("drift") or {}
     if section.get("enabled") is False or champion.version is None:
         return None
-    profile = champion.registry.profile(champion.version.number)
-    if profile is None:
-        return None
+    return champion.registry.profile(champion.version.number)
+
+
+def _drift(
+    config: Config, champion: Champion, profile: dict[str, Any], frame: pd.DataFrame
+) -> dict[str, Any]:
+    """Drift of the training data from the champion's training profile."""
+    assert champion.version is not None
     predictions = None
-    if "prediction" in profile and frame is not None:
+    if "prediction" in profile:
         predictions = _champion_predictions(champion, profile, frame)
     result = compare_with_profile(config, profile, config.data.train, predictions)
     return result | {"champion": champion.version.number}
+
+
+def _type_failures(
+    frame: pd.DataFrame, profile: dict[str, Any], source: str, found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Numbers the champion was trained on that are now text or infinite: the champion
+    cannot read them. A column the schema rules already faulted is not named twice."""
+    import numpy as np
+    import pandas as pd
+
+    named = {f.get("column") for f in found}
+    out = []
+    for column, entry in profile.get("columns", {}).items():
+        if entry.get("kind") != "numeric" or column not in frame.columns or column in named:
+            continue
+        values = frame[column]
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = values.notna() & ~(numbers.notna() & np.isfinite(numbers))
+        if bool(bad.any()):
+            out.append(_type_failure(column, values[bad], source))
+    return out
+
+
+def _type_failure(column: str, bad: pd.Series, source: str) -> dict[str, Any]:
+    examples = [{"row": int(i), "value": str(v)} for i, v in bad.head(5).items()]
+    shown = ", ".join(f"row {e['row']}: {e['value']!r}" for e in examples[:3])
+    found = f"{len(bad)} value(s) that are not finite numbers"
+    message = (
+        f"{source}: column {column!r} fails type: expected finite numbers, as the champion "
+        f"was trained on, found {found} ({shown})"
+    )
+    return failure("type", column, message) | {
+        "expected": "finite numbers (the champion's training data)",
+        "found": found,
+        "failing_rows": len(bad),
+        "examples": examples,
+    }
 
 
 def _champion_predictions(champion: Champion, profile: dict[str, Any], frame: Any) -> Any:
