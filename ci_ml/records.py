@@ -120,6 +120,13 @@ class Report(Record):
     curves: dict[str, Any] | None = None  # from the stored predictions (report/curves.py)
     promoted: int | None = None
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        """Keys report.schema.json does not require may be absent (an older report)."""
+        optional: dict[str, Any] = {"multiple_testing": "none", "slices": [], "budgets": {}}
+        optional |= dict.fromkeys(("comparison", "mcnemar", "eval", "lineage"))
+        return super().from_json(optional | data)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         if self.promoted is None:  # present only once promoted, as report.json always had it

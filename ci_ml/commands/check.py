@@ -32,7 +32,7 @@ def run(
         trained = train.fit(config, folder, data)
         say(f"train: {trained.estimator} on {len(data.train)} rows")
         latency = gate.needs_latency(config)
-        scored = evaluate.evaluate_stage(config, folder, registry, data, trained, latency)
+        scored = evaluate.evaluate(config, folder, registry, data, trained, latency)
         say(f"evaluate: {scored.summary}")
         gate.judge(config, folder, scored)
     result = report.report(config, folder, ws.env, publish)

@@ -6,6 +6,8 @@
     limits    comment and job summary size limits
     runner    step outputs, job summary, annotations, log groups (no network)
     publish   posting a report, never raising; a fork PR's saved comment
+    plan      the pure posting plan for a finished report (outputs, summary,
+              annotations, whether to post), and the step that carries it out
     releases  releases, assets and git data for the github-releases registry
 
 PyGithub (and urllib3) are imported inside the functions that use them so
@@ -16,102 +18,34 @@ GitHub accepted a comment.
 
 from __future__ import annotations
 
-from ci_ml.github.client import (
-    ClientOptions,
-    make_client,
-    make_retry,
-    rate_limit_wait,
-    with_backoff,
-)
-from ci_ml.github.comment import (
-    COMMENT_MODES,
-    STATUS_DESCRIPTION_LIMIT,
-    STATUS_DESCRIPTIONS,
-    STATUS_STATES,
-    CommentAction,
-    CommentMode,
-    CommentResult,
-    check_comment_mode,
-    check_report_id,
-    comment_marker,
-    post_sticky_comment,
-    set_commit_status,
-    status_state,
-)
-from ci_ml.github.limits import (
-    COMMENT_LIMIT,
-    DEFAULT_POINTER,
-    fit_to_limit,
-    truncation_note,
-    utf8_len,
-)
-from ci_ml.github.publish import (
-    PublishResult,
-    SavedComment,
-    load_saved_comment,
-    post_saved_comment,
-    publish,
-)
-from ci_ml.github.releases import (
-    AssetInfo,
-    GitHubCallFailed,
-    ReleaseInfo,
-    ReleaseStore,
-)
-from ci_ml.github.runner import (
-    SUMMARY_LIMIT,
-    annotation,
-    append_summary,
-    group,
-    write_outputs,
-)
-from ci_ml.github.settings import (
-    DEFAULT_API_URL,
-    PR_EVENTS,
-    GitHubSettings,
-    should_post,
-)
+from ci_ml.github.client import ClientOptions, make_client, rate_limit_wait
+from ci_ml.github.comment import post_sticky_comment
+from ci_ml.github.limits import COMMENT_LIMIT, fit_to_limit, truncation_note, utf8_len
+from ci_ml.github.publish import post_saved_comment, publish
+from ci_ml.github.releases import GitHubCallFailed, ReleaseInfo, ReleaseStore
+from ci_ml.github.runner import SUMMARY_LIMIT, annotation, append_summary, group, write_outputs
+from ci_ml.github.settings import GitHubSettings, should_post
 
+# What code outside this package uses; everything else is imported from its module.
 __all__ = [
     "COMMENT_LIMIT",
-    "COMMENT_MODES",
-    "DEFAULT_API_URL",
-    "DEFAULT_POINTER",
-    "PR_EVENTS",
-    "STATUS_DESCRIPTIONS",
-    "STATUS_DESCRIPTION_LIMIT",
-    "STATUS_STATES",
     "SUMMARY_LIMIT",
-    "AssetInfo",
     "ClientOptions",
-    "CommentAction",
-    "CommentMode",
-    "CommentResult",
     "GitHubCallFailed",
     "GitHubSettings",
-    "PublishResult",
     "ReleaseInfo",
     "ReleaseStore",
-    "SavedComment",
     "annotation",
     "append_summary",
-    "check_comment_mode",
-    "check_report_id",
-    "comment_marker",
     "fit_to_limit",
     "group",
-    "load_saved_comment",
     "make_client",
-    "make_retry",
     "post_saved_comment",
     "post_sticky_comment",
     "publish",
     "rate_limit_wait",
-    "set_commit_status",
     "should_post",
-    "status_state",
     "truncation_note",
     "utf8_len",
-    "with_backoff",
     "write_outputs",
 ]

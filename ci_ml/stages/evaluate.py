@@ -49,7 +49,7 @@ class Evaluation:
     resampled: dict[str, np.ndarray]
 
 
-def evaluate_stage(
+def evaluate(
     config: Config,
     run: RunDir,
     registry: Registry,
@@ -66,7 +66,7 @@ def evaluate_stage(
         challenger, card = challenger_from(trained.model, trained.card), trained.card
     _require_same_data(card, data)
     champion, version = load_champion(registry)
-    scored = evaluate(config, data, challenger, champion, measure_latency)
+    scored = score(config, data, challenger, champion, measure_latency)
     result = scored.record
     champion_info = None
     if version is not None and result["metrics"][config.primary_metric]["champion"] is not None:
@@ -128,7 +128,7 @@ def load_champion(registry: Registry) -> tuple[Contender | None, Version | None]
     return Contender("champion", model, features, version.number, size), version
 
 
-def evaluate(
+def score(
     config: Config,
     data: Datasets,
     challenger: Contender,
