@@ -58,18 +58,11 @@ def check_data(config: Config, champion: Champion) -> ValidationRecord:
     for role, path in {"train": config.data.train, "eval": config.data.eval}.items():
         if path is None:
             continue
-        try:
-            frames[role] = read_table(path)
-        except DataError as exc:
-            failures.append(failure("file", None, exc.message))
-            continue
-        files[role] = {"path": str(path), "sha256": data_sha256(path), "rows": len(frames[role])}
-        found = _frame_failures(config, frames[role], str(path))
-        if schema is not None:
-            found.extend(_schema_failures(path, schema))
-        if profile is not None:
-            found.extend(_type_failures(frames[role], profile, path.name, found))
+        frame, found = _check_file(config, path, schema, profile)
         failures.extend(found)
+        if frame is not None:
+            frames[role] = frame
+            files[role] = {"path": str(path), "sha256": data_sha256(path), "rows": len(frame)}
     drift = None
     if profile is not None and "train" in frames:
         drift = _drift(config, champion, profile, frames["train"])
@@ -84,6 +77,23 @@ def check_data(config: Config, champion: Champion) -> ValidationRecord:
         data_hash=data_hash(files, config.config_hash),
         champion_data_hash=_champion_data_hash(champion.version),
     )
+
+
+def _check_file(
+    config: Config, path: Path, schema: Any, profile: dict[str, Any] | None
+) -> tuple[pd.DataFrame | None, list[dict[str, Any]]]:
+    """The file's rows (None when unreadable) and its failures: presence and target,
+    the schema rules, then the types the champion was trained on."""
+    try:
+        frame = read_table(path)
+    except DataError as exc:
+        return None, [failure("file", None, exc.message)]
+    found = _frame_failures(config, frame, str(path))
+    if schema is not None:
+        found.extend(_schema_failures(path, schema))
+    if profile is not None:
+        found.extend(_type_failures(frame, profile, path.name, found))
+    return frame, found
 
 
 def data_hash(files: dict[str, Any], config_hash: str | None) -> str:
