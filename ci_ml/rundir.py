@@ -27,6 +27,7 @@ from ci_ml.records import DecisionRecord, EvaluationRecord, Record, Report, Vali
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
 DEFAULT_RUN_DIR = ".ci-ml/run"
 FILE_MODE = 0o644  # mkstemp makes 0600; run-folder files are read by later CI steps
@@ -116,6 +117,17 @@ class RunDir:
                 raise EnvironmentProblem(
                     f"{path}: cannot remove an earlier run's file: {exc.strerror or exc}"
                 ) from exc
+
+    def load_predictions(self) -> pd.DataFrame | None:
+        """evaluate's row-by-row predictions of both models, when it ran."""
+        import pandas as pd
+
+        if not self.predictions.is_file():
+            return None
+        try:
+            return pd.read_parquet(self.predictions)
+        except (OSError, ValueError) as exc:
+            raise EnvironmentProblem(f"{self.predictions}: unreadable: {exc}") from exc
 
     def save_report_markdown(self, text: str) -> Path:
         return self.write_text(_REPORT_MARKDOWN, text)

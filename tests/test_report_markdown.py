@@ -28,9 +28,13 @@ def test_second_run_report_renders_tables_details_and_chart(example, run_cli):
     markdown = (project / ".ci-ml/run/report.md").read_text()
     html = _html(markdown)
     # metrics, gate rules, what changed, budgets, drift (lineage is a list); with the
-    # curves in report.json, the confusion matrix too (and the curves' own details)
+    # curves in report.json, the confusion matrix too (and the curves' own details),
+    # and a table per calibration curve (the other curves are charts)
     curves = json.loads((project / ".ci-ml/run/report.json").read_text()).get("curves")
-    assert html.count("<table>") == 5 + bool(curves)
+    assert curves, "the report stage stores the curves of the eval predictions"
+    tabled = [c for c in curves["curves"] if c["kind"] in ("calibration", "predicted_vs_actual")]
+    assert len(tabled) == 3  # one calibration curve per penguin species
+    assert html.count("<table>") == 5 + bool(curves) + len(tabled)
     assert html.count("<details") == html.count("</details>") == 5 + 2 * bool(curves)
     assert "<li><strong>train data</strong>: <code>data/fresh.csv</code>" in html
     metric_table = html.split("<table>")[1]

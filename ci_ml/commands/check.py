@@ -35,7 +35,7 @@ def run(
         scored = evaluate.evaluate(config, folder, registry, data, trained, latency)
         say(f"evaluate: {scored.summary}")
         gate.judge(config, folder, scored)
-    result = report.report(config, folder, ws.env, publish)
+    result = report.report(config, folder, lambda: registry, ws.env, publish)
     sys.stdout.write(renderer(output_format)(result.to_json()))
     if not result.passed:
         return VERDICT

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 from ci_ml.errors import PASSED, VERDICT
 from ci_ml.github.plan import PublishOptions
+from ci_ml.registry import open_registry
 from ci_ml.report import renderer
 from ci_ml.stages.report import report
 from ci_ml.workspace import Workspace
 
 
 def run(ws: Workspace, output_format: str = "text", publish: PublishOptions | None = None) -> int:
-    result = report(ws.config, ws.run, ws.env, publish)
+    registry = functools.partial(open_registry, ws.config)
+    result = report(ws.config, ws.run, registry, ws.env, publish)
     sys.stdout.write(renderer(output_format)(result.to_json()))
     return PASSED if result.passed else VERDICT

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ci_ml.github.plan import PublishOptions, carry_out, plan
 from ci_ml.records import DecisionRecord, EvaluationRecord, Report, ValidationRecord
@@ -12,29 +13,53 @@ from ci_ml.report.build import build_report
 if TYPE_CHECKING:
     from ci_ml.config import Config
     from ci_ml.environment import Environment
+    from ci_ml.registry.base import Registry
     from ci_ml.rundir import RunDir
 
 
-def assemble(config: Config, run: RunDir) -> Report:
-    """The report of whatever stages ran; invalid data stops at validation."""
+def assemble(config: Config, run: RunDir, registry: Callable[[], Registry]) -> Report:
+    """The report of whatever stages ran; invalid data stops at validation. `registry`
+    opens the registry, only when the champion's card is needed."""
     validation = run.load(ValidationRecord)
     passed = validation.passed
+    evaluation = run.load_if_present(EvaluationRecord) if passed else None
     return build_report(
         report_id=config.report_id,
         name=config.name,
         primary_metric=config.primary_metric,
         validation=validation,
         card=run.read_challenger_card() if passed and run.challenger_card.is_file() else None,
-        evaluation=run.load_if_present(EvaluationRecord) if passed else None,
+        evaluation=evaluation,
         decision=run.load_if_present(DecisionRecord) if passed else None,
+        champion_card=_champion_card(registry, evaluation),
+        curves=_curves(config, run) if evaluation else None,
     )
 
 
+def _champion_card(
+    registry: Callable[[], Registry], evaluation: EvaluationRecord | None
+) -> dict[str, Any] | None:
+    """The model card of the champion the challenger was compared with."""
+    version = evaluation.champion_version if evaluation else None
+    return None if version is None else registry().version(version).card
+
+
+def _curves(config: Config, run: RunDir) -> dict[str, Any] | None:
+    from ci_ml.report import curves
+
+    frame = run.load_predictions()
+    return None if frame is None else curves.from_predictions(frame, config.task).to_dict()
+
+
 def report(
-    config: Config, run: RunDir, env: Environment, publish: PublishOptions | None = None
+    config: Config,
+    run: RunDir,
+    registry: Callable[[], Registry],
+    env: Environment,
+    publish: PublishOptions | None = None,
 ) -> Report:
     """report.json and report.md written, then step outputs, summary and PR comment."""
-    result = assemble(config, run)
+    result = assemble(config, run, registry)
     data = result.to_json()
     path = run.save(result)
     markdown = renderer("markdown")(data)

@@ -17,6 +17,7 @@ import cmarkgfm
 import pandas as pd
 from cmarkgfm.cmark import Options
 
+from ci_ml.records import DecisionRecord, EvaluationRecord, ValidationRecord
 from ci_ml.report import curves
 from ci_ml.report.build import build_report
 
@@ -56,13 +57,13 @@ def full_report(project: Path) -> dict[str, Any]:
         report_id="r",
         name=card["name"],
         primary_metric=read("report.json")["primary_metric"],
-        validation=read("validation.json"),
+        validation=ValidationRecord.from_json(read("validation.json")),
         card=card,
-        evaluation=read("metrics.json"),
-        decision=read("decision.json"),
+        evaluation=EvaluationRecord.from_json(read("metrics.json")),
+        decision=DecisionRecord.from_json(read("decision.json")),
         champion_card=champion_card,
         curves=curves.from_predictions(frame, card["task"]).to_dict(),
-    )
+    ).to_json()
 
 
 def mermaid_blocks(markdown: str) -> list[str]:
