@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ci_ml.comparison.kernels import Kernel, build_kernel
+from ci_ml.comparison.significance import clean
 from ci_ml.comparison.metrics import (
     Metric,
     Predictions,
@@ -43,15 +44,6 @@ DEFAULT_SEED = 0
 # Index and count matrices of one chunk stay under this many bytes; larger
 # chunks were slower (fresh pages for every chunk), not faster.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
-
-
-def clean(value: Any) -> Any:
-    """JSON-ready: numpy scalars to Python, NaN and infinities to None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @dataclass(frozen=True)
@@ -90,15 +82,6 @@ class BootstrapResult:
     n_valid_resamples: int
     seed: int
     method: str
-
-    @property
-    def better_with_confidence(self) -> bool:
-        """The whole delta interval is above zero."""
-        return self.delta_interval is not None and (self.delta_interval.low or 0.0) > 0
-
-    @property
-    def worse_with_confidence(self) -> bool:
-        return self.delta_interval is not None and (self.delta_interval.high or 0.0) < 0
 
     @property
     def p_value_not_better(self) -> float | None:

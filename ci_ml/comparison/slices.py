@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ci_ml.comparison.bootstrap import clean
+from ci_ml.comparison.significance import clean
 from ci_ml.comparison.metrics import (
     Metric,
     PredictionsLike,
