@@ -71,7 +71,12 @@ BoundKind = Literal["min", "max"]
 ChangeKind = Literal["min_delta", "max_delta", "max_regression", "min_relative_delta"]
 BudgetKind = Literal["max", "max_ratio"]
 BOUND_KINDS: tuple[BoundKind, ...] = ("min", "max")
-CHANGE_KINDS: tuple[ChangeKind, ...] = ("min_delta", "max_delta", "max_regression", "min_relative_delta")
+CHANGE_KINDS: tuple[ChangeKind, ...] = (
+    "min_delta",
+    "max_delta",
+    "max_regression",
+    "min_relative_delta",
+)
 BUDGET_KINDS: tuple[BudgetKind, ...] = ("max", "max_ratio")
 
 

@@ -387,7 +387,9 @@ def _claim_words(result: RuleResult) -> str:
     what = "the value" if result.rule in ("min", "max") else "the improvement"
     if result.rule == "min_relative_delta":
         what = "the improvement (in units of the metric)"
-    return f"{what} is {'at most' if result.rule == 'max' else 'at least'} {_f(_claim_target(result))}"
+    return (
+        f"{what} is {'at most' if result.rule == 'max' else 'at least'} {_f(_claim_target(result))}"
+    )
 
 
 def _claim_target(result: RuleResult) -> float:
@@ -425,7 +427,9 @@ def _one_slice(
     if not piece.get("judged"):
         return None
     entry = evidence.metrics.get(rule.metric)
-    named = piece | {k: entry[k] for k in ("display_name", "lower_is_better") if entry and k in entry}
+    named = piece | {
+        k: entry[k] for k in ("display_name", "lower_is_better") if entry and k in entry
+    }
     result = judge_rule(rule, named, evidence.has_champion)
     return replace(result, reason=f"{piece['column']}={piece['value']!r}: {result.reason}")
 
@@ -459,9 +463,7 @@ def _worst(
 # -- budgets ----------------------------------------------------------------------------
 
 
-def judge_budget(
-    rule: BudgetRule, entry: dict[str, Any] | None, has_champion: bool
-) -> RuleResult:
+def judge_budget(rule: BudgetRule, entry: dict[str, Any] | None, has_champion: bool) -> RuleResult:
     """Budgets are costs: lower is better, bounded absolutely (`max`) or vs the champion."""
     value = _number(entry, "challenger")
     champion = _number(entry, "champion") if has_champion else None

@@ -48,7 +48,9 @@ def discordant(ws: Workspace, evaluation: dict[str, Any]) -> tuple[int, int] | N
 
     from ci_ml.comparison import mcnemar_exact
 
-    rows = pd.read_parquet(ws.run.predictions, columns=["y_true", "champion_pred", "challenger_pred"])
+    rows = pd.read_parquet(
+        ws.run.predictions, columns=["y_true", "champion_pred", "challenger_pred"]
+    )
     result = mcnemar_exact(rows["y_true"], rows["champion_pred"], rows["challenger_pred"])
     return result.only_champion_right, result.only_challenger_right
 

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from ci_ml.comparison.kernels import Kernel, build_kernel
-from ci_ml.comparison.significance import clean
 from ci_ml.comparison.metrics import (
     Metric,
     Predictions,
@@ -37,6 +36,7 @@ from ci_ml.comparison.metrics import (
     resolve_metric,
     score,
 )
+from ci_ml.comparison.significance import clean
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
