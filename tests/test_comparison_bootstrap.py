@@ -192,6 +192,7 @@ def test_results_are_deterministic_and_json_ready() -> None:
     assert payload["display_name"] == "mean_squared_error"
     assert payload["delta_interval"]["level"] == 0.95
     assert payload["method"] == "vectorised" and first[1].method == "loop"
+    assert payload["interval_method"] == "studentized"
     assert set(payload) >= {"champion", "challenger", "delta", "prob_challenger_better"}
 
 
