@@ -341,6 +341,7 @@ def drift_tables(quick: bool) -> str | None:
     spec = importlib.util.spec_from_file_location("statistics_drift", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     tables: str = module.tables(quick)
     return tables

@@ -52,6 +52,7 @@ class RuleResult:
     test: str | None = None  # what decided a confidence rule, e.g. "paired bootstrap"
     side: str | None = None  # "lower" bound (claim above) or "upper" bound (claim below)
     bound: float | None = None  # the one-sided confidence bound at `confidence`
+    target: float | None = None  # what `bound` must clear, in the same units
     exact_p_value: float | None = None  # exact binomial / McNemar, the floor of p_value
     detectable_change: float | None = None  # smallest distance from the bound, 80% power
     rows_needed: int | None = None  # eval rows for detectable_change to reach the margin
@@ -80,6 +81,7 @@ class RuleResult:
             out |= {"confidence": self.confidence, "p_value": self.p_value}
             out |= {"p_adjusted": self.p_adjusted, "interval": _pair(self.interval)}
             out |= {"test": self.test, "side": self.side, "bound": self.bound}
+            out |= {"target": self.target}
             out |= {"exact_p_value": self.exact_p_value}
             out |= {"detectable_change": self.detectable_change, "rows_needed": self.rows_needed}
             out |= {"underpowered": self.underpowered}
@@ -300,6 +302,7 @@ def _tested(
         test=_test_name(result, exact, evidence),
         side="upper" if claim == "below" else "lower",
         bound=stats.one_sided_bound(samples, level, claim),
+        target=bound,
         detectable_change=detectable,
         rows_needed=needed,
         underpowered=needed is not None and needed > evidence.n_rows,
@@ -366,7 +369,7 @@ def _judge_confidence(result: RuleResult, p_adj: float, method: str, family: int
     passed = p_adj <= alpha + 1e-12
     claim = _claim_words(result)
     sign = ">=" if result.side == "lower" else "<="
-    shown_bound, target = _fs(result.bound, _claim_target(result))
+    shown_bound, target = _fs(result.bound, result.target)
     p_words = f"p={_f(result.p_value)}"
     if result.exact_p_value is not None:
         p_words += f" (exact {_f(result.exact_p_value)}, the larger decides)"
@@ -384,20 +387,14 @@ def _judge_confidence(result: RuleResult, p_adj: float, method: str, family: int
 
 
 def _claim_words(result: RuleResult) -> str:
-    what = "the value" if result.rule in ("min", "max") else "the improvement"
+    if result.rule in ("min", "max"):
+        word = "at most" if result.rule == "max" else "at least"
+        return f"the value is {word} {_f(result.threshold)}"
     if result.rule == "min_relative_delta":
-        what = "the improvement (in units of the metric)"
-    return (
-        f"{what} is {'at most' if result.rule == 'max' else 'at least'} {_f(_claim_target(result))}"
-    )
-
-
-def _claim_target(result: RuleResult) -> float:
+        return f"the relative improvement is at least {_percent(result.threshold)}"
     if result.rule == "max_regression":
-        return -result.threshold
-    if result.rule == "min_relative_delta" and result.interval is not None:
-        return result.threshold  # as a fraction; the bound is then in metric units
-    return result.threshold
+        return f"the challenger is worse by at most {_f(result.threshold)}"
+    return f"the improvement is at least {_f(result.threshold)}"
 
 
 def _underpowered_words(result: RuleResult) -> str:

@@ -11,6 +11,7 @@ and the seeds are fixed. The full tables: benchmarks/statistics.py.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ def _suite():
     spec = importlib.util.spec_from_file_location("ci_ml_statistics_suite", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
 
