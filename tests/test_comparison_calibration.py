@@ -40,20 +40,20 @@ def most_allowed(trials: int) -> int:
     return int(binom.ppf(0.999, trials, ALPHA))
 
 
-@pytest.mark.parametrize("discordant", [3, 4, 7, 10])
+@pytest.mark.parametrize("discordant", [3, 4, 7])
 def test_false_promotion_at_few_discordant_rows_is_at_most_nominal(discordant):
     result = suite.false_promotion_at(discordant, TRIALS, floor=True)
     assert result.hits <= most_allowed(TRIALS), result.cell()
 
 
 def test_false_promotion_with_few_disagreements_is_at_most_nominal():
-    result = suite.false_promotion(100, 0.05, 2 * TRIALS, floor=True)
-    assert result.hits <= most_allowed(2 * TRIALS), result.cell()
+    result = suite.false_promotion(100, 0.05, TRIALS, floor=True)
+    assert result.hits <= most_allowed(TRIALS), result.cell()
 
 
 def test_bootstrap_p_value_is_never_below_the_exact_one():
     rng = np.random.default_rng(5)
-    for trial in range(60):
+    for trial in range(40):
         data = suite.fixed_discordant(rng, 100, int(rng.integers(1, 12)))
         decision, _ = suite.gate_once(suite.GAIN_RULE, "accuracy", data, trial, True)
         rule = decision.rules[0]
