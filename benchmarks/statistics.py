@@ -58,6 +58,8 @@ class Rate:
         return math.sqrt(max(p * (1 - p), 1 / self.trials**2) / self.trials)
 
     def cell(self) -> str:
+        if self.hits == 0:
+            return f"0 of {self.trials}"
         return f"{self.value:.1%} ± {self.error:.1%}"
 
 
