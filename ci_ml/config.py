@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -67,6 +67,73 @@ class EvaluationConfig:
     min_slice_rows: int = 30
 
 
+BoundKind = Literal["min", "max"]
+ChangeKind = Literal["min_delta", "max_delta", "max_regression", "min_relative_delta"]
+BudgetKind = Literal["max", "max_ratio"]
+BOUND_KINDS: tuple[BoundKind, ...] = ("min", "max")
+CHANGE_KINDS: tuple[ChangeKind, ...] = (
+    "min_delta",
+    "max_delta",
+    "max_regression",
+    "min_relative_delta",
+)
+BUDGET_KINDS: tuple[BudgetKind, ...] = ("max", "max_ratio")
+
+
+@dataclass(frozen=True)
+class BoundRule:
+    """`min` / `max` on the challenger's own value, in the metric's displayed units."""
+
+    index: int  # position in `gate:`; one entry may hold several bounds
+    metric: str  # scorer name, resolved at load (`log_loss` -> `neg_log_loss`)
+    kind: BoundKind
+    threshold: float
+    confidence: float | None = None
+    slice_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeRule:
+    """A bound on the improvement over the champion (scorer units: higher is better)."""
+
+    index: int
+    metric: str
+    kind: ChangeKind
+    threshold: float
+    confidence: float | None = None
+    slice_by: str | None = None
+
+
+@dataclass(frozen=True)
+class BudgetRule:
+    """A cost bound: `max` absolute, or `max_ratio` against the champion."""
+
+    index: int
+    budget: str
+    kind: BudgetKind
+    threshold: float
+
+
+GateRule = BoundRule | ChangeRule | BudgetRule
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """The `validation:` section: a data schema inline or in a file (see docs/validation.md)."""
+
+    enabled: bool = False
+    schema: dict[str, Any] | None = None
+    schema_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """The `drift:` section; `options` is the mapping `DriftOptions.from_config` reads."""
+
+    enabled: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class RegistryConfig:
     """The `registry:` section; each backend reads only its own keys."""
@@ -89,12 +156,15 @@ class Config:
     data: DataConfig
     model: ModelConfig
     metrics: tuple[str, ...]
-    gate: tuple[dict[str, Any], ...]
+    gate: tuple[dict[str, Any], ...]  # as written; judged through `rules`
     registry: RegistryConfig
     report_id: str
     raw: dict[str, Any] = field(repr=False)
     custom_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    rules: tuple[GateRule, ...] = ()
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
 
     @property
     def root(self) -> Path:
@@ -121,24 +191,103 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> Config:
     if problems:
         lines = _locate(text, problems)
         raise ConfigError(f"{config_path}: invalid config\n" + "\n".join(lines))
-    config = _build(config_path.resolve(), raw, display_path=str(path))
-    _check_slice_rules(config_path, config)
-    return config
+    try:
+        return _build(config_path.resolve(), raw, display_path=str(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{config_path}: {exc.message}") from exc
 
 
-def _check_slice_rules(path: Path, config: Config) -> None:
+def parse_rules(
+    entries: list[dict[str, Any]] | tuple[dict[str, Any], ...],
+    metrics: tuple[str, ...] | None = None,
+    slice_columns: tuple[str, ...] | None = None,
+) -> tuple[GateRule, ...]:
+    """The `gate:` entries as typed rules, metric names resolved against `metrics`.
+
+    Contradictory bounds (`min: 0.9` with `max: 0.5`) are a ConfigError naming both.
+    With `metrics` None, names are taken as scorer names (for tests and the library).
+    """
+    rules = tuple(r for i, e in enumerate(entries) for r in _rules_of(i, e, metrics, slice_columns))
+    _check_contradictions(rules)
+    return rules
+
+
+def _rules_of(
+    index: int,
+    entry: dict[str, Any],
+    metrics: tuple[str, ...] | None,
+    slice_columns: tuple[str, ...] | None,
+) -> list[GateRule]:
+    if "budget" in entry:
+        budget = str(entry["budget"])
+        return [BudgetRule(index, budget, k, float(entry[k])) for k in BUDGET_KINDS if k in entry]
+    metric = str(entry["metric"])
+    if metrics is not None:
+        from ci_ml.metrics import resolve_rule_metric
+
+        metric = resolve_rule_metric(metric, metrics, f"gate[{index}].metric")
+    confidence, column = entry.get("confidence"), entry.get("slice_by")
+    _check_slice(index, column, confidence, slice_columns)
+    level = None if confidence is None else float(confidence)
+    bounds: list[GateRule] = [
+        BoundRule(index, metric, k, float(entry[k]), level, column)
+        for k in BOUND_KINDS
+        if k in entry
+    ]
+    changes = [
+        ChangeRule(index, metric, k, float(entry[k]), level, column)
+        for k in CHANGE_KINDS
+        if k in entry
+    ]
+    return bounds + changes
+
+
+def _check_slice(
+    index: int, column: str | None, confidence: Any, slice_columns: tuple[str, ...] | None
+) -> None:
     """A slice rule needs its column sliced; slices carry no intervals to be confident in."""
-    for index, rule in enumerate(config.gate):
-        column = rule.get("slice_by")
-        if column is None:
-            continue
-        if column not in config.evaluation.slice_by:
-            raise ConfigError(
-                f"{path}: gate[{index}].slice_by: {column!r} must also be listed in "
-                f"evaluation.slice_by (now {list(config.evaluation.slice_by)})"
-            )
-        if "confidence" in rule:
-            raise ConfigError(f"{path}: gate[{index}]: confidence is not supported on slice rules")
+    if column is None:
+        return
+    if slice_columns is not None and column not in slice_columns:
+        raise ConfigError(
+            f"gate[{index}].slice_by: {column!r} must also be listed in "
+            f"evaluation.slice_by (now {list(slice_columns)})"
+        )
+    if confidence is not None:
+        raise ConfigError(f"gate[{index}]: confidence is not supported on slice rules")
+
+
+# the lower / upper ends each rule kind puts on one quantity (the value, or the improvement)
+_LOWER = {"min": 1.0, "min_delta": 1.0, "max_regression": -1.0}
+_UPPER = {"max": 1.0, "max_delta": 1.0}
+
+
+def _check_contradictions(rules: tuple[GateRule, ...]) -> None:
+    """A floor above a ceiling on the same quantity can never pass: refuse it at load."""
+    for low in rules:
+        for high in rules:
+            if _contradict(low, high):
+                raise ConfigError(_contradiction(low, high))
+
+
+def _contradict(low: GateRule, high: GateRule) -> bool:
+    if isinstance(low, BudgetRule) or isinstance(high, BudgetRule):
+        return False
+    same = (type(low), low.metric, low.slice_by) == (type(high), high.metric, high.slice_by)
+    if not same or low.kind not in _LOWER or high.kind not in _UPPER:
+        return False
+    return _LOWER[low.kind] * low.threshold > high.threshold
+
+
+def _contradiction(low: GateRule, high: GateRule) -> str:
+    assert not isinstance(low, BudgetRule) and not isinstance(high, BudgetRule)
+    what = "value" if isinstance(low, BoundRule) else "improvement"
+    floor = _LOWER[low.kind] * low.threshold
+    return (
+        f"gate[{low.index}].{low.kind} and gate[{high.index}].{high.kind} contradict each "
+        f"other: the {low.metric.removeprefix('neg_')} {what} must be at least {floor:g} "
+        f"and at most {high.threshold:g}, so no challenger can ever pass"
+    )
 
 
 def _read_text(path: Path) -> str:
@@ -311,6 +460,8 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
     registry = raw.get("registry", {})
     command = model.get("command")
     name = raw.get("name") or root.name or "model"
+    metrics = tuple(m if isinstance(m, str) else m["name"] for m in raw["metrics"])
+    evaluation = _evaluation(raw.get("evaluation") or {})
     return Config(
         path=path,
         name=name,
@@ -331,10 +482,13 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
             command=_command(command),
             format=model.get("format", "auto"),
         ),
-        metrics=tuple(m if isinstance(m, str) else m["name"] for m in raw["metrics"]),
+        metrics=metrics,
         custom_metrics={m["name"]: m for m in raw["metrics"] if isinstance(m, dict)},
-        evaluation=_evaluation(raw.get("evaluation") or {}),
+        evaluation=evaluation,
         gate=tuple(raw["gate"]),
+        rules=parse_rules(raw["gate"], metrics, evaluation.slice_by),
+        validation=_validation(root, raw.get("validation")),
+        drift=_drift(raw.get("drift")),
         registry=_registry(path, name, registry),
         report_id=raw.get("report", {}).get("id") or _default_report_id(display_path, root),
         raw=raw,
@@ -344,6 +498,23 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
 def _evaluation(section: dict[str, Any]) -> EvaluationConfig:
     values = {k: v for k, v in section.items() if k != "slice_by"}
     return EvaluationConfig(**values, slice_by=tuple(section.get("slice_by", ())))
+
+
+def _validation(root: Path, section: dict[str, Any] | None) -> ValidationConfig:
+    if not section:
+        return ValidationConfig()
+    schema_file = section.get("schema_file")
+    return ValidationConfig(
+        enabled=section.get("enabled", True) is not False,
+        schema=section.get("schema"),
+        schema_file=root / schema_file if schema_file else None,
+    )
+
+
+def _drift(section: dict[str, Any] | None) -> DriftConfig:
+    section = dict(section or {})
+    enabled = section.pop("enabled", True) is not False
+    return DriftConfig(enabled=enabled, options=section)
 
 
 def _default_report_id(display_path: str, root: Path) -> str:

@@ -5,14 +5,18 @@ Units people think in: `min` / `max` bound the metric as shown (a loss such as
 *improvement*: challenger better than champion by that much, whatever the
 metric's direction (for a loss, improvement = champion loss - challenger loss).
 
-A rule with `confidence: c` is judged on the paired bootstrap, not the point
-estimate: its one-sided bootstrap p-value (the share of resamples on the wrong
-side of the bound) is adjusted across all confidence rules (Holm by default)
-and must be at most 1 - c. Below `min_rows` evaluation rows such a rule says
-"not enough rows to judge" and blocks. `max_delta` (too good to be true) is
-always judged on the point estimate. A rule with `slice_by` is judged on every
-slice large enough to judge; the others are reported, not gated. Every rule
-fails closed: a missing or NaN value fails with the reason.
+A rule with `confidence: c` is a one-sided test of its claim, not a look at
+the point estimate: its bootstrap p-value (the share of resamples on the wrong
+side of the bound), floored for accuracy by the exact binomial / McNemar test
+(`comparison.significance`), is adjusted across all confidence rules (Holm by
+default) and must be at most 1 - c. Its reason quotes the one-sided bound at
+level c; when the eval set is too small for a change the size of its margin,
+the result says so with the smallest detectable change and the rows needed.
+Below `min_rows` evaluation rows such a rule says "not enough rows to judge"
+and blocks. `max_delta` (too good to be true) is always judged on the point
+estimate. A rule with `slice_by` is judged on every slice large enough to
+judge; the others are reported, not gated. Every rule fails closed: a missing
+or NaN value fails with the reason. See docs/statistics.md.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from ci_ml import comparison as stats
+from ci_ml.config import BoundRule, BudgetRule, ChangeRule, GateRule
 from ci_ml.metrics import MetricName
 
-BOUND_RULES = ("min", "max")
-CHANGE_RULES = ("min_delta", "max_delta", "max_regression", "min_relative_delta")
-BUDGET_RULES = ("max", "max_ratio")
+ACCURACY_LIKE = ("accuracy",)  # per-row correctness: an exact test exists
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,14 @@ class RuleResult:
     p_adjusted: float | None = None
     interval: tuple[float, float] | None = None
     slice_by: str | None = None
+    test: str | None = None  # what decided a confidence rule, e.g. "paired bootstrap"
+    side: str | None = None  # "lower" bound (claim above) or "upper" bound (claim below)
+    bound: float | None = None  # the one-sided confidence bound at `confidence`
+    target: float | None = None  # what `bound` must clear, in the same units
+    exact_p_value: float | None = None  # exact binomial / McNemar, the floor of p_value
+    detectable_change: float | None = None  # smallest distance from the bound, 80% power
+    rows_needed: int | None = None  # eval rows for detectable_change to reach the margin
+    underpowered: bool = False  # cannot pass at this eval size for a change of its margin
 
     @property
     def passed(self) -> bool | None:
@@ -68,6 +80,11 @@ class RuleResult:
         if self.confidence is not None:
             out |= {"confidence": self.confidence, "p_value": self.p_value}
             out |= {"p_adjusted": self.p_adjusted, "interval": _pair(self.interval)}
+            out |= {"test": self.test, "side": self.side, "bound": self.bound}
+            out |= {"target": self.target}
+            out |= {"exact_p_value": self.exact_p_value}
+            out |= {"detectable_change": self.detectable_change, "rows_needed": self.rows_needed}
+            out |= {"underpowered": self.underpowered}
         if self.slice_by is not None:
             out["slice_by"] = self.slice_by
         return out
@@ -90,6 +107,8 @@ class Evidence:
     n_rows: int = 0
     min_rows: int = 0
     multiple_testing: str = "holm"
+    # rows where only the champion / only the challenger is right (exact McNemar), if known
+    discordant: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,9 +129,9 @@ class Decision:
         }
 
 
-def decide(rules: list[dict[str, Any]], evidence: Evidence) -> Decision:
+def decide(rules: tuple[GateRule, ...] | list[GateRule], evidence: Evidence) -> Decision:
     """Every rule judged; any failed rule blocks the challenger."""
-    judged = [r for index, rule in enumerate(rules) for r in judge(index, rule, evidence)]
+    judged = [judge(rule, evidence) for rule in rules]
     results, correction = _correct_for_many(judged, evidence.multiple_testing)
     failed = [r for r in results if r.status == "fail"]
     if failed:
@@ -127,48 +146,31 @@ def decide(rules: list[dict[str, Any]], evidence: Evidence) -> Decision:
     return Decision("promote", reason, results, evidence.has_champion, correction)
 
 
-def judge(index: int, rule: dict[str, Any], evidence: Evidence) -> list[RuleResult]:
-    if "budget" in rule:
-        entry = evidence.budgets.get(rule["budget"])
-        return judge_budget(index, rule, entry, evidence.has_champion)
-    if "slice_by" in rule:
-        return judge_slices(index, rule, evidence)
-    entry = evidence.metrics.get(rule["metric"])
-    results = judge_rule(index, rule, entry, evidence.has_champion)
-    role = "primary" if rule["metric"] == evidence.primary else "guardrail"
-    results = [replace(r, role=role) for r in results]
-    if "confidence" not in rule:
-        return results
-    return [_with_confidence(r, rule, entry, evidence) for r in results]
+def judge(rule: GateRule, evidence: Evidence) -> RuleResult:
+    if isinstance(rule, BudgetRule):
+        return judge_budget(rule, evidence.budgets.get(rule.budget), evidence.has_champion)
+    if rule.slice_by is not None:
+        return judge_slices(rule, evidence)
+    entry = evidence.metrics.get(rule.metric)
+    result = judge_rule(rule, entry, evidence.has_champion)
+    result = replace(result, role="primary" if rule.metric == evidence.primary else "guardrail")
+    if rule.confidence is None:
+        return result
+    return _with_confidence(result, rule.confidence, entry, evidence)
 
 
 # -- point estimates -------------------------------------------------------------------
 
 
 def judge_rule(
-    index: int, rule: dict[str, Any], entry: dict[str, Any] | None, has_champion: bool
-) -> list[RuleResult]:
-    metric = MetricName.of(rule["metric"], entry)
-    return [
-        _judge(index, metric, kind, float(rule[kind]), entry, has_champion)
-        for kind in (*BOUND_RULES, *CHANGE_RULES)
-        if kind in rule
-    ]
-
-
-def _judge(
-    index: int,
-    metric: MetricName,
-    kind: str,
-    threshold: float,
-    entry: dict[str, Any] | None,
-    has_champion: bool,
+    rule: BoundRule | ChangeRule, entry: dict[str, Any] | None, has_champion: bool
 ) -> RuleResult:
-    blank = RuleResult(index, metric.scorer, kind, threshold, None, "fail", "")
+    metric = MetricName.of(rule.metric, entry)
+    blank = RuleResult(rule.index, metric.scorer, rule.kind, rule.threshold, None, "fail", "")
     challenger = _number(entry, "challenger")
     if challenger is None:
         return replace(blank, reason=f"{metric.display} is missing or NaN for the challenger")
-    if kind in BOUND_RULES:
+    if isinstance(rule, BoundRule):
         return _bound(blank, metric, challenger)
     if not has_champion:
         return replace(blank, status="skipped", reason="no champion yet to compare with")
@@ -184,7 +186,8 @@ def _bound(blank: RuleResult, metric: MetricName, value: float) -> RuleResult:
     bound = blank.threshold
     passed = _at_least(shown, bound) if blank.rule == "min" else _at_least(bound, shown)
     word = ">=" if blank.rule == "min" else "<="
-    reason = f"{metric.display} {_f(shown)} {'is' if passed else 'is not'} {word} {_f(bound)}"
+    a, b = _fs(shown, bound)
+    reason = f"{metric.display} {a} {'is' if passed else 'is not'} {word} {b}"
     return replace(blank, value=shown, status=_status(passed), reason=reason)
 
 
@@ -195,15 +198,21 @@ def _change(blank: RuleResult, metric: MetricName, new: float, old: float) -> Ru
     if blank.rule == "min_relative_delta":
         return _relative(blank, improvement, old, movement)
     if blank.rule == "min_delta":
-        passed, need = (
-            _at_least(improvement, bound),
-            f"needs an improvement of at least {_f(bound)}",
-        )
+        passed = _at_least(improvement, bound)
+        a, b = _fs(improvement, bound)
+        need = f"improvement {a} {'>=' if passed else '<'} the {b} required"
     elif blank.rule == "max_delta":
         passed = _at_least(bound, improvement)
-        need = f"an improvement above {_f(bound)} is too good to be true (a leak or a bug?)"
+        a, b = _fs(improvement, bound)
+        need = (
+            f"improvement {a} is within the {b} plausibility limit"
+            if passed
+            else f"improvement {a} exceeds {b}: too good to be true (a leak or a bug?)"
+        )
     else:  # max_regression
-        passed, need = _at_least(improvement, -bound), f"may regress by at most {_f(bound)}"
+        passed = _at_least(improvement, -bound)
+        a, b = _fs(improvement, -bound)
+        need = f"change {a} {'>=' if passed else '<'} {b} (may regress by at most {_f(bound)})"
     return replace(blank, value=improvement, status=_status(passed), reason=f"{movement}; {need}")
 
 
@@ -214,9 +223,10 @@ def _relative(blank: RuleResult, improvement: float, old: float, movement: str) 
         reason = f"{movement}; relative change undefined (champion is 0), judged by its sign"
         return replace(blank, status=_status(passed), reason=reason)
     relative = improvement / abs(old)
-    need = f"needs a relative improvement of at least {bound:+.2%}"
-    reason = f"{movement} ({relative:+.2%}); {need}"
-    return replace(blank, value=relative, status=_status(_at_least(relative, bound)), reason=reason)
+    passed = _at_least(relative, bound)
+    a, b = _fs(relative, bound, percent=True)
+    need = f"relative improvement {a} {'>=' if passed else '<'} the {b} required"
+    return replace(blank, value=relative, status=_status(passed), reason=f"{movement}; {need}")
 
 
 def _movement(metric: MetricName, old: float, new: float) -> str:
@@ -224,20 +234,21 @@ def _movement(metric: MetricName, old: float, new: float) -> str:
     if new == old:
         return f"{metric.display} unchanged at {_f(shown_new)}"
     better = "better" if new > old else "worse"
-    return f"{metric.display} {_f(shown_old)} -> {_f(shown_new)} ({better})"
+    a, b = _fs(shown_old, shown_new)
+    return f"{metric.display} {a} -> {b} ({better})"
 
 
-# -- confidence: the bootstrap must clear the bound, not just the point estimate ---------------
+# -- confidence: the one-sided test must clear the bound, not just the point estimate ----------
 
 
 def _with_confidence(
-    result: RuleResult, rule: dict[str, Any], entry: dict[str, Any] | None, evidence: Evidence
+    result: RuleResult, level: float, entry: dict[str, Any] | None, evidence: Evidence
 ) -> RuleResult:
     if result.status == "skipped" or result.rule == "max_delta":
         return result  # nothing to compare with, or judged on the point estimate by design
-    level = float(rule["confidence"])
     result = replace(result, confidence=level)
-    if evidence.n_rows < evidence.min_rows:
+    rows = stats.check_min_rows(evidence.n_rows, evidence.min_rows)
+    if not rows.judged:
         reason = (
             f"not enough rows to judge with {level:.0%} confidence: {evidence.n_rows} eval rows, "
             f"evaluation.min_rows is {evidence.min_rows}"
@@ -246,7 +257,7 @@ def _with_confidence(
     samples = _samples(result, entry, evidence)
     if samples is None or len(samples) == 0:
         return replace(result, status="fail", reason="no bootstrap evidence for this metric")
-    return _p_value(result, samples, level, entry)
+    return _tested(result, samples, level, entry, evidence)
 
 
 def _samples(
@@ -257,7 +268,7 @@ def _samples(
     if values is None:
         return None
     metric = MetricName.of(result.metric, entry)
-    if result.rule in BOUND_RULES:
+    if result.rule in ("min", "max"):
         shown = -values[0] if metric.is_loss else values[0]
         return shown[np.isfinite(shown)]
     if values.shape[0] < 2:
@@ -266,16 +277,68 @@ def _samples(
     return improvement[np.isfinite(improvement)]
 
 
-def _p_value(
-    result: RuleResult, samples: np.ndarray, level: float, entry: dict[str, Any] | None
+def _tested(
+    result: RuleResult,
+    samples: np.ndarray,
+    level: float,
+    entry: dict[str, Any] | None,
+    evidence: Evidence,
 ) -> RuleResult:
-    """One-sided bootstrap p-value of "the rule's claim is false", with the +1 correction."""
+    """The one-sided test of the rule's claim: bootstrap, floored by the exact test."""
     bound = _bound_in_sample_units(result, entry)
-    wrong_side = samples >= bound if result.rule == "max" else samples <= bound
-    p = (int(np.count_nonzero(wrong_side)) + 1) / (len(samples) + 1)
+    claim: stats.Claim = "below" if result.rule == "max" else "above"
+    p_boot = stats.bootstrap_p_value(samples, bound, claim)
+    exact = _exact_p(result, bound, claim, entry, evidence)
     alpha = 1 - level
     low, high = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
-    return replace(result, p_value=p, interval=(float(low), float(high)))
+    detectable = stats.detectable_change(samples, level)
+    margin = 0.0 if result.rule in ("min", "max") else bound
+    needed = stats.rows_needed(evidence.n_rows, detectable, margin)
+    return replace(
+        result,
+        p_value=stats.exact_floor(p_boot, exact),
+        exact_p_value=exact,
+        interval=(float(low), float(high)),
+        test=_test_name(result, exact, evidence),
+        side="upper" if claim == "below" else "lower",
+        bound=stats.one_sided_bound(samples, level, claim),
+        target=bound,
+        detectable_change=detectable,
+        rows_needed=needed,
+        underpowered=needed is not None and needed > evidence.n_rows,
+    )
+
+
+def _exact_p(
+    result: RuleResult,
+    bound: float,
+    claim: stats.Claim,
+    entry: dict[str, Any] | None,
+    evidence: Evidence,
+) -> float | None:
+    """Exact tests on per-row correctness: binomial for a bound, McNemar for a gain >= 0."""
+    if result.metric not in ACCURACY_LIKE:
+        return None
+    if result.rule in ("min", "max"):
+        accuracy = _number(entry, "challenger")
+        if accuracy is None or evidence.n_rows <= 0:
+            return None
+        correct = round(accuracy * evidence.n_rows)
+        return stats.exact_accuracy_p(correct, evidence.n_rows, bound, claim)
+    if evidence.discordant is None or bound < 0:
+        return None  # a non-inferiority margin: the bootstrap alone (see docs/statistics.md)
+    _, p_better = stats.mcnemar_counts(*evidence.discordant)
+    return p_better
+
+
+def _test_name(result: RuleResult, exact: float | None, evidence: Evidence) -> str:
+    if exact is None:
+        return "paired bootstrap" if result.rule not in ("min", "max") else "bootstrap"
+    if result.rule in ("min", "max"):
+        return f"bootstrap and exact binomial on {evidence.n_rows} rows"
+    only_champion, only_challenger = evidence.discordant or (0, 0)
+    rows = only_champion + only_challenger
+    return f"paired bootstrap and exact McNemar on {rows} discordant rows"
 
 
 def _bound_in_sample_units(result: RuleResult, entry: dict[str, Any] | None) -> float:
@@ -289,13 +352,11 @@ def _bound_in_sample_units(result: RuleResult, entry: dict[str, Any] | None) -> 
 
 def _correct_for_many(results: list[RuleResult], method: str) -> tuple[tuple[RuleResult, ...], str]:
     """Adjust the p-values of all confidence rules together, then judge each at its level."""
-    from ci_ml.comparison import bonferroni, holm
-
     tested = [i for i, r in enumerate(results) if r.p_value is not None]
     if not tested:
         return tuple(results), "none"
     raw = [results[i].p_value or 0.0 for i in tested]
-    adjusted = {"holm": holm, "bonferroni": bonferroni}.get(method, lambda p: list(p))(raw)
+    adjusted = stats.adjusted_p_values(raw, method)
     out = list(results)
     for i, p_adj in zip(tested, adjusted, strict=True):
         out[i] = _judge_confidence(out[i], float(p_adj), method, len(tested))
@@ -304,61 +365,81 @@ def _correct_for_many(results: list[RuleResult], method: str) -> tuple[tuple[Rul
 
 def _judge_confidence(result: RuleResult, p_adj: float, method: str, family: int) -> RuleResult:
     level = result.confidence or 0.95
-    passed = p_adj <= 1 - level
-    low, high = result.interval or (math.nan, math.nan)
-    claim = "holds" if passed else "is not shown"
-    corrected = (
-        f", {method}-adjusted over {family} rules" if family > 1 and method != "none" else ""
-    )
+    alpha = 1 - level
+    passed = p_adj <= alpha + 1e-12
+    claim = _claim_words(result)
+    sign = ">=" if result.side == "lower" else "<="
+    shown_bound, target = _fs(result.bound, result.target)
+    p_words = f"p={_f(result.p_value)}"
+    if result.exact_p_value is not None:
+        p_words += f" (exact {_f(result.exact_p_value)}, the larger decides)"
+    if family > 1 and method != "none":
+        p_words += f", {method}-adjusted over {family} rules {_f(p_adj)}"
+    verdict = "shown" if passed else "not shown"
     reason = (
-        f"{result.reason}; with {level:.0%} confidence the claim {claim} "
-        f"(p={_f(p_adj)}{corrected}; {level:.0%} interval {_f(low)} to {_f(high)})"
+        f"{result.reason}; one-sided {result.test} test that {claim}: {verdict} at {level:.0%} "
+        f"({level:.0%} {result.side} bound {shown_bound}, needs {sign} {target}; "
+        f"{p_words} {'<=' if passed else '>'} {_f(alpha)})"
     )
+    if not passed and result.underpowered:
+        reason += _underpowered_words(result)
     return replace(result, status=_status(passed), p_adjusted=p_adj, reason=reason)
+
+
+def _claim_words(result: RuleResult) -> str:
+    if result.rule in ("min", "max"):
+        word = "at most" if result.rule == "max" else "at least"
+        return f"the value is {word} {_f(result.threshold)}"
+    if result.rule == "min_relative_delta":
+        return f"the relative improvement is at least {_percent(result.threshold)}"
+    if result.rule == "max_regression":
+        return f"the challenger is worse by at most {_f(result.threshold)}"
+    return f"the improvement is at least {_f(result.threshold)}"
+
+
+def _underpowered_words(result: RuleResult) -> str:
+    rows = f"{result.rows_needed:,}" if result.rows_needed is not None else "more"
+    return (
+        f"; at this eval size the rule cannot pass for a change the size of its margin: "
+        f"it detects (80% power) only a change of at least {_f(result.detectable_change)} "
+        f"beyond its bound, and its {_f(abs(result.threshold))} margin needs about {rows} "
+        "eval rows"
+    )
 
 
 # -- slices -----------------------------------------------------------------------------
 
 
-def judge_slices(index: int, rule: dict[str, Any], evidence: Evidence) -> list[RuleResult]:
+def judge_slices(rule: BoundRule | ChangeRule, evidence: Evidence) -> RuleResult:
     """The rule on every judged slice of its column; the worst slice decides."""
-    column, scorer = rule["slice_by"], rule["metric"]
-    slices = [s for s in evidence.slices if s["column"] == column and s["metric"] == scorer]
-    entry = evidence.metrics.get(scorer)
-    out = []
-    for kind in (*BOUND_RULES, *CHANGE_RULES):
-        if kind not in rule:
-            continue
-        per_slice = [_one_slice(index, kind, float(rule[kind]), s, entry, evidence) for s in slices]
-        out.append(_worst(index, scorer, kind, float(rule[kind]), column, per_slice, slices))
-    return out
+    column = rule.slice_by
+    slices = [s for s in evidence.slices if s["column"] == column and s["metric"] == rule.metric]
+    per_slice = [_one_slice(rule, s, evidence) for s in slices]
+    return _worst(rule, per_slice, slices)
 
 
 def _one_slice(
-    index: int,
-    kind: str,
-    bound: float,
-    piece: dict[str, Any],
-    entry: dict[str, Any] | None,
-    evidence: Evidence,
+    rule: BoundRule | ChangeRule, piece: dict[str, Any], evidence: Evidence
 ) -> RuleResult | None:
     if not piece.get("judged"):
         return None
-    metric = MetricName.of(piece["metric"], entry)
-    result = _judge(index, metric, kind, bound, piece, evidence.has_champion)
+    entry = evidence.metrics.get(rule.metric)
+    named = piece | {
+        k: entry[k] for k in ("display_name", "lower_is_better") if entry and k in entry
+    }
+    result = judge_rule(rule, named, evidence.has_champion)
     return replace(result, reason=f"{piece['column']}={piece['value']!r}: {result.reason}")
 
 
 def _worst(
-    index: int,
-    scorer: str,
-    kind: str,
-    bound: float,
-    column: str,
+    rule: BoundRule | ChangeRule,
     per_slice: list[RuleResult | None],
     slices: list[dict[str, Any]],
 ) -> RuleResult:
-    blank = RuleResult(index, scorer, kind, bound, None, "skipped", "", slice_by=column)
+    column = rule.slice_by
+    blank = RuleResult(
+        rule.index, rule.metric, rule.kind, rule.threshold, None, "skipped", "", slice_by=column
+    )
     judged = [r for r in per_slice if r is not None]
     small = len(per_slice) - len(judged)
     note = f"; {small} slice(s) too small to judge (not gated)" if small else ""
@@ -379,21 +460,12 @@ def _worst(
 # -- budgets ----------------------------------------------------------------------------
 
 
-def judge_budget(
-    index: int, rule: dict[str, Any], entry: dict[str, Any] | None, has_champion: bool
-) -> list[RuleResult]:
+def judge_budget(rule: BudgetRule, entry: dict[str, Any] | None, has_champion: bool) -> RuleResult:
     """Budgets are costs: lower is better, bounded absolutely (`max`) or vs the champion."""
     value = _number(entry, "challenger")
     champion = _number(entry, "champion") if has_champion else None
-    return [
-        _budget(
-            RuleResult(index, rule["budget"], kind, float(rule[kind]), None, "", "", "budget"),
-            value,
-            champion,
-        )
-        for kind in BUDGET_RULES
-        if kind in rule
-    ]
+    blank = RuleResult(rule.index, rule.budget, rule.kind, rule.threshold, None, "", "", "budget")
+    return _budget(blank, value, champion)
 
 
 def _budget(blank: RuleResult, value: float | None, champion: float | None) -> RuleResult:
@@ -402,7 +474,8 @@ def _budget(blank: RuleResult, value: float | None, champion: float | None) -> R
         return replace(blank, status="fail", reason=f"{name} was not measured for the challenger")
     if blank.rule == "max":
         passed = _at_least(bound, value)
-        reason = f"{name} {_f(value)} {'is' if passed else 'is not'} <= {_f(bound)}"
+        a, b = _fs(value, bound)
+        reason = f"{name} {a} {'is' if passed else 'is not'} <= {b}"
         return replace(blank, value=value, status=_status(passed), reason=reason)
     if not champion:
         return replace(blank, status="skipped", reason=f"no champion {name} to compare with")
@@ -432,7 +505,29 @@ def _number(entry: dict[str, Any] | None, key: str) -> float | None:
     return float(value)
 
 
-def _f(value: float | None) -> str:
+def _f(value: float | None, digits: int = 4) -> str:
+    """A number as people read it: `digits` significant digits, never `-0`."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    return f"{value:.4g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.2e}"
+    if value == 0 or float(f"{value:.{digits}g}") == 0:
+        return "0"
+    text = f"{value:.{digits}g}" if abs(value) >= 1e-4 else f"{value:.{digits - 2}e}"
+    return "0" if text.lstrip("-") in {"0", "0.0"} else text
+
+
+def _fs(a: float | None, b: float | None, percent: bool = False) -> tuple[str, str]:
+    """Two numbers with just enough digits that unequal values never print alike."""
+    show = _percent if percent else _f
+    for digits in range(4, 17):
+        left, right = show(a, digits), show(b, digits)
+        if left != right or a == b or a is None or b is None:
+            return left, right
+    return left, right
+
+
+def _percent(value: float | None, digits: int = 4) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    places = max(digits - 2, 2)
+    text = f"{value * 100:+.{places}f}%"
+    return "0%" if float(text[:-1]) == 0 else text

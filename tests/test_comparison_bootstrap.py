@@ -162,7 +162,8 @@ def test_identical_models_are_never_better_with_confidence() -> None:
         assert result.delta == 0.0 and result.delta_interval is not None
         assert result.delta_interval.contains(0.0)
         assert result.prob_challenger_better == 0.5  # every tie counts half
-        assert not result.better_with_confidence and not result.worse_with_confidence
+        low, high = result.delta_interval.low, result.delta_interval.high
+        assert low is not None and high is not None and not low > 0 and not high < 0
 
 
 def test_clearly_better_model_is_better_with_confidence() -> None:
@@ -172,11 +173,12 @@ def test_clearly_better_model_is_better_with_confidence() -> None:
     challenger = noisy_labels(y, 0.8, np.arange(3), rng)
     results = paired_bootstrap(["accuracy", "f1_weighted"], y, challenger, champion)
     for result in results:
-        assert result.better_with_confidence
+        assert result.delta_interval is not None and (result.delta_interval.low or 0.0) > 0
         assert result.prob_challenger_better == 1.0
         assert result.delta is not None and result.delta > 0.1
     worse = paired_bootstrap(["accuracy"], y, champion, challenger)[0]
-    assert worse.worse_with_confidence and worse.prob_challenger_better == 0.0
+    assert worse.delta_interval is not None and (worse.delta_interval.high or 0.0) < 0
+    assert worse.prob_challenger_better == 0.0
 
 
 def test_results_are_deterministic_and_json_ready() -> None:
@@ -190,6 +192,7 @@ def test_results_are_deterministic_and_json_ready() -> None:
     assert payload["display_name"] == "mean_squared_error"
     assert payload["delta_interval"]["level"] == 0.95
     assert payload["method"] == "vectorised" and first[1].method == "loop"
+    assert payload["interval_method"] == "studentized"
     assert set(payload) >= {"champion", "challenger", "delta", "prob_challenger_better"}
 
 

@@ -8,8 +8,8 @@ import pytest
 from ci_ml.comparison.metrics import Predictions
 from ci_ml.comparison.significance import (
     adjust,
+    benjamini_hochberg,
     bonferroni,
-    bonferroni_confidence,
     check_min_rows,
     holm,
     mcnemar_counts,
@@ -46,7 +46,10 @@ def test_holm_and_bonferroni_hand_computed() -> None:
     result = adjust(p, alpha=0.05, method="holm")
     assert result.rejected == (True, False, False)
     assert adjust(p, method="bonferroni").to_dict()["adjusted"] == pytest.approx([0.03, 0.12, 0.09])
-    assert bonferroni_confidence(0.95, 5) == pytest.approx(0.99)
+    assert benjamini_hochberg([0.01, 0.04, 0.03, 0.5]) == pytest.approx(
+        [0.04, 0.0533333, 0.0533333, 0.5]
+    )
+    assert adjust(p, method="bh").adjusted == tuple(benjamini_hochberg(p))
     with pytest.raises(ValueError, match="holm"):
         adjust(p, method="sidak")
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from ci_ml.config import parse_rules
 from ci_ml.gate import Evidence
-from ci_ml.gate import decide as decide_on
+from ci_ml.gate import decide as decide_typed
+
+
+def decide_on(rules, evidence):
+    """The gate on `gate:` entries as written in ci-ml.yaml."""
+    return decide_typed(parse_rules(rules), evidence)
 
 
 def decide(rules, metrics, has_champion, budgets=None):
@@ -194,7 +201,7 @@ def test_better_with_confidence_needs_the_interval_not_the_point_estimate():
     point = decide_on([{"metric": "accuracy", "min_delta": 0.0}], evidence_with(noisy, champion))
     assert point.verdict == "promote"
     doubtful = decide_on([rule], evidence_with(noisy, champion)).rules[0]
-    assert doubtful.status == "fail" and "is not shown" in doubtful.reason
+    assert doubtful.status == "fail" and "not shown at 95%" in doubtful.reason
     assert doubtful.p_value > 0.05 and doubtful.interval[0] < 0 < doubtful.interval[1]
     confident = decide_on([rule], evidence_with(sure, champion)).rules[0]
     assert confident.status == "pass" and confident.p_value < 0.01
@@ -311,3 +318,74 @@ def test_primary_and_guardrail_roles_are_reported():
     metrics = {"f1_macro": metric(0.9, 0.88), "accuracy": metric(0.9, 0.9)}
     decision = decide_on(rules, Evidence(metrics, True, primary="f1_macro"))
     assert [r.role for r in decision.rules] == ["primary", "guardrail"]
+
+
+# -- exact floor, words and what a rule can detect ---------------------------------------------
+
+
+def _three_discordant_rows_all_for_the_challenger():
+    """100 rows, identical predictions except 3 rows where only the challenger is right."""
+    from ci_ml.comparison import paired_bootstrap_values
+
+    y = np.tile([0, 1], 50)
+    champion = y.copy()
+    champion[:20] = 1 - champion[:20]
+    challenger = champion.copy()
+    challenger[:3] = y[:3]
+    _, values = paired_bootstrap_values(["accuracy"], y, challenger, champion, seed=0)
+    entry = metric(float(np.mean(challenger == y)), float(np.mean(champion == y)))
+    return entry, values[0]
+
+
+def test_few_discordant_rows_cannot_pass_where_the_exact_test_says_no():
+    entry, values = _three_discordant_rows_all_for_the_challenger()
+    rule = {"metric": "accuracy", "min_delta": 0.0, "confidence": 0.95}
+    base = Evidence({"accuracy": entry}, True, resampled={"accuracy": values}, n_rows=100)
+    bootstrap_only = decide_on([rule], base).rules[0]
+    assert bootstrap_only.status == "pass"  # p ~ e^-3: the flaw the exact floor removes
+    floored = decide_on([rule], replace(base, discordant=(0, 3))).rules[0]
+    assert floored.status == "fail"
+    assert floored.exact_p_value == pytest.approx(0.125) and floored.p_value == pytest.approx(0.125)
+    assert "exact McNemar on 3 discordant rows" in floored.reason
+    assert "95% lower bound" in floored.reason and floored.side == "lower"
+
+
+def test_a_passing_max_delta_reads_as_a_pass():
+    result = decide(
+        [{"metric": "accuracy", "max_delta": 0.3}], {"accuracy": metric(0.85, 0.8)}, True
+    )
+    reason = result.rules[0].reason
+    assert result.rules[0].status == "pass" and "within the 0.3 plausibility limit" in reason
+    assert "too good" not in reason
+
+
+def test_identical_models_never_show_minus_zero():
+    rule = {"metric": "neg_log_loss", "min_delta": 0.0}
+    reason = decide([rule], {"neg_log_loss": metric(-0.3, -0.3)}, True).rules[0].reason
+    assert "-0" not in reason and "unchanged at 0.3" in reason
+
+
+def test_a_rule_never_fails_at_a_displayed_tie():
+    rule = {"metric": "accuracy", "min_relative_delta": -0.01}
+    result = decide([rule], {"accuracy": metric(0.80, 0.8 / 0.98999)}, True).rules[0]
+    assert result.status == "fail"
+    shown = result.reason.split("relative improvement ")[1].split(" < the ")
+    assert shown[0] != shown[1].removesuffix(" required")
+
+
+def test_an_underpowered_rule_says_what_it_can_detect_and_the_rows_it_needs():
+    rng = np.random.default_rng(3)
+    champion = np.full(1000, 0.80)
+    wide = 0.80 + rng.normal(0, 0.02, 1000)  # equal models, interval about +-0.04
+    rule = {"metric": "accuracy", "max_regression": 0.01, "confidence": 0.95}
+    result = decide_on([rule], evidence_with(wide, champion, n_rows=100)).rules[0]
+    assert result.status == "fail" and result.underpowered
+    assert result.detectable_change == pytest.approx(2.49 * 0.02, rel=0.1)
+    assert result.rows_needed == pytest.approx(
+        100 * (result.detectable_change / 0.01) ** 2, rel=0.01
+    )
+    assert "cannot pass for a change the size of its margin" in result.reason
+    data = result.to_dict()
+    assert {"test", "side", "bound", "detectable_change", "rows_needed", "underpowered"} <= set(
+        data
+    )

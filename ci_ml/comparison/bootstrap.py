@@ -21,7 +21,7 @@ import contextlib
 import math
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,8 @@ from ci_ml.comparison.metrics import (
     resolve_metric,
     score,
 )
+from ci_ml.comparison.significance import clean
+from ci_ml.comparison.studentized import studentized
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
@@ -43,15 +45,6 @@ DEFAULT_SEED = 0
 # Index and count matrices of one chunk stay under this many bytes; larger
 # chunks were slower (fresh pages for every chunk), not faster.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
-
-
-def clean(value: Any) -> Any:
-    """JSON-ready: numpy scalars to Python, NaN and infinities to None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @dataclass(frozen=True)
@@ -90,15 +83,7 @@ class BootstrapResult:
     n_valid_resamples: int
     seed: int
     method: str
-
-    @property
-    def better_with_confidence(self) -> bool:
-        """The whole delta interval is above zero."""
-        return self.delta_interval is not None and (self.delta_interval.low or 0.0) > 0
-
-    @property
-    def worse_with_confidence(self) -> bool:
-        return self.delta_interval is not None and (self.delta_interval.high or 0.0) < 0
+    interval_method: str = "percentile"  # "studentized" (bootstrap-t) for moment metrics
 
     @property
     def p_value_not_better(self) -> float | None:
@@ -281,7 +266,11 @@ def paired_bootstrap_values(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> tuple[list[BootstrapResult], list[np.ndarray]]:
     """`paired_bootstrap`, plus per metric the resampled values, shape
-    (n_models, n_resamples), challenger first: the gate tests thresholds on them."""
+    (n_models, n_resamples), challenger first: the gate tests thresholds on them.
+
+    For moment metrics (MSE, RMSE, MAE, log loss, ...) these are the bootstrap-t
+    pseudo-resamples of `studentized`, and row 0 - row 1 is the studentized change,
+    so percentiles of them are the studentized intervals the results report."""
     if not 0 < confidence < 1 or n_resamples < 1:
         raise ValueError(
             f"need 0 < confidence < 1 and n_resamples >= 1, got {confidence}, {n_resamples}"
@@ -296,11 +285,20 @@ def paired_bootstrap_values(
     # exact values first: a metric sklearn refuses fails before any resampling
     points = [[score(metric, y, model) for model in models] for metric in resolved]
     values, methods = resampled_values(resolved, y, models, n_resamples, seed, chunk_bytes)
-    results = [
-        _result(metric, point, vals, method, confidence, seed, len(y))
-        for metric, point, vals, method in zip(resolved, points, values, methods, strict=True)
-    ]
-    return results, values
+    results, tested = [], []
+    for metric, point, vals, method in zip(resolved, points, values, methods, strict=True):
+        pivots = studentized(metric, y, models, n_resamples, seed, chunk_bytes)
+        own, deltas = (vals, _deltas(vals)) if pivots is None else (pivots.own, pivots.change)
+        result = _result(metric, point, own, deltas, method, confidence, seed, len(y))
+        if pivots is not None:
+            result = replace(result, interval_method="studentized")
+        results.append(result)
+        tested.append(own if deltas is None else np.vstack([own[0], own[0] - deltas]))
+    return results, tested
+
+
+def _deltas(values: np.ndarray) -> np.ndarray | None:
+    return values[0] - values[1] if len(values) > 1 else None
 
 
 def percentile_interval(values: np.ndarray, level: float) -> Interval:
@@ -335,6 +333,7 @@ def _result(
     metric: Metric,
     points: list[float],
     values: np.ndarray,
+    deltas: np.ndarray | None,
     method: str,
     confidence: float,
     seed: int,
@@ -342,7 +341,6 @@ def _result(
 ) -> BootstrapResult:
     challenger = points[0]
     champion = points[1] if len(points) > 1 else None
-    deltas = values[0] - values[1] if len(points) > 1 else None
     delta = None if champion is None else challenger - champion
     relative, reason = relative_delta(delta, champion)
     valid = np.isfinite(values).all(axis=0)

@@ -107,16 +107,32 @@ def build_kernel(
         return _r2_kernel(metric, y_true, models, explained=False)
     if func is skm.explained_variance_score and not metric.kwargs:
         return _r2_kernel(metric, y_true, models, explained=True)
+    found = row_losses(metric, y_true, models)
+    if found is None:
+        return None
+    losses, root = found
+    return _loss_kernel(metric, losses, root=root)
+
+
+def row_losses(
+    metric: Metric, y_true: np.ndarray, models: Sequence[Predictions]
+) -> tuple[list[np.ndarray], bool] | None:
+    """Per-row losses of a moment metric (a mean of them, or its square root: `root`),
+    or None when the metric is not one."""
+    func = metric.score_func
+    if metric.custom or metric.kwargs or np.ndim(y_true) != 1:
+        return None
+    if func is skm.log_loss:
+        return [_log_losses(metric, y_true, m) for m in models], False
     per_row = _PER_ROW.get(func)
-    if per_row is None or metric.kwargs:
+    if per_row is None:
         return None
     y = np.asarray(y_true, dtype=float)
     preds = [np.asarray(response_values(metric, m), dtype=float) for m in models]
     if any(p.ndim != 1 for p in preds):
         return None
-    losses = [per_row(y, p) for p in preds]
     root = func in (skm.root_mean_squared_error, skm.root_mean_squared_log_error)
-    return _loss_kernel(metric, losses, root=root)
+    return [per_row(y, p) for p in preds], root
 
 
 _PER_ROW: dict[Any, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {

@@ -1,18 +1,35 @@
-"""Significance helpers for the gate: exact McNemar, multiple-rule adjustment,
-and the minimum number of rows needed before a verdict is given at all."""
+"""Significance for the gate and drift: one-sided bootstrap and exact tests,
+the one multiple-testing `adjust()`, power, and the minimum rows to judge at all.
+
+Why an exact floor: a bootstrap of accuracy on D discordant rows, all favouring
+the challenger, gives a p-value near e^-D (0.05 at D = 3), where the exact
+one-sided McNemar test gives 2^-D (0.125). For accuracy the gate therefore
+uses the larger of the bootstrap and the exact p-value (`exact_floor`): the
+bootstrap where disagreements are many, never less than the exact test.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import binom
 
-from ci_ml.comparison.bootstrap import clean
+HOLM, BONFERRONI, BENJAMINI_HOCHBERG, NO_ADJUSTMENT = "holm", "bonferroni", "bh", "none"
+METHODS = (HOLM, BONFERRONI, BENJAMINI_HOCHBERG, NO_ADJUSTMENT)
+Claim = Literal["above", "below"]  # the rule claims the true value is above / below a bound
+POWER = 0.8  # the power at which a "smallest detectable change" is quoted
 
-METHODS = ("holm", "bonferroni")
+
+def clean(value: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, NaN and infinities to None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 @dataclass(frozen=True)
@@ -37,6 +54,8 @@ def mcnemar_counts(only_champion_right: int, only_challenger_right: int) -> tupl
     Under the null each discordant row is equally likely to favour either model,
     so the challenger's share of them is Binomial(b + c, 1/2).
     """
+    from scipy.stats import binom
+
     b, c = only_champion_right, only_challenger_right
     n = b + c
     if n == 0:
@@ -62,6 +81,50 @@ def mcnemar_exact(y_true: Any, champion: Any, challenger: Any) -> McNemarResult:
     )
 
 
+def bootstrap_p_value(samples: np.ndarray, bound: float, claim: Claim) -> float:
+    """One-sided bootstrap p-value of "the claim is false": the share of resamples on
+    the wrong side of (or at) the bound, with the +1 correction so it is never 0."""
+    wrong = samples <= bound if claim == "above" else samples >= bound
+    return (int(np.count_nonzero(wrong)) + 1) / (len(samples) + 1)
+
+
+def one_sided_bound(samples: np.ndarray, level: float, claim: Claim) -> float:
+    """The level-`level` lower (claim above) or upper (claim below) confidence bound."""
+    q = 1 - level if claim == "above" else level
+    return float(np.quantile(samples, q))
+
+
+def exact_accuracy_p(correct: int, n_rows: int, bound: float, claim: Claim) -> float:
+    """Exact binomial p-value of "accuracy is not above (below) `bound`"."""
+    from scipy.stats import binom
+
+    bound = min(max(bound, 0.0), 1.0)
+    if claim == "above":
+        return float(binom.sf(correct - 1, n_rows, bound))
+    return float(binom.cdf(correct, n_rows, bound))
+
+
+def exact_floor(bootstrap_p: float, exact_p: float | None) -> float:
+    """The p-value a rule on accuracy is judged on: never below the exact test's."""
+    return bootstrap_p if exact_p is None else max(bootstrap_p, exact_p)
+
+
+def detectable_change(samples: np.ndarray, level: float, power: float = POWER) -> float:
+    """Smallest true distance from the bound a one-sided test at `level` detects with
+    `power`, from the bootstrap spread: (z_level + z_power) * sd."""
+    from scipy.stats import norm
+
+    sd = float(np.std(samples, ddof=1)) if len(samples) > 1 else math.inf
+    return float((norm.ppf(level) + norm.ppf(power)) * sd)
+
+
+def rows_needed(n_rows: int, detectable: float, margin: float) -> int | None:
+    """Eval rows for which `detectable` shrinks to `margin` (spread ~ 1/sqrt(n))."""
+    if margin == 0 or not math.isfinite(detectable):
+        return None
+    return math.ceil(n_rows * (detectable / abs(margin)) ** 2)
+
+
 def bonferroni(p_values: Sequence[float]) -> list[float]:
     m = len(p_values)
     return [min(1.0, p * m) for p in p_values]
@@ -77,6 +140,34 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p_values[i]))
         adjusted[i] = running
     return adjusted
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """BH-adjusted p-values (false discovery rate), in the input order."""
+    if not p_values:
+        return []
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * len(p) / np.arange(1, len(p) + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
+    result = np.empty_like(p)
+    result[order] = np.minimum(adjusted, 1.0)
+    return [float(v) for v in result]
+
+
+_ADJUSTERS: dict[str, Callable[[Sequence[float]], list[float]]] = {
+    HOLM: holm,
+    BONFERRONI: bonferroni,
+    BENJAMINI_HOCHBERG: benjamini_hochberg,
+    NO_ADJUSTMENT: lambda p: [float(v) for v in p],
+}
+
+
+def adjusted_p_values(p_values: Sequence[float], method: str) -> list[float]:
+    """The one multiple-testing dispatch: holm, bonferroni, bh (FDR) or none."""
+    if method not in _ADJUSTERS:
+        raise ValueError(f"unknown adjustment {method!r}; expected one of {METHODS}")
+    return _ADJUSTERS[method]([float(p) for p in p_values])
 
 
 @dataclass(frozen=True)
@@ -101,18 +192,11 @@ class Adjustment:
 
 def adjust(p_values: Sequence[float], alpha: float = 0.05, method: str = "holm") -> Adjustment:
     """Adjust for several rules at once; `rejected[i]` means rule i's null is rejected."""
-    if method not in METHODS:
-        raise ValueError(f"unknown adjustment {method!r}; expected one of {METHODS}")
     raw = [float(p) for p in p_values]
-    adjusted = holm(raw) if method == "holm" else bonferroni(raw)
+    adjusted = adjusted_p_values(raw, method)
     return Adjustment(
         method, alpha, tuple(raw), tuple(adjusted), tuple(p <= alpha for p in adjusted)
     )
-
-
-def bonferroni_confidence(confidence: float, n_rules: int) -> float:
-    """Per-rule interval level so that all n_rules intervals hold together."""
-    return 1.0 - (1.0 - confidence) / max(n_rules, 1)
 
 
 @dataclass(frozen=True)

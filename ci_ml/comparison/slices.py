@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ci_ml.comparison.bootstrap import clean
 from ci_ml.comparison.metrics import (
     Metric,
     PredictionsLike,
@@ -17,7 +16,7 @@ from ci_ml.comparison.metrics import (
     resolve_metric,
     score,
 )
-from ci_ml.comparison.significance import check_min_rows
+from ci_ml.comparison.significance import check_min_rows, clean
 
 
 @dataclass(frozen=True)

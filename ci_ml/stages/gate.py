@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ci_ml.config import BudgetRule, GateRule
 from ci_ml.gate import Evidence, decide
-from ci_ml.metrics import resolve_rule_metric
 from ci_ml.records import DecisionRecord, EvaluationRecord
 
 if TYPE_CHECKING:
@@ -15,21 +15,17 @@ if TYPE_CHECKING:
 LATENCY_BUDGET = "latency_ms_per_1k_rows"
 
 
-def gate_rules(config: Config) -> list[dict[str, Any]]:
-    """The configured rules, each naming its metric by scorer name; a rule naming a
-    metric that is not computed is a config error, raised before any training."""
-    metrics = config.metrics
-    return [
-        rule
-        if "budget" in rule
-        else rule | {"metric": resolve_rule_metric(rule["metric"], metrics, f"gate[{i}].metric")}
-        for i, rule in enumerate(config.gate)
-    ]
+def gate_rules(config: Config) -> tuple[GateRule, ...]:
+    """The configured rules, typed, their metric names resolved when the config loaded
+    (a rule naming a metric that is not computed failed there, before any training)."""
+    return config.rules
 
 
 def needs_latency(config: Config) -> bool:
     """Whether evaluate must time predictions: only a latency budget reads the timing."""
-    return any(rule.get("budget") == LATENCY_BUDGET for rule in config.gate)
+    return any(
+        isinstance(rule, BudgetRule) and rule.budget == LATENCY_BUDGET for rule in config.rules
+    )
 
 
 def evidence(config: Config, evaluation: EvaluationRecord, run: RunDir) -> Evidence:
@@ -44,7 +40,27 @@ def evidence(config: Config, evaluation: EvaluationRecord, run: RunDir) -> Evide
         n_rows=evaluation.rows,
         min_rows=config.evaluation.min_rows,
         multiple_testing=config.evaluation.multiple_testing,
+        discordant=discordant(config, evaluation, run),
     )
+
+
+def discordant(config: Config, evaluation: EvaluationRecord, run: RunDir) -> tuple[int, int] | None:
+    """(only the champion right, only the challenger right), for the exact floor on
+    accuracy: from McNemar's record, else from the stored row predictions."""
+    if evaluation.mcnemar:
+        mcnemar = evaluation.mcnemar
+        return int(mcnemar["only_champion_right"]), int(mcnemar["only_challenger_right"])
+    if config.task != "classification" or evaluation.champion is None:
+        return None
+    if not run.predictions.is_file():
+        return None
+    import pandas as pd
+
+    from ci_ml.comparison import mcnemar_exact
+
+    rows = pd.read_parquet(run.predictions, columns=["y_true", "champion_pred", "challenger_pred"])
+    result = mcnemar_exact(rows["y_true"], rows["champion_pred"], rows["challenger_pred"])
+    return result.only_champion_right, result.only_challenger_right
 
 
 def judge(

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ci_ml.comparison import BENJAMINI_HOCHBERG, adjusted_p_values
+from ci_ml.comparison import benjamini_hochberg as benjamini_hochberg  # the one BH
 from ci_ml.errors import ConfigError
 from ci_ml.validation.profile import KINDS, SAMPLE_ROWS, ColumnAccumulator, scan_columns
 from ci_ml.validation.scan import open_source
@@ -288,19 +290,6 @@ def wasserstein(reference: dict[str, Any], sample: np.ndarray) -> float:
     cur_points = quantiles(sample, len(ref_points))
     distance_w1 = float(np.mean(np.abs(ref_points - cur_points)[1:-1]))
     return distance_w1 / float(reference["std"])
-
-
-def benjamini_hochberg(p_values: list[float]) -> list[float]:
-    """BH-adjusted p-values (false discovery rate), in the input order."""
-    if not p_values:
-        return []
-    p = np.asarray(p_values)
-    order = np.argsort(p)
-    ranked = p[order] * len(p) / np.arange(1, len(p) + 1)
-    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
-    result = np.empty_like(p)
-    result[order] = np.minimum(adjusted, 1.0)
-    return [float(v) for v in result]
 
 
 # ---- comparing one column --------------------------------------------------------------
@@ -614,8 +603,9 @@ def detect_drift(
 
 def _decide_by_p_values(results: list[ColumnDrift], options: DriftOptions) -> None:
     tested = [r for r in results if r.p_value is not None]
+    p_values = [r.p_value or 0.0 for r in tested]
     for result, adjusted in zip(
-        tested, benjamini_hochberg([r.p_value or 0.0 for r in tested]), strict=True
+        tested, adjusted_p_values(p_values, BENJAMINI_HOCHBERG), strict=True
     ):
         result.p_adjusted = adjusted
         if result.method in P_VALUE_METHODS and adjusted < (result.threshold or 0.0):

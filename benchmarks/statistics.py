@@ -1,0 +1,393 @@
+"""Calibration of the gate's statistics: simulations with known truth.
+
+    python benchmarks/statistics.py [--quick] [--write docs/statistics.md]
+
+Every number is a Monte Carlo proportion over independent trials, shown with
+its standard error (sqrt(p(1-p)/trials)). Each trial draws fresh eval rows,
+runs ci-ml's own paired bootstrap (`comparison.paired_bootstrap_values`, 1,000
+resamples) and its gate (`gate.decide` on typed rules), exactly as `ci-ml gate`
+does. "before" is the gate as it was (bootstrap p-value alone); "after" adds the
+exact floor on accuracy (the larger of the bootstrap and exact p-values).
+
+The drift tables come from benchmarks/statistics_drift.py (`tables(quick)`)
+when it is present. `--write` regenerates docs/statistics.md, with the commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ci_ml.comparison import mcnemar_exact, paired_bootstrap_values, resolve_metric  # noqa: E402
+from ci_ml.comparison.bootstrap import resampled_values  # noqa: E402
+from ci_ml.comparison.metrics import as_predictions  # noqa: E402
+from ci_ml.config import parse_rules  # noqa: E402
+from ci_ml.gate import Decision, Evidence, decide  # noqa: E402
+
+RESAMPLES = 1000
+LEVEL = 0.95
+T3_VARIANCE = 3.0  # variance of Student's t with 3 degrees of freedom
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A Monte Carlo proportion and its standard error."""
+
+    hits: int
+    trials: int
+
+    @property
+    def value(self) -> float:
+        return self.hits / self.trials
+
+    @property
+    def error(self) -> float:
+        p = self.value
+        return math.sqrt(max(p * (1 - p), 1 / self.trials**2) / self.trials)
+
+    def cell(self) -> str:
+        if self.hits == 0:
+            return f"0 of {self.trials}"
+        return f"{self.value:.1%} ± {self.error:.1%}"
+
+
+# -- simulated contenders ------------------------------------------------------------------
+
+
+def labels(rng: np.random.Generator, n: int, discordant: np.ndarray, favours: np.ndarray) -> Any:
+    """Binary labels and two classifiers that disagree exactly on `discordant` rows;
+    `favours` says, per discordant row, whether the challenger is the right one."""
+    y = rng.integers(0, 2, n)
+    both_right = rng.random(n) < 0.8
+    champion_right = np.where(discordant, ~favours, both_right)
+    challenger_right = np.where(discordant, favours, both_right)
+    return y, np.where(challenger_right, y, 1 - y), np.where(champion_right, y, 1 - y)
+
+
+def equal_classifiers(rng: np.random.Generator, n: int, share: float, gain: float = 0.0) -> Any:
+    """Equally good classifiers (gain 0) disagreeing on about `share` of the rows."""
+    discordant = rng.random(n) < share
+    favours = rng.random(n) < 0.5 + gain / (2 * share)
+    return labels(rng, n, discordant, favours)
+
+
+def fixed_discordant(rng: np.random.Generator, n: int, count: int) -> Any:
+    """Equally good classifiers disagreeing on exactly `count` rows."""
+    discordant = np.zeros(n, dtype=bool)
+    discordant[rng.choice(n, count, replace=False)] = True
+    return labels(rng, n, discordant, rng.random(n) < 0.5)
+
+
+def regressors(rng: np.random.Generator, n: int, noise: str) -> Any:
+    """A target with Gaussian or t(3) noise and two regressors of known RMSE."""
+    shared = rng.standard_t(3, n) if noise == "t3" else rng.normal(0, math.sqrt(T3_VARIANCE), n)
+    signal = rng.normal(0, 1, n)
+    y = signal + shared
+    return y, signal + rng.normal(0, 0.5, n), signal + rng.normal(0, 0.6, n)
+
+
+TRUE_RMSE = {"challenger": math.sqrt(T3_VARIANCE + 0.25), "champion": math.sqrt(T3_VARIANCE + 0.36)}
+TRUE_GAIN = TRUE_RMSE["champion"] - TRUE_RMSE["challenger"]  # scorer units: -rmse
+
+
+# -- one trial through ci-ml's own bootstrap and gate -----------------------------------------
+
+
+def gate_once(
+    rules: list[dict[str, Any]], metric: str, data: Any, seed: int, floor: bool, raw: bool = False
+) -> Any:
+    """The decision, and the bootstrap result, on one simulated eval set; `raw` judges
+    on the plain resamples (the percentile bootstrap ci-ml used before studentizing)."""
+    y, challenger, champion = data
+    results, values = paired_bootstrap_values(
+        [metric], y, challenger, champion, n_resamples=RESAMPLES, seed=seed
+    )
+    if raw:
+        models = [as_predictions(challenger), as_predictions(champion)]
+        values, _ = resampled_values(
+            [resolve_metric(metric)], np.asarray(y), models, RESAMPLES, seed
+        )
+    result = results[0]
+    entry = {
+        "challenger": result.challenger,
+        "champion": result.champion,
+        "display_name": result.display_name,
+        "lower_is_better": not result.greater_is_better,
+    }
+    evidence = Evidence(
+        {metric: entry},
+        has_champion=True,
+        primary=metric,
+        resampled={metric: values[0]},
+        n_rows=len(y),
+        min_rows=30,
+        discordant=_discordant(y, challenger, champion) if floor else None,
+    )
+    return decide(parse_rules(rules), evidence), result
+
+
+def _discordant(y: Any, challenger: Any, champion: Any) -> tuple[int, int]:
+    counts = mcnemar_exact(y, champion, challenger)
+    return counts.only_champion_right, counts.only_challenger_right
+
+
+def promoted(decision: Decision) -> bool:
+    return decision.verdict == "promote"
+
+
+def rate(trials: int, seed: int, once: Callable[[np.random.Generator, int], bool]) -> Rate:
+    rng = np.random.default_rng(seed)
+    return Rate(sum(once(rng, t) for t in range(trials)), trials)
+
+
+# -- the cases ---------------------------------------------------------------------------------
+
+GAIN_RULE = [{"metric": "accuracy", "min_delta": 0.0, "confidence": LEVEL}]
+
+
+def false_promotion(n: int, share: float, trials: int, floor: bool) -> Rate:
+    def once(rng: np.random.Generator, t: int) -> bool:
+        data = equal_classifiers(rng, n, share)
+        return promoted(gate_once(GAIN_RULE, "accuracy", data, t, floor)[0])
+
+    return rate(trials, n, once)
+
+
+def false_promotion_at(count: int, trials: int, floor: bool, n: int = 100) -> Rate:
+    def once(rng: np.random.Generator, t: int) -> bool:
+        data = fixed_discordant(rng, n, count)
+        return promoted(gate_once(GAIN_RULE, "accuracy", data, t, floor)[0])
+
+    return rate(trials, count, once)
+
+
+def power(n: int, share: float, gain: float, trials: int, floor: bool) -> Rate:
+    def once(rng: np.random.Generator, t: int) -> bool:
+        data = equal_classifiers(rng, n, share, gain)
+        return promoted(gate_once(GAIN_RULE, "accuracy", data, t, floor)[0])
+
+    return rate(trials, n + 1, once)
+
+
+def accuracy_coverage(n: int, share: float, trials: int) -> Rate:
+    def once(rng: np.random.Generator, t: int) -> bool:
+        _, result = gate_once(GAIN_RULE, "accuracy", equal_classifiers(rng, n, share), t, True)
+        return bool(result.delta_interval.contains(0.0))
+
+    return rate(trials, n + 2, once)
+
+
+RMSE = "neg_root_mean_squared_error"
+
+
+def rmse_coverage(n: int, noise: str, trials: int, which: str) -> Rate:
+    """How often the 95% interval (own, or of the change) covers the true value."""
+
+    def once(rng: np.random.Generator, t: int) -> bool:
+        _, result = gate_once(GAIN_RULE_RMSE, RMSE, regressors(rng, n, noise), t, False)
+        if which == "own":
+            return bool(result.challenger_interval.contains(-TRUE_RMSE["challenger"]))
+        return bool(result.delta_interval.contains(TRUE_GAIN))
+
+    return rate(trials, n + 3, once)
+
+
+GAIN_RULE_RMSE = [{"metric": RMSE, "min_delta": TRUE_GAIN, "confidence": LEVEL}]
+BOUND_RULE_RMSE = [{"metric": RMSE, "max": TRUE_RMSE["challenger"], "confidence": LEVEL}]
+
+
+def rmse_false_pass(
+    n: int, noise: str, trials: int, rules: list[dict[str, Any]], raw: bool = False
+) -> Rate:
+    """A rule whose bound is the truth must pass at most 5% of the time."""
+
+    def once(rng: np.random.Generator, t: int) -> bool:
+        return promoted(gate_once(rules, RMSE, regressors(rng, n, noise), t, False, raw)[0])
+
+    return rate(trials, n + 4, once)
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+SIZES = (100, 1000, 10000)
+
+
+def trials_at(n: int, quick: bool) -> int:
+    return {100: 200, 1000: 100, 10000: 20}[n] if quick else {100: 1000, 1000: 400, 10000: 100}[n]
+
+
+def gate_tables(quick: bool) -> str:
+    return "\n\n".join(
+        [
+            _false_promotion_table(quick),
+            _discordant_table(quick),
+            _power_table(quick),
+            _coverage_table(quick),
+            _moment_table(quick),
+        ]
+    )
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _false_promotion_table(quick: bool) -> str:
+    rows = []
+    for n, share in ((100, 0.05), (100, 0.3), (1000, 0.3), (10000, 0.3)):
+        trials = trials_at(n, quick)
+        before = false_promotion(n, share, trials, floor=False)
+        after = false_promotion(n, share, trials, floor=True)
+        rows.append([f"{n:,}", f"{share:.0%}", str(trials), before.cell(), after.cell()])
+    title = (
+        "### False promotion: `{metric: accuracy, min_delta: 0, confidence: 0.95}`, "
+        "equally good models (nominal 5%)\n\n"
+    )
+    header = ["eval rows", "rows the models disagree on", "trials", "before", "after"]
+    return title + _table(header, rows)
+
+
+def _discordant_table(quick: bool) -> str:
+    trials = 100 if quick else 400
+    rows = []
+    for count in (3, 4, 5, 7, 10, 20):
+        before = false_promotion_at(count, trials, floor=False)
+        after = false_promotion_at(count, trials, floor=True)
+        rows.append([str(count), str(trials), before.cell(), after.cell()])
+    title = (
+        "### False promotion by number of discordant rows (100 eval rows, same rule; the "
+        "exact one-sided McNemar test is at most 5% at every count)\n\n"
+    )
+    return title + _table(["discordant rows", "trials", "before", "after"], rows)
+
+
+def _power_table(quick: bool) -> str:
+    rows = []
+    for n, gain in ((1000, 0.03), (1000, 0.05), (10000, 0.01)):
+        trials = trials_at(n, quick)
+        before = power(n, 0.3, gain, trials, floor=False)
+        after = power(n, 0.3, gain, trials, floor=True)
+        rows.append([f"{n:,}", f"+{gain:.0%}", str(trials), before.cell(), after.cell()])
+    title = "### Power: the same rule when the challenger is truly better (30% disagreement)\n\n"
+    return title + _table(["eval rows", "true gain", "trials", "before", "after"], rows)
+
+
+def _coverage_table(quick: bool) -> str:
+    rows = []
+    for n, share in ((100, 0.05), (100, 0.3), (1000, 0.3), (10000, 0.3)):
+        trials = trials_at(n, quick)
+        rows.append(
+            [f"{n:,}", f"{share:.0%}", str(trials), accuracy_coverage(n, share, trials).cell()]
+        )
+    title = "### Coverage of the 95% interval of the accuracy change (equal models)\n\n"
+    return title + _table(["eval rows", "disagreement", "trials", "coverage"], rows)
+
+
+def _moment_table(quick: bool) -> str:
+    rows = []
+    for noise in ("gaussian", "t3"):
+        for n in SIZES:
+            trials = trials_at(n, quick)
+            rows.append(
+                [
+                    noise,
+                    f"{n:,}",
+                    str(trials),
+                    rmse_coverage(n, noise, trials, "own").cell(),
+                    rmse_coverage(n, noise, trials, "change").cell(),
+                    rmse_false_pass(n, noise, trials, BOUND_RULE_RMSE, raw=True).cell(),
+                    rmse_false_pass(n, noise, trials, BOUND_RULE_RMSE).cell(),
+                    rmse_false_pass(n, noise, trials, GAIN_RULE_RMSE, raw=True).cell(),
+                    rmse_false_pass(n, noise, trials, GAIN_RULE_RMSE).cell(),
+                ]
+            )
+    title = (
+        "### RMSE: coverage of the 95% intervals (studentized), and rules whose bound is "
+        "the truth (should pass at most 5%; before = percentile bootstrap)\n\n"
+    )
+    header = [
+        "noise",
+        "eval rows",
+        "trials",
+        "own interval",
+        "change interval",
+        "`max: <true RMSE>` passes, before",
+        "after",
+        "`min_delta: <true gain>` passes, before",
+        "after",
+    ]
+    return title + _table(header, rows)
+
+
+# -- the document ------------------------------------------------------------------------------
+
+
+def drift_tables(quick: bool) -> str | None:
+    """benchmarks/statistics_drift.py's tables, when that module is present."""
+    path = Path(__file__).with_name("statistics_drift.py")
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("statistics_drift", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    tables: str = module.tables(quick)
+    return tables
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+MARKER = "<!-- generated below by benchmarks/statistics.py; edit the text above only -->"
+
+
+def document(quick: bool, intro: str) -> str:
+    """The prose above MARKER kept, every table below it regenerated."""
+    command = "python benchmarks/statistics.py" + (" --quick" if quick else "")
+    stamp = f"Generated by `{command}` at commit `{commit()}`."
+    parts = [intro.split(MARKER)[0].rstrip(), MARKER, stamp, "## Gate", gate_tables(quick)]
+    drift = drift_tables(quick)
+    if drift is not None:
+        parts += ["## Drift", drift]
+    return "\n\n".join(parts) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer trials (about 5x faster)")
+    parser.add_argument("--write", type=Path, help="write the document here (docs/statistics.md)")
+    args = parser.parse_args()
+    doc = ROOT / "docs" / "statistics.md"
+    intro = doc.read_text() if doc.is_file() else "# Statistics\n"
+    text = document(args.quick, intro)
+    if args.write:
+        args.write.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
