@@ -7,7 +7,7 @@ never needed again. Per column (a few KB each):
   each an observed value) with the empirical CDF at each, and 10 decile bins with
   their fractions (for PSI). Quantiles come from a seeded uniform sample of
   50,000 rows, so they are exact for smaller data and deterministic always.
-- categorical (text, booleans, a classification target): the 50 most frequent
+- categorical (text, booleans, a classification target): the 200 most frequent
   categories with their counts, and the count of all others.
 - empty: a column that was entirely null.
 """
@@ -39,7 +39,7 @@ from ci_ml.validation.stats import (
 PROFILE_FORMAT = "ci-ml-profile/1"
 QUANTILE_POINTS = 101
 PSI_BINS = 10
-TOP_CATEGORIES = 50
+TOP_CATEGORIES = 200
 TARGET_MAX_CLASSES = 20
 KINDS = ("numeric", "categorical")
 
