@@ -3,8 +3,9 @@
 Each trial draws a reference and a current table of n rows each from the same
 20-column population (numeric: normal, log-normal, t(3), Poisson counts with ties,
 uniform, exponential, one with 20% nulls; categorical: binary, 5 and 12 levels,
-Zipf over 200 and 400 levels (many rare ones; a profile keeps the top 200), 60 even levels, booleans, 3 levels with
-nulls), profiles the reference with `build_profile` and checks the current with
+Zipf over 200 and 400 levels (many rare ones; a profile keeps the top 200), 60 even
+levels, booleans, 3 levels with nulls), profiles the reference with `build_profile`
+and checks the current with
 `detect_drift`, ci-ml's own functions in process. A false alarm is a drifted column
 (per column) or a run with any drifted column (per run). Sensitivity: in a run of
 500 rows one column is changed (a 0.25 sd mean shift, variance x1.5, 10% of rows

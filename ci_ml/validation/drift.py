@@ -456,7 +456,9 @@ def _numeric(
     )
 
 
-def _grid_counts(reference: dict[str, Any], current: CurrentColumn) -> tuple[np.ndarray, ...]:
+def _grid_counts(
+    reference: dict[str, Any], current: CurrentColumn
+) -> tuple[np.ndarray, np.ndarray]:
     """Counts of both sides in the cells (-inf, g0], (g0, g1], ..., (g_last, inf) of the
     reference's quantile grid; the reference's from its sample's CDF."""
     points, cdf = np.asarray(reference["quantiles"]), np.asarray(reference["cdf"])

@@ -19,7 +19,6 @@ distribution), with scipy's exact or asymptotic tails:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
