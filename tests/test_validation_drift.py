@@ -261,3 +261,20 @@ def test_statistics_against_known_values() -> None:
     a, b = rng.normal(size=50), rng.normal(0.3, 1, size=50)
     scipy_ks = ks_2samp(a, b, method="asymp")
     assert ks_p_value(scipy_ks.statistic, 50, 50) == pytest.approx(scipy_ks.pvalue)
+
+
+def test_a_profile_that_kept_50_categories_still_judges_sensibly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Profiles of existing champions kept the top 50 categories and lumped the rest."""
+    many = [f"c{i}" for i in range(500)]
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr("ci_ml.validation.profile.TOP_CATEGORIES", 50)
+    old = build_profile(table(1, code=rng.choice(many, ROWS)))
+    assert len(old["columns"]["code"]["categories"]) == 50 and old["columns"]["code"]["other"]
+    monkeypatch.undo()
+    same = detect_drift(old, write(tmp_path, "same.parquet", table(2, code=rng.choice(many, ROWS))))
+    assert not column(same, "code").drifted
+    codes = np.where(rng.random(ROWS) < 0.3, "c7", rng.choice(many, ROWS))
+    moved = detect_drift(old, write(tmp_path, "moved.parquet", table(2, code=codes)))
+    assert column(moved, "code").drifted and column(moved, "code").p_value < 0.005

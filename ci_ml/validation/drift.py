@@ -36,6 +36,7 @@ from ci_ml.validation.stats import RowSampler, quantiles
 from ci_ml.validation.twosample import (
     category_tests,
     fisher_p,
+    growth_p,
     ks_p_value,
     pooled_chi_square,
     rank_tests,
@@ -528,16 +529,36 @@ def _categorical(
     details["chisquare_p_value"] = chi2_p
     method = _chosen_method(name, "categorical", options)
     statistic = details[method]
-    tested = chi2_p if method == "chisquare" else None
-    p_value = (
-        tested if tested is not None else category_tests(*_cells(reference, current), options.seed)
-    )
+    p_value = chi2_p if method == "chisquare" else _category_p(reference, current, options.seed)
     threshold = _threshold(name, method, options)
     drifted = method not in P_VALUE_METHODS and float(statistic or 0.0) > threshold
     text = _categorical_description(reference, current, ref_counts, cur_counts)
     return ColumnDrift(
         name, "categorical", method, statistic, threshold, drifted, text, p_value, details=details
     )
+
+
+def _category_p(reference: dict[str, Any], current: CurrentColumn, seed: int) -> float:
+    p_value = category_tests(*_cells(reference, current), seed)
+    if not reference["other"]:
+        return p_value
+    return min(1.0, 2 * min(p_value, _growth_p(reference, current)))
+
+
+def _growth_p(reference: dict[str, Any], current: CurrentColumn) -> float:
+    """Has any category grown beyond what the reference allows? A top category's
+    reference count is, if anything, biased up; one outside the top had at most the
+    cut-off count. Both make this one-sided exact test conservative."""
+    known = reference["categories"]
+    cut = min(known.values())
+    seen = current.accumulator.categories.frequencies()
+    if not seen:
+        return 1.0
+    counts = np.asarray([c for _, c in seen], float)
+    bounds = np.asarray([known.get(v, cut) for v, _ in seen], float)
+    population = int(reference["values"] + current.values)
+    upper = growth_p(counts, current.values, counts + bounds, population)
+    return float(min(1.0, (len(known) + len(seen)) * np.min(upper)))
 
 
 def _cells(reference: dict[str, Any], current: CurrentColumn) -> tuple[np.ndarray, np.ndarray]:

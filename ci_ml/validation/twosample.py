@@ -167,6 +167,13 @@ def fisher_p(hits: Any, draws: Any, successes: Any, population: int) -> Any:
     return np.minimum(1.0, 2 * np.minimum(lower, upper))
 
 
+def growth_p(hits: Any, draws: Any, successes: Any, population: int) -> Any:
+    """One-sided p of at least `hits` of `successes` falling in `draws`; elementwise."""
+    from scipy.stats import hypergeom
+
+    return hypergeom.sf(np.asarray(hits) - 1, population, successes, draws)
+
+
 def ks_p_value(statistic: float, n_reference: int, n_current: int) -> float:
     """Two-sample KS p-value, scipy's: exact KS law at the effective sample size."""
     from scipy.stats import kstwo
