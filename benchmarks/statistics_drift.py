@@ -135,7 +135,7 @@ class Tally:
         if not of:
             return "-"
         p = hits / of
-        error = math.sqrt(p * (1 - p) / of) if hits else 3 / of  # rule of three when 0
+        error = math.sqrt(p * (1 - p) / of) if hits else min(3 / of, 1.0)  # rule of three
         sign = "±" if hits else "< "
         return f"{p:.2%} ({sign}{error:.2%})" if hits else f"0 ({sign}{error:.2%})"
 
