@@ -1,22 +1,23 @@
 """Drift of new data against the champion's training profile.
 
-Defaults (all overridable per column, see docs/validation.md):
+Defaults (all overridable per column, see docs/validation.md and docs/statistics.md):
 
-- numeric columns: normalised Wasserstein distance (W1 / reference std), drift
-  above 0.1; with fewer than 1,000 reference values, the two-sample
-  Kolmogorov-Smirnov test instead, drift when its Benjamini-Hochberg adjusted
-  p-value is below 0.05. PSI (10 decile bins, drift above 0.2) on request.
-- categorical columns: Jensen-Shannon distance (base 2, in [0, 1]), drift above
-  0.1; with fewer than 1,000 reference values, the chi-square test (BH adjusted
-  p < 0.05). PSI on request.
-- a column whose null fraction moved by more than 0.1 drifts whatever its values do.
+- a column drifts only when its effect size is above its threshold AND a test says
+  the change is more than sampling noise at this sample size: raw p < 0.005 and
+  Benjamini-Hochberg adjusted p < 0.05 across the feature columns. There is no
+  switch at any sample size, so there is no false-alarm cliff.
+- numeric columns: normalised Wasserstein distance (W1 / reference std) above 0.1
+  (PSI above 0.2 on request); the test is the larger of two rank tests on the
+  profile's quantile grid, one for a shift (van der Waerden) and one for spread (Klotz).
+- categorical columns: Jensen-Shannon distance (base 2) above 0.1; the test is the
+  likelihood-ratio (G) test with thin cells pooled, plus one on the most changed level.
+- p-values: an approximation, refined by seeded permutations when it is small, so
+  results are repeatable; explicitly chosen `ks` / `chisquare` methods decide by
+  their p-value alone (KS through scipy's exact distribution).
+- a column's null share drifts when it moved by more than 0.1 and Fisher's exact
+  test agrees (p < 0.005).
 - the dataset drifts when more than 30% of the feature columns drift, or when a
   column was added or removed since the champion was trained.
-
-With large samples every p-value is tiny, so effect sizes decide and p-values
-(KS for numeric, chi-square for categorical, BH adjusted across the feature
-columns) are reported beside them; only small references are decided by test.
-Quantiles come from a seeded sample, so results are deterministic.
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ from ci_ml.errors import ConfigError
 from ci_ml.validation.profile import KINDS, SAMPLE_ROWS, ColumnAccumulator, scan_columns
 from ci_ml.validation.scan import open_source
 from ci_ml.validation.schema import check_against_json_schema, config_sections_schema
-from ci_ml.validation.stats import RowSampler, chi2_sf, kolmogorov_sf, quantiles
+from ci_ml.validation.stats import RowSampler, quantiles
+from ci_ml.validation.twosample import (
+    category_tests,
+    fisher_p,
+    growth_p,
+    ks_p_value,
+    pooled_chi_square,
+    rank_tests,
+)
 
 DEFAULT_THRESHOLDS = {
     "wasserstein": 0.1,
@@ -49,6 +58,12 @@ METHODS = {
     "categorical": ("auto", "jensenshannon", "psi", "chisquare"),
 }
 P_VALUE_METHODS = ("ks", "chisquare")
+EFFECT_METHODS = ("wasserstein", "psi", "jensenshannon")
+# An effect size drifts only when a test says it is more than sampling noise: at most
+# 0.5% of a column's same-distribution checks, and a false discovery rate of 5%
+# across the feature columns (so about 5% of 20-column runs raise any alarm).
+COLUMN_ALPHA = 0.005
+FALSE_DISCOVERY = 0.05
 FLOOR = 1e-4  # PSI treats an empty bin as holding this fraction, as is customary
 
 
@@ -268,11 +283,6 @@ def ks_distance(reference: dict[str, Any], current: CurrentColumn) -> float:
     return float(np.concatenate(gaps).max())
 
 
-def ks_p_value(statistic: float, n_reference: int, n_current: int) -> float:
-    effective = n_reference * n_current / max(n_reference + n_current, 1)
-    return kolmogorov_sf(statistic, effective)
-
-
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
     """Population stability index of two distributions over the same bins."""
     e = np.maximum(expected / max(expected.sum(), 1e-12), FLOOR)
@@ -303,14 +313,14 @@ def compare_column(
     threshold: float,
     role: str = "feature",
 ) -> ColumnDrift:
-    """Drift of one column; p-value methods are decided later, after BH adjustment."""
+    """Drift of one column, before its test is judged (`decide`, after BH adjustment)."""
     result = _empty_side(name, reference, current, options)
     if result is None:
         if reference["kind"] == "numeric":
             result = _numeric(name, reference, current, options, threshold)
         else:
             result = _categorical(name, reference, current, options)
-        result = _with_null_drift(result, reference, current, options)
+        result.details.update(_null_test(reference, current))
     result.role = role
     invalid = current.accumulator.numeric.invalid
     if invalid:
@@ -354,15 +364,25 @@ def _empty_side(
     return None
 
 
-def _with_null_drift(
-    result: ColumnDrift, reference: dict[str, Any], current: CurrentColumn, options: DriftOptions
-) -> ColumnDrift:
+def _null_test(reference: dict[str, Any], current: CurrentColumn) -> dict[str, float | None]:
+    """The null shares and Fisher's p-value of their change."""
     ref_nulls, cur_nulls = reference["null_fraction"], _fraction(current.nulls, current.rows)
-    result.details.update(_nulls(ref_nulls, cur_nulls))
-    if abs(cur_nulls - ref_nulls) > options.null_threshold:
+    rows = int(reference["count"]) + current.rows
+    nulls = int(reference["nulls"]) + current.nulls
+    p_value = float(fisher_p(current.nulls, current.rows, nulls, rows)) if nulls else 1.0
+    return _nulls(ref_nulls, cur_nulls) | {"null_p_value": p_value}
+
+
+def _null_drift(result: ColumnDrift, options: DriftOptions) -> None:
+    """A null share that moved by more than null_threshold, beyond sampling noise."""
+    before = result.details.get("null_fraction_reference") or 0.0
+    after = result.details.get("null_fraction_current") or 0.0
+    p_value = result.details.get("null_p_value")
+    if p_value is None or abs(after - before) <= options.null_threshold:
+        return
+    if p_value < COLUMN_ALPHA:
         result.drifted = True
-        result.description = f"nulls {ref_nulls:.0%} -> {cur_nulls:.0%}; {result.description}"
-    return result
+        result.description = f"nulls {before:.0%} -> {after:.0%}; {result.description}"
 
 
 def _nulls(reference: float, current: float) -> dict[str, float | None]:
@@ -373,7 +393,7 @@ def _fraction(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def _chosen_method(name: str, kind: str, n_reference: int, options: DriftOptions) -> str:
+def _chosen_method(name: str, kind: str, options: DriftOptions) -> str:
     method = options.override(name).method
     if method == "auto":
         method = options.methods.get(kind, "auto")
@@ -384,10 +404,7 @@ def _chosen_method(name: str, kind: str, n_reference: int, options: DriftOptions
         )
     if method != "auto":
         return method
-    small = n_reference < options.small_sample
-    if kind == "numeric":
-        return "ks" if small else "wasserstein"
-    return "chisquare" if small else "jensenshannon"
+    return "wasserstein" if kind == "numeric" else "jensenshannon"
 
 
 def _threshold(name: str, method: str, options: DriftOptions) -> float:
@@ -404,25 +421,43 @@ def _numeric(
 ) -> ColumnDrift:
     sample = current.accumulator.numeric.sample(sample_threshold)
     ks = ks_distance(reference, current)
+    # A sketched reference CDF is only as sure as the sample it came from.
+    reference_n = min(reference["values"], reference["sample_size"])
+    ks_p = ks_p_value(ks, reference_n, current.values)
     details: dict[str, float | None] = {
         "ks": ks,
+        "ks_p_value": ks_p,
         "psi": psi(np.asarray(reference["bins"]["fractions"]), current.bins.astype(float)),
         "wasserstein": wasserstein(reference, sample) if reference["std"] > 0 else None,
         "median_reference": reference["median"],
         "median_current": float(np.median(sample)),
     }
-    # A sketched reference CDF is only as sure as the sample it came from.
-    p_value = ks_p_value(ks, min(reference["values"], reference["sample_size"]), current.values)
     if reference["min"] == reference["max"]:
-        return _constant(name, reference, current, details, p_value, options)
-    method = _chosen_method(name, "numeric", reference["values"], options)
+        return _constant(name, reference, current, details, ks_p, options)
+    method = _chosen_method(name, "numeric", options)
     statistic = ks if method == "ks" else details[method]
     threshold = _threshold(name, method, options)
+    p_value = (
+        ks_p if method == "ks" else rank_tests(*_grid_counts(reference, current), options.seed)
+    )
     drifted = method not in P_VALUE_METHODS and float(statistic or 0.0) > threshold
     text = _numeric_description(reference, sample)
     return ColumnDrift(
         name, "numeric", method, statistic, threshold, drifted, text, p_value, details=details
     )
+
+
+def _grid_counts(
+    reference: dict[str, Any], current: CurrentColumn
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of both sides in the cells (-inf, g0], (g0, g1], ..., (g_last, inf) of the
+    reference's quantile grid; the reference's from its sample's CDF."""
+    points, cdf = np.asarray(reference["quantiles"]), np.asarray(reference["cdf"])
+    ref_at = cdf[np.searchsorted(points, current.grid, side="right") - 1]
+    size = min(reference["values"], reference["sample_size"])
+    ref_counts = np.diff(np.concatenate([[0.0], np.round(ref_at * size), [size]]))
+    cur_counts = np.diff(np.concatenate([[0], current.at_most, [current.values]]))
+    return np.maximum(ref_counts, 0.0), cur_counts.astype(float)
 
 
 def _constant(
@@ -479,16 +514,68 @@ def _categorical(
         "jensenshannon": _js(ref_counts, cur_counts),
         "psi": psi(ref_counts, cur_counts),
     }
-    chi2, p_value = _chi_square(ref_counts, cur_counts)
+    chi2, chi2_p = pooled_chi_square(ref_counts, cur_counts)
     details["chisquare"] = chi2
-    method = _chosen_method(name, "categorical", reference["values"], options)
+    details["chisquare_p_value"] = chi2_p
+    method = _chosen_method(name, "categorical", options)
     statistic = details[method]
+    p_value = chi2_p if method == "chisquare" else _category_p(reference, current, options.seed)
     threshold = _threshold(name, method, options)
     drifted = method not in P_VALUE_METHODS and float(statistic or 0.0) > threshold
     text = _categorical_description(reference, current, ref_counts, cur_counts)
     return ColumnDrift(
         name, "categorical", method, statistic, threshold, drifted, text, p_value, details=details
     )
+
+
+def _category_p(reference: dict[str, Any], current: CurrentColumn, seed: int) -> float:
+    p_value = category_tests(*_cells(reference, current), seed)
+    if not reference["other"]:
+        return p_value
+    return min(1.0, 2 * min(p_value, _growth_p(reference, current)))
+
+
+def _growth_p(reference: dict[str, Any], current: CurrentColumn) -> float:
+    """Has any category grown beyond what the reference allows? A top category's
+    reference count is, if anything, biased up; one outside the top had at most the
+    cut-off count. Both make this one-sided exact test conservative."""
+    known = reference["categories"]
+    cut = min(known.values())
+    seen = current.accumulator.categories.frequencies()
+    if not seen:
+        return 1.0
+    counts = np.asarray([c for _, c in seen], float)
+    bounds = np.asarray([known.get(v, cut) for v, _ in seen], float)
+    population = int(reference["values"] + current.values)
+    upper = growth_p(counts, current.values, counts + bounds, population)
+    return float(min(1.0, (len(known) + len(seen)) * np.min(upper)))
+
+
+def _cells(reference: dict[str, Any], current: CurrentColumn) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of both sides over cells that do not depend on which side is which.
+
+    A reference that kept all its categories gives one cell per category of either
+    side. One that kept only its top ones lumps the rest into "other"; top categories
+    whose count is near the cut-off made the top partly by luck (their reference count
+    is biased up), so they join "other" too.
+    """
+    known = reference["categories"]
+    if reference["other"]:
+        cut = min(known.values())
+        kept = [k for k, count in known.items() if count >= max(3 * cut, cut + 6 * cut**0.5)]
+        return _with_rest(np.asarray([known[k] for k in kept], float), reference["values"]), (
+            _with_rest(current.accumulator.categories.count_of(kept).astype(float), current.values)
+        )
+    new = [c for v, c in current.accumulator.categories.frequencies() if v not in known]
+    cur = [*current.accumulator.categories.count_of(list(known)), *new]
+    ref = [*known.values(), *[0] * len(new)]
+    return _with_rest(np.asarray(ref, float), reference["values"]), _with_rest(
+        np.asarray(cur, float), current.values
+    )
+
+
+def _with_rest(counts: np.ndarray, total: int) -> np.ndarray:
+    return np.append(counts, max(total - counts.sum(), 0.0))
 
 
 def _js(reference: np.ndarray, current: np.ndarray) -> float:
@@ -499,17 +586,6 @@ def _js(reference: np.ndarray, current: np.ndarray) -> float:
         kl_p = np.where(p > 0, p * np.log2(p / middle), 0.0).sum()
         kl_q = np.where(q > 0, q * np.log2(q / middle), 0.0).sum()
     return float(np.sqrt(max((kl_p + kl_q) / 2, 0.0)))
-
-
-def _chi_square(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
-    """Pearson's chi-square test of homogeneity on the 2 x k table of counts."""
-    table = np.vstack([reference, current])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2:
-        return 0.0, 1.0
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
-    statistic = float(((table - expected) ** 2 / expected).sum())
-    return statistic, chi2_sf(statistic, table.shape[1] - 1)
 
 
 def _categorical_description(
@@ -592,24 +668,35 @@ def detect_drift(
         for c in compared
     ]
     features = [r for r in results if r.role == "feature"]
-    _decide_by_p_values(features, options)
+    decide(features, options)
     target_result = next((r for r in results if r.role == "target"), None)
     if target_result is not None:
-        _decide_by_p_values([target_result], options)
+        decide([target_result], options)
     features += _presence(wanted, reference, source.columns, target)
     prediction = _prediction_drift(predictions, prediction_profile, options)
     return _dataset(features, target_result, prediction, options, profile, rows)
 
 
-def _decide_by_p_values(results: list[ColumnDrift], options: DriftOptions) -> None:
+def decide(results: list[ColumnDrift], options: DriftOptions) -> None:
+    """Judge each column's test, its p-value adjusted (BH) across these columns.
+
+    An effect size above its threshold drifts only when its test is significant (raw
+    p < COLUMN_ALPHA and adjusted p < FALSE_DISCOVERY); a p-value method drifts when
+    its adjusted p-value is below its threshold; the null share drifts by itself.
+    """
     tested = [r for r in results if r.p_value is not None]
     p_values = [r.p_value or 0.0 for r in tested]
     for result, adjusted in zip(
         tested, adjusted_p_values(p_values, BENJAMINI_HOCHBERG), strict=True
     ):
         result.p_adjusted = adjusted
-        if result.method in P_VALUE_METHODS and adjusted < (result.threshold or 0.0):
-            result.drifted = True
+        if result.method in P_VALUE_METHODS:
+            result.drifted = adjusted < (result.threshold or 0.0)
+        elif result.method in EFFECT_METHODS:
+            significant = adjusted < FALSE_DISCOVERY and (result.p_value or 0.0) < COLUMN_ALPHA
+            result.drifted = result.drifted and significant
+    for result in results:
+        _null_drift(result, options)
 
 
 def _presence(
@@ -658,7 +745,7 @@ def _prediction_drift(
     reference = profile["columns"]
     current, _, threshold = scan_current(open_source(table), reference, [name], options.seed)
     result = compare_column(name, reference[name], current[name], options, threshold, "prediction")
-    _decide_by_p_values([result], options)
+    decide([result], options)
     return result
 
 

@@ -7,23 +7,21 @@ never needed again. Per column (a few KB each):
   each an observed value) with the empirical CDF at each, and 10 decile bins with
   their fractions (for PSI). Quantiles come from a seeded uniform sample of
   50,000 rows, so they are exact for smaller data and deterministic always.
-- categorical (text, booleans, a classification target): the 50 most frequent
+- categorical (text, booleans, a classification target): the 200 most frequent
   categories with their counts, and the count of all others.
 - empty: a column that was entirely null.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ci_ml.errors import DataError, EnvironmentProblem
+from ci_ml.errors import DataError
 from ci_ml.validation.scan import as_numbers, is_text_type, open_source, refuse_nested
 from ci_ml.validation.stats import (
     SAMPLE_ROWS,
@@ -39,7 +37,7 @@ from ci_ml.validation.stats import (
 PROFILE_FORMAT = "ci-ml-profile/1"
 QUANTILE_POINTS = 101
 PSI_BINS = 10
-TOP_CATEGORIES = 50
+TOP_CATEGORIES = 200
 TARGET_MAX_CLASSES = 20
 KINDS = ("numeric", "categorical")
 
@@ -225,22 +223,3 @@ def profile_values(
     """Profile one array (e.g. a model's predictions), as a one-column profile."""
     table = pa.table({name: pa.array(np.asarray(values))})
     return build_profile(table, [name], kinds={name: kind} if kind else None, seed=seed)
-
-
-def save_profile(profile: dict[str, Any], path: str | Path) -> None:
-    """Write a profile as compact JSON."""
-    Path(path).write_text(json.dumps(profile, separators=(",", ":")), encoding="utf-8")
-
-
-def load_profile(path: str | Path) -> dict[str, Any]:
-    """Read a profile; EnvironmentProblem if missing or not a ci-ml profile."""
-    file = Path(path)
-    if not file.is_file():
-        raise EnvironmentProblem(f"{file}: profile not found")
-    try:
-        profile = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise EnvironmentProblem(f"{file}: profile is not valid JSON ({error})") from None
-    if not isinstance(profile, dict) or profile.get("format") != PROFILE_FORMAT:
-        raise EnvironmentProblem(f"{file}: not a {PROFILE_FORMAT} profile")
-    return profile
