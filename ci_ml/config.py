@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ci_ml.engines.settings import EngineConfig, parse_engine
 from ci_ml.errors import ConfigError, EnvironmentProblem
 
 DEFAULT_CONFIG = "ci-ml.yaml"
@@ -65,6 +66,8 @@ class EvaluationConfig:
     multiple_testing: str = "holm"
     slice_by: tuple[str, ...] = ()
     min_slice_rows: int = 30
+    bootstrap: str = "percentile"  # or "poisson" (hashed row-key weights; see ci_ml.engines)
+    row_key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Config:
     raw: dict[str, Any] = field(repr=False)
     custom_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     @property
     def root(self) -> Path:
@@ -334,6 +338,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
         metrics=tuple(m if isinstance(m, str) else m["name"] for m in raw["metrics"]),
         custom_metrics={m["name"]: m for m in raw["metrics"] if isinstance(m, dict)},
         evaluation=_evaluation(raw.get("evaluation") or {}),
+        engine=parse_engine(raw.get("engine")),
         gate=tuple(raw["gate"]),
         registry=_registry(path, name, registry),
         report_id=raw.get("report", {}).get("id") or _default_report_id(display_path, root),
@@ -342,8 +347,9 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
 
 
 def _evaluation(section: dict[str, Any]) -> EvaluationConfig:
-    values = {k: v for k, v in section.items() if k != "slice_by"}
-    return EvaluationConfig(**values, slice_by=tuple(section.get("slice_by", ())))
+    values = {k: v for k, v in section.items() if k not in ("slice_by", "row_key")}
+    lists = {k: tuple(section.get(k, ())) for k in ("slice_by", "row_key")}
+    return EvaluationConfig(**values, **lists)
 
 
 def _default_report_id(display_path: str, root: Path) -> str:
