@@ -7,6 +7,7 @@ for its workers and Java from the machine; the tests that need it take the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,12 @@ def spark_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from ci_ml.engines.settings import SparkSettings
     from ci_ml.engines.spark import SparkEngine
 
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    conf = {"spark.sql.warehouse.dir": str(warehouse)}
-    engine = SparkEngine(SparkSettings("local[2]", conf))
+    # the local server puts its warehouse (catalog tables) under the current folder
+    old = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("spark"))
+    try:
+        engine = SparkEngine(SparkSettings("local[2]"))
+    finally:
+        os.chdir(old)
     yield engine
     engine.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import sys
 import zipfile
@@ -206,8 +207,24 @@ def _read_error(source: DataSource, exc: PySparkException) -> Exception:
     if "NOT_FOUND" in condition or "not found" in text.lower() or "does not exist" in text:
         return EnvironmentProblem(f"{source.label}: Spark cannot find it ({text})")
     if "MERGE" in condition or "merge" in text.lower():
-        return DataError(f"{source.label}: a column's type differs across files: {text}")
+        return DataError(f"{source.label}: {_type_clash(str(exc))}")
     return EnvironmentProblem(f"{source.label}: Spark cannot read it: {text}")
+
+
+def _type_clash(message: str) -> str:
+    """Which column has which types, from CANNOT_MERGE_SCHEMAS' two schemas."""
+    schemas = [dict(_fields(s)) for s in re.findall(r'"STRUCT<(.*?)>"', message)[:2]]
+    if len(schemas) == 2:
+        first, other = schemas
+        for name, kind in other.items():
+            if name in first and first[name] != kind:
+                return f"column {name!r} is {first[name]} in some files and {kind} in others"
+    return f"a column's type differs across files: {_first_line(Exception(message))}"
+
+
+def _fields(struct: str) -> list[tuple[str, str]]:
+    pairs = [field.split(": ", 1) for field in struct.split(", ") if ": " in field]
+    return [(name.strip("`"), kind) for name, kind in pairs]
 
 
 def check_shippable(
