@@ -348,8 +348,11 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
 
 def _evaluation(section: dict[str, Any]) -> EvaluationConfig:
     values = {k: v for k, v in section.items() if k not in ("slice_by", "row_key")}
-    lists = {k: tuple(section.get(k, ())) for k in ("slice_by", "row_key")}
-    return EvaluationConfig(**values, **lists)
+    return EvaluationConfig(
+        **values,
+        slice_by=tuple(section.get("slice_by", ())),
+        row_key=tuple(section.get("row_key", ())),
+    )
 
 
 def _default_report_id(display_path: str, root: Path) -> str:
