@@ -43,6 +43,10 @@ def test_row_key_ignores_the_integer_width_and_the_column_order() -> None:
     narrow = frame.astype({"id": np.int32})
     assert np.array_equal(row_keys(frame, ["id", "s"]), row_keys(narrow, ["s", "id"]))
     assert len(set(row_keys(frame, ["id", "s"]).tolist())) == 5
+    # a missing text value hashes alike whichever reader produced it
+    readers = [pd.Series(["a", None], dtype=t) for t in (object, "string", "str")]
+    hashes = [row_keys(pd.DataFrame({"s": s}), ["s"]).tolist() for s in readers]
+    assert hashes[0] == hashes[1] == hashes[2] and hashes[0][0] != hashes[0][1]
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])

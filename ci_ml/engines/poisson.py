@@ -46,6 +46,7 @@ def column_hash(values: pd.Series) -> np.ndarray:
         floats = np.where(np.isnan(floats), np.nan, floats)
         return splitmix64(floats.view(np.uint64))
     text = np.asarray(values.astype(str), dtype=object)
+    text[np.asarray(values.isna())] = "\x00null"  # None, NaN and pd.NA: one missing value
     return np.asarray(pd.util.hash_array(text, categorize=False), dtype=np.uint64)
 
 
