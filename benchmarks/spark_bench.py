@@ -121,7 +121,8 @@ def measure(case: str, folder: Path, resamples: int) -> dict[str, Any]:
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=7200)
     if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+        lines = [x for x in done.stderr.splitlines() if "Error" in x or "Exception" in x]
+        return {"error": (lines or [f"exit {done.returncode}"])[-1].strip()}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -146,7 +147,7 @@ def main() -> None:
         for case in args.cases.split(","):
             r = measure(case, folder, args.resamples)
             if "error" in r:
-                print(f"| {rows:,} | {case} | failed: {r['error'][:80]} | | |", flush=True)
+                print(f"| {rows:,} | {case} | failed: {r['error'][:160]} | | |", flush=True)
                 continue
             print(
                 f"| {rows:,} | {case} | {r['seconds']:.1f} | {r['setup']:.1f} "
