@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ci_ml.engines.settings import EngineConfig, parse_engine
 from ci_ml.errors import ConfigError, EnvironmentProblem
 
 DEFAULT_CONFIG = "ci-ml.yaml"
@@ -65,6 +66,8 @@ class EvaluationConfig:
     multiple_testing: str = "holm"
     slice_by: tuple[str, ...] = ()
     min_slice_rows: int = 30
+    bootstrap: str = "percentile"  # or "poisson" (hashed row-key weights; see ci_ml.engines)
+    row_key: tuple[str, ...] = ()
 
 
 BoundKind = Literal["min", "max"]
@@ -165,6 +168,7 @@ class Config:
     rules: tuple[GateRule, ...] = ()
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     @property
     def root(self) -> Path:
@@ -485,6 +489,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
         metrics=metrics,
         custom_metrics={m["name"]: m for m in raw["metrics"] if isinstance(m, dict)},
         evaluation=evaluation,
+        engine=parse_engine(raw.get("engine")),
         gate=tuple(raw["gate"]),
         rules=parse_rules(raw["gate"], metrics, evaluation.slice_by),
         validation=_validation(root, raw.get("validation")),
@@ -496,8 +501,12 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
 
 
 def _evaluation(section: dict[str, Any]) -> EvaluationConfig:
-    values = {k: v for k, v in section.items() if k != "slice_by"}
-    return EvaluationConfig(**values, slice_by=tuple(section.get("slice_by", ())))
+    values = {k: v for k, v in section.items() if k not in ("slice_by", "row_key")}
+    return EvaluationConfig(
+        **values,
+        slice_by=tuple(section.get("slice_by", ())),
+        row_key=tuple(section.get("row_key", ())),
+    )
 
 
 def _validation(root: Path, section: dict[str, Any] | None) -> ValidationConfig:

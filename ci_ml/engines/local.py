@@ -1,0 +1,93 @@
+"""The local engine: the heavy passes on the runner, streamed with pyarrow."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from ci_ml.engines.sources import DataSource, Fingerprint, content_fingerprint, data_files
+from ci_ml.engines.summaries import EngineEvaluation, EvaluationRequest, finish, plan_summaries
+from ci_ml.errors import ConfigError, DataError
+
+BATCH_ROWS = 65_536
+
+
+class LocalEngine:
+    """Reads local Parquet or CSV files (or folders of them) batch by batch."""
+
+    name = "local"
+
+    def fingerprint(self, source: DataSource) -> Fingerprint:
+        return content_fingerprint(source)
+
+    def evaluate(
+        self, source: DataSource, request: EvaluationRequest, models: Sequence[Any]
+    ) -> EngineEvaluation:
+        """Poisson bootstrap of `models` (challenger first) on the rows of `source`."""
+        dataset = open_dataset(source)
+        labels, mean = target_summary(dataset, request)
+        plan = plan_summaries(request, models, labels, mean)
+        totals = np.zeros((1 + request.resamples, plan.width))
+        for batch in batches(dataset, request.columns):
+            totals += plan.summarise(batch.to_pandas(), models)
+        return finish(plan, totals, self.name)
+
+    def close(self) -> None:
+        """Nothing to release (the Spark engine stops its session)."""
+
+
+def open_dataset(source: DataSource) -> ds.Dataset:
+    """A pyarrow dataset over the source's files, refusing columns whose type differs."""
+    if source.kind != "path":
+        raise ConfigError(
+            f"{source.label}: the local engine reads local files only; "
+            "use `engine: spark` for URIs and catalog tables"
+        )
+    files = data_files(source)
+    if source.format == "csv":
+        return ds.dataset([str(f) for f in files], format=ds.CsvFileFormat())
+    schemas = [(f, pq.read_schema(f)) for f in files]
+    _check_same_types(source, schemas)
+    return ds.dataset([str(f) for f in files], schema=schemas[0][1], format="parquet")
+
+
+def _check_same_types(source: DataSource, schemas: list[tuple[Path, pa.Schema]]) -> None:
+    first_file, first = schemas[0]
+    for path, schema in schemas[1:]:
+        for field in schema:
+            index = first.get_field_index(field.name)
+            if index >= 0 and first.field(index).type != field.type:
+                raise DataError(
+                    f"{source.label}: column {field.name!r} is {first.field(index).type} in "
+                    f"{first_file.name} but {field.type} in {path.name}"
+                )
+
+
+def batches(dataset: ds.Dataset, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    missing = [c for c in columns if c not in dataset.schema.names]
+    if missing:
+        raise DataError(f"the eval data has no column(s) {missing}; found {dataset.schema.names}")
+    yield from dataset.to_batches(columns=columns, batch_size=BATCH_ROWS)
+
+
+def target_summary(dataset: ds.Dataset, request: EvaluationRequest) -> tuple[Any, float]:
+    """(distinct targets or None for regression, mean target) in one streamed pass."""
+    distinct: set[Any] = set()
+    total, count = 0.0, 0
+    for batch in batches(dataset, [request.target]):
+        column = batch.column(0)
+        if request.task == "classification":
+            distinct.update(column.unique().to_pylist())
+        else:
+            total += float(pc.sum(column).as_py() or 0.0)
+            count += len(column)
+    if request.task == "classification":
+        return np.array(sorted(distinct)), 0.0
+    return None, total / max(count, 1)

@@ -1,0 +1,270 @@
+"""The Spark engine: the heavy passes on a cluster, through Spark Connect.
+
+Imported only when `engine: spark` (it needs `pip install 'ci-ml[spark]'`).
+Models and the summary plan travel to the executors inside the mapInArrow
+function; the `ci_ml` package travels as a zip artifact, so executors need
+only numpy, pandas, pyarrow and scikit-learn. Only summaries come back: per
+resample one float64 vector, summed over partitions by a small shuffle.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import sys
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+import ci_ml
+from ci_ml.engines.settings import DEFAULT_CONF, SparkSettings
+from ci_ml.engines.sources import (
+    DataSource,
+    Fingerprint,
+    listing_fingerprint,
+    table_version_fingerprint,
+)
+from ci_ml.engines.summaries import (
+    EngineEvaluation,
+    EvaluationRequest,
+    SummaryPlan,
+    finish,
+    plan_summaries,
+)
+from ci_ml.errors import DataError, EnvironmentProblem
+
+from pyspark.errors import PySparkException  # isort: skip
+from pyspark.sql import DataFrame, SparkSession  # isort: skip
+from pyspark.sql import functions as F  # isort: skip
+
+# Spark Connect refuses plans over 128 MiB (spark.connect.grpc.maxInboundMessageSize)
+MAX_SHIPPED_BYTES = 100 * 2**20
+MAX_CLASSES = 10_000
+CONNECT_TIMEOUT = 10.0
+
+
+def public_url(remote: str) -> str:
+    """The URL without its `;token=...` parameters, fit for a message."""
+    return remote.split("/;", 1)[0]
+
+
+class SparkEngine:
+    """One Spark Connect session; `close()` stops it (and a local server)."""
+
+    name = "spark"
+
+    def __init__(self, settings: SparkSettings) -> None:
+        self.settings = settings
+        self.remote = settings.remote or os.environ.get("SPARK_REMOTE") or "local[2]"
+        self.session = connect(self.remote, settings.conf)
+        _ship_package(self.session)
+
+    def close(self) -> None:
+        self.session.stop()
+
+    def read(self, source: DataSource) -> DataFrame:
+        """The source as a DataFrame; its schema is resolved now, so errors surface here."""
+        try:
+            frame = _reader(self.session, source)
+            frame.schema  # noqa: B018 - resolves the plan: missing paths and type clashes
+        except PySparkException as exc:
+            raise _read_error(source, exc) from exc
+        return frame
+
+    def fingerprint(self, source: DataSource) -> Fingerprint:
+        """The table's version where it has one (Delta), else the file listing."""
+        if source.kind == "table" or source.format == "delta":
+            version = self._table_version(source)
+            if version is not None:
+                return table_version_fingerprint(source.location, version)
+        files = self.read(source).inputFiles()
+        listing = (
+            self.session.read.format("binaryFile")
+            .load(list(files))
+            .select("path", "length", F.col("modificationTime").cast("long"))
+        )
+        return listing_fingerprint([(r[0], int(r[1]), int(r[2])) for r in listing.collect()])
+
+    def _table_version(self, source: DataSource) -> int | None:
+        name = source.location if source.kind == "table" else f"delta.`{source.location}`"
+        try:
+            row = self.session.sql(f"DESCRIBE HISTORY {name} LIMIT 1").collect()
+        except PySparkException:
+            return None  # not a Delta table: fall back to the file listing
+        return int(row[0]["version"]) if row else None
+
+    def evaluate(
+        self, source: DataSource, request: EvaluationRequest, models: Sequence[Any]
+    ) -> EngineEvaluation:
+        """Poisson bootstrap of `models` (challenger first) on the cluster."""
+        frame = self._columns(self.read(source), source, request.columns)
+        labels, mean = self._target_summary(frame, request)
+        plan = plan_summaries(request, models, labels, mean)
+        check_shippable(plan, models)
+        parts = frame.mapInArrow(partition_summaries(plan, models), "b int, stats binary")
+        merged = parts.groupBy("b").applyInPandas(sum_summaries, "b int, stats binary")
+        totals = np.zeros((1 + request.resamples, plan.width))
+        for row in merged.collect():
+            totals[row["b"]] = np.frombuffer(row["stats"], dtype=np.float64)
+        return finish(plan, totals, self.name)
+
+    def _columns(self, frame: DataFrame, source: DataSource, columns: list[str]) -> DataFrame:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"{source.label}: no column(s) {missing}; found {frame.columns}")
+        return frame.select(*columns)
+
+    def _target_summary(self, frame: DataFrame, request: EvaluationRequest) -> tuple[Any, float]:
+        if request.task != "classification":
+            return None, float(frame.agg(F.mean(request.target)).collect()[0][0] or 0.0)
+        rows = frame.select(request.target).distinct().limit(MAX_CLASSES + 1).collect()
+        if len(rows) > MAX_CLASSES:
+            raise DataError(f"{request.target}: more than {MAX_CLASSES} classes")
+        return np.array(sorted(r[0] for r in rows)), 0.0
+
+
+def connect(remote: str, conf: dict[str, str]) -> SparkSession:
+    """A Spark Connect session; a local[N] one starts a server with Java from the machine."""
+    if remote.startswith("sc://"):
+        _check_reachable(remote)
+    else:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.remote(remote)
+    for key, value in {**DEFAULT_CONF, **conf}.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except (PySparkException, OSError, RuntimeError) as exc:
+        hint = " (local Spark needs Java 17 or later on PATH)" if remote.startswith("local") else ""
+        raise EnvironmentProblem(
+            f"engine.spark.remote: cannot start a Spark Connect session at "
+            f"{public_url(remote)}: {_first_line(exc)}{hint}"
+        ) from exc
+
+
+def _check_reachable(remote: str) -> None:
+    """Fail in seconds, naming the URL, rather than after the client's retries."""
+    parts = urlsplit(public_url(remote))
+    host, port = parts.hostname or "localhost", parts.port or 15002
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"engine.spark.remote: cannot reach the Spark Connect server at "
+            f"{public_url(remote)}: {exc.strerror or exc}"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _ship_package(session: SparkSession) -> None:
+    """ci_ml as a zip on the executors' path (a remote cluster does not have it)."""
+    root = Path(ci_ml.__file__).parent
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(root.parent).as_posix())
+    target = Path(os.environ.get("TMPDIR", "/tmp")) / f"ci_ml-{ci_ml.__version__}-{os.getpid()}.zip"
+    target.write_bytes(buffer.getvalue())
+    try:
+        session.addArtifacts(str(target), pyfile=True)
+    except PySparkException as exc:
+        if "already exists" not in str(exc).lower():
+            raise
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def _reader(session: SparkSession, source: DataSource) -> DataFrame:
+    if source.kind == "table":
+        return session.read.table(source.location)
+    location = _spark_path(source)
+    if source.format == "csv":
+        return session.read.options(header=True, inferSchema=True).csv(location)
+    if source.format == "delta":
+        return session.read.format("delta").load(location)
+    return session.read.option("mergeSchema", "true").parquet(location)
+
+
+def _spark_path(source: DataSource) -> str:
+    return str(Path(source.location).resolve()) if source.kind == "path" else source.location
+
+
+def _read_error(source: DataSource, exc: PySparkException) -> Exception:
+    condition = getattr(exc, "getCondition", lambda: None)() or ""
+    text = _first_line(exc)
+    if "NOT_FOUND" in condition or "not found" in text.lower() or "does not exist" in text:
+        return EnvironmentProblem(f"{source.label}: Spark cannot find it ({text})")
+    if "MERGE" in condition or "merge" in text.lower():
+        return DataError(f"{source.label}: {_type_clash(str(exc))}")
+    return EnvironmentProblem(f"{source.label}: Spark cannot read it: {text}")
+
+
+def _type_clash(message: str) -> str:
+    """Which column has which types, from CANNOT_MERGE_SCHEMAS' two schemas."""
+    schemas = [dict(_fields(s)) for s in re.findall(r'"STRUCT<(.*?)>"', message)[:2]]
+    if len(schemas) == 2:
+        first, other = schemas
+        for name, kind in other.items():
+            if name in first and first[name] != kind:
+                return f"column {name!r} is {first[name]} in some files and {kind} in others"
+    return f"a column's type differs across files: {_first_line(Exception(message))}"
+
+
+def _fields(struct: str) -> list[tuple[str, str]]:
+    pairs = [field.split(": ", 1) for field in struct.split(", ") if ": " in field]
+    return [(name.strip("`"), kind) for name, kind in pairs]
+
+
+def check_shippable(
+    plan: SummaryPlan, models: Sequence[Any], limit: int = MAX_SHIPPED_BYTES
+) -> int:
+    """The pickled size of what each task receives; refuse what Spark Connect would."""
+    import cloudpickle
+
+    size = len(cloudpickle.dumps((plan, list(models))))
+    if size > limit:
+        raise EnvironmentProblem(
+            f"the models are {size / 2**20:.1f} MiB pickled; Spark Connect ships at most "
+            f"{limit / 2**20:.0f} MiB with a task: save a smaller model, or score it with "
+            "`model.command` on the cluster"
+        )
+    return size
+
+
+Batches = Iterator[pa.RecordBatch]
+
+
+def partition_summaries(plan: SummaryPlan, models: Sequence[Any]) -> Callable[[Batches], Batches]:
+    """The executor side: one summary per partition, one output row per resample."""
+    shipped = list(models)
+
+    def run(batches: Batches) -> Batches:
+        total = None
+        for batch in batches:
+            if batch.num_rows:
+                part = plan.summarise(batch.to_pandas(), shipped)
+                total = part if total is None else total + part
+        if total is not None:
+            ids = pa.array(np.arange(len(total), dtype=np.int32))
+            stats = pa.array([row.tobytes() for row in total], pa.binary())
+            yield pa.RecordBatch.from_arrays([ids, stats], names=["b", "stats"])
+
+    return run
+
+
+def sum_summaries(frame: pd.DataFrame) -> pd.DataFrame:
+    """One resample's summaries from every partition, added."""
+    total = np.sum([np.frombuffer(blob, dtype=np.float64) for blob in frame["stats"]], axis=0)
+    return pd.DataFrame({"b": [int(frame["b"].iloc[0])], "stats": [total.tobytes()]})

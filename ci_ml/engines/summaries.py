@@ -1,0 +1,404 @@
+"""Mergeable per-resample summaries of an evaluation, and the metrics they give.
+
+Each batch of eval rows (an Arrow batch on an executor, or a slice of a local
+file) is scored by every contender and reduced to one float64 matrix of shape
+(1 + resamples, width): row 0 holds the plain sums (every weight 1, the point
+values), row 1 + b the sums under resample b's Poisson weights. Summaries of
+batches add up, so only this matrix, never a row, leaves a worker. Its columns:
+
+- the total weight;
+- label metrics: weight per (y, champion label, challenger label) row type;
+- binary ROC AUC / average precision: weight per (score bin, is positive), per
+  contender; scores are binned (`bins` equal bins of the probability, or of
+  the sigmoid of a decision score), so these two are sketched: the exact ROC
+  AUC is within `sketch_bounds[metric]` (half the share of positive-negative
+  pairs that share a bin) of the reported one; average precision has no such
+  bound (ties within a bin are averaged as sklearn averages equal scores);
+- per-row losses (MSE, RMSE, MAE, MSLE, RMSLE, MAPE, log loss): weighted sums;
+- r2 / explained variance: sums of y, y^2, residual, residual^2 (y centred on
+  its mean, taken in a first pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from ci_ml.comparison.bootstrap import BootstrapResult
+from ci_ml.comparison.bootstrap import _result as bootstrap_result
+from ci_ml.comparison.kernels import (
+    _PER_ROW,
+    LABEL_FUNCS,
+    _average_precision,
+    _cell_scorer,
+    _cells_of_types,
+    _confusion,
+    _forced_finite_r2,
+    _roc_auc,
+    _zeroed,
+)
+from ci_ml.comparison.metrics import (
+    Metric,
+    Predictions,
+    collect_predictions,
+    resolve_metric,
+    response_values,
+    select_method,
+)
+from ci_ml.engines.poisson import poisson_weights, row_keys
+from ci_ml.errors import ConfigError
+
+DEFAULT_BINS = 1024
+# weights and bincount indices of one chunk stay under this many cells
+_CHUNK_CELLS = 4_000_000
+RANKING = (skm.roc_auc_score, skm.average_precision_score)
+ROOT = (skm.root_mean_squared_error, skm.root_mean_squared_log_error)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """What to evaluate: columns, metrics and bootstrap settings (no data, no models)."""
+
+    target: str
+    features: tuple[str, ...]
+    metrics: tuple[str, ...]
+    task: str = "classification"  # or "regression"
+    resamples: int = 1000
+    seed: int = 0
+    confidence: float = 0.95
+    row_key: tuple[str, ...] = ()  # default: the features and the target
+    bins: int = DEFAULT_BINS
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return self.row_key or (*self.features, self.target)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys([*self.features, self.target, *self.row_key]))
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one metric's statistics sit among the summary's columns."""
+
+    metric: Metric
+    kind: str  # label | ranking | loss | log-loss | r2 | explained
+    offset: int
+    width: int
+
+
+@dataclass(frozen=True)
+class SummaryPlan:
+    """Everything a worker needs besides its rows and the models (shipped with them)."""
+
+    request: EvaluationRequest
+    slots: tuple[Slot, ...]
+    width: int
+    n_models: int
+    labels: np.ndarray | None  # sorted union of the targets and the models' classes
+    y_labels: np.ndarray | None  # the distinct targets (AUC's positive class is the last)
+    y_shift: float  # regression: the mean target, so sums of squares stay exact
+
+    def summarise(self, frame: pd.DataFrame, models: Sequence[Any]) -> np.ndarray:
+        """The (1 + resamples, width) summary of one batch of rows."""
+        return summarise_batch(self, frame, models)
+
+
+@dataclass(frozen=True)
+class EngineEvaluation:
+    """The bootstrap results, challenger first, and how they were computed."""
+
+    results: tuple[BootstrapResult, ...]
+    n_rows: int
+    engine: str
+    sketch_bounds: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "n_rows": self.n_rows,
+            "bootstrap": "poisson",
+            "sketch_bounds": self.sketch_bounds,
+            "metrics": [r.to_dict() for r in self.results],
+        }
+
+
+def plan_summaries(
+    request: EvaluationRequest,
+    models: Sequence[Any],
+    y_labels: np.ndarray | None,
+    y_mean: float,
+) -> SummaryPlan:
+    """Lay out the summary columns; `y_labels` is None for a regression target."""
+    labels = _labels(y_labels, models)
+    slots, offset = [], 1
+    for name in request.metrics:
+        metric = _resolve(name)
+        kind, width = _slot_shape(metric, labels, len(models), request.bins)
+        slots.append(Slot(metric, kind, offset, width))
+        offset += width
+    shift = float(y_mean) if y_labels is None else 0.0
+    return SummaryPlan(request, tuple(slots), offset, len(models), labels, y_labels, shift)
+
+
+def _labels(y_labels: np.ndarray | None, models: Sequence[Any]) -> np.ndarray | None:
+    if y_labels is None:
+        return None
+    classes = [np.asarray(getattr(m, "classes_", [])) for m in models]
+    return np.unique(np.concatenate([np.asarray(y_labels), *classes]))
+
+
+def _resolve(name: str) -> Metric:
+    try:
+        return resolve_metric(name)
+    except ValueError as exc:
+        raise ConfigError(f"metrics: {exc}") from exc
+
+
+SUPPORTED = (
+    "accuracy, balanced_accuracy, precision/recall/f1/jaccard (binary, micro, macro, "
+    "weighted), matthews_corrcoef, roc_auc and average_precision (binary), neg_log_loss, "
+    "neg_mean_squared_error, neg_root_mean_squared_error, neg_mean_absolute_error, "
+    "neg_mean_squared_log_error, neg_root_mean_squared_log_error, "
+    "neg_mean_absolute_percentage_error, r2, explained_variance"
+)
+
+
+def _slot_shape(
+    metric: Metric, labels: np.ndarray | None, n_models: int, bins: int
+) -> tuple[str, int]:
+    shape = None if metric.custom or metric.kwargs else _known_shape(metric, labels, n_models, bins)
+    if metric.score_func in LABEL_FUNCS and labels is not None and _cell_scorer(metric, labels):
+        shape = ("label", len(labels) ** (n_models + 1))
+    if shape is None:
+        raise ConfigError(
+            f"metrics: {metric.name!r} has no mergeable summary, so the Poisson bootstrap "
+            f"(engine: spark, or evaluation.bootstrap: poisson) cannot compute it; "
+            f"supported: {SUPPORTED}"
+        )
+    return shape
+
+
+def _known_shape(
+    metric: Metric, labels: np.ndarray | None, n_models: int, bins: int
+) -> tuple[str, int] | None:
+    """Metrics without kwargs; label metrics (which carry kwargs) are judged above."""
+    func = metric.score_func
+    if labels is not None and len(labels) == 2 and func in RANKING:
+        return "ranking", n_models * 2 * bins
+    if func is skm.log_loss and labels is not None:
+        return "log-loss", n_models
+    if func in _PER_ROW:
+        return "loss", n_models
+    if func in (skm.r2_score, skm.explained_variance_score):
+        return ("r2" if func is skm.r2_score else "explained"), 2 + 2 * n_models
+    return None
+
+
+def summarise_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any]) -> np.ndarray:
+    """Score the batch with every model and sum its statistics under each resample."""
+    request = plan.request
+    metrics = [s.metric for s in plan.slots]
+    x = frame[list(request.features)]
+    preds = [_predict(m, x, metrics) for m in models]
+    y = frame[request.target].to_numpy()
+    codes, features = _row_statistics(plan, y, preds)
+    keys = row_keys(frame, request.key_columns)
+    out = np.zeros((1 + request.resamples, plan.width))
+    for start, stop in _chunks(request.resamples + 1, len(frame)):
+        weights = _weights(keys, request.seed, start, stop)
+        out[start:stop] = _weighted_sums(plan.width, weights, codes, features)
+    return out
+
+
+def _predict(model: Any, x: pd.DataFrame, metrics: list[Metric]) -> Predictions:
+    return collect_predictions(model, x, metrics)
+
+
+def _chunks(n_weights: int, n_rows: int) -> list[tuple[int, int]]:
+    size = max(1, _CHUNK_CELLS // max(n_rows, 1))
+    return [(s, min(s + size, n_weights)) for s in range(0, n_weights, size)]
+
+
+def _weights(keys: np.ndarray, seed: int, start: int, stop: int) -> np.ndarray:
+    """Rows 0..: weight row 0 is all ones (the point values), row 1 + b is resample b."""
+    if start > 0:
+        return poisson_weights(keys, seed, start - 1, stop - 1)
+    ones = np.ones((1, len(keys)))
+    return np.vstack([ones, poisson_weights(keys, seed, 0, stop - 1)]) if stop > 1 else ones
+
+
+def _weighted_sums(
+    width: int,
+    weights: np.ndarray,
+    codes: list[tuple[int, int, np.ndarray]],
+    features: list[tuple[int, np.ndarray]],
+) -> np.ndarray:
+    out = np.zeros((len(weights), width))
+    out[:, 0] = weights.sum(axis=1)
+    for offset, size, code in codes:
+        out[:, offset : offset + size] = _weighted_count(weights, code, size)
+    for offset, columns in features:
+        out[:, offset : offset + columns.shape[1]] = weights @ columns
+    return out
+
+
+def _weighted_count(weights: np.ndarray, code: np.ndarray, size: int) -> np.ndarray:
+    """Per weight row, the weight of each code 0..size-1: (b, size)."""
+    n_b = len(weights)
+    flat = (np.arange(n_b, dtype=np.int64)[:, None] * size + code[None, :]).ravel()
+    return np.bincount(flat, weights=weights.ravel(), minlength=n_b * size).reshape(n_b, size)
+
+
+def _row_statistics(
+    plan: SummaryPlan, y: np.ndarray, preds: list[Predictions]
+) -> tuple[list[tuple[int, int, np.ndarray]], list[tuple[int, np.ndarray]]]:
+    """Per slot: integer codes to count (offset, size, codes) or columns to sum."""
+    codes: list[tuple[int, int, np.ndarray]] = []
+    features: list[tuple[int, np.ndarray]] = []
+    for slot in plan.slots:
+        if slot.kind == "label":
+            codes.append((slot.offset, slot.width, _label_codes(plan, slot.metric, y, preds)))
+        elif slot.kind == "ranking":
+            per_model = slot.width // plan.n_models
+            for k, pred in enumerate(preds):
+                code = _score_codes(plan, slot.metric, y, pred)
+                codes.append((slot.offset + k * per_model, per_model, code))
+        else:
+            features.append((slot.offset, _feature_columns(plan, slot, y, preds)))
+    return codes, features
+
+
+def _label_index(labels: np.ndarray, values: np.ndarray, what: str) -> np.ndarray:
+    index = np.searchsorted(labels, values).clip(0, len(labels) - 1)
+    unknown = labels[index] != values
+    if unknown.any():
+        raise ValueError(f"{what} holds labels not in {labels.tolist()}: {values[unknown][:3]}")
+    return index
+
+
+def _label_codes(
+    plan: SummaryPlan, metric: Metric, y: np.ndarray, preds: list[Predictions]
+) -> np.ndarray:
+    """Row type (y, label of each model) as in kernels._label_types."""
+    assert plan.labels is not None
+    labels = plan.labels
+    code = _label_index(labels, y, "the target")
+    for pred in preds:
+        predicted = np.asarray(response_values(metric, pred))
+        code = code * len(labels) + _label_index(labels, predicted, "a prediction")
+    return code
+
+
+def _score_codes(plan: SummaryPlan, metric: Metric, y: np.ndarray, pred: Predictions) -> np.ndarray:
+    """2 * (score bin) + (row is positive)."""
+    assert plan.y_labels is not None
+    scores = np.asarray(response_values(metric, pred), dtype=float)
+    if select_method(metric, pred) == "decision_function":
+        scores = 1.0 / (1.0 + np.exp(-scores))
+    bins = plan.request.bins
+    binned = np.clip(np.floor(scores * bins), 0, bins - 1).astype(np.int64)
+    is_auc = metric.score_func is skm.roc_auc_score
+    positive = plan.y_labels[-1] if is_auc else metric.pos_label
+    return 2 * binned + (y == positive)
+
+
+def _feature_columns(
+    plan: SummaryPlan, slot: Slot, y: np.ndarray, preds: list[Predictions]
+) -> np.ndarray:
+    metric = slot.metric
+    if slot.kind == "log-loss":
+        return np.column_stack([_log_loss_rows(y, p, metric) for p in preds])
+    if slot.kind == "loss":
+        per_row = _PER_ROW[metric.score_func]
+        responses = [np.asarray(response_values(metric, p), dtype=float) for p in preds]
+        return np.column_stack([per_row(y.astype(float), r) for r in responses])
+    y_c = y.astype(float) - plan.y_shift
+    columns = [y_c, y_c**2]
+    for pred in preds:
+        r = y.astype(float) - np.asarray(response_values(metric, pred), dtype=float).ravel()
+        columns += [r, r**2]
+    return np.column_stack(columns)
+
+
+def _log_loss_rows(y: np.ndarray, pred: Predictions, metric: Metric) -> np.ndarray:
+    """-log of the probability of the true class, clipped as kernels._log_losses does."""
+    proba = np.asarray(response_values(metric, pred), dtype=float)
+    if proba.ndim == 1:
+        proba = np.column_stack([1 - proba, proba])
+    assert pred.classes is not None
+    picked = proba[np.arange(len(proba)), _label_index(np.asarray(pred.classes), y, "the target")]
+    eps = np.finfo(proba.dtype).eps
+    return -np.log(np.clip(picked, eps, 1 - eps))
+
+
+def finish(plan: SummaryPlan, totals: np.ndarray, engine: str) -> EngineEvaluation:
+    """Merged summaries -> one BootstrapResult per metric, challenger first."""
+    request = plan.request
+    n_rows = round(float(totals[0, 0]))
+    results, bounds = [], {}
+    for slot in plan.slots:
+        values = _slot_values(plan, slot, totals)
+        points = [float(v) for v in values[:, 0]]
+        results.append(
+            bootstrap_result(
+                slot.metric,
+                points,
+                values[:, 1:],
+                f"poisson-{slot.kind}",
+                request.confidence,
+                request.seed,
+                n_rows,
+            )
+        )
+        if slot.kind == "ranking" and slot.metric.score_func is skm.roc_auc_score:
+            bounds[slot.metric.name] = _tie_bound(plan, slot, totals[0])
+    return EngineEvaluation(tuple(results), n_rows, engine, bounds)
+
+
+def _slot_values(plan: SummaryPlan, slot: Slot, totals: np.ndarray) -> np.ndarray:
+    """(n_models, 1 + resamples) metric values, higher is better."""
+    sums = totals[:, slot.offset : slot.offset + slot.width]
+    metric, weight = slot.metric, totals[:, 0]
+    if slot.kind == "label":
+        assert plan.labels is not None
+        n_labels = len(plan.labels)
+        cells = _cells_of_types(np.arange(slot.width), n_labels, plan.n_models)
+        score_cells = _cell_scorer(metric, plan.labels)
+        assert score_cells is not None
+        return np.vstack([score_cells(_confusion(sums, c, n_labels)) for c in cells])
+    if slot.kind == "ranking":
+        rank = _roc_auc if metric.score_func is skm.roc_auc_score else _average_precision
+        per_model = np.split(sums, plan.n_models, axis=1)
+        return metric.sign * np.vstack([rank(s.reshape(len(s), -1, 2)) for s in per_model])
+    if slot.kind in ("loss", "log-loss"):
+        mean = (sums / weight[:, None]).T
+        return metric.sign * (np.sqrt(mean) if metric.score_func in ROOT else mean)
+    return metric.sign * _r2_values(sums, weight, plan.n_models, slot.kind == "explained")
+
+
+def _r2_values(sums: np.ndarray, weight: np.ndarray, n_models: int, explained: bool) -> np.ndarray:
+    ss_tot = _zeroed(sums[:, 1] - sums[:, 0] ** 2 / weight, sums[:, 1])
+    out = []
+    for k in range(n_models):
+        r_sum, r2_sum = sums[:, 2 + 2 * k], sums[:, 3 + 2 * k]
+        ss_res = _zeroed(r2_sum - r_sum**2 / weight, r2_sum) if explained else r2_sum
+        out.append(_forced_finite_r2(ss_res, ss_tot))
+    return np.vstack(out)
+
+
+def _tie_bound(plan: SummaryPlan, slot: Slot, point_sums: np.ndarray) -> float:
+    """Largest share, over the models, of positive-negative pairs that share a score bin."""
+    sums = point_sums[slot.offset : slot.offset + slot.width]
+    shares = []
+    for counts in np.split(sums, plan.n_models):
+        neg, pos = counts[0::2], counts[1::2]
+        pairs = pos.sum() * neg.sum()
+        shares.append(float((pos * neg).sum() / pairs) if pairs else 0.0)
+    return 0.5 * max(shares)

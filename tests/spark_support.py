@@ -1,0 +1,111 @@
+"""Shared data and the one Spark Connect server (local mode) of the `spark` test group.
+
+The server starts once per test session (about 15 s), with the venv's Python
+for its workers and Java from the machine; the tests that need it take the
+`spark_engine` fixture and are marked `spark`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from ci_ml.engines import EvaluationRequest
+
+FEATURES = ("a", "b", "c")
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "f1",
+    "balanced_accuracy",
+    "matthews_corrcoef",
+    "precision_macro",
+    "neg_log_loss",
+    "roc_auc",
+    "average_precision",
+)
+REGRESSION_METRICS = (
+    "r2",
+    "explained_variance",
+    "neg_root_mean_squared_error",
+    "neg_mean_absolute_error",
+    "neg_mean_squared_error",
+)
+
+
+def eval_rows(n_rows: int, task: str, seed: int = 0) -> pd.DataFrame:
+    """Three numeric features, an id, and a target that depends on them."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_rows, 3))
+    frame = pd.DataFrame(x, columns=list(FEATURES))
+    signal = x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n_rows)
+    frame["y"] = (signal > 0).astype(np.int64) if task == "classification" else 3 * signal
+    frame["id"] = np.arange(n_rows, dtype=np.int64)
+    return frame
+
+
+def contenders(frame: pd.DataFrame, task: str) -> list[Any]:
+    """A challenger and a champion fitted on the rows (what matters is that they differ)."""
+    x, y = frame[list(FEATURES)], frame["y"]
+    if task == "classification":
+        return [LogisticRegression().fit(x, y), DecisionTreeClassifier(max_depth=3).fit(x, y)]
+    return [Ridge().fit(x, y), DecisionTreeRegressor(max_depth=4).fit(x, y)]
+
+
+def request(task: str, resamples: int = 200, **kwargs: Any) -> EvaluationRequest:
+    metrics = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    return EvaluationRequest("y", FEATURES, metrics, task, resamples=resamples, **kwargs)
+
+
+def write_parts(frame: pd.DataFrame, folder: Path, parts: int) -> Path:
+    """The rows as `parts` Parquet files, in shuffled order: a lake folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    for index, part in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        shuffled.iloc[part].to_parquet(folder / f"part-{index:05d}.parquet", index=False)
+    return folder
+
+
+def assert_same_results(left: Any, right: Any, tol: float = 1e-9) -> None:
+    """Two EngineEvaluations agree on every value and interval bound to `tol`."""
+    assert left.n_rows == right.n_rows
+    for a, b in zip(left.results, right.results, strict=True):
+        da, db = a.to_dict(), b.to_dict()
+        assert da.keys() == db.keys()
+        for key in da:
+            _close(da[key], db[key], tol, f"{a.metric}.{key}")
+
+
+def _close(a: Any, b: Any, tol: float, where: str) -> None:
+    if isinstance(a, dict):
+        for key in a:
+            _close(a[key], b[key], tol, f"{where}.{key}")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert abs(a - b) <= tol, f"{where}: {a} != {b}"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+@pytest.fixture(scope="session")
+def spark_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A SparkEngine on a local Spark Connect server, started once for the session."""
+    pytest.importorskip("pyspark", reason="the spark extra: pip install 'ci-ml[spark]'")
+    from ci_ml.engines.settings import SparkSettings
+    from ci_ml.engines.spark import SparkEngine
+
+    # the local server puts its warehouse (catalog tables) under the current folder
+    old = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("spark"))
+    try:
+        engine = SparkEngine(SparkSettings("local[2]"))
+    finally:
+        os.chdir(old)
+    yield engine
+    engine.close()

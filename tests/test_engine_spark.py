@@ -1,0 +1,119 @@
+"""The Spark engine on a real Spark Connect server (local mode): the same numbers as
+the local engine, fingerprints of lake folders and tables, and its bad inputs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci_ml.engines import parse_source
+from ci_ml.engines.local import LocalEngine
+from ci_ml.errors import DataError, EnvironmentProblem
+from tests.spark_support import (
+    assert_same_results,
+    contenders,
+    eval_rows,
+    request,
+    spark_engine,
+    write_parts,
+)
+
+pytestmark = pytest.mark.spark
+__all__ = ["spark_engine"]  # the session fixture
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_spark_gives_the_local_engines_metrics_and_intervals(
+    task: str, spark_engine: Any, tmp_path: Path
+) -> None:
+    frame = eval_rows(4000, task)
+    models = contenders(frame, task)
+    source = parse_source(write_parts(frame, tmp_path / "eval", parts=5))
+    local = LocalEngine().evaluate(source, request(task), models)
+    spark = spark_engine.evaluate(source, request(task), models)
+    assert spark.engine == "spark" and spark.n_rows == 4000
+    assert_same_results(local, spark, tol=1e-9)
+    assert spark.sketch_bounds == local.sketch_bounds
+
+
+def test_a_catalog_table_and_its_fingerprint(spark_engine: Any, tmp_path: Path) -> None:
+    frame = eval_rows(1500, "classification")
+    folder = write_parts(frame, tmp_path / "eval", parts=2)
+    session = spark_engine.session
+    session.read.parquet(str(folder)).write.mode("overwrite").saveAsTable("eval_rows")
+    table = parse_source("table:eval_rows")
+    models = contenders(frame, "classification")
+    on_table = spark_engine.evaluate(table, request("classification", row_key=("id",)), models)
+    on_files = LocalEngine().evaluate(
+        parse_source(folder), request("classification", row_key=("id",)), models
+    )
+    assert_same_results(on_files, on_table)
+    # a plain (non-Delta) table has no version history: its files are listed
+    print_ = spark_engine.fingerprint(table).to_dict()
+    assert print_["kind"] == "file-listing" and print_["files"] >= 1
+
+
+def test_a_lake_folder_is_fingerprinted_by_its_file_listing(
+    spark_engine: Any, tmp_path: Path
+) -> None:
+    folder = write_parts(eval_rows(300, "regression"), tmp_path / "eval", parts=3)
+    (folder / "_SUCCESS").write_text("")
+    first = spark_engine.fingerprint(parse_source(folder))
+    assert first.kind == "file-listing" and first.files == 3
+    assert first.bytes == sum(p.stat().st_size for p in folder.glob("*.parquet"))
+    assert spark_engine.fingerprint(parse_source(folder)) == first
+    touched = folder / "part-00001.parquet"
+    os.utime(touched, (time.time() + 60, time.time() + 60))
+    assert spark_engine.fingerprint(parse_source(folder)).sha256 != first.sha256
+
+
+def test_a_path_that_does_not_exist_is_named(spark_engine: Any, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(EnvironmentProblem, match="no-such-folder: Spark cannot find it") as caught:
+        spark_engine.evaluate(parse_source(missing), request("regression"), [])
+    assert caught.value.exit_code == 3
+    with pytest.raises(EnvironmentProblem, match="table no_such_table: Spark cannot find it"):
+        spark_engine.read(parse_source("table:no_such_table"))
+
+
+def test_a_column_whose_type_differs_across_files(spark_engine: Any, tmp_path: Path) -> None:
+    frame = eval_rows(100, "classification")
+    folder = write_parts(frame, tmp_path / "eval", 2)
+    frame.astype({"b": str}).to_parquet(folder / "part-00001.parquet", index=False)
+    clash = "column 'b' is DOUBLE in some files and STRING in others"
+    with pytest.raises(DataError, match=clash) as caught:
+        spark_engine.evaluate(parse_source(folder), request("classification"), [])
+    assert caught.value.exit_code == 1
+
+
+def test_an_unreachable_cluster_is_named_without_its_token() -> None:
+    pytest.importorskip("pyspark")
+    from ci_ml.engines.settings import SparkSettings
+    from ci_ml.engines.spark import SparkEngine
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    remote = f"sc://127.0.0.1:{port}/;token=s3cr3t"
+    with pytest.raises(EnvironmentProblem) as caught:
+        SparkEngine(SparkSettings(remote))
+    assert caught.value.exit_code == 3
+    assert f"sc://127.0.0.1:{port}" in caught.value.message
+    assert "s3cr3t" not in caught.value.message
+
+
+def test_a_model_too_large_to_ship_is_refused_with_its_size(spark_engine: Any) -> None:
+    from ci_ml.engines.spark import check_shippable
+    from ci_ml.engines.summaries import plan_summaries
+
+    frame = eval_rows(200, "classification")
+    models = contenders(frame, "classification")
+    plan = plan_summaries(request("classification"), models, frame["y"].unique(), 0.0)
+    size = check_shippable(plan, models)
+    with pytest.raises(EnvironmentProblem, match=r"MiB pickled; Spark Connect ships at most"):
+        check_shippable(plan, models, limit=size - 1)
