@@ -57,10 +57,14 @@ def install_digest() -> hashlib._Hash:
 
 
 def key(root: Path) -> str:
-    pyproject = hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    """Python version, a hash of the dependency list (the pip cache's key) and the
+    environment's key: ci-ml's code, the interpreter and what the inputs install."""
+    deps = hashlib.sha256((root / "pyproject.toml").read_bytes())
+    constraints = os.environ.get("CI_ML_CONSTRAINTS_FILE", "")
+    deps.update(Path(constraints).read_bytes() if constraints else b"-")
     both = code_digest(root)
     both.update(install_digest().digest())
-    return f"{python_version()} {pyproject} {both.hexdigest()[:16]}"
+    return f"{python_version()} {deps.hexdigest()[:16]} {both.hexdigest()[:16]}"
 
 
 def site_packages(venv: Path) -> Path:
@@ -80,7 +84,9 @@ def records_digest(site: Path) -> str:
 
 def marker_text(venv: Path, env_key: str) -> str:
     site = site_packages(venv)
+    config = hashlib.sha256((venv / "pyvenv.cfg").read_bytes()).hexdigest()
     fields = {"key": env_key, "python": sys.executable, "records": records_digest(site)}
+    fields["pyvenv.cfg"] = config
     return json.dumps(fields, sort_keys=True)
 
 
@@ -98,20 +104,33 @@ def recorded_files(site: Path) -> Iterator[tuple[Path, str]]:
                     yield (site / row[0]).resolve(), row[1] if len(row) > 1 else ""
 
 
+def _tampered(path: Path, expected: str) -> bool:
+    if not expected or "__pycache__" in path.parts:
+        return False  # pip records no hash for itself; byte code is never read
+    return not path.is_file() or _file_hash(path) != expected
+
+
+def _same_interpreter(python: Path) -> bool:
+    """A venv's python links to (or is a copy of) its creator's base interpreter."""
+    base = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    found = python.resolve()
+    return found == base or (found.is_file() and _file_hash(found) == _file_hash(base))
+
+
 def problem(venv: Path, env_key: str) -> str | None:
     """Why the environment at `venv` cannot be reused, or None."""
     marker = venv / MARKER
     if not marker.is_file():
         return "no marker"
     if marker.read_text(encoding="utf-8") != marker_text(venv, env_key):
-        return "its marker names another key, interpreter or package set"
-    if (venv / "bin" / "python").resolve() != Path(sys.executable).resolve():
+        return "its marker names another key, interpreter, configuration or package set"
+    if not _same_interpreter(venv / "bin" / "python"):
         return "its python is not this runner's interpreter"
     site = site_packages(venv).resolve()
     known: set[Path] = set()
     for path, expected in recorded_files(site):
         known.add(path)
-        if expected and "__pycache__" not in path.parts and (not path.is_file() or _file_hash(path) != expected):
+        if _tampered(path, expected):
             return f"{path} does not match the sha256 pip recorded for it"
     for path in site.rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts and path.resolve() not in known:
