@@ -41,7 +41,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         venv.create(folder, with_pip=True)
         pins = resolved(Path(folder) / "bin" / "python")
-    version = "%d.%d" % sys.version_info[:2]
+    version = "{}.{}".format(*sys.version_info[:2])
     OUT.write_text(HEADER.format(python=version) + "\n".join(pins) + "\n", encoding="utf-8")
     print(f"wrote {len(pins)} pins to {OUT.relative_to(REPO)}")
     return 0
