@@ -25,7 +25,7 @@ from ci_ml import __version__
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 CONSTRAINTS = REPO / "constraints" / "ci-ml-constraints.txt"
-LOWEST = REPO / "constraints" / "ci-ml-lowest.txt"
+LOWEST = REPO / "tests" / "constraints-lowest.txt"
 # import name -> distribution name, where they differ
 DISTRIBUTIONS = {"yaml": "pyyaml", "sklearn": "scikit-learn", "github": "pygithub"}
 OPTIONAL = {"mlflow"}  # behind the mlflow extra
@@ -143,3 +143,35 @@ def test_the_wheel_runs_the_quickstart_in_a_fresh_environment(dist: Path, tmp_pa
     assert (example / ".ci-ml" / "run" / "report.json").is_file()
     version = run(python, "-m", "ci_ml", "--version", cwd=tmp_path)
     assert version.strip() == f"ci-ml, version {__version__}"
+
+
+NOTES = REPO / ".github" / "scripts" / "release_notes.py"
+
+
+def release_notes(tag: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(NOTES), tag], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_release_tag_must_be_the_package_version() -> None:
+    done = release_notes("v999.0.0")
+    assert done.returncode == 1
+    assert f"ci_ml/__init__.py says {__version__}" in done.stderr
+
+
+def test_release_notes_are_the_version_s_changelog_section(tmp_path: Path) -> None:
+    sys.path.insert(0, str(NOTES.parent))
+    try:
+        from release_notes import notes
+    finally:
+        sys.path.remove(str(NOTES.parent))
+    changelog = (
+        "# Changelog\n\n## [Unreleased]\n\n## [1.2.0] - 2027-01-01\n\n### Fixed\n\n- a bug\n\n"
+        "## [1.1.0] - 2026-12-01\n\n- older\n\n[1.2.0]: https://example.com\n"
+    )
+    assert notes(changelog, "1.2.0") == "### Fixed\n\n- a bug\n"
+    assert notes(changelog, "1.1.0") == "- older\n"
+    with pytest.raises(SystemExit, match=r"no '## \[1.3.0\]' section"):
+        notes(changelog, "1.3.0")
+    assert "## [Unreleased]" in (REPO / "CHANGELOG.md").read_text(encoding="utf-8")

@@ -177,7 +177,7 @@ def test_weekly_retrain_schedule_and_concurrency() -> None:
 
 def test_callable_workflows_are_workflow_call_with_typed_inputs() -> None:
     for path in CALLABLE:
-        if path.name == "ci.yml":
+        if path.name in ("ci.yml", "release.yml"):  # this repository's own CI and release
             continue
         call = load(path)[True]["workflow_call"]
         assert all("type" in spec for spec in call["inputs"].values()), path.name
