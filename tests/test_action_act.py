@@ -90,7 +90,7 @@ def test_a_lightgbm_model_trains_and_gates_through_the_action(tmp_path: Path) ->
     config = (source / "ci-ml.yaml").read_text(encoding="utf-8")
     config = config.replace("sklearn.ensemble.RandomForestClassifier", "lightgbm.LGBMClassifier")
     config = config.replace(
-        "{n_estimators: 200, random_state: 0}", "{n_estimators: 50, verbose: -1}"
+        "{n_estimators: 200, random_state: 0}", "{n_estimators: 50, random_state: 0}"
     )
     (source / "ci-ml.lightgbm.yaml").write_text(config, encoding="utf-8")
     repo = make_repo(tmp_path / "demo", source, {"ci-ml.yml": EXTRA})
@@ -102,5 +102,7 @@ def test_a_lightgbm_model_trains_and_gates_through_the_action(tmp_path: Path) ->
     report = json.loads((results / "report.json").read_text(encoding="utf-8"))
     assert "LGBMClassifier" in json.dumps(report)
     log = run.log()
-    assert log.count("Install ci-ml from") == 1  # the second step reused the environment
+    # the second step (and a later run: act keeps the host's tool cache) reused the
+    # environment once verified; an earlier act run may already have built it
+    assert log.count("Install ci-ml from") <= 1
     assert "rebuilding ci-ml's environment" not in log
