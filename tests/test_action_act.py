@@ -7,6 +7,7 @@ step, train, evaluate, gate, report, promote, then `check` again on the same dat
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,30 @@ def test_registry_holds_the_promoted_version(stages: tuple[ActRun, Path]) -> Non
     registry = json.loads((results / "registry.json").read_text(encoding="utf-8"))
     assert registry["champion"] == 1
     assert [v["version"] for v in registry["versions"]] == [1]
+
+
+EXTRA = REPO / "tests" / "act" / "workflows" / "extra-packages.yml"
+
+
+def test_a_lightgbm_model_trains_and_gates_through_the_action(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns(".ci-ml"))
+    config = (source / "ci-ml.yaml").read_text(encoding="utf-8")
+    config = config.replace("sklearn.ensemble.RandomForestClassifier", "lightgbm.LGBMClassifier")
+    config = config.replace(
+        "{n_estimators: 200, random_state: 0}", "{n_estimators: 50, random_state: 0}"
+    )
+    (source / "ci-ml.lightgbm.yaml").write_text(config, encoding="utf-8")
+    repo = make_repo(tmp_path / "demo", source, {"ci-ml.yml": EXTRA})
+    results = tmp_path / "results"
+    results.mkdir()
+    run = run_act(repo, "push", "ci-ml.yml", {"ref": "refs/heads/main"}, {"RESULTS": str(results)})
+    assert run.code == 0, run.log()[-6000:]
+    assert run.outputs("check")["verdict"] == "promote"
+    report = json.loads((results / "report.json").read_text(encoding="utf-8"))
+    assert "LGBMClassifier" in json.dumps(report)
+    log = run.log()
+    # the second step (and a later run: act keeps the host's tool cache) reused the
+    # environment once verified; an earlier act run may already have built it
+    assert log.count("Install ci-ml from") <= 1
+    assert "rebuilding ci-ml's environment" not in log

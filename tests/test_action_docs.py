@@ -14,6 +14,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "README.md"
+# read at import: the autouse hermetic_environment fixture drops CI_ML_* before the test
+UPDATE = os.environ.get("CI_ML_UPDATE_DOCS") == "1"
 
 
 def _one_line(text: Any) -> str:
@@ -48,7 +50,7 @@ def test_tables_match_action_yml() -> None:
     action = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
     doc = DOC.read_text(encoding="utf-8")
     expected = render(doc, action)
-    if os.environ.get("CI_ML_UPDATE_DOCS") == "1":
+    if UPDATE:
         DOC.write_text(expected, encoding="utf-8")
     assert doc == expected, (
         "README.md is out of date with action.yml: "

@@ -33,7 +33,8 @@ def bash(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPro
 
 def inputs(**overrides: str) -> dict[str, str]:
     values = {"COMMAND": "check", "COMMENT": "update", "PROMOTE": "false"}
-    values |= {"FAIL_ON_VERDICT": "true"}
+    values |= {"FAIL_ON_VERDICT": "true", "REUSE_ENVIRONMENT": "true"}
+    values |= {"EXTRAS": "", "EXTRA_PACKAGES": ""}
     values |= overrides
     return {f"CI_ML_INPUT_{k}": v for k, v in values.items()}
 
@@ -148,25 +149,81 @@ def test_report_id_reaches_ci_ml_through_the_environment(tmp_path: Path) -> None
 LOCATE = STEPS["Locate the ci-ml environment"]["run"]
 
 
-def test_locate_names_one_environment_per_ci_ml_version(tmp_path: Path) -> None:
-    output = tmp_path / "output.txt"
-    env = {
+def locate_env(tmp_path: Path, **inputs: str) -> dict[str, str]:
+    values = {"WORKING_DIRECTORY": str(tmp_path), "CONSTRAINTS": "pinned", "REQUIREMENTS": ""}
+    values |= {"REUSE_ENVIRONMENT": "true"} | inputs
+    return {f"CI_ML_INPUT_{k}": v for k, v in values.items()} | {
         "CI_ML_PYTHON": sys.executable,
+        "CI_ML_EXTRAS": "",
+        "CI_ML_EXTRA_PACKAGES": "",
         "GITHUB_ACTION_PATH": str(REPO),
         "RUNNER_TOOL_CACHE": str(tmp_path / "tools"),
         "RUNNER_TEMP": str(tmp_path),
         "RUNNER_OS": "Linux",
         "RUNNER_ARCH": "X64",
-        "GITHUB_OUTPUT": str(output),
     }
-    done = bash(LOCATE, env, tmp_path)
-    assert done.returncode == 0, done.stderr
-    values = dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+def locate(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    output = tmp_path / "output.txt"
+    output.write_text("")
+    done = bash(LOCATE, env | {"GITHUB_OUTPUT": str(output)}, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+def test_locate_names_one_environment_per_ci_ml_version(tmp_path: Path) -> None:
+    env = locate_env(tmp_path)
+    values = locate(tmp_path, env)
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert values["venv"].startswith(str(tmp_path / "tools" / "ci-ml") + "/")
     assert values["venv"].endswith(f"-py{version}")
     assert values["ready"] == "false"
     assert values["pip-key"].startswith(f"ci-ml-pip-Linux-X64-py{version}-")
-    again = tmp_path / "again.txt"
-    bash(LOCATE, env | {"GITHUB_OUTPUT": str(again)}, tmp_path)
-    assert again.read_text() == output.read_text()  # stable: the same code, the same place
+    assert values["constraints-file"] == str(REPO / "constraints" / "ci-ml-constraints.txt")
+    assert locate(tmp_path, env) == values  # stable: the same code, the same place
+
+
+def test_what_the_inputs_install_gets_an_environment_of_its_own(tmp_path: Path) -> None:
+    env = locate_env(tmp_path)
+    plain = locate(tmp_path, env)
+    (tmp_path / "requirements.txt").write_text("lightgbm==4.6.0\n")
+    variants = [
+        env | {"CI_ML_EXTRAS": "mlflow"},
+        env | {"CI_ML_EXTRA_PACKAGES": "lightgbm==4.6.0"},
+        env | {"CI_ML_INPUT_REQUIREMENTS": "requirements.txt"},
+        env | {"CI_ML_INPUT_CONSTRAINTS": "none"},
+    ]
+    found = [locate(tmp_path, variant) for variant in variants]
+    assert len({plain["venv"], *(v["venv"] for v in found)}) == 5
+    assert found[2]["requirements-file"] == str(tmp_path / "requirements.txt")
+    assert found[3]["constraints-file"] == ""
+    assert found[3]["pip-key"] != plain["pip-key"]  # other pins, other wheels
+
+
+@pytest.mark.parametrize("name", ["CONSTRAINTS", "REQUIREMENTS"])
+def test_a_missing_file_input_is_a_usage_error(name: str, tmp_path: Path) -> None:
+    env = locate_env(tmp_path, **{name: "nope.txt"})
+    done = bash(LOCATE, env | {"GITHUB_OUTPUT": str(tmp_path / "out")}, tmp_path)
+    assert done.returncode == 2
+    assert f"::error title=ci-ml::input {name.lower()} is 'nope.txt'" in done.stdout
+
+
+def test_windows_is_refused_at_the_first_step(tmp_path: Path) -> None:
+    done = bash(CHECK, inputs() | {"RUNNER_OS": "Windows"}, tmp_path)
+    assert done.returncode == 3
+    assert "runs on Linux and macOS runners, not Windows" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("EXTRAS", "mlflow;rm"),
+        ("EXTRA_PACKAGES", "lightgbm --index-url=http://x"),
+        ("REUSE_ENVIRONMENT", "sometimes"),
+    ],
+)
+def test_bad_install_inputs_stop_with_exit_2(name: str, value: str, tmp_path: Path) -> None:
+    done = bash(CHECK, inputs(**{name: value}), tmp_path)
+    assert done.returncode == 2
+    assert "::error title=ci-ml::input " in done.stdout

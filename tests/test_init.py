@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from ci_ml import __version__
 from ci_ml.commands.init import WORKFLOWS, infer_task
 from ci_ml.config import load_config
 
@@ -144,3 +147,68 @@ def test_shipped_templates_are_the_ready_to_copy_workflows() -> None:
         assert shipped.read_text() == (REPO / "workflows" / template).read_text(), (
             f"ci_ml/templates/workflows/{template} differs from workflows/{template}: copy it"
         )
+
+
+def _init(run_cli: Callable[..., object], cwd: Path) -> dict[str, object]:
+    result = run_cli("init", "data/train.csv", "--target", "species", cwd=cwd)
+    assert result.code == 0, result.err  # type: ignore[attr-defined]
+    loaded = yaml.safe_load((cwd / "ci-ml.yaml").read_text(encoding="utf-8"))
+    load_config(cwd / "ci-ml.yaml")  # valid against the schema and the loader
+    said = result.out + result.err  # type: ignore[attr-defined]
+    return {"registry": loaded["registry"], "out": said}
+
+
+def test_without_github_the_registry_is_local(
+    user_repo: Path, run_cli: Callable[..., object]
+) -> None:
+    found = _init(run_cli, user_repo)
+    assert found["registry"] == {"backend": "local", "path": ".ci-ml/registry"}
+    assert "registry local (no GitHub remote found)" in str(found["out"])
+
+
+def test_in_github_actions_the_registry_is_github_releases(
+    user_repo: Path, run_cli: Callable[..., object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/churn")
+    found = _init(run_cli, user_repo)
+    assert found["registry"] == {"backend": "github-releases"}
+    assert "GITHUB_REPOSITORY is octo/churn" in str(found["out"])
+
+
+@pytest.mark.parametrize(
+    ("url", "backend"),
+    [
+        ("git@github.com:octo/churn.git", "github-releases"),
+        ("https://github.com/octo/churn", "github-releases"),
+        ("https://gitlab.com/octo/churn.git", "local"),
+        ("https://notgithub.com/octo/churn.git", "local"),
+    ],
+)
+def test_a_github_remote_chooses_github_releases(
+    url: str, backend: str, tmp_path: Path, run_cli: Callable[..., object]
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", url], check=True)
+    (tmp_path / "data").mkdir()
+    shutil.copy(EXAMPLES / "penguins" / "data" / "train.csv", tmp_path / "data" / "train.csv")
+    assert _init(run_cli, tmp_path)["registry"]["backend"] == backend  # type: ignore[index]
+
+
+def test_the_config_names_its_published_schema_for_editors(
+    user_repo: Path, run_cli: Callable[..., object]
+) -> None:
+    _init(run_cli, user_repo)
+    first = (user_repo / "ci-ml.yaml").read_text(encoding="utf-8").splitlines()[0]
+    prefix = "# yaml-language-server: $schema=https://raw.githubusercontent.com/ci-ml/ci-ml/"
+    assert first.startswith(prefix)
+    tag, _, path = first.removeprefix(prefix).partition("/")
+    assert tag == f"v{__version__}"  # the release tag of the ci-ml that wrote it
+    assert (REPO / path).is_file()
+
+
+def test_the_config_schema_is_ready_for_schemastore() -> None:
+    schema = json.loads((REPO / "ci_ml" / "schemas" / "config.schema.json").read_text())
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].startswith("https://raw.githubusercontent.com/ci-ml/ci-ml/main/")
+    assert schema["$id"].endswith("/ci_ml/schemas/config.schema.json")
+    assert schema["title"] and len(schema["description"]) > 40

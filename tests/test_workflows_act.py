@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.act.harness import REPO, ActRun, git, make_repo, run_act
+from tests.act.harness import REPO, ActRun, action_source, git, make_repo, run_act
 from tests.fakegithub import FakeGitHub, RepoState
 
 EXAMPLE = REPO / "examples" / "github-repo"
@@ -348,12 +348,21 @@ def test_fork_poster_posts_the_saved_comment(fork_poster: ActRun, fork_run: PrRu
 CALLER = REPO / "tests" / "act" / "workflows" / "call-reusable.yml"
 
 
+def caller_repo(tmp_path: Path) -> Path:
+    """A user's repository calling the reusable workflows. On GitHub they check the
+    action out at their own commit (job.workflow_sha) into .ci-ml-action; act has no
+    job.workflow_sha, so the action's files are put there as that checkout would."""
+    repo = user_repo(tmp_path)
+    shutil.copy(CALLER, repo / ".github" / "workflows" / "call-reusable.yml")
+    shutil.copytree(action_source(), repo / ".ci-ml-action")
+    git(repo, "add", "-A")
+    return repo
+
+
 def test_reusable_pr_check_runs_and_hands_its_outputs_to_the_caller(
     tmp_path: Path, fake: FakeGitHub
 ) -> None:
-    repo = user_repo(tmp_path)
-    shutil.copy(CALLER, repo / ".github" / "workflows" / "call-reusable.yml")
-    git(repo, "add", "-A")
+    repo = caller_repo(tmp_path)
     git(repo, "commit", "-q", "-m", "Call the reusable workflows")
     run = run_act(
         repo,
@@ -371,9 +380,7 @@ def test_reusable_pr_check_runs_and_hands_its_outputs_to_the_caller(
 
 
 def test_reusable_retrain_promotes_in_auto_mode(tmp_path: Path, fake: FakeGitHub) -> None:
-    repo = user_repo(tmp_path)
-    shutil.copy(CALLER, repo / ".github" / "workflows" / "call-reusable.yml")
-    git(repo, "add", "-A")
+    repo = caller_repo(tmp_path)
     git(repo, "commit", "-q", "-m", "Call the reusable workflows")
     run = run_act(
         repo,

@@ -177,22 +177,51 @@ def test_weekly_retrain_schedule_and_concurrency() -> None:
 
 def test_callable_workflows_are_workflow_call_with_typed_inputs() -> None:
     for path in CALLABLE:
-        if path.name == "ci.yml":
+        if path.name in ("ci.yml", "release.yml"):  # this repository's own CI and release
             continue
         call = load(path)[True]["workflow_call"]
         assert all("type" in spec for spec in call["inputs"].values()), path.name
         assert "outputs" in call and "secrets" in call, path.name
 
 
+OWN_CHECKOUT = "Check out ci-ml at this workflow's commit"
+OWN_COPY = "./.ci-ml-action"  # where the reusable workflows check their own action out
+
+
 def _shape(path: Path) -> dict[str, list[tuple[str, str, str]]]:
+    """Each job's steps; a reusable workflow's own checkout and ./.ci-ml-action read as
+    the ready-to-copy workflow's `ci-ml/ci-ml@v1`."""
     jobs = load(path)["jobs"]
     return {
         name: [
-            (s.get("name", ""), str(s.get("uses", "")), str(s.get("with", {}).get("command", "")))
+            (
+                s.get("name", ""),
+                str(s.get("uses", "")).replace(OWN_COPY, "ci-ml/ci-ml@v1"),
+                str(s.get("with", {}).get("command", "")),
+            )
             for s in job.get("steps", [])
+            if s.get("name") != OWN_CHECKOUT
         ]
         for name, job in jobs.items()
     }
+
+
+@pytest.mark.parametrize("name", ["pr-check.yml", "weekly-retrain.yml"])
+def test_reusable_workflows_run_the_action_of_their_own_commit(name: str) -> None:
+    """Pinning a reusable workflow by SHA pins the action too: no floating @v1 inside."""
+    text = (REPO / ".github" / "workflows" / name).read_text(encoding="utf-8")
+    assert "ci-ml/ci-ml@" not in text.replace("ci-ml/ci-ml/.github/workflows/", "")
+    for job_name, job in load(REPO / ".github" / "workflows" / name)["jobs"].items():
+        steps = job.get("steps", [])
+        users = [i for i, s in enumerate(steps) if s.get("uses") == OWN_COPY]
+        if not users:
+            continue
+        own = [i for i, s in enumerate(steps) if s.get("name") == OWN_CHECKOUT]
+        assert own and own[0] < users[0], f"{name}: job {job_name} has no own checkout first"
+        checkout = steps[own[0]]["with"]
+        assert checkout["repository"] == "${{ job.workflow_repository }}"
+        assert checkout["ref"] == "${{ job.workflow_sha }}"
+        assert checkout["path"] == ".ci-ml-action"
 
 
 @pytest.mark.parametrize("name", ["pr-check.yml", "weekly-retrain.yml"])

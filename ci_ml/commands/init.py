@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
 
+from ci_ml import __version__
 from ci_ml.errors import PASSED, ConfigError
 from ci_ml.workspace import say
 
@@ -27,12 +29,66 @@ WORKFLOWS = {
 SCHEMA_FILE = "data-schema.yaml"
 CLASSES_AT_MOST = 20  # an integer target with at most this many values is a class label
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_GITHUB_REMOTE = re.compile(r"(^|[@/])github\.com[:/]")
+# The config schema as published with this version's release tag, for editors.
+SCHEMA_URL = (
+    "https://raw.githubusercontent.com/ci-ml/ci-ml/v{version}/ci_ml/schemas/config.schema.json"
+)
 
 
 @dataclass(frozen=True)
 class Task:
     name: str  # classification or regression
     why: str
+
+
+@dataclass(frozen=True)
+class Registry:
+    backend: str  # local or github-releases
+    why: str
+
+
+def github_remote(repo: Path) -> str | None:
+    """The first git remote of `repo` that is on github.com, if any."""
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(repo), "remote", "-v"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None  # no git: no remote
+    urls = (line.split()[1] for line in listed.splitlines() if len(line.split()) >= 2)
+    return next((url for url in urls if _GITHUB_REMOTE.search(url)), None)
+
+
+def choose_registry(repo: Path) -> Registry:
+    """github-releases where CI runs on GitHub (a hosted runner starts empty, so a local
+    registry would never hold a champion there); local elsewhere."""
+    if os.environ.get("GITHUB_REPOSITORY"):
+        return Registry(
+            "github-releases", f"GITHUB_REPOSITORY is {os.environ['GITHUB_REPOSITORY']}"
+        )
+    remote = github_remote(repo)
+    if remote:
+        return Registry("github-releases", f"the git remote {remote} is on GitHub")
+    return Registry("local", "no GitHub remote found")
+
+
+def registry_block(registry: Registry) -> str:
+    if registry.backend == "github-releases":
+        return (
+            f"registry:  # chosen by ci-ml init: {registry.why}\n"
+            "  # The champion lives in this repository's releases and the branch\n"
+            "  # ci-ml/<name>/registry, so every CI job finds it; a local folder starts\n"
+            "  # empty on each hosted runner. Reading needs a token (GITHUB_TOKEN).\n"
+            "  backend: github-releases\n"
+        )
+    return (
+        f"registry:  # chosen by ci-ml init: {registry.why}\n"
+        "  # On GitHub use backend: github-releases: a hosted runner starts empty, so a\n"
+        "  # local registry would never hold a champion there.\n"
+        "  backend: local\n"
+        "  path: .ci-ml/registry\n"
+    )
 
 
 def template(name: str) -> str:
@@ -68,7 +124,13 @@ def _columns_comment(frame: Any, target: str) -> str:
 
 
 def render_config(
-    frame: Any, data_file: str, target: str, name: str, task: Task, eval_file: str | None
+    frame: Any,
+    data_file: str,
+    target: str,
+    name: str,
+    task: Task,
+    eval_file: str | None,
+    registry: Registry,
 ) -> str:
     classification = task.name == "classification"
     metrics = (
@@ -99,6 +161,8 @@ def render_config(
         metrics="[" + ", ".join(metrics) + "]",
         primary=metrics[0],
         floor_rule=floor,
+        registry=registry_block(registry),
+        schema_url=SCHEMA_URL.format(version=__version__),
     )
     return (
         text
@@ -159,8 +223,9 @@ def run(
     config_path = root / config_name
     data_ref = Path(os.path.relpath(data_path, root)).as_posix()
 
+    registry = choose_registry(repository_root(root))
     targets: dict[Path, str] = {
-        config_path: render_config(frame, data_ref, target, model_name, chosen, eval_ref),
+        config_path: render_config(frame, data_ref, target, model_name, chosen, eval_ref, registry),
         root / SCHEMA_FILE: _data_schema(data_path),
     }
     if workflows:
@@ -180,6 +245,7 @@ def run(
         path.write_text(text, encoding="utf-8")
         say(f"init: wrote {path}")
     _ignore_run_files(repository_root(root))
+    say(f"init: registry {registry.backend} ({registry.why})")
     say(
         f"init: {chosen.name} of {target!r} ({chosen.why}); try it with "
         f"`ci-ml check -c {Path(os.path.relpath(config_path)).as_posix()}`"

@@ -30,6 +30,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from ci_ml.comparison.bootstrap import BootstrapResult
+from ci_ml.comparison.bootstrap import _deltas
 from ci_ml.comparison.bootstrap import _result as bootstrap_result
 from ci_ml.comparison.kernels import (
     _PER_ROW,
@@ -351,6 +352,7 @@ def finish(plan: SummaryPlan, totals: np.ndarray, engine: str) -> EngineEvaluati
                 slot.metric,
                 points,
                 values[:, 1:],
+                _deltas(values[:, 1:]),
                 f"poisson-{slot.kind}",
                 request.confidence,
                 request.seed,

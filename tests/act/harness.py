@@ -95,7 +95,9 @@ def stub_map(files: list[Path]) -> dict[str, Path]:
         elif name == ACTION_NAME:
             mapping[ref] = action_source()
         elif name == "actions/checkout":
-            continue  # act copies the local repository itself
+            # act copies the local repository itself; a checkout of another one (the
+            # reusable workflows' own) goes to a stub that refuses to run
+            mapping[ref] = STUBS / "checkout"
         elif name.startswith("actions/") and (STUBS / name.split("/", 1)[1]).is_dir():
             mapping[ref] = STUBS / name.split("/", 1)[1]
         else:
