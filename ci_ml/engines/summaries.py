@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from ci_ml.comparison.bootstrap import BootstrapResult
-from ci_ml.comparison.bootstrap import _deltas
+from ci_ml.comparison.bootstrap import BootstrapResult, _deltas
 from ci_ml.comparison.bootstrap import _result as bootstrap_result
 from ci_ml.comparison.kernels import (
     _PER_ROW,
