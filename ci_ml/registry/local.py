@@ -138,7 +138,8 @@ class LocalRegistry:
         seals = old.get("models") or {}
         keep = {str(v) for v in [*history, number]}
         seals = {k: v for k, v in seals.items() if k in keep}
-        seals.setdefault(str(number), self._record_seal(number))
+        if str(number) not in seals:
+            seals[str(number)] = self._record_seal(number)
         pointer = {
             "version": number,
             "history": history,
