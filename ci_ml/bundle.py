@@ -297,21 +297,30 @@ def _installed(name: str) -> str | None:
 def version_warnings(libraries: Mapping[str, str], what: str) -> list[str]:
     """Warnings for minor differences; an exit-3 error for a major one or a missing one."""
     found = []
-    for name, saved in sorted(libraries.items()):
-        installed = _installed(name)
-        if installed == saved:
-            continue
+    for name, saved, installed in _differences(libraries):
         if installed is None or _major(installed) != _major(saved):
             raise EnvironmentProblem(
                 f"{what} was saved with {name} {saved}, but {name} "
-                f"{installed or 'is not installed'} here: an incompatible version. Install "
-                f"{name}=={saved} (pin it in the project's requirements), or retrain the champion"
+                f"{installed or 'is not installed'} here: an incompatible version. "
+                + _fix(name, saved)
             )
         found.append(
             f"{what} was saved with {name} {saved} and loaded with {name} {installed}; "
             f"pin {name}=={saved} or retrain the champion to remove this warning"
         )
     return found
+
+
+def _differences(libraries: Mapping[str, str]) -> list[tuple[str, str, str | None]]:
+    """(library, version saved with, version installed) for each that differs."""
+    found = [(name, saved, _installed(name)) for name, saved in sorted(libraries.items())]
+    return [(name, saved, here) for name, saved, here in found if here != saved]
+
+
+def _fix(name: str, saved: str) -> str:
+    return (
+        f"Install {name}=={saved} (pin it in the project's requirements), or retrain the champion"
+    )
 
 
 def _major(version: str) -> str:
@@ -365,14 +374,22 @@ def _load_checked(record: ModelFile, what: str) -> LoadedModel:
         try:
             model = _load_verified(record)
         except Exception as exc:
-            differs = "; ".join(notes) or "no library version differs from the model card"
-            raise IntegrityError(
-                f"{record.path}: cannot load model: {exc} ({differs}); retrain the champion "
-                "or install the versions it was saved with"
-            ) from exc
+            raise _unloadable(record, exc) from exc
     if not notes:  # a card from before libraries were recorded: scikit-learn's own word
         notes = [str(w.message) for w in caught if _inconsistent_version(w.message)]
     return LoadedModel(model, tuple(notes))
+
+
+def _unloadable(record: ModelFile, exc: Exception) -> EnvironmentProblem:
+    """A load that failed: blamed on the library versions when they differ."""
+    differs = _differences(record.libraries)
+    if not differs:
+        return IntegrityError(f"{record.path}: cannot load model: {exc}")
+    name, saved, here = differs[0]
+    return EnvironmentProblem(
+        f"{record.path}: cannot load model: {exc}. It was saved with {name} {saved}, "
+        f"here {name} is {here or 'not installed'}. " + _fix(name, saved)
+    )
 
 
 def _inconsistent_version(message: Warning | str) -> bool:

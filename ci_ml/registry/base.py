@@ -149,7 +149,8 @@ def parse_audit(text: str) -> list[dict[str, Any]]:
         except ValueError:
             entry = None
         if not isinstance(entry, dict):
-            entry = {"event": "unreadable", "line": number, "text": line[:200]}
+            reason = f"line {number} of the audit log is torn or corrupt: {line[:80]!r}"
+            entry = {"event": "unreadable", "line": number, "reason": reason}
         entries.append(entry)
     return entries
 
