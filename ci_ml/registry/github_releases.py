@@ -19,8 +19,9 @@ refs API, which GitHub refuses (422) when the tag exists: two racing adds never 
 number, the loser tries N+1. The release is created as a draft, the assets uploaded
 (record.json last), their sizes and sha256 digests checked against the local files,
 and only then is it published. Drafts are not versions, so a failure half-way leaves
-no visible version; the draft and the tag are deleted when the server still answers,
-else a stale draft stays invisible and its number is skipped.
+no visible version; the draft and the tag are deleted when the server still answers.
+Else (a killed run) the draft's body says until when its upload may take; a later
+add deletes ci-ml's own drafts past that time, with their tags, and nothing else.
 
 Moving the champion (compare-and-swap). GitHub has no conditional write for release
 assets, but it has one for refs: a non-forced ref update is refused (422 "Update is
@@ -48,6 +49,7 @@ import json
 import re
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +79,8 @@ if TYPE_CHECKING:
 CHAMPION = "champion.json"
 AUDIT = "audit.jsonl"
 RESERVE_TRIES = 20  # numbers tried when racing adds keep taking the next one
+DRAFT_MARK = "ci-ml: upload in progress; a later ci-ml run deletes this draft after "
+DRAFT_LIFETIME = timedelta(hours=1)
 SWAP_TRIES = 5  # re-reads when the branch moved but the champion is still the expected one
 # Tests shrink pacing and backoff here; github.com wants the defaults.
 CLIENT_OPTIONS = ClientOptions()
@@ -224,6 +228,7 @@ class GitHubReleasesRegistry:
         model = bundle.model_file
         if not model.path.is_file() or sha256_file(model.path) != model.sha256:
             raise IntegrityError(f"{model.path}: missing or does not match its model card")
+        self._clean_stale_drafts()
         tag_commit = self._tag_commit(bundle.card, model)
         number, tag = self._reserve(self._next_number(), tag_commit)
         release = self._draft(tag, number)
@@ -278,8 +283,9 @@ class GitHubReleasesRegistry:
         return False
 
     def _draft(self, tag: str, number: int) -> ReleaseInfo:
+        until = (datetime.now(UTC) + DRAFT_LIFETIME).isoformat(timespec="seconds")
         try:
-            return self.store.create_draft_release(tag, self._title(number), "")
+            return self.store.create_draft_release(tag, self._title(number), DRAFT_MARK + until)
         except BaseException:
             self._forget_tag(tag)
             raise
@@ -318,6 +324,12 @@ class GitHubReleasesRegistry:
                     f"release {release.tag}: uploaded {name} came back as {found}, "
                     f"expected {size} bytes with sha256 {sha[:12]}…; not published"
                 )
+
+    def _clean_stale_drafts(self) -> None:
+        """Drafts a killed add left: only this model's, only ci-ml's, only expired."""
+        for release in self.store.releases():
+            if release.draft and self._tag.match(release.tag) and _expired(release.body):
+                self._discard(release, release.tag)
 
     def _discard(self, release: ReleaseInfo, tag: str) -> None:
         """Best effort: remove a half-made version (a draft is invisible anyway)."""
@@ -413,3 +425,14 @@ class GitHubReleasesRegistry:
         }
         message = f"ci-ml {self.name}: {entry['event']} version {number}\n\n{entry['reason']}"
         return self.store.create_commit(files, head, message.strip() + "\n")
+
+
+def _expired(body: str) -> bool:
+    """A draft ci-ml marked, past the time its upload could still be running."""
+    if not body.startswith(DRAFT_MARK):
+        return False
+    try:
+        until = datetime.fromisoformat(body[len(DRAFT_MARK) :].strip())
+    except ValueError:
+        return False
+    return until < datetime.now(UTC)
