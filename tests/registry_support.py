@@ -114,8 +114,10 @@ def mlflow_backend(tmp_path: Path, uri: str, name: str, lease: Any = None) -> Ba
     def stored(number: int, file: str) -> bytes:
         version = client.get_model_version(name, str(number))
         folder = tmp_path / "read" / str(number)
-        client.download_artifacts(version.run_id, f"ci-ml/{file}", str(folder))
-        return (folder / "ci-ml" / file).read_bytes()
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(
+            client.download_artifacts(version.run_id, f"ci-ml/{file}", str(folder))
+        ).read_bytes()
 
     writes = [
         (MlflowClient, "set_registered_model_tag"),

@@ -30,7 +30,7 @@ from typing import Any
 
 from ci_ml import lineage
 from ci_ml.bundle import RECORD, ModelBundle, ModelFile, read_json, share
-from ci_ml.errors import EnvironmentProblem
+from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.registry.base import Version, Who, parse_audit, rollback_target, stale_champion
 from ci_ml.rundir import write_json_atomic
 
@@ -58,7 +58,10 @@ class LocalRegistry:
         folder = self._folder(number)
         record = read_json(folder / RECORD, "registry record")
         card = ModelBundle.read(folder).card
-        return Version(number, card, str(record.get("created_at", "")), str(record["sha256"]))
+        sha = record.get("sha256")
+        if not isinstance(sha, str):
+            raise IntegrityError(f"{folder / RECORD}: registry record has no sha256; refusing it")
+        return Version(number, card, str(record.get("created_at", "")), sha)
 
     def _folder(self, number: int) -> Path:
         folder = self._versions_dir / str(number)
