@@ -30,6 +30,8 @@ from ci_ml.errors import EnvironmentProblem, IntegrityError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ci_ml.registry.base import Version
+
 CARD = "model-card.json"
 PROFILE = "profile.json"
 RECORD = "record.json"
@@ -150,6 +152,13 @@ class ModelBundle:
             _agree(vouched, record["model_file"], f"{where}: {RECORD}")
         _agree(vouched, {"sha256": record.get("sha256")}, f"{where}: {RECORD}")
         return vouched
+
+    def stored_as(self, version: Version | None) -> bool:
+        """Whether `version` already holds this very bundle (a rerun after a kill
+        between adding the version and promoting it adds nothing new)."""
+        if version is None:
+            return False
+        return version.sha256 == self.model_file.sha256 and version.card == self.card
 
     def predict(self, model: Any, x: pd.DataFrame) -> Any:
         """Predictions on raw feature rows, through the adapter training used."""

@@ -154,3 +154,13 @@ def test_the_training_profile_travels_with_its_version(backend, tmp_path):
     second = backend.registry.add(trained_folder(tmp_path, "bare")).number
     assert backend.fresh().profile(first) == profile
     assert backend.fresh().profile(second) is None
+
+
+def test_adding_the_same_bundle_again_adds_no_version(backend, tmp_path):
+    """`ci-ml promote` killed between adding and promoting, run again: the version it
+    added is found again, not duplicated; a different model still gets a new number."""
+    folder = trained_folder(tmp_path, "a")
+    assert backend.registry.add(folder).number == 1
+    assert backend.fresh().add(folder).number == 1
+    assert backend.fresh().add(trained_folder(tmp_path, "b")).number == 2
+    assert [v.number for v in backend.fresh().versions()] == [1, 2]

@@ -229,6 +229,11 @@ class GitHubReleasesRegistry:
         if not model.path.is_file() or sha256_file(model.path) != model.sha256:
             raise IntegrityError(f"{model.path}: missing or does not match its model card")
         self._clean_stale_drafts()
+        published = self._published()
+        if published:
+            last = self._version_of(max(published), published[max(published)])
+            if bundle.stored_as(last):
+                return last
         tag_commit = self._tag_commit(bundle.card, model)
         number, tag = self._reserve(self._next_number(), tag_commit)
         release = self._draft(tag, number)

@@ -85,7 +85,10 @@ class LocalRegistry:
     def add(self, folder: Path) -> Version:
         bundle = ModelBundle.read(folder)
         with self._locked():
-            number = max((v.number for v in self.versions()), default=0) + 1
+            versions = self.versions()
+            if versions and bundle.stored_as(versions[-1]):
+                return versions[-1]
+            number = max((v.number for v in versions), default=0) + 1
             staging = Path(tempfile.mkdtemp(prefix=INCOMING, dir=self._versions_dir))
             for path in bundle.files():
                 shutil.copy2(path, staging / path.name)

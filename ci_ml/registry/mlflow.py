@@ -211,6 +211,9 @@ class MlflowRegistry:
         bundle = ModelBundle.read(folder)
         record = bundle.model_file
         verify(record, f"{folder}: the trained model")
+        versions = self.versions()
+        if versions and bundle.stored_as(versions[-1]):
+            return versions[-1]
         self._ensure_registered_model()
         run_id, source = self._upload(bundle)
         tags = _tags(bundle.card, record)
