@@ -82,16 +82,24 @@ class ModelFile:
         cls, folder: Path, entry: object, where: str, libraries: Mapping[str, str] | None = None
     ) -> ModelFile:
         """The model file a seal describes, in `folder`; IntegrityError if it is malformed."""
-        try:
-            assert isinstance(entry, dict)
-            fmt, sha, types = entry["format"], entry["sha256"], entry.get("trusted_types", [])
-            assert fmt in MODEL_NAMES and isinstance(sha, str) and len(sha) == 64
-            assert isinstance(types, list) and all(isinstance(t, str) for t in types)
-            size = int(entry.get("size_bytes") or 0)
-        except (AssertionError, KeyError, TypeError, ValueError) as exc:
-            raise IntegrityError(f"{where}: no valid model_file record") from exc
+        if not isinstance(entry, dict) or not _valid_seal(entry):
+            raise IntegrityError(f"{where}: no valid model_file record (file, format, sha256)")
+        fmt, sha, types = entry["format"], entry["sha256"], entry.get("trusted_types", [])
+        size = entry.get("size_bytes") or 0
         name = plain_name(entry.get("file"), where)
         return cls(folder / name, fmt, sha, size, tuple(types), dict(libraries or {}))
+
+
+def _valid_seal(entry: dict[str, Any]) -> bool:
+    sha, types = entry.get("sha256"), entry.get("trusted_types", [])
+    return (
+        entry.get("format") in MODEL_NAMES
+        and isinstance(sha, str)
+        and re.fullmatch(r"[0-9a-f]{64}", sha) is not None
+        and isinstance(types, list)
+        and all(isinstance(t, str) for t in types)
+        and isinstance(entry.get("size_bytes", 0), int)
+    )
 
 
 @dataclass(frozen=True)
@@ -179,8 +187,8 @@ def _agree(vouched: ModelFile, claimed: object, what: str) -> None:
         raise IntegrityError(f"{what}: has no model_file record; refusing")
     if "file" in claimed:
         plain_name(claimed["file"], what)
-    expected = vouched.to_dict() | {"size_bytes": claimed.get("size_bytes")}
-    for key in ("file", "format", "sha256", "trusted_types", "size_bytes"):
+    expected = vouched.to_dict()
+    for key in ("file", "format", "sha256", "trusted_types"):  # what loading depends on
         if key in claimed and claimed[key] != expected[key]:
             raise IntegrityError(
                 f"{what} {key} {_short(claimed[key])} differs from the registry record "
