@@ -120,6 +120,7 @@ class GitHubReleasesRegistry:
         self.branch = f"ci-ml/{name}/registry"
         self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="ci-ml-releases-"))
         self._tag = re.compile(re.escape(self.tag_prefix) + r"v([1-9][0-9]*)$")
+        self._seen: dict[str, Any] | None = None  # the pointer champion() last read
         self._bytes: dict[int, bytes] = {}  # asset id -> content; assets never change in place
 
     @classmethod
@@ -145,6 +146,7 @@ class GitHubReleasesRegistry:
 
     def champion(self) -> Version | None:
         _, pointer, _ = self._read_pointer()
+        self._seen = pointer
         number = pointer.get("version")
         return None if number is None else self.version(int(number))
 
@@ -152,7 +154,10 @@ class GitHubReleasesRegistry:
         release = self._release(number)
         version = self._version_of(number, release)
         folder = self.cache_dir / self.name / f"v{number}"
-        seal = (self._read_pointer()[1].get("models") or {}).get(str(number))
+        # The pointer champion() just read vouches as well as a new read (seals never
+        # change for a version); a PR run then makes no extra request for it.
+        pointer = self._seen if self._seen is not None else self._read_pointer()[1]
+        seal = (pointer.get("models") or {}).get(str(number))
         record = self._json_asset(release, RECORD)
         expected = ModelBundle(folder, version.card).vouched(seal, record, f"release {release.tag}")
         if not (expected.path.is_file() and sha256_file(expected.path) == version.sha256):
@@ -178,9 +183,12 @@ class GitHubReleasesRegistry:
         partial.replace(target)  # the hash is checked by load_model, before any unpickling
 
     def _published(self) -> dict[int, ReleaseInfo]:
+        return self._versions_in(self.store.releases())
+
+    def _versions_in(self, listed: list[ReleaseInfo]) -> dict[int, ReleaseInfo]:
         """Published releases of this model that carry a record: the versions."""
         found = {}
-        for release in self.store.releases():
+        for release in listed:
             match = self._tag.match(release.tag)
             if match and not release.draft and release.asset(RECORD) is not None:
                 found[int(match.group(1))] = release
@@ -228,14 +236,13 @@ class GitHubReleasesRegistry:
         model = bundle.model_file
         if not model.path.is_file() or sha256_file(model.path) != model.sha256:
             raise IntegrityError(f"{model.path}: missing or does not match its model card")
-        self._clean_stale_drafts()
-        published = self._published()
-        if published:
-            last = self._version_of(max(published), published[max(published)])
-            if bundle.stored_as(last):
-                return last
+        listed = self.store.releases()  # one listing: drafts to clean, the latest, the next
+        self._clean_stale_drafts(listed)
+        latest = self._latest(listed)
+        if latest is not None and bundle.stored_as(latest):
+            return latest
         tag_commit = self._tag_commit(bundle.card, model)
-        number, tag = self._reserve(self._next_number(), tag_commit)
+        number, tag = self._reserve(self._next_number(listed), tag_commit)
         release = self._draft(tag, number)
         try:
             self._fill(release, number, bundle)
@@ -249,9 +256,16 @@ class GitHubReleasesRegistry:
             raise
         return self.version(number)
 
-    def _next_number(self) -> int:
-        numbers = [int(m.group(1)) for r in self.store.releases() if (m := self._tag.match(r.tag))]
+    def _next_number(self, listed: list[ReleaseInfo]) -> int:
+        numbers = [int(m.group(1)) for r in listed if (m := self._tag.match(r.tag))]
         return max(numbers, default=0) + 1
+
+    def _latest(self, listed: list[ReleaseInfo]) -> Version | None:
+        """The highest published version (a rerun may find its own bundle there)."""
+        published = self._versions_in(listed)
+        if not published:
+            return None
+        return self._version_of(max(published), published[max(published)])
 
     def _tag_commit(self, card: dict[str, Any], model: ModelFile) -> str:
         """A commit of its own for the version tags to point at: the model card, no code."""
@@ -330,9 +344,9 @@ class GitHubReleasesRegistry:
                     f"expected {size} bytes with sha256 {sha[:12]}…; not published"
                 )
 
-    def _clean_stale_drafts(self) -> None:
+    def _clean_stale_drafts(self, listed: list[ReleaseInfo]) -> None:
         """Drafts a killed add left: only this model's, only ci-ml's, only expired."""
-        for release in self.store.releases():
+        for release in listed:
             if release.draft and self._tag.match(release.tag) and _expired(release.body):
                 self._discard(release, release.tag)
 
