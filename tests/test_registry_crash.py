@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from ci_ml.registry.base import Registry, RegistryRefused
+from tests.github_support import REPO
 from tests.registry_support import (
     WHO,
     Backend,
@@ -152,6 +153,7 @@ def test_github_releases_kill_points(tmp_path, fake_github, change):
 
     def make() -> Backend:
         fake_github.state.repos.clear()  # a fresh repository for each kill point
+        fake_github.state.repo(REPO)
         return github_backend(tmp_path / f"r{next(fakes)}", fake_github)
 
     check_every_kill_point(make, tmp_path, change)
