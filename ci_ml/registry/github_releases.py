@@ -238,7 +238,7 @@ class GitHubReleasesRegistry:
             raise IntegrityError(f"{model.path}: missing or does not match its model card")
         listed = self.store.releases()  # one listing: drafts to clean, the latest, the next
         self._clean_stale_drafts(listed)
-        latest = self._latest(listed)
+        latest = self._latest(listed, model)
         if latest is not None and bundle.stored_as(latest):
             return latest
         tag_commit = self._tag_commit(bundle.card, model)
@@ -260,12 +260,17 @@ class GitHubReleasesRegistry:
         numbers = [int(m.group(1)) for r in listed if (m := self._tag.match(r.tag))]
         return max(numbers, default=0) + 1
 
-    def _latest(self, listed: list[ReleaseInfo]) -> Version | None:
-        """The highest published version (a rerun may find its own bundle there)."""
+    def _latest(self, listed: list[ReleaseInfo], model: ModelFile) -> Version | None:
+        """The highest published version when its model asset has this very sha256 (a
+        rerun finding its own bundle); read only then, so an add costs no extra request."""
         published = self._versions_in(listed)
         if not published:
             return None
-        return self._version_of(max(published), published[max(published)])
+        release = published[max(published)]
+        asset = release.asset(model.path.name)
+        if asset is None or asset.digest != f"sha256:{model.sha256}":
+            return None
+        return self._version_of(max(published), release)
 
     def _tag_commit(self, card: dict[str, Any], model: ModelFile) -> str:
         """A commit of its own for the version tags to point at: the model card, no code."""
