@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml import lineage
+from ci_ml.bundle import CARD, ModelFile, save_model
 from ci_ml.errors import ConfigError, DataError, EnvironmentProblem
 from ci_ml.metrics import check_estimator_supports, resolve_metrics
-from ci_ml.modelfile import ModelFile, save_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ci_ml.config import Config
     from ci_ml.datasets import Datasets
 
-CARD_NAME = "model-card.json"
+CARD_NAME = CARD  # the name commands import; the bundle module owns it
 
 
 def import_estimator(dotted: str) -> type:
@@ -207,6 +207,8 @@ def model_card(
         "metrics": {},
         "training_seconds": round(seconds, 3),
         "versions": lineage.library_versions(),
+        # what loading the champion later is checked against (ci_ml.bundle)
+        "libraries": dict(model_file.libraries),
     }
 
 

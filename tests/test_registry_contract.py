@@ -3,123 +3,23 @@
 local always; mlflow against a real tracking server when mlflow is installed
 (in CI, where it must be, a missing mlflow fails instead of skipping).
 A new backend joins by adding a `<name>_backend` factory returning a `Backend`
-(the registry, a way to open a second client, and two ways to tamper with it)
-and its name to the `backend` fixture's params.
+(tests/registry_support.py: the registry, a way to open a second client, ways to
+tamper with it) and its name to the `backend` fixture's params.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ci_ml.errors import ENVIRONMENT, EnvironmentProblem, IntegrityError
 from ci_ml.modelfile import load_model
-from ci_ml.registry.base import Registry, RegistryRefused
-from tests.registry_support import WHO, trained_folder
+from ci_ml.registry.base import RegistryRefused
+from tests.registry_support import WHO, add, backend, trained_folder
 
-
-@dataclass
-class Backend:
-    registry: Registry
-    fresh: Callable[[], Registry]  # another client of the same registry (another run)
-    tamper_file: Callable[[int], None]  # change the stored model file's bytes
-    tamper_record: Callable[[int], None]  # change the registry's sha256 record
-
-
-def local_backend(tmp_path: Path) -> Backend:
-    from ci_ml.registry.local import LocalRegistry
-
-    path = tmp_path / "registry"
-
-    def tamper_file(number: int) -> None:
-        model = next((path / "versions" / str(number)).glob("model.*"))
-        model.write_bytes(model.read_bytes()[:-10])
-
-    def tamper_record(number: int) -> None:
-        record = path / "versions" / str(number) / "record.json"
-        record.write_text(json.dumps(json.loads(record.read_text()) | {"sha256": "0" * 64}))
-
-    return Backend(LocalRegistry(path), lambda: LocalRegistry(path), tamper_file, tamper_record)
-
-
-def mlflow_backend(tmp_path: Path, uri: str, name: str) -> Backend:
-    from ci_ml.registry.mlflow import Lease, MlflowRegistry
-
-    lease = Lease(ttl=30, window=0.3, settle=0.4, wait=60)
-
-    def make() -> MlflowRegistry:
-        return MlflowRegistry(uri, name, lease)
-
-    registry = make()
-    client = registry._client
-
-    def tamper_file(number: int) -> None:
-        version = client.get_model_version(name, str(number))
-        bad = tmp_path / "bad" / version.tags["model_file"]
-        bad.parent.mkdir(exist_ok=True)
-        bad.write_bytes(b"not the model that was registered")
-        client.log_artifact(version.run_id, str(bad), "ci-ml")
-
-    def tamper_record(number: int) -> None:
-        client.set_model_version_tag(name, str(number), "sha256", "0" * 64)
-
-    return Backend(registry, make, tamper_file, tamper_record)
-
-
-def github_backend(tmp_path: Path, fake: Any) -> Backend:
-    from ci_ml.registry.github_releases import GitHubReleasesRegistry
-    from tests.github_support import FAST, REPO, settings_for
-
-    counter = iter(range(10_000))
-
-    def make() -> GitHubReleasesRegistry:
-        from ci_ml.github import releases
-
-        releases.forget()  # a separate CI job: nothing kept in memory from another client
-        cache = tmp_path / f"cache{next(counter)}"
-        return GitHubReleasesRegistry.connect(
-            settings_for(fake, None), REPO, "demo", None, cache, FAST
-        )
-
-    def stored(number: int, name: str) -> dict[str, Any]:
-        state = fake.state.repo(REPO)
-        (release,) = [
-            r for r in state.releases.values() if r["tag_name"] == f"ci-ml/demo/v{number}"
-        ]
-        names = [a for a in state.assets.values() if a["release"] == release["id"]]
-        return next(a for a in names if a["name"] == name or a["name"].startswith(name))
-
-    def tamper_file(number: int) -> None:
-        asset = stored(number, "model.")
-        asset["content"] = asset["content"][:-10]
-
-    def tamper_record(number: int) -> None:
-        asset = stored(number, "record.json")
-        asset["content"] = json.dumps(json.loads(asset["content"]) | {"sha256": "0" * 64}).encode()
-
-    return Backend(make(), make, tamper_file, tamper_record)
-
-
-@pytest.fixture(params=["local", "mlflow", "github-releases"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "local":
-        yield local_backend(tmp_path)
-        return
-    if request.param == "github-releases":
-        yield github_backend(tmp_path, request.getfixturevalue("fake_github"))
-        return
-    server = request.getfixturevalue("mlflow_server")
-    yield mlflow_backend(tmp_path, server.uri, request.getfixturevalue("model_name"))
-
-
-def add(backend: Backend, tmp_path: Path, *names: str) -> list[int]:
-    return [backend.registry.add(trained_folder(tmp_path, n)).number for n in names]
+__all__ = ["backend"]  # the fixture, shared with the security and crash suites
 
 
 def test_an_empty_registry_has_no_champion_versions_or_audit(backend):
@@ -254,3 +154,13 @@ def test_the_training_profile_travels_with_its_version(backend, tmp_path):
     second = backend.registry.add(trained_folder(tmp_path, "bare")).number
     assert backend.fresh().profile(first) == profile
     assert backend.fresh().profile(second) is None
+
+
+def test_adding_the_same_bundle_again_adds_no_version(backend, tmp_path):
+    """`ci-ml promote` killed between adding and promoting, run again: the version it
+    added is found again, not duplicated; a different model still gets a new number."""
+    folder = trained_folder(tmp_path, "a")
+    assert backend.registry.add(folder).number == 1
+    assert backend.fresh().add(folder).number == 1
+    assert backend.fresh().add(trained_folder(tmp_path, "b")).number == 2
+    assert [v.number for v in backend.fresh().versions()] == [1, 2]

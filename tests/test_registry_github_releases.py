@@ -7,6 +7,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from ci_ml.github import GitHubCallFailed, ReleaseStore
 from ci_ml.modelfile import load_model
 from ci_ml.registry import github_releases
 from ci_ml.registry.base import RegistryRefused, Who
-from ci_ml.registry.github_releases import GitHubReleasesRegistry
+from ci_ml.registry.github_releases import DRAFT_MARK, GitHubReleasesRegistry
 from tests.fakegithub import FakeGitHub
 from tests.github_support import FAST, REPO, TOKEN, settings_for
 from tests.test_registry_local import trained_folder
@@ -278,6 +279,31 @@ def test_a_draft_the_dead_server_kept_stays_invisible_and_its_number_is_skipped(
     assert [v.number for v in registry.versions()] == [1, 3]
 
 
+def test_a_stale_draft_of_a_killed_run_is_deleted_by_the_next_add_and_nothing_else(
+    registry, fake_github, tmp_path
+):
+    _champion_one(registry, tmp_path)
+    fake_github.disconnect("assets.upload", times=99)
+    fake_github.fail("releases.delete", status=502, times=None)
+    with pytest.raises(GitHubCallFailed):
+        registry.add(trained_folder(tmp_path, "killed"))
+    fake_github.clear_faults()
+    state = fake_github.state.repo(REPO)
+    theirs = {"body": "a release draft by a person", "tag_name": "ci-ml/demo/v9"}
+    ours = next(r for r in state.releases.values() if r["draft"])
+    state.releases[999] = ours | {"id": 999, **theirs}
+    fresh = registry.add(trained_folder(tmp_path, "fresh")).number
+    assert releases(fake_github)["ci-ml/demo/v2"] is True  # not expired: may still be uploading
+
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+    ours["body"] = DRAFT_MARK + an_hour_ago  # as time passes on a real clock
+    registry.add(trained_folder(tmp_path, "later"))
+    assert "ci-ml/demo/v2" not in releases(fake_github)
+    assert "refs/tags/ci-ml/demo/v2" not in state.refs
+    assert releases(fake_github)["ci-ml/demo/v9"] is True  # not ci-ml's: kept
+    assert [v.number for v in registry.versions()] == [1, fresh, fresh + 1]
+
+
 def test_one_dropped_upload_is_retried_from_the_start(registry, fake_github, tmp_path):
     fake_github.disconnect("assets.upload")
     version = registry.add(trained_folder(tmp_path, "a"))
@@ -362,7 +388,7 @@ def test_tampered_card_hash_is_refused(make_registry, fake_github, tmp_path):
     card = json.loads(stored["content"])
     card["model_file"]["sha256"] = "0" * 64
     stored["content"] = json.dumps(card).encode()
-    with pytest.raises(IntegrityError, match=r"differs from record\.json"):
+    with pytest.raises(IntegrityError, match="differs from the registry record"):
         make_registry().model_file(1)
 
 
@@ -372,7 +398,7 @@ def test_a_card_naming_a_file_outside_the_cache_is_refused(make_registry, fake_g
     card = json.loads(stored["content"])
     card["model_file"]["file"] = "../../escape.skops"
     stored["content"] = json.dumps(card).encode()
-    with pytest.raises(IntegrityError, match="not a plain name"):
+    with pytest.raises(IntegrityError, match="not a plain file name"):
         make_registry().model_file(1)
     assert not (tmp_path / "escape.skops").exists()
 

@@ -97,3 +97,70 @@ def test_audit_log_is_append_only_json_lines(tmp_path):
         "commit": "abc",
         "at": None,
     }
+
+
+def test_a_torn_last_audit_line_is_reported_and_the_next_promotion_goes_on(
+    example, run_cli, tmp_path
+):
+    project = example("penguins")
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    log = project / ".ci-ml/registry/audit.jsonl"
+    log.write_text(log.read_text() + '{"event": "promote", "vers')  # killed mid-append
+    result = run_cli("registry", "history", cwd=project)
+    assert result.code == 0, result.err
+    assert "unreadable" in result.out and "line 2 of the audit log is torn" in result.out
+    registry = LocalRegistry(project / ".ci-ml/registry")
+    registry.add(trained_folder(tmp_path, "b"))
+    registry.promote(2, 1, WHO)
+    events = [e["event"] for e in registry.audit_log()]
+    assert events == ["promote", "unreadable", "promote"]
+    assert log.read_text().splitlines()[0].startswith("{")  # nothing ci-ml wrote is lost
+
+
+def test_registry_files_are_readable_by_teammates(tmp_path):
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.add(trained_folder(tmp_path, "a"))
+    registry.promote(1, None, WHO)
+    for name in ("champion.json", "audit.jsonl", "versions/1/record.json"):
+        assert (registry.path / name).stat().st_mode & 0o777 == 0o644, name
+    assert (registry.path / "versions/1").stat().st_mode & 0o777 == 0o755
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_and_nothing_else(tmp_path):
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.add(trained_folder(tmp_path, "a"))
+    staging = registry.path / "versions" / ".incoming-k1ll3d"
+    staging.mkdir()
+    (staging / "model.skops").write_bytes(b"half")
+    temp = registry.path / ".champion.json.abc123.tmp"
+    temp.write_text("{")
+    theirs = registry.path / "NOTES.md"
+    theirs.write_text("the team's own notes")
+    registry.promote(1, None, WHO)
+    assert not staging.exists() and not temp.exists()
+    assert theirs.read_text() == "the team's own notes"
+
+
+def test_the_lock_is_portable(tmp_path):
+    source = Path(__import__("ci_ml.registry.local").registry.local.__file__).read_text()
+    assert "fcntl" not in source  # Windows has no fcntl; filelock covers all three
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.add(trained_folder(tmp_path, "a"))
+    assert (registry.path / ".lock").exists()
+
+
+def test_a_rerun_after_the_audit_append_failed_completes_it(tmp_path, monkeypatch):
+    registry = LocalRegistry(tmp_path / "registry")
+    registry.add(trained_folder(tmp_path, "a"))
+
+    def disk_full(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ci_ml.registry.local.append_line", disk_full)
+    registry.promote(1, None, WHO)  # the pointer carries the entry
+    monkeypatch.undo()
+    assert not (registry.path / "audit.jsonl").exists()
+    assert [e["event"] for e in registry.audit_log()] == ["promote"]
+    registry.promote(1, None, WHO)  # the rerun: nothing to move, the entry is written
+    lines = (registry.path / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["version"] for line in lines] == [1]

@@ -52,6 +52,7 @@ class ReleaseInfo:
     draft: bool
     assets: tuple[AssetInfo, ...]
     upload_url: str = ""
+    body: str = ""
 
     def asset(self, name: str) -> AssetInfo | None:
         return next((a for a in self.assets if a.name == name), None)
@@ -307,7 +308,10 @@ class ReleaseStore:
 def _release_info(data: dict[str, Any]) -> ReleaseInfo:
     assets = tuple(_asset_info(a) for a in data.get("assets") or [])
     upload = str(data.get("upload_url") or "").split("{", 1)[0]
-    return ReleaseInfo(int(data["id"]), str(data["tag_name"]), bool(data["draft"]), assets, upload)
+    body = str(data.get("body") or "")
+    return ReleaseInfo(
+        int(data["id"]), str(data["tag_name"]), bool(data["draft"]), assets, upload, body
+    )
 
 
 def _asset_info(data: dict[str, Any]) -> AssetInfo:

@@ -7,12 +7,13 @@ an append-only audit log.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ci_ml.bundle import ModelFile
 from ci_ml.errors import VERDICT, CiMlError
-from ci_ml.modelfile import ModelFile
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,24 @@ def replay_history(entries: list[dict[str, Any]]) -> list[int]:
         elif previous is not None:
             history.append(int(previous))
     return history
+
+
+def parse_audit(text: str) -> list[dict[str, Any]]:
+    """Audit entries from JSON lines; a torn or corrupt line becomes an `unreadable`
+    entry (shown by `registry history`), never a crash."""
+    entries: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict):
+            reason = f"line {number} of the audit log is torn or corrupt: {line[:80]!r}"
+            entry = {"event": "unreadable", "line": number, "reason": reason}
+        entries.append(entry)
+    return entries
 
 
 def version_name(number: int | None) -> str:

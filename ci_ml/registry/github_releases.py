@@ -1,20 +1,27 @@
 """The github-releases registry: versions are GitHub releases, the champion a git branch.
 
     release  <prefix>v<N>       (prefix default `ci-ml/<name>/`): one model version,
-                                assets = model file, model-card.json, profile.json (when
-                                present) and record.json (version, sha256, created_at)
+                                assets = the model bundle (ci_ml.bundle): model file,
+                                model-card.json, profile.json (when present) and
+                                record.json (version, sha256, created_at, seal)
     branch   ci-ml/<name>/registry   a commit chain of its own (no code in it): each commit
-                                holds champion.json {version, history, updated_at} and
-                                audit.jsonl, the parent's log plus the one record of the
-                                promotion or rollback that commit made
+                                holds champion.json {version, history, updated_at, models}
+                                and audit.jsonl, the parent's log plus the one record of
+                                the promotion or rollback that commit made
+
+Trust. Release assets can be replaced by anyone who can edit releases, together. So
+champion.json carries the seal (sha256, format, trusted skops types) of the champion
+and of every earlier champion, and a model file is loaded only if it matches that
+seal; the card and record.json must agree with it.
 
 Adding a version. The number is reserved by creating the tag `<prefix>v<N>` through the
 refs API, which GitHub refuses (422) when the tag exists: two racing adds never share a
 number, the loser tries N+1. The release is created as a draft, the assets uploaded
 (record.json last), their sizes and sha256 digests checked against the local files,
 and only then is it published. Drafts are not versions, so a failure half-way leaves
-no visible version; the draft and the tag are deleted when the server still answers,
-else a stale draft stays invisible and its number is skipped.
+no visible version; the draft and the tag are deleted when the server still answers.
+Else (a killed run) the draft's body says until when its upload may take; a later
+add deletes ci-ml's own drafts past that time, with their tags, and nothing else.
 
 Moving the champion (compare-and-swap). GitHub has no conditional write for release
 assets, but it has one for refs: a non-forced ref update is refused (422 "Update is
@@ -42,10 +49,12 @@ import json
 import re
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml import lineage
+from ci_ml.bundle import CARD, PROFILE, RECORD, ModelBundle, ModelFile
 from ci_ml.data import sha256_file
 from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.github import (
@@ -55,17 +64,23 @@ from ci_ml.github import (
     ReleaseInfo,
     ReleaseStore,
 )
-from ci_ml.modelfile import ModelFile, model_file_from_card
-from ci_ml.registry.base import RegistryRefused, Version, Who, rollback_target
-from ci_ml.registry.local import CARD, RECORD
+from ci_ml.registry.base import (
+    RegistryRefused,
+    Version,
+    Who,
+    parse_audit,
+    rollback_target,
+    stale_champion,
+)
 
 if TYPE_CHECKING:
     from ci_ml.config import Config
 
-PROFILE = "profile.json"
 CHAMPION = "champion.json"
 AUDIT = "audit.jsonl"
 RESERVE_TRIES = 20  # numbers tried when racing adds keep taking the next one
+DRAFT_MARK = "ci-ml: upload in progress; a later ci-ml run deletes this draft after "
+DRAFT_LIFETIME = timedelta(hours=1)
 SWAP_TRIES = 5  # re-reads when the branch moved but the champion is still the expected one
 # Tests shrink pacing and backoff here; github.com wants the defaults.
 CLIENT_OPTIONS = ClientOptions()
@@ -105,6 +120,7 @@ class GitHubReleasesRegistry:
         self.branch = f"ci-ml/{name}/registry"
         self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="ci-ml-releases-"))
         self._tag = re.compile(re.escape(self.tag_prefix) + r"v([1-9][0-9]*)$")
+        self._seen: dict[str, Any] | None = None  # the pointer champion() last read
         self._bytes: dict[int, bytes] = {}  # asset id -> content; assets never change in place
 
     @classmethod
@@ -130,6 +146,7 @@ class GitHubReleasesRegistry:
 
     def champion(self) -> Version | None:
         _, pointer, _ = self._read_pointer()
+        self._seen = pointer
         number = pointer.get("version")
         return None if number is None else self.version(int(number))
 
@@ -137,25 +154,24 @@ class GitHubReleasesRegistry:
         release = self._release(number)
         version = self._version_of(number, release)
         folder = self.cache_dir / self.name / f"v{number}"
-        expected = model_file_from_card(folder, version.card)
-        if expected.path.parent != folder:  # the card is remote input: no "../" escapes
-            raise IntegrityError(f"release {release.tag}: model file name is not a plain name")
-        if expected.sha256 != version.sha256:
-            raise IntegrityError(
-                f"release {release.tag}: model card sha256 differs from record.json; refusing"
-            )
+        # The pointer champion() just read vouches as well as a new read (seals never
+        # change for a version); a PR run then makes no extra request for it.
+        pointer = self._seen if self._seen is not None else self._read_pointer()[1]
+        seal = (pointer.get("models") or {}).get(str(number))
+        record = self._json_asset(release, RECORD)
+        expected = ModelBundle(folder, version.card).vouched(seal, record, f"release {release.tag}")
         if not (expected.path.is_file() and sha256_file(expected.path) == version.sha256):
             self._download(release, expected.path)
         return expected
 
     def profile(self, number: int) -> dict[str, Any] | None:
         release = self._release(number)
-        if release.asset("profile.json") is None:
-            return None
-        target = self.cache_dir / self.name / f"v{number}" / "profile.json"
-        self._download(release, target)
-        data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
-        return data
+        folder = self.cache_dir / self.name / f"v{number}"
+        card = self._version_of(number, release).card
+        bundle = ModelBundle(folder, card)
+        if release.asset(PROFILE) is not None:
+            self._download(release, folder / PROFILE)
+        return bundle.profile()
 
     def _download(self, release: ReleaseInfo, target: Path) -> None:
         asset = release.asset(target.name)
@@ -167,9 +183,12 @@ class GitHubReleasesRegistry:
         partial.replace(target)  # the hash is checked by load_model, before any unpickling
 
     def _published(self) -> dict[int, ReleaseInfo]:
+        return self._versions_in(self.store.releases())
+
+    def _versions_in(self, listed: list[ReleaseInfo]) -> dict[int, ReleaseInfo]:
         """Published releases of this model that carry a record: the versions."""
         found = {}
-        for release in self.store.releases():
+        for release in listed:
             match = self._tag.match(release.tag)
             if match and not release.draft and release.asset(RECORD) is not None:
                 found[int(match.group(1))] = release
@@ -213,16 +232,20 @@ class GitHubReleasesRegistry:
     # -- adding a version -------------------------------------------------------------
 
     def add(self, folder: Path) -> Version:
-        card = _read_card(folder)
-        model = model_file_from_card(folder, card)
+        bundle = ModelBundle.read(folder)
+        model = bundle.model_file
         if not model.path.is_file() or sha256_file(model.path) != model.sha256:
             raise IntegrityError(f"{model.path}: missing or does not match its model card")
-        files = [model.path, folder / CARD, *[p for p in [folder / PROFILE] if p.is_file()]]
-        tag_commit = self._tag_commit(card, model)
-        number, tag = self._reserve(self._next_number(), tag_commit)
+        listed = self.store.releases()  # one listing: drafts to clean, the latest, the next
+        self._clean_stale_drafts(listed)
+        latest = self._latest(listed, model)
+        if latest is not None and bundle.stored_as(latest):
+            return latest
+        tag_commit = self._tag_commit(bundle.card, model)
+        number, tag = self._reserve(self._next_number(listed), tag_commit)
         release = self._draft(tag, number)
         try:
-            self._fill(release, number, model, files)
+            self._fill(release, number, bundle)
         except EnvironmentProblem as error:
             self._discard(release, tag)
             error.message += f"; version {number} was not added, the champion is unchanged"
@@ -233,9 +256,21 @@ class GitHubReleasesRegistry:
             raise
         return self.version(number)
 
-    def _next_number(self) -> int:
-        numbers = [int(m.group(1)) for r in self.store.releases() if (m := self._tag.match(r.tag))]
+    def _next_number(self, listed: list[ReleaseInfo]) -> int:
+        numbers = [int(m.group(1)) for r in listed if (m := self._tag.match(r.tag))]
         return max(numbers, default=0) + 1
+
+    def _latest(self, listed: list[ReleaseInfo], model: ModelFile) -> Version | None:
+        """The highest published version when its model asset has this very sha256 (a
+        rerun finding its own bundle); read only then, so an add costs no extra request."""
+        published = self._versions_in(listed)
+        if not published:
+            return None
+        release = published[max(published)]
+        asset = release.asset(model.path.name)
+        if asset is None or asset.digest != f"sha256:{model.sha256}":
+            return None
+        return self._version_of(max(published), release)
 
     def _tag_commit(self, card: dict[str, Any], model: ModelFile) -> str:
         """A commit of its own for the version tags to point at: the model card, no code."""
@@ -272,8 +307,9 @@ class GitHubReleasesRegistry:
         return False
 
     def _draft(self, tag: str, number: int) -> ReleaseInfo:
+        until = (datetime.now(UTC) + DRAFT_LIFETIME).isoformat(timespec="seconds")
         try:
-            return self.store.create_draft_release(tag, self._title(number), "")
+            return self.store.create_draft_release(tag, self._title(number), DRAFT_MARK + until)
         except BaseException:
             self._forget_tag(tag)
             raise
@@ -281,8 +317,9 @@ class GitHubReleasesRegistry:
     def _title(self, number: int) -> str:
         return f"{self.name} model version {number}"
 
-    def _fill(self, release: ReleaseInfo, number: int, model: ModelFile, files: list[Path]) -> None:
-        record = {"version": number, "sha256": model.sha256, "created_at": lineage.now()}
+    def _fill(self, release: ReleaseInfo, number: int, bundle: ModelBundle) -> None:
+        record = bundle.record(number, lineage.now())
+        files = bundle.files()
         with tempfile.TemporaryDirectory(prefix="ci-ml-record-") as tmp:
             record_path = Path(tmp) / RECORD
             record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -312,6 +349,12 @@ class GitHubReleasesRegistry:
                     f"expected {size} bytes with sha256 {sha[:12]}…; not published"
                 )
 
+    def _clean_stale_drafts(self, listed: list[ReleaseInfo]) -> None:
+        """Drafts a killed add left: only this model's, only ci-ml's, only expired."""
+        for release in listed:
+            if release.draft and self._tag.match(release.tag) and _expired(release.body):
+                self._discard(release, release.tag)
+
     def _discard(self, release: ReleaseInfo, tag: str) -> None:
         """Best effort: remove a half-made version (a draft is invisible anyway)."""
         try:
@@ -329,14 +372,13 @@ class GitHubReleasesRegistry:
 
     def promote(self, number: int, expected: int | None, who: Who) -> None:
         self.version(number)
+        if self._read_pointer()[1].get("version") == number:
+            return  # a rerun: the commit that moved the champion carried its audit entry
 
         def decide(pointer: dict[str, Any]) -> tuple[int, list[int], dict[str, Any]]:
             current = pointer.get("version")
             if current != expected:
-                raise RegistryRefused(
-                    f"not promoted: the champion is now {_name(current)}, but this run "
-                    f"compared against {_name(expected)}; run again to compare with it"
-                )
+                raise stale_champion(current, expected)
             history = [*pointer.get("history", []), *([current] if current else [])]
             return number, history, who.entry("promote", number, current)
 
@@ -352,8 +394,7 @@ class GitHubReleasesRegistry:
         return self.version(self._swap(decide))
 
     def audit_log(self) -> list[dict[str, Any]]:
-        _, _, audit = self._read_pointer()
-        return [json.loads(line) for line in audit.splitlines() if line.strip()]
+        return parse_audit(self._read_pointer()[2])
 
     def _read_pointer(self) -> tuple[str | None, dict[str, Any], str]:
         """(branch head, champion.json, audit.jsonl); no branch is the first run."""
@@ -377,17 +418,31 @@ class GitHubReleasesRegistry:
         for _ in range(SWAP_TRIES):
             head, pointer, audit = self._read_pointer()
             number, history, entry = decide(pointer)
-            sha = self._pointer_commit(head, number, history, entry, audit)
+            seals = self._seals(pointer, number, history)
+            sha = self._pointer_commit(head, {"history": history, "models": seals}, entry, audit)
             if self._set_ref(f"heads/{self.branch}", head, sha):
                 return number
         raise RegistryRefused(
             f"not changed: branch {self.branch} kept moving under {SWAP_TRIES} tries; run again"
         )
 
+    def _seals(self, pointer: dict[str, Any], number: int, history: list[int]) -> dict[str, Any]:
+        """The seals the new pointer carries: kept for earlier champions, and for a
+        version never champion before, its record checked against its card."""
+        keep = {str(v) for v in [*history, number]}
+        seals = {k: v for k, v in (pointer.get("models") or {}).items() if k in keep}
+        if str(number) not in seals:
+            release = self._release(number)
+            bundle = ModelBundle(self.cache_dir, self._version_of(number, release).card)
+            record = self._json_asset(release, RECORD)
+            seals[str(number)] = bundle.vouched(None, record, f"release {release.tag}").to_dict()
+        return seals
+
     def _pointer_commit(
-        self, head: str | None, number: int, history: list[int], entry: dict[str, Any], audit: str
+        self, head: str | None, change: dict[str, Any], entry: dict[str, Any], audit: str
     ) -> str:
-        pointer = {"version": number, "history": history, "updated_at": entry["at"]}
+        number = entry["version"]
+        pointer = {"version": number, **change, "updated_at": entry["at"]}
         files = {
             CHAMPION: json.dumps(pointer, indent=2) + "\n",
             AUDIT: audit + json.dumps(entry, sort_keys=True, default=str) + "\n",
@@ -396,16 +451,12 @@ class GitHubReleasesRegistry:
         return self.store.create_commit(files, head, message.strip() + "\n")
 
 
-def _read_card(folder: Path) -> dict[str, Any]:
-    path = folder / CARD
+def _expired(body: str) -> bool:
+    """A draft ci-ml marked, past the time its upload could still be running."""
+    if not body.startswith(DRAFT_MARK):
+        return False
     try:
-        card: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise EnvironmentProblem(f"{path}: not found; run `ci-ml train` first") from exc
-    except (OSError, ValueError) as exc:
-        raise IntegrityError(f"{path}: unreadable or corrupt: {exc}") from exc
-    return card
-
-
-def _name(number: int | None) -> str:
-    return "no champion" if number is None else f"version {number}"
+        until = datetime.fromisoformat(body[len(DRAFT_MARK) :].strip())
+    except ValueError:
+        return False
+    return until < datetime.now(UTC)

@@ -1,11 +1,20 @@
 """The local registry: a folder, usable by `ci-ml check` and by repos that commit it.
 
-    <path>/versions/<N>/   model file, model-card.json, record.json (sha256)
-    <path>/champion.json   {"version": N, "history": [earlier champions]}
+    <path>/versions/<N>/   the model bundle: model file, model-card.json, profile.json,
+                           record.json (the seal: file, sha256, format, trusted types)
+    <path>/champion.json   {"version": N, "history": [earlier champions],
+                            "models": {N: seal, earlier: seal}, "audit": last entry}
     <path>/audit.jsonl     append-only: one JSON line per promotion or rollback
 
-Writes go to a temporary name and are renamed into place, under a lock, so a
-crash never leaves a half-written champion and two runs cannot both promote.
+Trust: a version that is or was champion loads only if its file matches the seal in
+champion.json, whatever its record and card say (they travel with the file).
+
+All-or-nothing: a promotion or rollback is one atomic rename of champion.json, which
+carries its own audit entry. The entry is then appended to audit.jsonl; if that
+append fails (a full disk, a kill), the entry is still in the pointer: the audit
+reader shows it, and the next change (or rerun) appends it first. So champion and
+audit never disagree. Writes go to a temporary name and are renamed into place,
+under a lock (filelock: Linux, macOS, Windows), so two runs cannot both promote.
 """
 
 from __future__ import annotations
@@ -20,14 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from ci_ml import lineage
+from ci_ml.bundle import RECORD, ModelBundle, ModelFile, read_json, share
 from ci_ml.errors import EnvironmentProblem, IntegrityError
-from ci_ml.modelfile import ModelFile, model_file_from_card
-from ci_ml.registry.base import Version, Who, rollback_target, stale_champion
+from ci_ml.registry.base import Version, Who, parse_audit, rollback_target, stale_champion
 from ci_ml.rundir import write_json_atomic
 
-CARD = "model-card.json"
-RECORD = "record.json"
-CARRIED_FILES = (CARD, "profile.json")
+POINTER = "champion.json"
+AUDIT = "audit.jsonl"
+INCOMING = ".incoming-"
+LOCK_SECONDS = 300
 
 
 class LocalRegistry:
@@ -45,42 +55,46 @@ class LocalRegistry:
         return [self.version(n) for n in numbers]
 
     def version(self, number: int) -> Version:
+        folder = self._folder(number)
+        record = read_json(folder / RECORD, "registry record")
+        card = ModelBundle.read(folder).card
+        sha = record.get("sha256")
+        if not isinstance(sha, str):
+            raise IntegrityError(f"{folder / RECORD}: registry record has no sha256; refusing it")
+        return Version(number, card, str(record.get("created_at", "")), sha)
+
+    def _folder(self, number: int) -> Path:
         folder = self._versions_dir / str(number)
         if not folder.is_dir():
             raise EnvironmentProblem(f"{self.path}: no version {number} in the registry")
-        record = _read_json(folder / RECORD)
-        card = _read_json(folder / CARD)
-        return Version(number, card, str(record.get("created_at", "")), str(record["sha256"]))
+        return folder
 
     def champion(self) -> Version | None:
         number = self._pointer().get("version")
         return None if number is None else self.version(int(number))
 
     def model_file(self, number: int) -> ModelFile:
-        version = self.version(number)
-        folder = self._versions_dir / str(number)
-        from_card = model_file_from_card(folder, version.card)
-        if from_card.sha256 != version.sha256:
-            raise IntegrityError(
-                f"{folder / CARD}: model card sha256 differs from the registry record; refusing"
-            )
-        return from_card
+        folder = self._folder(number)
+        record = read_json(folder / RECORD, "registry record")
+        seal = (self._pointer().get("models") or {}).get(str(number))
+        return ModelBundle.read(folder).vouched(seal, record, f"{self.path} version {number}")
 
     def profile(self, number: int) -> dict[str, Any] | None:
-        path = self._versions_dir / str(number) / "profile.json"
-        return _read_json(path) if path.is_file() else None
+        return ModelBundle.read(self._folder(number)).profile()
 
     def add(self, folder: Path) -> Version:
-        card = _read_json(folder / CARD)
-        model = model_file_from_card(folder, card)
+        bundle = ModelBundle.read(folder)
         with self._locked():
-            number = max((v.number for v in self.versions()), default=0) + 1
-            staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self._versions_dir))
-            for name in (model.path.name, *CARRIED_FILES):
-                if (folder / name).is_file():
-                    shutil.copy2(folder / name, staging / name)
-            record = {"version": number, "sha256": model.sha256, "created_at": lineage.now()}
-            write_json_atomic(staging / RECORD, record)
+            versions = self.versions()
+            if versions and bundle.stored_as(versions[-1]):
+                return versions[-1]
+            number = max((v.number for v in versions), default=0) + 1
+            staging = Path(tempfile.mkdtemp(prefix=INCOMING, dir=self._versions_dir))
+            for path in bundle.files():
+                shutil.copy2(path, staging / path.name)
+            write_json_atomic(staging / RECORD, bundle.record(number, lineage.now()))
+            share(staging / RECORD)
+            os.chmod(staging, 0o755)
             os.rename(staging, self._versions_dir / str(number))
         return self.version(number)
 
@@ -89,10 +103,12 @@ class LocalRegistry:
             self.version(number)
             pointer = self._pointer()
             current = pointer.get("version")
+            if current == number and pointer.get("audit", {}).get("event") == "promote":
+                return  # a rerun of the promotion that moved it: completed by _locked
             if current != expected:
                 raise stale_champion(current, expected)
             history = [*pointer.get("history", []), *([current] if current else [])]
-            self._move_pointer(number, history, who.entry("promote", number, current))
+            self._move_pointer(pointer, number, history, who.entry("promote", number, current))
 
     def rollback(self, who: Who, to: int | None = None) -> Version:
         with self._locked():
@@ -100,52 +116,97 @@ class LocalRegistry:
             current, history = pointer.get("version"), list(pointer.get("history", []))
             target, history = rollback_target(current, history, to)
             self.version(target)
-            self._move_pointer(target, history, who.entry("rollback", target, current))
+            entry = who.entry("rollback", target, current)
+            self._move_pointer(pointer, target, history, entry)
         return self.version(target)
 
     def audit_log(self) -> list[dict[str, Any]]:
-        path = self.path / "audit.jsonl"
-        if not path.is_file():
-            return []
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        """Every entry in order; a torn line is reported as an `unreadable` entry, and
+        the entry of a change whose append has not landed yet comes from the pointer."""
+        entries = parse_audit(self._log_text())
+        pending = self._pointer().get("audit")
+        if pending and pending not in entries:
+            entries.append(pending)
+        return entries
+
+    def _log_text(self) -> str:
+        path = self.path / AUDIT
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
 
     def _pointer(self) -> dict[str, Any]:
-        path = self.path / "champion.json"
-        return _read_json(path) if path.is_file() else {}
+        path = self.path / POINTER
+        return read_json(path, "champion pointer") if path.is_file() else {}
 
-    def _move_pointer(self, number: int, history: list[int], entry: dict[str, Any]) -> None:
-        pointer = {"version": number, "history": history, "updated_at": entry["at"]}
-        write_json_atomic(self.path / "champion.json", pointer)
-        with (self.path / "audit.jsonl").open("a", encoding="utf-8") as log:
-            log.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
-            log.flush()
-            os.fsync(log.fileno())
+    def _move_pointer(
+        self, old: dict[str, Any], number: int, history: list[int], entry: dict[str, Any]
+    ) -> None:
+        """The one atomic write of a change; the audit append after it may be redone."""
+        seals = old.get("models") or {}
+        keep = {str(v) for v in [*history, number]}
+        seals = {k: v for k, v in seals.items() if k in keep}
+        if str(number) not in seals:
+            seals[str(number)] = self._record_seal(number)
+        pointer = {
+            "version": number,
+            "history": history,
+            "updated_at": entry["at"],
+            "models": seals,
+            "audit": entry,
+        }
+        share_pointer(self.path / POINTER, pointer)
+        with contextlib.suppress(OSError):  # a full disk: the pointer keeps the entry
+            self._complete_audit(pointer)
+
+    def _record_seal(self, number: int) -> dict[str, Any]:
+        """The seal a version never champion before gets: its checked record."""
+        return self.model_file(number).to_dict()
+
+    def _complete_audit(self, pointer: dict[str, Any]) -> None:
+        """Append the pointer's entry unless the log has it (a rerun after a crash)."""
+        entry = pointer.get("audit")
+        text = self._log_text()
+        if not entry or entry in parse_audit(text):
+            return
+        torn = bool(text) and not text.endswith("\n")
+        line = ("\n" if torn else "") + json.dumps(entry, sort_keys=True, default=str) + "\n"
+        append_line(self.path / AUDIT, line)
+
+    def _clean_leftovers(self) -> None:
+        """Staging folders and temp files of killed runs; under the lock none is live."""
+        for left in self._versions_dir.glob(INCOMING + "*"):
+            shutil.rmtree(left, ignore_errors=True)
+        for left in self.path.glob(f".{POINTER}.*.tmp"):
+            left.unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        import fcntl
+        from filelock import FileLock, Timeout
 
         try:
             self._versions_dir.mkdir(parents=True, exist_ok=True)
-            handle = (self.path / ".lock").open("a")
+            lock = FileLock(self.path / ".lock", timeout=LOCK_SECONDS)
+            with lock:
+                self._clean_leftovers()
+                self._complete_audit(self._pointer())
+                yield
+        except Timeout as exc:
+            raise EnvironmentProblem(
+                f"{self.path}: another ci-ml run held the registry lock for {LOCK_SECONDS}s"
+            ) from exc
         except OSError as exc:
             raise EnvironmentProblem(
                 f"{self.path}: registry folder is not writable: {exc.strerror or exc}"
             ) from exc
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise EnvironmentProblem(f"{path}: missing from the registry") from exc
-    except (OSError, ValueError) as exc:
-        raise IntegrityError(f"{path}: unreadable or corrupt: {exc}") from exc
-    return data
+def share_pointer(path: Path, pointer: dict[str, Any]) -> None:
+    write_json_atomic(path, pointer)
+    share(path)
+
+
+def append_line(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as log:
+        log.write(line)
+        log.flush()
+        os.fsync(log.fileno())
+    share(path)

@@ -43,11 +43,18 @@ blocks others for at most `ttl`; expiry compares wall clocks). Changes made
 outside ci-ml (the MLflow UI) are not covered; they are noticed at the next
 promotion or rollback and logged as a `sync` entry.
 
+Trust: the champion alias names a version, and loading checks the model file
+against that version's tags (sha256, format, trusted_types, model_file), written
+once when the version was registered; the card and artifacts must agree with them.
+
 Crash safety: a version is registered only after all its files are uploaded
 (a dead server mid-upload leaves an unregistered run, no version); the champion
-moves in one request (the alias), so it is either the old or the new one. If
-the process dies between moving the alias and appending the audit entry, the
-next change records the move as a `sync` entry before its own.
+moves in one request (the alias), so it is either the old or the new one. Its
+audit entry is written first as an intent (model tag `ci-ml.pending`), then the
+alias moves, then the entry is appended and the intent removed. A run killed in
+between leaves the intent: the audit reader shows it when the alias did move,
+and the next change (or the rerun) appends it, or drops it when the alias did not
+move. A champion moved outside ci-ml is recorded as a `sync` entry.
 
 Credentials come only from the environment (MLFLOW_TRACKING_URI,
 MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME/PASSWORD), read by the MLflow
@@ -77,11 +84,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ci_ml import lineage
+from ci_ml.bundle import CARD, PROFILE, ModelBundle, ModelFile, verify
 from ci_ml.errors import EnvironmentProblem, IntegrityError
-from ci_ml.modelfile import ModelFile, model_file_from_card, verify
 from ci_ml.registry.base import (
     Version,
     Who,
+    parse_audit,
     replay_history,
     rollback_target,
     stale_champion,
@@ -94,10 +102,10 @@ ALIAS = "champion"
 LEASE_TAG = "ci-ml.lease"
 AUDIT_PREFIX = "ci-ml.audit."
 CARD_TAG = "ci-ml.card"
+PENDING_TAG = "ci-ml.pending"
 SHA_TAG = "sha256"
+TRUSTED_TAG = "trusted_types"
 FOLDER = "ci-ml"
-CARD = "model-card.json"
-CARRIED_FILES = (CARD, "profile.json")
 MAX_TAG_VALUE = 90_000
 # The SQL stores insert a new tag after a lookup: two first writers collide.
 CONFLICT = re.compile(r"unique constraint|duplicate|integrityerror", re.IGNORECASE)
@@ -173,12 +181,9 @@ class MlflowRegistry:
         model_version = self._model_version(number)
         version = self._version(model_version)
         folder = self._cache / str(number)
-        record = model_file_from_card(folder, version.card)
-        if record.sha256 != version.sha256:
-            raise IntegrityError(
-                f"{self.where}: version {number}: model card sha256 differs from the "
-                "registry record; refusing"
-            )
+        where = f"{self.where}: version {number}"
+        sealed = _sealed(dict(model_version.tags))
+        record = ModelBundle(folder, version.card).vouched(None, sealed, where)
         self._download(model_version.run_id, record.path.name, folder)
         verify(record, f"{self.where}: version {number}")
         return record
@@ -187,36 +192,47 @@ class MlflowRegistry:
         model_version = self._model_version(number)
         folder = self._cache / str(number)
         try:
-            self._download(model_version.run_id, "profile.json", folder)
+            self._download(model_version.run_id, PROFILE, folder)
         except EnvironmentProblem:
             return None  # a version trained before profiles existed
-        path = folder / "profile.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        return ModelBundle(folder, {}).profile()
 
     def audit_log(self) -> list[dict[str, Any]]:
-        return _entries(self._state()[1])
+        current, tags = self._state()
+        entries = _entries(tags)
+        pending = _pending(tags)
+        if pending and pending.get("version") == current and pending not in entries:
+            entries.append(pending)  # its alias move landed; the append did not yet
+        return entries
 
     # -- writing -------------------------------------------------------------
 
     def add(self, folder: Path) -> Version:
-        card = _read_card(folder / CARD)
-        record = model_file_from_card(folder, card)
+        bundle = ModelBundle.read(folder)
+        record = bundle.model_file
         verify(record, f"{folder}: the trained model")
+        versions = self.versions()
+        if versions and bundle.stored_as(versions[-1]):
+            return versions[-1]
         self._ensure_registered_model()
-        run_id, source = self._upload(folder, record)
+        run_id, source = self._upload(bundle)
+        tags = _tags(bundle.card, record)
         with self._server("registering the new version"):
             model_version = self._client.create_model_version(
-                self.name, source, run_id=run_id, tags=_tags(card, record), await_creation_for=0
+                self.name, source, run_id=run_id, tags=tags, await_creation_for=0
             )
         return self._version(model_version)
 
     def promote(self, number: int, expected: int | None, who: Who) -> None:
         self.version(number)
         current = self._state()[0]
-        if current != expected:  # fail fast, before waiting for the lease
+        if current not in {expected, number}:  # fail fast, before waiting for the lease
             raise stale_champion(current, expected)
         with self._leased():
             current, tags = self._state()
+            if current == number:  # a rerun: complete the audit entry it may have left
+                self._synced(current, tags, who)
+                return
             if current != expected:
                 raise stale_champion(current, expected)
             entries = self._synced(current, tags, who)
@@ -245,23 +261,37 @@ class MlflowRegistry:
         return (int(alias) if alias else None), dict(model.tags or {})
 
     def _synced(self, current: int | None, tags: dict[str, str], who: Who) -> list[dict[str, Any]]:
-        """The audit log, first recording a champion move that it lacks."""
+        """The audit log, first completing (or dropping) a killed change's intent, then
+        recording a champion move that it still lacks."""
         entries = _entries(tags)
-        logged = entries[-1]["version"] if entries else None
+        pending = _pending(tags)
+        if pending and pending.get("version") == current and pending not in entries:
+            self._append(entries, pending)
+        if PENDING_TAG in tags:
+            self._forget_intent()
+        logged = entries[-1].get("version") if entries else None
         if current is not None and current != logged:
             why = "the champion alias moved without an audit entry (crash or outside ci-ml)"
             self._append(entries, who.entry("sync", current, logged) | {"reason": why})
         return entries
 
     def _move(self, number: int, entries: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+        with self._server("recording the change's intent"):
+            value = json.dumps(entry, sort_keys=True, default=str)
+            self._client.set_registered_model_tag(self.name, PENDING_TAG, value)
         with self._server("moving the champion alias"):
             self._client.set_registered_model_alias(self.name, ALIAS, str(number))
-        self._append(entries, entry)
+        self._append(entries, json.loads(value))
+        self._forget_intent()
         if self._state()[0] != number:
             raise EnvironmentProblem(
                 f"{self.where}: the champion alias changed while ci-ml moved it; "
                 "check `ci-ml registry history`"
             )
+
+    def _forget_intent(self) -> None:
+        with self._server("removing the change's intent"):
+            self._client.delete_registered_model_tag(self.name, PENDING_TAG)
 
     def _append(self, entries: list[dict[str, Any]], entry: dict[str, Any]) -> None:
         key = f"{AUDIT_PREFIX}{len(entries) + 1:06d}"
@@ -412,16 +442,16 @@ class MlflowRegistry:
             except MlflowException:  # created meanwhile by a concurrent run
                 return str(self._client.get_experiment_by_name(name).experiment_id)
 
-    def _upload(self, folder: Path, record: ModelFile) -> tuple[str, str]:
+    def _upload(self, bundle: ModelBundle) -> tuple[str, str]:
         """A finished run holding the files; (run id, source URI of its ci-ml/ folder)."""
         experiment = self._experiment()
+        sha = bundle.model_file.sha256
         with self._server("uploading the model"):
-            run = self._client.create_run(experiment, run_name=f"{self.name} {record.sha256[:12]}")
+            run = self._client.create_run(experiment, run_name=f"{self.name} {sha[:12]}")
             run_id = run.info.run_id
             try:
-                for name in (record.path.name, *CARRIED_FILES):
-                    if (folder / name).is_file():
-                        self._client.log_artifact(run_id, str(folder / name), FOLDER)
+                for path in bundle.files():
+                    self._client.log_artifact(run_id, str(path), FOLDER)
             except BaseException:
                 with contextlib.suppress(Exception):
                     self._client.set_terminated(run_id, "FAILED")
@@ -476,6 +506,7 @@ def _tags(card: dict[str, Any], record: ModelFile) -> dict[str, str]:
         SHA_TAG: record.sha256,
         "model_file": record.path.name,
         "format": record.format,
+        TRUSTED_TAG: json.dumps(list(record.trusted_types)),
         "estimator": str(card.get("estimator")),
         "commit": str((card.get("git") or {}).get("commit")),
         "data.train.sha256": str((data.get("train") or {}).get("sha256")),
@@ -486,20 +517,30 @@ def _tags(card: dict[str, Any], record: ModelFile) -> dict[str, str]:
     return tags | ({CARD_TAG: text} if len(text) <= MAX_TAG_VALUE else {})
 
 
+def _sealed(tags: dict[str, str]) -> dict[str, Any]:
+    """A version's record, from the tags written once when it was registered."""
+    record: dict[str, Any] = {"sha256": tags.get(SHA_TAG)}
+    if TRUSTED_TAG not in tags:
+        return record  # registered before the tags carried the whole seal
+    try:
+        trusted = json.loads(tags[TRUSTED_TAG])
+    except ValueError:
+        trusted = tags[TRUSTED_TAG]  # refused as malformed by the bundle
+    seal = {"file": tags.get("model_file"), "format": tags.get("format"), "trusted_types": trusted}
+    return record | {"model_file": seal | {"sha256": tags.get(SHA_TAG)}}
+
+
+def _pending(tags: dict[str, str]) -> dict[str, Any] | None:
+    try:
+        found = json.loads(tags[PENDING_TAG]) if PENDING_TAG in tags else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def _entries(tags: dict[str, str]) -> list[dict[str, Any]]:
     keys = sorted(k for k in tags if k.startswith(AUDIT_PREFIX))
-    try:
-        return [json.loads(tags[k]) for k in keys]
-    except ValueError as exc:
-        raise IntegrityError(f"MLflow audit log tag is corrupt: {exc}") from exc
-
-
-def _read_card(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EnvironmentProblem(f"{path}: cannot read the model card: {exc}") from exc
-    return _parse_card(text, str(path))
+    return parse_audit("\n".join(tags[k] for k in keys))
 
 
 def _parse_card(text: str, what: str) -> dict[str, Any]:

@@ -1,0 +1,422 @@
+"""The model bundle: the model file, its model card, the training profile and the
+registry record, as train writes them and every registry backend stores them.
+
+This module is the only one that knows the bundle's file names.
+
+Trust. A model file is code when unpickled, so it is loaded only when its sha256,
+format and (for skops) trusted types match what the registry vouches for: the
+champion pointer's seal for a version that is or was champion, else the record
+ci-ml wrote when it stored the version. The card and record travel with the file,
+so they are checked against that seal, never trusted on their own word.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import pickle
+import re
+import warnings
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ci_ml.data import sha256_file
+from ci_ml.errors import EnvironmentProblem, IntegrityError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ci_ml.registry.base import Version
+
+CARD = "model-card.json"
+PROFILE = "profile.json"
+RECORD = "record.json"
+MODEL_NAMES = {"skops": "model.skops", "pickle": "model.pkl"}
+CARRIED = (CARD, PROFILE)  # stored with the model file in every backend
+FILE_MODE = 0o644  # teammates and container users read registry files
+# What every model needs, whatever the estimator's own package is.
+BASE_LIBRARIES = ("scikit-learn", "numpy", "scipy")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def plain_name(name: object, where: str) -> str:
+    """A file name from a card, record or remote listing: never a path, never hidden.
+
+    Every backend passes names it did not choose itself through here, so a `../`,
+    an absolute path or a name with a separator cannot reach outside its folder."""
+    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name) or ".." in name:
+        raise IntegrityError(
+            f"{where}: file name {name!r} is not a plain file name (letters, digits, '.', "
+            "'_', '-'; no path); refusing it"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file and what it must be: sha256, format, the skops types it may load."""
+
+    path: Path
+    format: str
+    sha256: str
+    size_bytes: int
+    trusted_types: tuple[str, ...] = ()
+    libraries: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The seal: what a record or the champion pointer vouches for."""
+        return {
+            "file": self.path.name,
+            "format": self.format,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "trusted_types": list(self.trusted_types),
+        }
+
+    @classmethod
+    def from_dict(
+        cls, folder: Path, entry: object, where: str, libraries: Mapping[str, str] | None = None
+    ) -> ModelFile:
+        """The model file a seal describes, in `folder`; IntegrityError if it is malformed."""
+        if not isinstance(entry, dict) or not _valid_seal(entry):
+            raise IntegrityError(f"{where}: no valid model_file record (file, format, sha256)")
+        fmt, sha, types = entry["format"], entry["sha256"], entry.get("trusted_types", [])
+        size = entry.get("size_bytes") or 0
+        name = plain_name(entry.get("file"), where)
+        return cls(folder / name, fmt, sha, size, tuple(types), dict(libraries or {}))
+
+
+def _valid_seal(entry: dict[str, Any]) -> bool:
+    sha, types = entry.get("sha256"), entry.get("trusted_types", [])
+    return (
+        entry.get("format") in MODEL_NAMES
+        and isinstance(sha, str)
+        and re.fullmatch(r"[0-9a-f]{64}", sha) is not None
+        and isinstance(types, list)
+        and all(isinstance(t, str) for t in types)
+        and isinstance(entry.get("size_bytes", 0), int)
+    )
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded model and the library-version warnings the report should show."""
+
+    model: Any
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """One trained model's folder: model file, model card, and the profile when present."""
+
+    folder: Path
+    card: dict[str, Any]
+
+    @classmethod
+    def read(cls, folder: Path) -> ModelBundle:
+        return cls(folder, read_json(folder / CARD, "model card"))
+
+    @property
+    def model_file(self) -> ModelFile:
+        """The model file as the card describes it (trusted only for a fresh train)."""
+        where = str(self.folder / CARD)
+        return ModelFile.from_dict(
+            self.folder, self.card.get("model_file"), where, self.card.get("libraries")
+        )
+
+    def files(self) -> list[Path]:
+        """The files a backend stores for this bundle, model file first."""
+        carried = [self.folder / n for n in CARRIED if (self.folder / n).is_file()]
+        return [self.model_file.path, *carried]
+
+    def profile(self) -> dict[str, Any] | None:
+        path = self.folder / PROFILE
+        return read_json(path, "training profile") if path.is_file() else None
+
+    def record(self, number: int, created_at: str) -> dict[str, Any]:
+        """The registry's record of this bundle stored as version `number`."""
+        model = self.model_file
+        return {
+            "version": number,
+            "sha256": model.sha256,
+            "created_at": created_at,
+            "model_file": model.to_dict(),
+        }
+
+    def vouched(self, seal: object, record: dict[str, Any], where: str) -> ModelFile:
+        """The model file as the registry vouches for it: by the champion pointer's `seal`
+        when there is one, else by the `record`; the card and record must agree with it."""
+        libraries = self.card.get("libraries")
+        if seal is None:
+            seal = record.get("model_file") or _legacy_seal(self.card, record)
+        vouched = ModelFile.from_dict(self.folder, seal, where, libraries)
+        _agree(vouched, self.card.get("model_file"), f"{where}: model card")
+        if record.get("model_file") is not None:
+            _agree(vouched, record["model_file"], f"{where}: {RECORD}")
+        _agree(vouched, {"sha256": record.get("sha256")}, f"{where}: {RECORD}")
+        return vouched
+
+    def stored_as(self, version: Version | None) -> bool:
+        """Whether `version` already holds this very bundle (a rerun after a kill
+        between adding the version and promoting it adds nothing new)."""
+        if version is None:
+            return False
+        return version.sha256 == self.model_file.sha256 and version.card == self.card
+
+    def predict(self, model: Any, x: pd.DataFrame) -> Any:
+        """Predictions on raw feature rows, through the adapter training used."""
+        from ci_ml.training import model_features
+
+        return model.predict(model_features(x))
+
+
+def _legacy_seal(card: dict[str, Any], record: dict[str, Any]) -> Any:
+    """A record written before records carried the whole seal: its sha256 only."""
+    entry = card.get("model_file")
+    return {**entry, "sha256": record.get("sha256")} if isinstance(entry, dict) else entry
+
+
+def _agree(vouched: ModelFile, claimed: object, what: str) -> None:
+    """The card-vs-record check, the only one: every field a claim makes must match."""
+    if not isinstance(claimed, dict):
+        raise IntegrityError(f"{what}: has no model_file record; refusing")
+    if "file" in claimed:
+        plain_name(claimed["file"], what)
+    expected = vouched.to_dict()
+    for key in ("file", "format", "sha256", "trusted_types"):  # what loading depends on
+        if key in claimed and claimed[key] != expected[key]:
+            raise IntegrityError(
+                f"{what} {key} {_short(claimed[key])} differs from the registry record "
+                f"{_short(expected[key])}; refusing to load it"
+            )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise EnvironmentProblem(f"{path}: {what} not found") from exc
+    except (OSError, ValueError) as exc:
+        raise IntegrityError(f"{path}: {what} unreadable or corrupt: {exc}") from exc
+    if not isinstance(data, dict):
+        raise IntegrityError(f"{path}: {what} is not a JSON object")
+    return data
+
+
+def share(path: Path) -> Path:
+    """Make a file ci-ml wrote readable by teammates (mkstemp creates it 0600)."""
+    os.chmod(path, FILE_MODE)
+    return path
+
+
+# -- saving -----------------------------------------------------------------------
+
+
+def save_model(model: Any, folder: Path, fmt: str = "auto") -> ModelFile:
+    """Save in skops where the model allows it; pickle only for `format: pickle` or
+    when skops cannot represent the model. A write error is never a downgrade."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(folder)
+    libraries = model_libraries(model)
+    if fmt in {"auto", "skops"}:
+        saved = _save_skops(model, folder / MODEL_NAMES["skops"], required=fmt == "skops")
+        if saved is not None:
+            return _with(saved, libraries)
+    return _with(_save_pickle(model, folder / MODEL_NAMES["pickle"]), libraries)
+
+
+def _clear_leftovers(folder: Path) -> None:
+    """Temporary files an earlier, killed save left: ci-ml's own names only."""
+    for name in MODEL_NAMES.values():
+        for left in (folder / f"{name}.tmp", folder / "model.tmp"):
+            left.unlink(missing_ok=True)
+
+
+def _save_skops(model: Any, path: Path, required: bool) -> ModelFile | None:
+    import skops.io as sio
+
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        sio.dump(model, tmp)
+        trusted = tuple(sio.get_untrusted_types(file=tmp))
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EnvironmentProblem(f"{path}: cannot write the model: {exc.strerror or exc}") from exc
+    except Exception as exc:  # skops raises many types for objects it cannot represent
+        tmp.unlink(missing_ok=True)
+        if required:
+            raise EnvironmentProblem(f"model.format skops: cannot save this model: {exc}") from exc
+        return None
+    return _record(path, "skops", trusted)
+
+
+def _save_pickle(model: Any, path: Path) -> ModelFile:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("wb") as handle:
+            pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EnvironmentProblem(f"{path}: cannot write the model: {exc.strerror or exc}") from exc
+    return _record(path, "pickle", ())
+
+
+def _record(path: Path, fmt: str, trusted: tuple[str, ...]) -> ModelFile:
+    return ModelFile(path, fmt, sha256_file(path), path.stat().st_size, trusted)
+
+
+def _with(saved: ModelFile, libraries: dict[str, str]) -> ModelFile:
+    return ModelFile(saved.path, saved.format, saved.sha256, saved.size_bytes,
+                     saved.trusted_types, libraries)  # fmt: skip
+
+
+# -- library versions -------------------------------------------------------------
+
+
+def model_libraries(model: Any) -> dict[str, str]:
+    """The versions of every library the model needs to load: scikit-learn, numpy,
+    scipy, and the distribution of each step's own top-level package."""
+    names = list(BASE_LIBRARIES)
+    for step in _steps(model):
+        names.extend(_distributions(type(step).__module__.partition(".")[0]))
+    found = {name: _installed(name) for name in dict.fromkeys(names)}
+    return {name: version for name, version in found.items() if version}
+
+
+def _steps(model: Any) -> list[Any]:
+    steps = getattr(model, "steps", None)
+    return [s for _, s in steps] if isinstance(steps, list) else [model]
+
+
+def _distributions(package: str) -> list[str]:
+    return list(importlib.metadata.packages_distributions().get(package, []))
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def version_warnings(libraries: Mapping[str, str], what: str) -> list[str]:
+    """Warnings for minor differences; an exit-3 error for a major one or a missing one."""
+    found = []
+    for name, saved, installed in _differences(libraries):
+        if installed is None or _major(installed) != _major(saved):
+            raise EnvironmentProblem(
+                f"{what} was saved with {name} {saved}, but {name} "
+                f"{installed or 'is not installed'} here: an incompatible version. "
+                + _fix(name, saved)
+            )
+        found.append(
+            f"{what} was saved with {name} {saved} and loaded with {name} {installed}; "
+            f"pin {name}=={saved} or retrain the champion to remove this warning"
+        )
+    return found
+
+
+def _differences(libraries: Mapping[str, str]) -> list[tuple[str, str, str | None]]:
+    """(library, version saved with, version installed) for each that differs."""
+    found = [(name, saved, _installed(name)) for name, saved in sorted(libraries.items())]
+    return [(name, saved, here) for name, saved, here in found if here != saved]
+
+
+def _fix(name: str, saved: str) -> str:
+    return (
+        f"Install {name}=={saved} (pin it in the project's requirements), or retrain the champion"
+    )
+
+
+def _major(version: str) -> str:
+    return version.split(".", 1)[0]
+
+
+# -- loading ----------------------------------------------------------------------
+
+
+def verify(record: ModelFile, what: str | None = None) -> None:
+    """The file exists and its sha256 matches the record, or IntegrityError (exit 3)."""
+    where = f"{what}: " if what else ""
+    if not record.path.is_file():
+        raise EnvironmentProblem(f"{where}{record.path}: model file not found")
+    actual = sha256_file(record.path)
+    if actual != record.sha256:
+        raise IntegrityError(
+            f"{where}{record.path}: sha256 {actual[:12]}… does not match its record "
+            f"{record.sha256[:12]}…; the model file was modified, refusing to load it"
+        )
+
+
+def open_model(record: ModelFile, what: str = "the model") -> LoadedModel:
+    """Load after checking the sha256 (a mismatch is refused before any byte is
+    unpickled) and the library versions the card recorded; warnings for the report.
+
+    A verified file already loaded in this process is not loaded again (`check` reads
+    the champion for prediction drift and again to score it)."""
+    verify(record)
+    key = (str(record.path.resolve()), record.sha256)
+    if key not in _LOADED:
+        _LOADED[key] = _load_checked(record, what)
+        while len(_LOADED) > _KEEP_LOADED:
+            _LOADED.popitem(last=False)
+    return _LOADED[key]
+
+
+def load_model(record: ModelFile) -> Any:
+    """The model alone (callers that do not report version warnings)."""
+    return open_model(record).model
+
+
+_KEEP_LOADED = 2  # a champion and a challenger
+_LOADED: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+
+
+def _load_checked(record: ModelFile, what: str) -> LoadedModel:
+    notes = version_warnings(record.libraries, f"{record.path.name} ({what})")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = _load_verified(record)
+        except Exception as exc:
+            raise _unloadable(record, exc) from exc
+    if not notes:  # a card from before libraries were recorded: scikit-learn's own word
+        notes = [str(w.message) for w in caught if _inconsistent_version(w.message)]
+    return LoadedModel(model, tuple(notes))
+
+
+def _unloadable(record: ModelFile, exc: Exception) -> EnvironmentProblem:
+    """A load that failed: blamed on the library versions when they differ."""
+    differs = _differences(record.libraries)
+    if not differs:
+        return IntegrityError(f"{record.path}: cannot load model: {exc}")
+    name, saved, here = differs[0]
+    return EnvironmentProblem(
+        f"{record.path}: cannot load model: {exc}. It was saved with {name} {saved}, "
+        f"here {name} is {here or 'not installed'}. " + _fix(name, saved)
+    )
+
+
+def _inconsistent_version(message: Warning | str) -> bool:
+    return "InconsistentVersion" in type(message).__name__
+
+
+def _load_verified(record: ModelFile) -> Any:
+    if record.format == "skops":
+        import skops.io as sio
+
+        return sio.load(record.path, trusted=list(record.trusted_types))
+    with record.path.open("rb") as handle:
+        return pickle.load(handle)
