@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ci_ml.bundle import open_model
 from ci_ml.errors import EnvironmentProblem
 from ci_ml.metrics import resolve_metrics
 from ci_ml.modelfile import load_model, model_file_from_card
@@ -38,6 +39,7 @@ class Contender:
     features: list[str]
     version: int | None = None
     size_bytes: int | None = None
+    warnings: tuple[str, ...] = ()  # library versions differ from the ones it was saved with
 
 
 @dataclass
@@ -72,6 +74,8 @@ def evaluate(
     if version is not None and result["metrics"][config.primary_metric]["champion"] is not None:
         champion_info = {"version": version.number, "sha256": version.sha256}
         result["warnings"].extend(_overlap_warning(data, version.card))
+    if champion is not None:
+        result["warnings"].extend(champion.warnings)
     record = EvaluationRecord(
         eval=data.lineage()["eval"],
         challenger={"sha256": card["model_file"]["sha256"], "version": None},
@@ -122,10 +126,11 @@ def load_champion(registry: Registry) -> tuple[Contender | None, Version | None]
     if version is None:
         return None, None
     record = registry.model_file(version.number)
-    model = load_model(record)
+    loaded = open_model(record, "the champion")
     features = list(version.card.get("data", {}).get("features", []))
     size = record.size_bytes or version.card.get("model_file", {}).get("size_bytes")
-    return Contender("champion", model, features, version.number, size), version
+    contender = Contender("champion", loaded.model, features, version.number, size, loaded.warnings)
+    return contender, version
 
 
 def score(
