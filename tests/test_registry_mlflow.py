@@ -108,7 +108,10 @@ def test_a_server_dying_while_holding_the_lease_moves_nothing_and_the_lease_expi
 def test_a_slow_lease_write_backs_off_then_renews_its_own_lease(
     mlflow_server, model_name, tmp_path, monkeypatch
 ):
-    registry = MlflowRegistry(mlflow_server.uri, model_name, FAST)
+    # a window wide enough that only the deliberately slow write misses it, even on a
+    # loaded machine (the second, ordinary write must land within it)
+    lease = Lease(ttl=30, window=2.0, settle=2.5, wait=30)
+    registry = MlflowRegistry(mlflow_server.uri, model_name, lease)
     registry.add(trained_folder(tmp_path, "a"))
     write, writes = registry._write_lease, []
 
@@ -116,7 +119,7 @@ def test_a_slow_lease_write_backs_off_then_renews_its_own_lease(
         writes.append(json.loads(value)["token"])
         done = write(value)
         if len(writes) == 1:
-            time.sleep(FAST.window + 0.2)  # acknowledged too late to trust
+            time.sleep(lease.window + 0.2)  # acknowledged too late to trust
         return done
 
     monkeypatch.setattr(registry, "_write_lease", slow_first_write)
