@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,18 @@ from tests.mlflow_server import MlflowServer, mlflow_available, running_server
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+# npm packages pinned by a package-lock.json: GitHub's OpenAPI description (the fake
+# GitHub checks its answers against it) and mermaid (the report tests parse charts)
+NPM_FOLDERS = (REPO / "tests" / "openapi", REPO / "tests" / "render")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Install the pinned npm packages once, so that `pip install -e '.[test]' && pytest`
+    is the whole suite on a fresh machine with node (what is missing then fails by name)."""
+    for folder in NPM_FOLDERS:
+        if not (folder / "node_modules").is_dir() and shutil.which("npm"):
+            command = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+            subprocess.run(command, cwd=folder, check=True)
 
 
 @dataclass
