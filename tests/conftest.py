@@ -22,6 +22,20 @@ EXAMPLES = REPO / "examples"
 NPM_FOLDERS = (REPO / "tests" / "openapi", REPO / "tests" / "render")
 
 
+# test modules that run workflows with act (slow: each run starts the action afresh)
+ACT_MODULES = {"test_action_act.py", "test_workflows_act.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow groups, so `pytest -m "not act and not mlflow and not spark"` is a
+    quick run: act runs, and tests that need the real MLflow server."""
+    for item in items:
+        if item.path.name in ACT_MODULES:
+            item.add_marker(pytest.mark.act)
+        if "mlflow_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mlflow)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Install the pinned npm packages once, so that `pip install -e '.[test]' && pytest`
     is the whole suite on a fresh machine with node (what is missing then fails by name)."""
