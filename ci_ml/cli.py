@@ -18,7 +18,8 @@ from ci_ml.errors import ENVIRONMENT, CiMlError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-FORMATS = ["text", "markdown", "json"]
+FORMATS = ("text", "json", "markdown")  # ci_ml.output.FORMATS, kept here so --help imports nothing
+REPORT_FORMATS = (*FORMATS, "html")  # the report also renders as a self-contained page
 
 
 def workspace_options(func: F) -> F:
@@ -39,6 +40,26 @@ def workspace_options(func: F) -> F:
         help="The model's ci-ml.yaml.",
     )(func)
     return func
+
+
+def format_option(formats: tuple[str, ...] = FORMATS, json_alias: bool = False) -> Callable[[F], F]:
+    """The one `--format` of every command that reports something on stdout
+    (docs/cli.md documents each command's JSON)."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(formats),
+            default="text",
+            show_default=True,
+            help="What stdout carries; progress messages go to stderr.",
+        )(func)
+        if json_alias:  # the flag before --format existed: hidden, still honoured
+            func = click.option("--json", "output_format", flag_value="json", hidden=True)(func)
+        return func
+
+    return decorate
 
 
 def publish_options(func: F) -> F:
@@ -96,7 +117,7 @@ def cli() -> None:
 @workspace_options
 @publish_options
 @click.option("--promote", "do_promote", is_flag=True, help="Promote the challenger if it wins.")
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@format_option(REPORT_FORMATS)
 def check(
     config_path: str,
     run_dir: str | None,
@@ -115,44 +136,48 @@ def check(
 
 @cli.command()
 @workspace_options
-def validate(config_path: str, run_dir: str | None) -> None:
+@format_option()
+def validate(config_path: str, run_dir: str | None, output_format: str) -> None:
     """Check the data; writes validation.json."""
     from ci_ml.commands import validate as command
 
-    _exit(command.run(_workspace(config_path, run_dir)))
+    _exit(command.run(_workspace(config_path, run_dir), output_format))
 
 
 @cli.command()
 @workspace_options
-def train(config_path: str, run_dir: str | None) -> None:
+@format_option()
+def train(config_path: str, run_dir: str | None, output_format: str) -> None:
     """Train the challenger; writes challenger/ (model file and model card)."""
     from ci_ml.commands import train as command
 
-    _exit(command.run(_workspace(config_path, run_dir)))
+    _exit(command.run(_workspace(config_path, run_dir), output_format))
 
 
 @cli.command()
 @workspace_options
-def evaluate(config_path: str, run_dir: str | None) -> None:
+@format_option()
+def evaluate(config_path: str, run_dir: str | None, output_format: str) -> None:
     """Score challenger and champion on the same rows; writes metrics.json."""
     from ci_ml.commands import evaluate as command
 
-    _exit(command.run(_workspace(config_path, run_dir)))
+    _exit(command.run(_workspace(config_path, run_dir), output_format))
 
 
 @cli.command()
 @workspace_options
-def gate(config_path: str, run_dir: str | None) -> None:
+@format_option()
+def gate(config_path: str, run_dir: str | None, output_format: str) -> None:
     """Judge the gate rules; writes decision.json (exit 1 when blocked)."""
     from ci_ml.commands import gate as command
 
-    _exit(command.run(_workspace(config_path, run_dir)))
+    _exit(command.run(_workspace(config_path, run_dir), output_format))
 
 
 @cli.command()
 @workspace_options
 @publish_options
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@format_option(REPORT_FORMATS)
 def report(
     config_path: str,
     run_dir: str | None,
@@ -189,22 +214,28 @@ def post_comment(folder: str) -> None:
 @workspace_options
 @click.option("--force", is_flag=True, help="Promote even if the verdict is not promote.")
 @click.option("--reason", default="", help="Why, for the audit log.")
-def promote(config_path: str, run_dir: str | None, force: bool, reason: str) -> None:
+@format_option()
+def promote(
+    config_path: str, run_dir: str | None, force: bool, reason: str, output_format: str
+) -> None:
     """Register the challenger and make it the champion (compare-and-swap)."""
     from ci_ml.commands import promote as command
 
-    _exit(command.run(_workspace(config_path, run_dir), force, reason))
+    _exit(command.run(_workspace(config_path, run_dir), force, reason, output_format))
 
 
 @cli.command()
 @workspace_options
 @click.option("--to", "to", type=click.IntRange(min=1), help="Version to restore.")
 @click.option("--reason", default="", help="Why, for the audit log.")
-def rollback(config_path: str, run_dir: str | None, to: int | None, reason: str) -> None:
+@format_option()
+def rollback(
+    config_path: str, run_dir: str | None, to: int | None, reason: str, output_format: str
+) -> None:
     """Restore the previous champion (or --to a version) and log it."""
     from ci_ml.commands import rollback as command
 
-    _exit(command.run(_workspace(config_path, run_dir), to, reason))
+    _exit(command.run(_workspace(config_path, run_dir), to, reason, output_format))
 
 
 @cli.command()
@@ -212,7 +243,7 @@ def rollback(config_path: str, run_dir: str | None, to: int | None, reason: str)
 @click.option(
     "--data", type=click.Path(dir_okay=False), help="File to check [default: data.train]."
 )
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@format_option()
 def drift(config_path: str, run_dir: str | None, data: str | None, output_format: str) -> None:
     """Compare data with the champion's training profile (exit 1 when it drifted)."""
     from ci_ml.commands import drift as command
@@ -229,11 +260,12 @@ def schema() -> None:
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write YAML here.")
 @click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
-def schema_infer(data: str, output: str | None, force: bool) -> None:
-    """Write a data schema inferred from a trusted CSV or Parquet file."""
+@format_option()
+def schema_infer(data: str, output: str | None, force: bool, output_format: str) -> None:
+    """Write a data schema inferred from a trusted CSV or Parquet file (text: YAML)."""
     from ci_ml.commands import schema as command
 
-    _exit(command.infer(data, output, force))
+    _exit(command.infer(data, output, force, output_format))
 
 
 @cli.command()
@@ -294,32 +326,35 @@ def registry() -> None:
 
 @registry.command("list")
 @workspace_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def registry_list(config_path: str, run_dir: str | None, as_json: bool) -> None:
+@format_option(json_alias=True)
+def registry_list(config_path: str, run_dir: str | None, output_format: str) -> None:
     """Every version, the champion starred."""
     from ci_ml.commands import registry as command
 
-    _exit(command.list_versions(_workspace(config_path, run_dir), as_json))
+    _exit(command.list_versions(_workspace(config_path, run_dir), output_format))
 
 
 @registry.command("show")
 @workspace_options
 @click.argument("version", type=click.IntRange(min=1), required=False)
-def registry_show(config_path: str, run_dir: str | None, version: int | None) -> None:
-    """A version's model card as JSON (default: the champion)."""
+@format_option(json_alias=True)
+def registry_show(
+    config_path: str, run_dir: str | None, version: int | None, output_format: str
+) -> None:
+    """A version's model card (default: the champion); the whole card with --format json."""
     from ci_ml.commands import registry as command
 
-    _exit(command.show(_workspace(config_path, run_dir), version))
+    _exit(command.show(_workspace(config_path, run_dir), version, output_format))
 
 
 @registry.command("history")
 @workspace_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def registry_history(config_path: str, run_dir: str | None, as_json: bool) -> None:
+@format_option(json_alias=True)
+def registry_history(config_path: str, run_dir: str | None, output_format: str) -> None:
     """The audit log: every promotion and rollback."""
     from ci_ml.commands import registry as command
 
-    _exit(command.history(_workspace(config_path, run_dir), as_json))
+    _exit(command.history(_workspace(config_path, run_dir), output_format))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,16 +9,24 @@ always unless `drift.retrain_on_drift: true` asks to retrain on drift only).
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
+from typing import Any
 
 from ci_ml.errors import PASSED, VERDICT
 from ci_ml.github.plan import write_step_outputs
+from ci_ml.output import Output, emit
 from ci_ml.registry import open_registry
 from ci_ml.report import common
 from ci_ml.stages.validate import Champion, check_drift
 from ci_ml.workspace import Workspace, say
+
+# What drift.json would say when there is nothing to compare with.
+NO_CHAMPION: dict[str, Any] = {
+    "champion": None,
+    "dataset_drift": False,
+    "schema_changed": False,
+    "columns": [],
+}
 
 
 def run(ws: Workspace, data: str | None, output_format: str = "text") -> int:
@@ -26,13 +34,14 @@ def run(ws: Workspace, data: str | None, output_format: str = "text") -> int:
     champion = registry.champion()
     if champion is None:
         say("drift: no champion yet, nothing to compare with")
+        emit(Output(NO_CHAMPION, "drift: no champion yet, nothing to compare with"), output_format)
         outputs = {"drift": "false", "retrain": "true", "reason": "no champion yet"}
         write_step_outputs(ws.env.output_path, outputs)
         return PASSED
     path = Path(data) if data else ws.config.data.train
     answer = check_drift(ws.config, Champion(registry, champion), path)
     ws.run.save_drift(answer.result)
-    _print(answer.result, output_format)
+    emit(view(answer.result), output_format)
     outputs = {
         "drift": str(answer.drifted).lower(),
         "retrain": str(answer.retrain).lower(),
@@ -42,13 +51,6 @@ def run(ws: Workspace, data: str | None, output_format: str = "text") -> int:
     return VERDICT if answer.drifted else PASSED
 
 
-def _print(result: dict[str, object], output_format: str) -> None:
-    if output_format == "json":
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
-        return
-    from tabulate import tabulate
-
-    fmt = "github" if output_format == "markdown" else "simple"
-    print(common.drift_line(result))
+def view(result: dict[str, Any]) -> Output:
     rows = common.drift_rows(result)
-    print(tabulate(rows, headers=common.DRIFT_HEADERS, tablefmt=fmt, disable_numparse=True))
+    return Output(result, common.drift_line(result), common.DRIFT_HEADERS, rows)

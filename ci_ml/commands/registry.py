@@ -2,69 +2,79 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
-from tabulate import tabulate
-
+from ci_ml.config import Config
 from ci_ml.errors import PASSED
+from ci_ml.output import Output, emit
 from ci_ml.registry import describe, open_registry
+from ci_ml.registry.base import Version
 from ci_ml.workspace import Workspace
 
+AUDIT_HEADERS = ["at", "event", "version", "previous", "actor", "commit", "reason"]
 
-def list_versions(ws: Workspace, as_json: bool = False) -> int:
+
+def list_versions(ws: Workspace, output_format: str = "text") -> int:
     registry = open_registry(ws.config)
     champion = registry.champion()
     number = champion.number if champion else None
-    rows = [v.to_dict(number) for v in registry.versions()]
-    if as_json:
-        _print_json({"champion": number, "versions": rows})
-        return PASSED
-    if not rows:
-        print(f"{describe(ws.config.registry)}: no versions yet")
-        return PASSED
-    table = [_row(r, ws.config.primary_metric) for r in rows]
-    headers = ["version", "champion", "created", ws.config.primary_metric, "estimator", "commit"]
-    print(tabulate(table, headers=headers, tablefmt="simple", disable_numparse=True))
+    entries = [v.to_dict(number) for v in registry.versions()]
+    emit(versions_view(ws.config, number, entries), output_format)
     return PASSED
 
 
-def _row(entry: dict[str, Any], primary: str) -> list[str]:
-    value = entry["metrics"].get(primary)
+def versions_view(config: Config, champion: int | None, entries: list[dict[str, Any]]) -> Output:
+    primary = config.primary_metric
+    headers = ["version", "champion", "created", primary, "estimator", "commit"]
+    rows = [_row(entry, primary) for entry in entries]
+    count = f"{len(entries)} version(s), champion {champion}" if entries else "no versions yet"
+    data = {"champion": champion, "versions": entries}
+    return Output(data, f"{describe(config.registry)}: {count}", headers, rows)
+
+
+def _row(entry: dict[str, Any], primary: str) -> list[object]:
     return [
-        str(entry["version"]),
+        entry["version"],
         "★" if entry["champion"] else "",
         entry["created_at"],
-        "–" if value is None else f"{value:.4g}",
-        str(entry["estimator"] or "–"),
-        (entry["commit"] or "–")[:12],
+        entry["metrics"].get(primary),
+        entry["estimator"],
+        (entry["commit"] or "")[:12],
     ]
 
 
-def show(ws: Workspace, number: int | None, as_json: bool = True) -> int:
+def show(ws: Workspace, number: int | None, output_format: str = "text") -> int:
     registry = open_registry(ws.config)
     version = registry.version(number) if number is not None else registry.champion()
+    emit(version_view(ws.config, version), output_format)
+    return PASSED
+
+
+def version_view(config: Config, version: Version | None) -> Output:
     if version is None:
-        print(f"{describe(ws.config.registry)}: no champion yet")
-        return PASSED
-    _print_json({"version": version.number, "sha256": version.sha256, "card": version.card})
-    return PASSED
+        data: dict[str, Any] = {"version": None, "sha256": None, "card": None}
+        return Output(data, f"{describe(config.registry)}: no champion yet")
+    card = version.card
+    data = {"version": version.number, "sha256": version.sha256, "card": card}
+    rows: list[list[object]] = [
+        ["estimator", card.get("estimator")],
+        ["created", version.created_at],
+        ["sha256", version.sha256[:12]],
+        ["commit", str((card.get("git") or {}).get("commit") or "")[:12]],
+        ["training rows", ((card.get("data") or {}).get("train") or {}).get("rows_used")],
+    ]
+    rows += [[name, value] for name, value in (card.get("metrics") or {}).items()]
+    return Output(data, f"version {version.number}: {card.get('estimator')}", ["", "value"], rows)
 
 
-def history(ws: Workspace, as_json: bool = False) -> int:
+def history(ws: Workspace, output_format: str = "text") -> int:
     entries = open_registry(ws.config).audit_log()
-    if as_json:
-        _print_json({"audit": entries})
-        return PASSED
-    if not entries:
-        print(f"{describe(ws.config.registry)}: no promotions or rollbacks yet")
-        return PASSED
-    headers = ["at", "event", "version", "previous", "actor", "commit", "reason"]
-    rows = [[str(e.get(h) if e.get(h) is not None else "–") for h in headers] for e in entries]
-    print(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
+    emit(history_view(ws.config, entries), output_format)
     return PASSED
 
 
-def _print_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+def history_view(config: Config, entries: list[dict[str, Any]]) -> Output:
+    count = f"{len(entries)} event(s)" if entries else "no promotions or rollbacks yet"
+    rows = [[entry.get(name) for name in AUDIT_HEADERS] for entry in entries]
+    headline = f"{describe(config.registry)}: {count}"
+    return Output({"audit": entries}, headline, AUDIT_HEADERS, rows)

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from ci_ml.errors import PASSED
+from ci_ml.output import Output, emit
 from ci_ml.registry import open_registry
+from ci_ml.registry.base import Version
 from ci_ml.stages.promote import rollback
 from ci_ml.workspace import Workspace, say
 
 
-def run(ws: Workspace, to: int | None = None, reason: str = "") -> int:
+def run(ws: Workspace, to: int | None = None, reason: str = "", output_format: str = "text") -> int:
     before, now = rollback(ws.config, open_registry(ws.config), ws.env, to, reason)
-    was = f"version {before.number}" if before else "no champion"
-    say(f"rollback: version {now.number} is the champion again (was {was})")
+    output = view(before, now)
+    say(output.headline)
+    emit(output, output_format)
     return PASSED
+
+
+def view(before: Version | None, now: Version) -> Output:
+    was = f"version {before.number}" if before else "no champion"
+    data = {
+        "version": now.number,
+        "previous": before.number if before else None,
+        "sha256": now.sha256,
+        "estimator": now.card.get("estimator"),
+    }
+    headline = f"rollback: version {now.number} is the champion again (was {was})"
+    return Output(data, headline, ["", "champion"], [[k, v] for k, v in data.items()])
