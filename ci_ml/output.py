@@ -38,6 +38,10 @@ def cell(value: object) -> str:
     """A table cell as people read it: a dash for nothing, numbers to 4 significant digits."""
     if value is None or value == "":
         return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(cell, value))
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

@@ -457,7 +457,7 @@ def test_check_promote_list_history_rollback_through_the_cli(project, run_cli, f
         ("rollback", 1),
     ]
     assert audit[-1]["reason"] == "bad in prod"
-    assert _json(run_cli("registry", "show", cwd=project))["version"] == 1
+    assert _json(run_cli("registry", "show", "--format", "json", cwd=project))["version"] == 1
     for result in (first, second, promoted, rolled):
         assert TOKEN not in result.out + result.err
 

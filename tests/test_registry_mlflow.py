@@ -181,7 +181,7 @@ def test_check_promote_list_and_rollback_through_the_cli(
         ("promote", 2, 1),
         ("rollback", 1, 2),
     ]
-    results.append(run_cli("registry", "show", cwd=project))
+    results.append(run_cli("registry", "show", "--format", "json", cwd=project))
     assert json.loads(results[-1].out)["version"] == 1
     results.append(run_cli("registry", "history", cwd=project))
     assert "bad in prod" in results[-1].out and results[-1].code == 0

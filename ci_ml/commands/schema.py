@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_ml.errors import PASSED, ConfigError
-from ci_ml.output import Output, emit
+from ci_ml.output import Output, cell, emit
 from ci_ml.workspace import say
 
 HEADERS = ["column", "type", "nullable", "checks"]
@@ -41,6 +41,5 @@ def view(schema: dict[str, Any], yaml_text: str) -> Output:
 
 
 def _checks(rule: dict[str, Any]) -> str:
-    return ", ".join(
-        f"{key} {value}" for key, value in rule.items() if key not in ("type", "nullable")
-    )
+    checks = {key: value for key, value in rule.items() if key not in ("type", "nullable")}
+    return "; ".join(f"{key}: {cell(value)}" for key, value in checks.items())
