@@ -51,6 +51,11 @@ def schema(name: str) -> dict[str, Any]:
     return loaded
 
 
+def cli_shape(name: str) -> dict[str, Any]:
+    """A command's JSON as docs/cli.md and ci_ml/schemas/cli.schema.json describe it."""
+    return schema("cli") | {"$ref": f"#/$defs/{name}"}
+
+
 def test_every_stage_command_in_every_format(
     run_cli: Callable[..., Result], example: Callable[[str], Path]
 ) -> None:
@@ -65,6 +70,7 @@ def test_every_stage_command_in_every_format(
     estimator = "sklearn.ensemble.RandomForestClassifier"
     assert trained.code == 0 and trained.data["estimator"] == estimator
     assert trained.data["data"]["train"]["rows_used"] == 161
+    jsonschema.validate(trained.data, cli_shape("train"))
     assert estimator in trained.text and "<table>" in trained.html and "161" in trained.html
 
     scored = run_formats(run_cli, project, "evaluate")
@@ -84,6 +90,7 @@ def test_every_stage_command_in_every_format(
     promoted = run_formats(run_cli, project, "promote")
     assert promoted.code == 0 and promoted.data["version"] == 1
     assert promoted.data["promoted"] is True and promoted.data["verdict"] == "promote"
+    jsonschema.validate(promoted.data, cli_shape("promote"))
     assert "version 1" in promoted.text and "version 1" in promoted.html
 
 
@@ -108,9 +115,11 @@ def test_registry_drift_rollback_and_check_in_every_format(
     empty = run_formats(run_cli, project, "registry", "list")
     assert empty.code == 0 and empty.data == {"champion": None, "versions": []}
     assert "no versions yet" in empty.text
+    jsonschema.validate(empty.data, cli_shape("registry_list"))
     nothing = run_formats(run_cli, project, "drift")
     assert nothing.code == 0 and nothing.data["champion"] is None
     assert "no champion yet" in nothing.text
+    jsonschema.validate(nothing.data, cli_shape("drift"))
 
     _report_in_every_format(run_cli, project, "check", "--promote")
     assert run_cli("check", "-c", "ci-ml.fresh.yaml", "--promote", cwd=project).code == 0
@@ -119,20 +128,24 @@ def test_registry_drift_rollback_and_check_in_every_format(
     assert listed.data["champion"] == 2
     assert [v["version"] for v in listed.data["versions"]] == [1, 2]
     assert "★" in listed.text and "<td>★</td>" in listed.html
+    jsonschema.validate(listed.data, cli_shape("registry_list"))
 
     shown = run_formats(run_cli, project, "registry", "show", "1")
     assert shown.data["version"] == 1 and len(shown.data["sha256"]) == 64
     assert shown.data["card"]["estimator"] == "sklearn.ensemble.RandomForestClassifier"
     assert "version 1" in shown.text and "version 1" in shown.html
+    jsonschema.validate(shown.data, cli_shape("registry_show"))
 
     drifted = run_formats(run_cli, project, "drift")
     assert drifted.code in (0, 1) and drifted.data["champion"] == 2
     assert {c["column"] for c in drifted.data["columns"]} >= {"island", "bill_length_mm"}
     assert "champion version 2" in drifted.text and "<td>island</td>" in drifted.html
+    jsonschema.validate(drifted.data, cli_shape("drift"))
 
     back = run_cli("rollback", "--format", "json", cwd=project)
     restored = json.loads(back.out)
     assert back.code == 0 and (restored["version"], restored["previous"]) == (1, 2)
+    jsonschema.validate(restored, cli_shape("rollback"))
     forth = run_cli("rollback", "--to", "2", "--format", "markdown", cwd=project)
     assert forth.code == 0 and RAW_HTML not in cmarkgfm.github_flavored_markdown_to_html(forth.out)
     assert "version 2 is the champion again (was version 1)" in forth.out
@@ -144,6 +157,7 @@ def test_registry_drift_rollback_and_check_in_every_format(
     promotions = [("promote", 1), ("promote", 2)]
     assert events == [*promotions, ("rollback", 1), ("rollback", 2), ("rollback", 1)]
     assert "rollback" in history.text and "<td>rollback</td>" in history.html
+    jsonschema.validate(history.data, cli_shape("registry_history"))
 
 
 def test_a_blocked_gate_and_invalid_data_keep_exit_1_in_every_format(
@@ -175,6 +189,7 @@ def test_schema_infer_prints_yaml_json_or_a_table(
     inferred = run_formats(run_cli, project, "schema", "infer", "data/train.csv")
     assert inferred.code == 0
     assert inferred.data["columns"]["species"]["allowed"] == ["Adelie", "Chinstrap", "Gentoo"]
+    jsonschema.validate(inferred.data, schema("data-schema"))
     assert "species:" in inferred.text and "version: 1" in inferred.text  # the YAML to save
     assert "<td>species</td>" in inferred.html
     both = run_cli(
