@@ -106,6 +106,8 @@ def _report_in_every_format(run_cli: Callable[..., Result], project: Path, *args
         results["markdown"].out, options=Options.CMARK_OPT_UNSAFE
     )
     assert "<table>" in html and "promote" in html.lower()
+    page = run_cli(*args, "--format", "html", cwd=project)
+    assert page.code == 0 and page.out.startswith("<!doctype html>")
 
 
 def test_registry_drift_rollback_and_check_in_every_format(
