@@ -144,14 +144,16 @@ def test_registry_drift_rollback_and_check_in_every_format(
     assert "champion version 2" in drifted.text and "<td>island</td>" in drifted.html
     jsonschema.validate(drifted.data, cli_shape("drift"))
 
-    back = run_cli("rollback", "--format", "json", cwd=project)
+    # distinct reasons: two identical entries in one second are one entry to the local
+    # registry's crash-safe append
+    back = run_cli("rollback", "--reason", "one", "--format", "json", cwd=project)
     restored = json.loads(back.out)
     assert back.code == 0 and (restored["version"], restored["previous"]) == (1, 2)
     jsonschema.validate(restored, cli_shape("rollback"))
-    forth = run_cli("rollback", "--to", "2", "--format", "markdown", cwd=project)
+    forth = run_cli("rollback", "--to", "2", "--reason", "two", "--format", "markdown", cwd=project)
     assert forth.code == 0 and RAW_HTML not in cmarkgfm.github_flavored_markdown_to_html(forth.out)
     assert "version 2 is the champion again (was version 1)" in forth.out
-    again = run_cli("rollback", "--to", "1", cwd=project)
+    again = run_cli("rollback", "--to", "1", "--reason", "three", cwd=project)
     assert again.code == 0 and "version 1 is the champion again" in again.out
 
     history = run_formats(run_cli, project, "registry", "history")
