@@ -218,6 +218,9 @@ def test_json_is_a_hidden_alias_and_format_is_checked(
     assert shown.code == 0 and shown.out.startswith("version 1: ")
     help_text = run_cli("registry", "list", "--help", cwd=project).out
     assert "--format" in help_text and "--json" not in help_text
+    from ci_ml import cli, output
+
+    assert cli.FORMATS == output.FORMATS  # the CLI's choices without importing the reporters
     wrong = run_cli("gate", "--format", "yaml", cwd=project)
     assert wrong.code == 2 and "yaml" in wrong.err
 
