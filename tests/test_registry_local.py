@@ -99,6 +99,25 @@ def test_audit_log_is_append_only_json_lines(tmp_path):
     }
 
 
+def test_identical_changes_in_the_same_second_each_get_their_audit_entry(tmp_path):
+    registry = LocalRegistry(tmp_path / "registry")
+    for name in "ab":
+        registry.add(trained_folder(tmp_path, name))
+    registry.promote(1, None, WHO)
+    registry.promote(2, 1, WHO)
+    registry.rollback(WHO)  # -> 1
+    registry.promote(2, 1, WHO)  # the same actor, time, commit and reason as before
+    registry.rollback(WHO)  # -> 1 again: an entry equal to the first rollback's but its id
+    events = [(e["event"], e["version"]) for e in registry.audit_log()]
+    assert events == [
+        ("promote", 1),
+        ("promote", 2),
+        ("rollback", 1),
+        ("promote", 2),
+        ("rollback", 1),
+    ]
+
+
 def test_a_torn_last_audit_line_is_reported_and_the_next_promotion_goes_on(
     example, run_cli, tmp_path
 ):

@@ -8,6 +8,7 @@ an append-only audit log.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,8 +47,10 @@ class Who:
     details: dict[str, Any] = field(default_factory=dict)
 
     def entry(self, event: str, version: int, previous: int | None) -> dict[str, Any]:
-        """The audit record of one promotion or rollback."""
+        """The audit record of one promotion or rollback; its id tells two identical
+        changes in the same second apart (a rerun recognises its own entry by it)."""
         return {
+            "id": uuid.uuid4().hex,
             "event": event,
             "version": version,
             "previous": previous,
