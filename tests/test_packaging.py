@@ -28,7 +28,7 @@ CONSTRAINTS = REPO / "constraints" / "ci-ml-constraints.txt"
 LOWEST = REPO / "tests" / "constraints-lowest.txt"
 # import name -> distribution name, where they differ
 DISTRIBUTIONS = {"yaml": "pyyaml", "sklearn": "scikit-learn", "github": "pygithub"}
-OPTIONAL = {"mlflow"}  # behind the mlflow extra
+OPTIONAL = {"mlflow", "pyspark"}  # behind the mlflow and spark extras
 
 
 def declared() -> dict[str, Requirement]:
@@ -56,7 +56,9 @@ def imported_packages() -> set[str]:
 def test_every_imported_package_is_declared() -> None:
     wanted = {canonicalize_name(DISTRIBUTIONS.get(n, n)) for n in imported_packages()}
     extras = {
-        canonicalize_name(Requirement(r).name) for r in PROJECT["optional-dependencies"]["mlflow"]
+        canonicalize_name(Requirement(r).name)
+        for extra in ("mlflow", "spark")
+        for r in PROJECT["optional-dependencies"][extra]
     }
     missing = wanted - set(declared()) - (extras & OPTIONAL)
     assert not missing, f"imported by ci_ml/ but not in pyproject dependencies: {missing}"

@@ -231,7 +231,7 @@ def check_shippable(
     plan: SummaryPlan, models: Sequence[Any], limit: int = MAX_SHIPPED_BYTES
 ) -> int:
     """The pickled size of what each task receives; refuse what Spark Connect would."""
-    import cloudpickle
+    from pyspark import cloudpickle  # the copy Spark itself pickles tasks with
 
     size = len(cloudpickle.dumps((plan, list(models))))
     if size > limit:
