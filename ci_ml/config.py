@@ -43,6 +43,7 @@ class DataConfig:
     drop: tuple[str, ...] = ()
     eval_fraction: float = 0.25
     seed: int = 0
+    pos_label: str | int | bool | None = None  # the positive class of binary metrics
 
 
 @dataclass(frozen=True)
@@ -301,14 +302,39 @@ def _read_text(path: Path) -> str:
         raise EnvironmentProblem(f"{path}: cannot read config: {exc}") from exc
 
 
+class DuplicateKey(yaml.MarkedYAMLError):
+    """A key written twice in one mapping: YAML would silently keep the last."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise DuplicateKey(
+                    problem=f"duplicate key {key!r} (first written on line {seen[key]}); "
+                    "YAML would silently keep only the last one",
+                    problem_mark=key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load_unique(text: str) -> Any:
+    """`yaml.safe_load`, refusing a key written twice in one mapping (a second `gate:`)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def _parse_yaml(path: Path, text: str) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load_unique(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from exc
+        what = "YAML error" if isinstance(exc, DuplicateKey) else "YAML syntax error"
+        raise ConfigError(f"{path}: {what}{where}: {problem}") from exc
     if not isinstance(raw, dict):
         found = "an empty file" if raw is None else f"{type(raw).__name__}"
         raise ConfigError(f"{path}: expected a mapping of config keys, got {found}")
@@ -461,6 +487,7 @@ def _walk(node: Any, path: tuple[str | int, ...], found: dict[tuple[str | int, .
 def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
     root = path.parent
     data, model = raw["data"], raw["model"]
+    _check_no_label_leak(data)
     registry = raw.get("registry", {})
     command = model.get("command")
     name = raw.get("name") or root.name or "model"
@@ -478,6 +505,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
             drop=tuple(data.get("drop", ())),
             eval_fraction=float(data.get("eval_fraction", 0.25)),
             seed=int(data.get("seed", 0)),
+            pos_label=data.get("pos_label"),
         ),
         model=ModelConfig(
             estimator=model.get("estimator"),
@@ -495,7 +523,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
         validation=_validation(root, raw.get("validation")),
         drift=_drift(raw.get("drift")),
         registry=_registry(path, name, registry),
-        report_id=raw.get("report", {}).get("id") or _default_report_id(display_path, root),
+        report_id=_report_id(raw, display_path, root),
         raw=raw,
     )
 
@@ -524,6 +552,38 @@ def _drift(section: dict[str, Any] | None) -> DriftConfig:
     section = dict(section or {})
     enabled = section.pop("enabled", True) is not False
     return DriftConfig(enabled=enabled, options=section)
+
+
+def _check_no_label_leak(data: dict[str, Any]) -> None:
+    """The target among the features lets the model read the answer: a label leak."""
+    if data["target"] in (data.get("features") or ()):
+        raise ConfigError(
+            f"data.features: lists the target {data['target']!r}; a model fed its own label "
+            "scores perfectly in evaluation and fails in use (a label leak): remove it"
+        )
+
+
+def _report_id(raw: dict[str, Any], display_path: str, root: Path) -> str:
+    """`report.id`, else the config path; refused at load when GitHub could not carry it."""
+    from ci_ml.github.comment import check_report_id
+
+    written = raw.get("report", {}).get("id")
+    report_id = written or _default_report_id(display_path, root)
+    try:
+        return check_report_id(report_id)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"report.id: the default id (the config's path) {report_id!r} cannot name a PR "
+            "comment or a commit status: letters, digits, '.', '_', '-' or '/' only; set "
+            "`report: {id: ...}` in ci-ml.yaml (e.g. id: "
+            f"{_plain_id(report_id)!r})"
+        ) from exc
+
+
+def _plain_id(report_id: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._/-]+", "-", report_id).strip("-./")[:100] or "model"
 
 
 def _default_report_id(display_path: str, root: Path) -> str:

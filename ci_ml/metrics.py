@@ -7,7 +7,10 @@ scorer's sign; people see the loss (sign flipped) and are told lower is better.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +18,13 @@ from ci_ml.errors import ConfigError
 
 if TYPE_CHECKING:
     from ci_ml.comparison import Metric
+    from ci_ml.config import Config
+
+# where scikit-learn keeps the score functions of each task
+_TASK_MODULES = {
+    "classification": ("sklearn.metrics._classification", "sklearn.metrics._ranking"),
+    "regression": ("sklearn.metrics._regression",),
+}
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,93 @@ def resolve_metrics(
         except ValueError as exc:
             raise ConfigError(f"metrics[{index}]: {exc}") from exc
     return resolved
+
+
+def config_metrics(config: Config) -> list[Metric]:
+    """The configured metrics, checked against the task, with `data.pos_label` applied."""
+    metrics = resolve_metrics(config.metrics, config.custom_metrics)
+    _check_task(metrics, config.task)
+    label = config.data.pos_label
+    return metrics if label is None else [_with_pos_label(m, label) for m in metrics]
+
+
+def _check_task(metrics: list[Metric], task: str) -> None:
+    """`r2` on a classifier or `accuracy` on a regressor fails only after training: say so now."""
+    for index, metric in enumerate(metrics):
+        module = getattr(metric.score_func, "__module__", "")
+        other = next((t for t, mods in _TASK_MODULES.items() if module in mods), task)
+        if not metric.custom and other != task:
+            raise ConfigError(
+                f"metrics[{index}]: {metric.name!r} is a {other} metric, but task is {task!r}; "
+                f"pick a {task} metric (see sklearn.metrics.get_scorer_names())"
+            )
+
+
+def uses_pos_label(metric: Metric) -> bool:
+    """A metric that scores one class of a binary target (f1, precision, average_precision)."""
+    return metric.pos_label is not None and metric.kwargs.get("average", "binary") == "binary"
+
+
+def _binary_only(metric: Metric) -> bool:
+    """f1, precision, recall, jaccard: `average='binary'` refuses more than two classes."""
+    try:
+        average = inspect.signature(metric.score_func).parameters.get("average")
+    except (TypeError, ValueError):
+        return False
+    default = average.default if average is not None else None
+    return metric.kwargs.get("average", default) == "binary"
+
+
+def _with_pos_label(metric: Metric, label: Any) -> Metric:
+    if not uses_pos_label(metric):
+        return metric
+    kwargs = {**metric.kwargs, "pos_label": label}
+    return dataclasses.replace(metric, pos_label=label, kwargs=kwargs)
+
+
+def check_labels(config: Config, metrics: list[Metric], labels: Sequence[Any]) -> None:
+    """Before training: binary metrics know which of the target's labels is positive."""
+    binary = [(i, m) for i, m in enumerate(metrics) if uses_pos_label(m)]
+    found = sorted(labels, key=str)
+    wide = [(i, m) for i, m in binary if _binary_only(m)]
+    if wide and len(found) > 2:
+        index, metric = wide[0]
+        raise ConfigError(
+            f"metrics[{index}]: {metric.name!r} scores a binary target, but "
+            f"{config.data.target!r} has {len(found)} classes ({_show_labels(found)}); "
+            f"use {metric.name}_macro or {metric.name}_weighted"
+        )
+    if config.data.pos_label is not None:
+        _check_pos_label(config, found)
+    elif binary and len(found) == 2 and 1 not in found:
+        names = ", ".join(m.name for _, m in binary)
+        raise ConfigError(
+            f"data.pos_label: {names} score one class of {config.data.target!r}, whose labels "
+            f"are {_show_labels(found)} (not 0/1 or false/true); set data.pos_label to the "
+            f"positive class, e.g. `pos_label: {_yaml_text(found[-1])}`"
+        )
+
+
+def _check_pos_label(config: Config, found: list[Any]) -> None:
+    label = config.data.pos_label
+    if label in found:
+        return
+    hint = ""
+    if isinstance(label, bool) and not any(isinstance(v, bool) for v in found):
+        hint = " (YAML reads an unquoted yes/no/on/off as true/false: quote the label)"
+    raise ConfigError(
+        f"data.pos_label: {label!r} is not a label of {config.data.target!r}; "
+        f"found {_show_labels(found)}{hint}"
+    )
+
+
+def _show_labels(labels: list[Any]) -> str:
+    shown = ", ".join(repr(v) for v in labels[:10])
+    return f"[{shown}{', ...' if len(labels) > 10 else ''}]"
+
+
+def _yaml_text(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value).lower()
 
 
 def resolve_rule_metric(name: str, metrics: tuple[str, ...], where: str) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ci_ml import lineage
 from ci_ml.bundle import CARD, ModelFile, save_model
 from ci_ml.errors import ConfigError, DataError, EnvironmentProblem
-from ci_ml.metrics import check_estimator_supports, resolve_metrics
+from ci_ml.metrics import check_estimator_supports, check_labels, config_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,9 +55,33 @@ def make_estimator(config: Config) -> Any:
     if "random_state" in accepted and "random_state" not in params:
         params["random_state"] = config.data.seed  # a retrain on the same data is reproducible
     try:
-        return cls(**params)
+        estimator = cls(**params)
+        _validate_params(estimator)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"model.params: {cls.__name__} rejected the parameters: {exc}") from exc
+        raise ConfigError(f"{_param_path(str(exc))}: {cls.__name__} rejected it: {exc}") from exc
+    return estimator
+
+
+def _validate_params(estimator: Any) -> None:
+    """scikit-learn checks parameters only in `fit`; its own check runs here, before any data."""
+    check = getattr(estimator, "_validate_params", None)
+    if callable(check):
+        check()
+
+
+def _param_path(message: str) -> str:
+    import re
+
+    found = re.search(r"The '(\w+)' parameter", message)
+    return f"model.params.{found.group(1)}" if found else "model.params"
+
+
+def check_setup(config: Config) -> None:
+    """Config mistakes that would otherwise surface after training: metrics that do not fit
+    the task, estimator parameters the estimator refuses. Exit 2 before any data is read."""
+    metrics = config_metrics(config)
+    if config.model.estimator is not None:
+        check_estimator_supports(make_estimator(config), metrics, config.model.estimator)
 
 
 def build_pipeline(estimator: Any, x: pd.DataFrame, preprocessing: str) -> Any:
@@ -108,7 +132,9 @@ def as_categorical_text(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame
 def train(config: Config, data: Datasets, out: Path) -> tuple[Any, dict[str, Any]]:
     """Fit the challenger, save it in `out`; the fitted model and its model card."""
     _require_target(data)
-    metrics = resolve_metrics(config.metrics, config.custom_metrics)
+    metrics = config_metrics(config)
+    if config.task == "classification":
+        check_labels(config, metrics, data.y_train.drop_duplicates().tolist())
     started = time.perf_counter()
     if config.model.command:
         model = _train_with_command(config, data, out)

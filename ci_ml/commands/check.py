@@ -8,10 +8,10 @@ from ci_ml import preload
 from ci_ml.datasets import load_datasets
 from ci_ml.errors import PASSED, VERDICT
 from ci_ml.github.plan import PublishOptions
-from ci_ml.metrics import resolve_metrics
 from ci_ml.registry import open_registry
 from ci_ml.report import renderer
 from ci_ml.stages import evaluate, gate, promote, report, train, validate
+from ci_ml.training import check_setup
 from ci_ml.workspace import Workspace, say
 
 
@@ -22,7 +22,7 @@ def run(
     publish: PublishOptions | None = None,
 ) -> int:
     config, folder = ws.config, ws.run
-    resolve_metrics(config.metrics, config.custom_metrics)  # fail before any work
+    check_setup(config)  # fail before any work
     gate.gate_rules(config)  # a rule naming an unknown metric fails before any training
     folder.clear_records()
     registry = open_registry(config)

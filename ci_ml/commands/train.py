@@ -6,10 +6,12 @@ from ci_ml.datasets import load_datasets
 from ci_ml.errors import PASSED
 from ci_ml.output import Output, emit
 from ci_ml.stages.train import Trained, fit
+from ci_ml.training import check_setup
 from ci_ml.workspace import Workspace, say
 
 
 def run(ws: Workspace, output_format: str = "text") -> int:
+    check_setup(ws.config)  # a config mistake fails before the data is read
     trained = fit(ws.config, ws.run, load_datasets(ws.config))
     say(f"train: {trained.estimator} on {trained.rows} rows in {trained.seconds:.2f}s")
     emit(view(trained), output_format)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ci_ml.bundle import open_model
 from ci_ml.errors import EnvironmentProblem
-from ci_ml.metrics import resolve_metrics
+from ci_ml.metrics import config_metrics
 from ci_ml.modelfile import load_model, model_file_from_card
 from ci_ml.records import EvaluationRecord
 from ci_ml.training import CARD_NAME, model_features
@@ -141,7 +141,7 @@ def score(
     measure_latency: bool = False,
 ) -> Evaluation:
     """Both contenders on data.eval: metrics with intervals, McNemar, slices, budgets."""
-    metrics = resolve_metrics(config.metrics, config.custom_metrics)
+    metrics = config_metrics(config)
     warnings: list[str] = []
     if champion is not None and not _can_score(champion, data, warnings):
         champion = None

@@ -11,9 +11,8 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ci_ml.metrics import resolve_metrics
 from ci_ml.rundir import write_json_atomic
-from ci_ml.training import CARD_NAME, train
+from ci_ml.training import CARD_NAME, check_setup, train
 
 if TYPE_CHECKING:
     from ci_ml.config import Config
@@ -44,7 +43,7 @@ class Trained:
 
 
 def fit(config: Config, run: RunDir, data: Datasets) -> Trained:
-    resolve_metrics(config.metrics, config.custom_metrics)  # fail before any work
+    check_setup(config)  # fail before any work
     out = run.challenger
     if out.exists():
         shutil.rmtree(out)  # a stale challenger must never be evaluated by mistake

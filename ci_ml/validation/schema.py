@@ -103,8 +103,10 @@ def read_yaml(path: Path) -> Any:
     """Parse a YAML file; EnvironmentProblem if it is missing, ConfigError if malformed."""
     if not path.is_file():
         raise EnvironmentProblem(f"{path}: schema file not found")
+    from ci_ml.config import safe_load_unique
+
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return safe_load_unique(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
 
