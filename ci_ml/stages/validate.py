@@ -63,6 +63,7 @@ def check_data(config: Config, champion: Champion) -> ValidationRecord:
         if frame is not None:
             frames[role] = frame
             files[role] = {"path": str(path), "sha256": data_sha256(path), "rows": len(frame)}
+    failures.extend(_consistency_failures(config, frames, failures))
     drift = None
     if profile is not None and "train" in frames:
         drift = _drift(config, champion, profile, frames["train"])
@@ -94,6 +95,17 @@ def _check_file(
     if profile is not None:
         found.extend(_type_failures(frame, profile, path.name, found))
     return frame, found
+
+
+def _consistency_failures(
+    config: Config, frames: dict[str, pd.DataFrame], found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Train/eval mismatches a model could not be scored on; a column faulted already
+    (by the schema rules or the champion's types) is not named twice."""
+    from ci_ml.validation.consistency import train_eval_failures
+
+    named = {f.get("column") for f in found}
+    return [f for f in train_eval_failures(config, frames) if f["column"] not in named]
 
 
 def data_hash(files: dict[str, Any], config_hash: str | None) -> str:
