@@ -393,7 +393,7 @@ def _problem(error: Any) -> Problem:
         return Problem(path, f"expected a number {_BOUND_WORDS[kind]} {value}, got {_show(found)}")
     if kind == "minItems":
         return Problem(path, f"expected at least {value} item(s), got {len(found)}")
-    if kind == "minProperties" and "metric" in found:
+    if kind in {"minProperties", "anyOf"} and isinstance(found, dict) and "metric" in found:
         return Problem(path, "a rule needs a bound besides 'metric' (e.g. min, min_delta)")
     if kind == "oneOf" and path and path[-1] == "model":
         return Problem(path, "expected exactly one of 'estimator' or 'command'")

@@ -93,8 +93,13 @@ def _check_task(metrics: list[Metric], task: str) -> None:
 
 
 def uses_pos_label(metric: Metric) -> bool:
-    """A metric that scores one class of a binary target (f1, precision, average_precision)."""
-    return metric.pos_label is not None and metric.kwargs.get("average", "binary") == "binary"
+    """A metric that scores one class of a binary target (f1, average_precision, brier)."""
+    if metric.kwargs.get("average", "binary") != "binary":
+        return False
+    try:
+        return "pos_label" in inspect.signature(metric.score_func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _binary_only(metric: Metric) -> bool:

@@ -16,6 +16,7 @@ typed records (ci_ml/records.py) through it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -52,6 +53,7 @@ _RESAMPLED_INDEX = "resampled.json"
 _REPORT_MARKDOWN = "report.md"
 _DRIFT = "drift.json"
 _PROFILE = "profile.json"  # inside challenger/, beside the model card
+_TMP = ".tmp"  # the suffix of a file being written (then renamed into place)
 
 
 class RunDir:
@@ -108,6 +110,7 @@ class RunDir:
 
     def clear_records(self) -> None:
         """Outputs of an earlier run must not leak into this run's report."""
+        remove_leftovers(self.path)
         for name in (*_FILES.values(), _REPORT_MARKDOWN):
             path = self.file(name)
             _writable(path)
@@ -189,8 +192,9 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write beside the target, then rename: a crash never leaves half a file."""
     _writable(path)
+    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP, dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -198,7 +202,16 @@ def write_text_atomic(path: Path, text: str) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)  # a full disk leaves no half file behind
         raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Half-written files of a killed run (`.report.json.x1y2.tmp`): only ci-ml's own."""
+    for leftover in folder.glob(f".*{_TMP}") if folder.is_dir() else ():
+        with contextlib.suppress(OSError):  # a folder we cannot clean fails its next write
+            leftover.unlink(missing_ok=True)
 
 
 def _writable(path: Path) -> None:

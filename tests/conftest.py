@@ -120,3 +120,30 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 def model_name(request: pytest.FixtureRequest) -> str:
     """A registered model name of this test's own."""
     return "t-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:60] + "-" + uuid.uuid4().hex[:6]
+
+
+SUITE = "tests/test_bad_input_suite.py"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many bad inputs were tried, by group (only when the bad-input suite ran)."""
+    tried = [
+        report.nodeid
+        for outcome in ("passed", "failed", "error", "skipped")
+        for report in terminalreporter.stats.get(outcome, [])
+        if getattr(report, "nodeid", "").startswith(SUITE)
+        and (report.when == "call" or report.outcome != "passed")
+    ]
+    if not tried:
+        return
+    from tests.test_bad_input_suite import GROUPS, suite_group
+
+    groups: dict[str, int] = {}
+    for nodeid in dict.fromkeys(tried):  # a case that errors in teardown counts once
+        groups[suite_group(nodeid)] = groups.get(suite_group(nodeid), 0) + 1
+    counts = ", ".join(f"{name} {groups[name]}" for name in sorted(groups, key=_order(GROUPS)))
+    terminalreporter.write_line(f"bad-input suite: {sum(groups.values())} cases tried: {counts}")
+
+
+def _order(groups: tuple[str, ...]) -> Callable[[str], int]:
+    return lambda name: groups.index(name) if name in groups else len(groups)
