@@ -272,3 +272,37 @@ def test_run_folder_files_are_readable_by_later_ci_steps(example, run_cli):
     for name in ("validation.json", "metrics.json", "decision.json", "report.json", "report.md"):
         assert (run / name).stat().st_mode & 0o777 == 0o644, name
     assert (run / "challenger/model-card.json").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("positive", ["Yes", "No"])
+def test_pos_label_names_the_class_binary_metrics_score(positive, tmp_path, run_cli):
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import f1_score, precision_score
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "data").mkdir()
+    for name, n in (("train", 160), ("eval", 80)):
+        x = rng.normal(size=n)
+        churn = np.where(x + rng.normal(scale=0.8, size=n) > 0.3, "Yes", "No")
+        frame = pd.DataFrame({"x": x.round(4), "churn": churn})
+        frame.to_csv(tmp_path / f"data/{name}.csv", index=False)
+    (tmp_path / "ci-ml.yaml").write_text(
+        "version: 1\ntask: classification\n"
+        "data: {train: data/train.csv, eval: data/eval.csv, target: churn, "
+        f'pos_label: "{positive}"}}\n'
+        "model: {estimator: sklearn.linear_model.LogisticRegression}\n"
+        "metrics: [f1, precision, average_precision]\ngate:\n  - {metric: f1, min: 0.0}\n"
+    )
+    result = run_cli("check", cwd=tmp_path)
+    assert result.code == 0, result.err
+    run = tmp_path / ".ci-ml/run"
+    scored = json.loads((run / "metrics.json").read_text())["metrics"]
+    rows = pd.read_parquet(run / "predictions.parquet")
+    truth, predicted = rows["y_true"], rows["challenger_pred"]
+    assert scored["f1"]["challenger"] == pytest.approx(
+        f1_score(truth, predicted, pos_label=positive)
+    )
+    assert scored["precision"]["challenger"] == pytest.approx(
+        precision_score(truth, predicted, pos_label=positive)
+    )
