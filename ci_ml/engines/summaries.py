@@ -22,7 +22,7 @@ batches add up, so only this matrix, never a row, leaves a worker. Its columns:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,11 @@ class EvaluationRequest:
     confidence: float = 0.95
     row_key: tuple[str, ...] = ()  # default: the features and the target
     bins: int = DEFAULT_BINS
+    # per model, the columns it was trained on, when they differ from `features`
+    model_features: tuple[tuple[str, ...], ...] = ()
+
+    def features_of(self, model: int) -> list[str]:
+        return list(self.model_features[model] if self.model_features else self.features)
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -80,7 +85,8 @@ class EvaluationRequest:
 
     @property
     def columns(self) -> list[str]:
-        return list(dict.fromkeys([*self.features, self.target, *self.row_key]))
+        used = [c for named in self.model_features for c in named]
+        return list(dict.fromkeys([*self.features, *used, self.target, *self.row_key]))
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,10 @@ class EngineEvaluation:
     n_rows: int
     engine: str
     sketch_bounds: dict[str, float]
+    # per metric, (n_models, resamples) resampled values: what the gate's confidence rules test
+    resampled: dict[str, np.ndarray] = field(default_factory=dict)
+    # rows (both right, only champion right, only challenger right, both wrong), if known
+    agreement: tuple[int, int, int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -205,8 +215,7 @@ def summarise_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any
     """Score the batch with every model and sum its statistics under each resample."""
     request = plan.request
     metrics = [s.metric for s in plan.slots]
-    x = frame[list(request.features)]
-    preds = [_predict(m, x, metrics) for m in models]
+    preds = [_predict(m, frame[request.features_of(k)], metrics) for k, m in enumerate(models)]
     y = frame[request.target].to_numpy()
     codes, features = _row_statistics(plan, y, preds)
     keys = row_keys(frame, request.key_columns)
@@ -218,7 +227,10 @@ def summarise_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any
 
 
 def _predict(model: Any, x: pd.DataFrame, metrics: list[Metric]) -> Predictions:
-    return collect_predictions(model, x, metrics)
+    from ci_ml.training import model_features
+
+    # the text dtype the model was trained with, whatever the reader produced
+    return collect_predictions(model, model_features(x), metrics)
 
 
 def _chunks(n_weights: int, n_rows: int) -> list[tuple[int, int]]:
@@ -342,9 +354,10 @@ def finish(plan: SummaryPlan, totals: np.ndarray, engine: str) -> EngineEvaluati
     """Merged summaries -> one BootstrapResult per metric, challenger first."""
     request = plan.request
     n_rows = round(float(totals[0, 0]))
-    results, bounds = [], {}
+    results, bounds, resampled = [], {}, {}
     for slot in plan.slots:
         values = _slot_values(plan, slot, totals)
+        resampled[slot.metric.name] = values[:, 1:]
         points = [float(v) for v in values[:, 0]]
         results.append(
             bootstrap_result(
@@ -360,7 +373,22 @@ def finish(plan: SummaryPlan, totals: np.ndarray, engine: str) -> EngineEvaluati
         )
         if slot.kind == "ranking" and slot.metric.score_func is skm.roc_auc_score:
             bounds[slot.metric.name] = _tie_bound(plan, slot, totals[0])
-    return EngineEvaluation(tuple(results), n_rows, engine, bounds)
+    agreement = _agreement(plan, totals[0])
+    return EngineEvaluation(tuple(results), n_rows, engine, bounds, resampled, agreement)
+
+
+def _agreement(plan: SummaryPlan, point_sums: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Correctness of challenger and champion, from a label slot's exact row-type counts."""
+    slot = next((s for s in plan.slots if s.kind == "label"), None)
+    if slot is None or plan.n_models != 2 or plan.labels is None:
+        return None
+    n = len(plan.labels)
+    counts = point_sums[slot.offset : slot.offset + slot.width].reshape(n, n, n)
+    y, challenger, champion = np.indices(counts.shape)
+    right_c, right_h = challenger == y, champion == y
+    cells = (right_c & right_h, right_h & ~right_c, right_c & ~right_h, ~right_c & ~right_h)
+    both, only_champion, only_challenger, neither = (round(counts[m].sum()) for m in cells)
+    return both, only_champion, only_challenger, neither
 
 
 def _slot_values(plan: SummaryPlan, slot: Slot, totals: np.ndarray) -> np.ndarray:

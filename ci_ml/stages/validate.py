@@ -50,6 +50,10 @@ def validate(config: Config, run: RunDir, registry: Registry, env: Environment) 
 
 def check_data(config: Config, champion: Champion) -> ValidationRecord:
     """File checks, schema rules, then drift against the champion, all failures kept."""
+    if config.engine.name == "spark":
+        from ci_ml.stages.cluster import check_on_cluster
+
+        return check_on_cluster(config, champion)
     schema = data_schema(config)
     profile = _champion_profile(config, champion)
     failures: list[dict[str, Any]] = []
