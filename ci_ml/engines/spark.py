@@ -112,7 +112,7 @@ class SparkEngine:
         parts = frame.mapInArrow(partition_summaries(plan, models), "b int, stats binary")
         merged = parts.groupBy("b").applyInPandas(sum_summaries, "b int, stats binary")
         totals = np.zeros((1 + request.resamples, plan.width))
-        for row in merged.collect():
+        for row in _collect(merged):
             totals[row["b"]] = np.frombuffer(row["stats"], dtype=np.float64)
         return finish(plan, totals, self.name)
 
@@ -154,6 +154,16 @@ class SparkEngine:
         if len(rows) > MAX_CLASSES:
             raise DataError(f"{request.target}: more than {MAX_CLASSES} classes")
         return np.array(sorted(r[0] for r in rows)), 0.0
+
+
+def _collect(frame: DataFrame) -> list[Any]:
+    """The job's rows; a failure Spark's retries did not mend is named, not a traceback."""
+    try:
+        return frame.collect()
+    except PySparkException as exc:
+        raise EnvironmentProblem(
+            f"the Spark job that scores the eval rows failed: {_first_line(exc)}"
+        ) from exc
 
 
 def connect(remote: str, conf: dict[str, str]) -> SparkSession:
