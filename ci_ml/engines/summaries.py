@@ -29,18 +29,17 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from ci_ml.comparison.bootstrap import BootstrapResult, _deltas
-from ci_ml.comparison.bootstrap import _result as bootstrap_result
+from ci_ml.comparison.bootstrap import BootstrapResult, bootstrap_result, paired_deltas
 from ci_ml.comparison.kernels import (
-    _PER_ROW,
     LABEL_FUNCS,
-    _average_precision,
-    _cell_scorer,
-    _cells_of_types,
-    _confusion,
-    _forced_finite_r2,
-    _roc_auc,
-    _zeroed,
+    PER_ROW_LOSSES,
+    average_precision_from_counts,
+    cell_scorer,
+    cells_of_types,
+    confusion_from_cells,
+    forced_finite_r2,
+    roc_auc_from_counts,
+    zeroed,
 )
 from ci_ml.comparison.metrics import (
     Metric,
@@ -184,7 +183,7 @@ def _slot_shape(
     metric: Metric, labels: np.ndarray | None, n_models: int, bins: int
 ) -> tuple[str, int]:
     shape = None if metric.custom or metric.kwargs else _known_shape(metric, labels, n_models, bins)
-    if metric.score_func in LABEL_FUNCS and labels is not None and _cell_scorer(metric, labels):
+    if metric.score_func in LABEL_FUNCS and labels is not None and cell_scorer(metric, labels):
         shape = ("label", len(labels) ** (n_models + 1))
     if shape is None:
         raise ConfigError(
@@ -204,7 +203,7 @@ def _known_shape(
         return "ranking", n_models * 2 * bins
     if func is skm.log_loss and labels is not None:
         return "log-loss", n_models
-    if func in _PER_ROW:
+    if func in PER_ROW_LOSSES:
         return "loss", n_models
     if func in (skm.r2_score, skm.explained_variance_score):
         return ("r2" if func is skm.r2_score else "explained"), 2 + 2 * n_models
@@ -328,7 +327,7 @@ def _feature_columns(
     if slot.kind == "log-loss":
         return np.column_stack([_log_loss_rows(y, p, metric) for p in preds])
     if slot.kind == "loss":
-        per_row = _PER_ROW[metric.score_func]
+        per_row = PER_ROW_LOSSES[metric.score_func]
         responses = [np.asarray(response_values(metric, p), dtype=float) for p in preds]
         return np.column_stack([per_row(y.astype(float), r) for r in responses])
     y_c = y.astype(float) - plan.y_shift
@@ -364,7 +363,7 @@ def finish(plan: SummaryPlan, totals: np.ndarray, engine: str) -> EngineEvaluati
                 slot.metric,
                 points,
                 values[:, 1:],
-                _deltas(values[:, 1:]),
+                paired_deltas(values[:, 1:]),
                 f"poisson-{slot.kind}",
                 request.confidence,
                 request.seed,
@@ -398,12 +397,16 @@ def _slot_values(plan: SummaryPlan, slot: Slot, totals: np.ndarray) -> np.ndarra
     if slot.kind == "label":
         assert plan.labels is not None
         n_labels = len(plan.labels)
-        cells = _cells_of_types(np.arange(slot.width), n_labels, plan.n_models)
-        score_cells = _cell_scorer(metric, plan.labels)
+        cells = cells_of_types(np.arange(slot.width), n_labels, plan.n_models)
+        score_cells = cell_scorer(metric, plan.labels)
         assert score_cells is not None
-        return np.vstack([score_cells(_confusion(sums, c, n_labels)) for c in cells])
+        return np.vstack([score_cells(confusion_from_cells(sums, c, n_labels)) for c in cells])
     if slot.kind == "ranking":
-        rank = _roc_auc if metric.score_func is skm.roc_auc_score else _average_precision
+        rank = (
+            roc_auc_from_counts
+            if metric.score_func is skm.roc_auc_score
+            else average_precision_from_counts
+        )
         per_model = np.split(sums, plan.n_models, axis=1)
         return metric.sign * np.vstack([rank(s.reshape(len(s), -1, 2)) for s in per_model])
     if slot.kind in ("loss", "log-loss"):
@@ -413,12 +416,12 @@ def _slot_values(plan: SummaryPlan, slot: Slot, totals: np.ndarray) -> np.ndarra
 
 
 def _r2_values(sums: np.ndarray, weight: np.ndarray, n_models: int, explained: bool) -> np.ndarray:
-    ss_tot = _zeroed(sums[:, 1] - sums[:, 0] ** 2 / weight, sums[:, 1])
+    ss_tot = zeroed(sums[:, 1] - sums[:, 0] ** 2 / weight, sums[:, 1])
     out = []
     for k in range(n_models):
         r_sum, r2_sum = sums[:, 2 + 2 * k], sums[:, 3 + 2 * k]
-        ss_res = _zeroed(r2_sum - r_sum**2 / weight, r2_sum) if explained else r2_sum
-        out.append(_forced_finite_r2(ss_res, ss_tot))
+        ss_res = zeroed(r2_sum - r_sum**2 / weight, r2_sum) if explained else r2_sum
+        out.append(forced_finite_r2(ss_res, ss_tot))
     return np.vstack(out)
 
 

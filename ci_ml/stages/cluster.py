@@ -148,9 +148,14 @@ def refuse_cluster_validation(config: Config) -> None:
             "set validation.enabled: false, or use engine: local"
         )
     if (config.raw.get("drift") or {}).get("enabled") is not False:
+        refuse_drift_on_spark(config, "set drift.enabled: false, or use engine: local")
+
+
+def refuse_drift_on_spark(config: Config, hint: str = "use engine: local") -> None:
+    if config.engine.name == "spark":
         raise ConfigError(
             "drift: engine: spark does not compute the training profile and drift on the "
-            "cluster yet; set drift.enabled: false, or use engine: local"
+            f"cluster yet; {hint}"
         )
 
 

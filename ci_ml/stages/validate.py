@@ -334,7 +334,9 @@ class DriftCheck:
 def check_drift(config: Config, champion: Champion, path: Path) -> DriftCheck:
     """Drift of a data file (default data.train) from the champion's training profile."""
     from ci_ml.errors import EnvironmentProblem
+    from ci_ml.stages.cluster import refuse_drift_on_spark
 
+    refuse_drift_on_spark(config)
     assert champion.version is not None
     number = champion.version.number
     profile = champion.registry.profile(number)
