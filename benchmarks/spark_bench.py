@@ -9,7 +9,11 @@ runner's driver; the Spark server is a separate JVM) is its own:
 - spark-poisson: `engine: spark` on local[2] (mergeable summaries, mapInArrow);
 - local-poisson: `engine: local` with `bootstrap: poisson` (streamed batches);
 - local-percentile: today's path, the whole table in pandas, percentile bootstrap;
-- naive-topandas: Spark reads, toPandas() to the driver, today's local path.
+- naive-topandas: Spark reads, toPandas() to the driver, today's local path;
+- check-spark / check-local-poisson: the whole `ci-ml check` (validate, train,
+  evaluate, gate, report) with `engine: spark` (train on a 100,000-row seeded
+  sample) or `engine: local` + `bootstrap: poisson` (one Parquet file: 1M rows
+  only), train and eval both the benchmark rows.
 
 Metrics: accuracy, neg_log_loss, roc_auc; challenger LogisticRegression,
 champion a depth-3 tree, both fitted on a 50,000-row sample.
@@ -36,6 +40,7 @@ FEATURES = ("a", "b", "c", "d")
 METRICS = ("accuracy", "neg_log_loss", "roc_auc")
 FILE_ROWS = 1_000_000
 CASES = ("spark-poisson", "local-poisson", "local-percentile", "naive-topandas")
+CHECKS = ("check-spark", "check-local-poisson")
 
 
 def write_data(folder: Path, rows: int) -> Path:
@@ -69,8 +74,50 @@ def _models() -> list[Any]:
     return [LogisticRegression().fit(x, y), DecisionTreeClassifier(max_depth=3).fit(x, y)]
 
 
+def run_check(case: str, folder: Path, resamples: int) -> dict[str, Any]:
+    """`ci-ml check` in this process, on a project whose data is the benchmark rows."""
+    from ci_ml.cli import main as ci_ml
+
+    project = folder.parent / f"{folder.name}-{case}"
+    project.mkdir(exist_ok=True)
+    if case == "check-spark":
+        data = str(folder)
+        engine: Any = {
+            "name": "spark",
+            "spark": {"remote": "local[2]", "train_sample_rows": 100_000},
+        }
+    else:
+        files = sorted(folder.glob("part-*.parquet"))
+        if len(files) != 1:
+            raise SystemExit("check-local-poisson reads one file: 1M rows at most")
+        data, engine = str(files[0]), "local"
+    config = {
+        "version": 1,
+        "task": "classification",
+        "data": {"train": data, "eval": data, "target": "y", "drop": ["id"]},
+        "model": {"estimator": "sklearn.linear_model.LogisticRegression"},
+        "metrics": list(METRICS),
+        "evaluation": {"bootstrap": "poisson", "resamples": resamples, "row_key": ["id"]},
+        "gate": [{"metric": "accuracy", "min": 0.5}],
+        "drift": {"enabled": False},
+        "registry": {"backend": "local", "path": str(project / "registry")},
+        "engine": engine,
+    }
+    (project / "ci-ml.yaml").write_text(json.dumps(config))
+    os.chdir(project)
+    started = time.perf_counter()
+    try:
+        code = ci_ml(["check"])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return {"seconds": time.perf_counter() - started, "setup": 0.0, "exit": code}
+
+
 def run_case(case: str, folder: Path, resamples: int) -> dict[str, Any]:
     from ci_ml.engines import EvaluationRequest, parse_source
+
+    if case in CHECKS:
+        return run_check(case, folder, resamples)
 
     request = EvaluationRequest("y", FEATURES, METRICS, resamples=resamples, row_key=("id",))
     models, source = _models(), parse_source(folder)

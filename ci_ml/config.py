@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ci_ml.engines.settings import EngineConfig, parse_engine
+from ci_ml.engines.settings import EngineConfig, parse_engine, refuse_unwired
 from ci_ml.errors import ConfigError, EnvironmentProblem
 
 DEFAULT_CONFIG = "ci-ml.yaml"
@@ -493,6 +493,8 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
     name = raw.get("name") or root.name or "model"
     metrics = tuple(m if isinstance(m, str) else m["name"] for m in raw["metrics"])
     evaluation = _evaluation(raw.get("evaluation") or {})
+    engine = parse_engine(raw.get("engine"))
+    refuse_unwired(engine, evaluation.bootstrap, evaluation.slice_by, raw.get("gate"))
     return Config(
         path=path,
         name=name,
@@ -517,7 +519,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
         metrics=metrics,
         custom_metrics={m["name"]: m for m in raw["metrics"] if isinstance(m, dict)},
         evaluation=evaluation,
-        engine=parse_engine(raw.get("engine")),
+        engine=engine,
         gate=tuple(raw["gate"]),
         rules=parse_rules(raw["gate"], metrics, evaluation.slice_by),
         validation=_validation(root, raw.get("validation")),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.data import EvalSplit, data_sha256, read_table, split_rows
@@ -22,6 +22,7 @@ class Datasets:
     features: list[str]
     train_file: dict[str, Any]
     eval_split: EvalSplit
+    eval_fingerprint: dict[str, Any] | None = field(default=None)  # engine: spark
 
     @property
     def x_train(self) -> pd.DataFrame:
@@ -42,14 +43,22 @@ class Datasets:
     def lineage(self) -> dict[str, Any]:
         return {
             "train": self.train_file | {"rows_used": len(self.train)},
-            "eval": asdict(self.eval_split),
+            "eval": asdict(self.eval_split) | _fingerprint(self.eval_fingerprint),
             "target": self.target,
             "features": self.features,
         }
 
 
+def _fingerprint(found: dict[str, Any] | None) -> dict[str, Any]:
+    return {} if found is None else {"fingerprint": found}
+
+
 def load_datasets(config: Config) -> Datasets:
     """Read train (and eval) and pick the eval rows: a file, or a seeded split of train."""
+    if config.engine.name == "spark":
+        from ci_ml.stages.cluster import cluster_datasets
+
+        return cluster_datasets(config)  # a train sample; the eval rows stay on the cluster
     data = config.data
     frame = read_table(data.train)
     features = feature_columns(config, list(frame.columns), str(data.train))

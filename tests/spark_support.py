@@ -104,8 +104,35 @@ def spark_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     old = Path.cwd()
     os.chdir(tmp_path_factory.mktemp("spark"))
     try:
-        engine = SparkEngine(SparkSettings("local[2]"))
+        engine = SparkEngine(SparkSettings("local[2,2]"))  # two attempts per task
     finally:
         os.chdir(old)
     yield engine
     engine.close()
+
+
+class FlakyTree(DecisionTreeClassifier):
+    """A tree whose predictions fail on the first attempt of partition 0 on an executor,
+    as a lost executor does; Spark retries the task. `always` fails every attempt."""
+
+    always = False
+
+    def predict(self, X: Any, check_input: bool = True) -> Any:
+        _fail_on_an_executor(self.always)
+        return super().predict(X, check_input)
+
+    def predict_proba(self, X: Any, check_input: bool = True) -> Any:
+        _fail_on_an_executor(self.always)
+        return super().predict_proba(X, check_input)
+
+
+class BrokenTree(FlakyTree):
+    always = True
+
+
+def _fail_on_an_executor(always: bool) -> None:
+    from pyspark import TaskContext
+
+    task = TaskContext.get()
+    if task is not None and task.partitionId() == 0 and (always or task.attemptNumber() == 0):
+        raise RuntimeError(f"executor lost (test), attempt {task.attemptNumber()}")

@@ -288,8 +288,8 @@ def paired_bootstrap_values(
     results, tested = [], []
     for metric, point, vals, method in zip(resolved, points, values, methods, strict=True):
         pivots = studentized(metric, y, models, n_resamples, seed, chunk_bytes)
-        own, deltas = (vals, _deltas(vals)) if pivots is None else (pivots.own, pivots.change)
-        result = _result(metric, point, own, deltas, method, confidence, seed, len(y))
+        own, deltas = (vals, paired_deltas(vals)) if pivots is None else (pivots.own, pivots.change)
+        result = bootstrap_result(metric, point, own, deltas, method, confidence, seed, len(y))
         if pivots is not None:
             result = replace(result, interval_method="studentized")
         results.append(result)
@@ -297,7 +297,7 @@ def paired_bootstrap_values(
     return results, tested
 
 
-def _deltas(values: np.ndarray) -> np.ndarray | None:
+def paired_deltas(values: np.ndarray) -> np.ndarray | None:
     return values[0] - values[1] if len(values) > 1 else None
 
 
@@ -329,7 +329,7 @@ def relative_delta(delta: float | None, champion: float | None) -> tuple[float |
     return delta / abs(champion), None
 
 
-def _result(
+def bootstrap_result(
     metric: Metric,
     points: list[float],
     values: np.ndarray,

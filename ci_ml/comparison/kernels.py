@@ -124,7 +124,7 @@ def row_losses(
         return None
     if func is skm.log_loss:
         return [_log_losses(metric, y_true, m) for m in models], False
-    per_row = _PER_ROW.get(func)
+    per_row = PER_ROW_LOSSES.get(func)
     if per_row is None:
         return None
     y = np.asarray(y_true, dtype=float)
@@ -135,7 +135,7 @@ def row_losses(
     return [per_row(y, p) for p in preds], root
 
 
-_PER_ROW: dict[Any, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+PER_ROW_LOSSES: dict[Any, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     skm.mean_squared_error: lambda y, p: (y - p) ** 2,
     skm.root_mean_squared_error: lambda y, p: (y - p) ** 2,
     skm.mean_absolute_error: lambda y, p: np.abs(y - p),
@@ -187,24 +187,24 @@ def _r2_kernel(
 
     def finish(_: list[np.ndarray], sums: np.ndarray | None) -> np.ndarray:
         assert sums is not None
-        ss_tot = _zeroed(sums[:, 1] - sums[:, 0] ** 2 / n_rows, sums[:, 1])
+        ss_tot = zeroed(sums[:, 1] - sums[:, 0] ** 2 / n_rows, sums[:, 1])
         out = []
         for k in range(len(models)):
             r_sum, r2_sum = sums[:, 2 + 2 * k], sums[:, 3 + 2 * k]
-            ss_res = _zeroed(r2_sum - r_sum**2 / n_rows, r2_sum) if explained else r2_sum
-            out.append(_forced_finite_r2(ss_res, ss_tot))
+            ss_res = zeroed(r2_sum - r_sum**2 / n_rows, r2_sum) if explained else r2_sum
+            out.append(forced_finite_r2(ss_res, ss_tot))
         return metric.sign * np.vstack(out)
 
     return Kernel((), np.column_stack(columns), finish)
 
 
-def _zeroed(centred: np.ndarray, raw: np.ndarray) -> np.ndarray:
+def zeroed(centred: np.ndarray, raw: np.ndarray) -> np.ndarray:
     """Sum-of-squares shortcuts leave rounding dust where sklearn gets an exact 0
     (a resample of one repeated row); call that 0 so force_finite applies."""
     return np.where(centred <= 1e-12 * raw, 0.0, centred)
 
 
-def _forced_finite_r2(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
+def forced_finite_r2(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
     """sklearn's force_finite: 1 for a perfect fit of constant y, else 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = 1 - ss_res / ss_tot
@@ -232,7 +232,7 @@ def _ranking_kernel(
         codes.append(cache[key])
 
     def finish(counts: list[np.ndarray], _: np.ndarray | None) -> np.ndarray:
-        rank = _roc_auc if is_auc else _average_precision
+        rank = roc_auc_from_counts if is_auc else average_precision_from_counts
         return metric.sign * np.vstack([rank(c.reshape(len(c), -1, 2)) for c in counts])
 
     return Kernel(tuple(codes), None, finish)
@@ -251,7 +251,7 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("bg,bg->b", a, b)
 
 
-def _roc_auc(counts: np.ndarray) -> np.ndarray:
+def roc_auc_from_counts(counts: np.ndarray) -> np.ndarray:
     """Mann-Whitney form, ties count half; groups in ascending score order.
 
     Integer sums stay exact: 2 * wins = sum(pos * (2 * negatives up to g - neg_g)).
@@ -262,7 +262,7 @@ def _roc_auc(counts: np.ndarray) -> np.ndarray:
     return _divide(twice_wins / 2, pairs, np.nan)  # one class drawn: undefined, as sklearn
 
 
-def _average_precision(counts: np.ndarray) -> np.ndarray:
+def average_precision_from_counts(counts: np.ndarray) -> np.ndarray:
     """Sum over score thresholds (descending) of recall gain times precision."""
     neg, pos = counts[:, ::-1, 0], counts[:, ::-1, 1]
     tp = np.cumsum(pos, axis=1)
@@ -284,13 +284,15 @@ def _label_kernel(
     if cache[key] is None:
         return None
     labels, codes, cells = cache[key]
-    score_cells = _cell_scorer(metric, labels)
+    score_cells = cell_scorer(metric, labels)
     if score_cells is None:
         return None
     n_labels = len(labels)
 
     def finish(type_counts: list[np.ndarray], _: np.ndarray | None) -> np.ndarray:
-        return np.vstack([score_cells(_confusion(type_counts[0], c, n_labels)) for c in cells])
+        return np.vstack(
+            [score_cells(confusion_from_cells(type_counts[0], c, n_labels)) for c in cells]
+        )
 
     return Kernel((codes,), None, finish)
 
@@ -307,11 +309,11 @@ def _label_types(
     except TypeError:  # mixed label types: leave the verdict to sklearn
         return None
     types, codes = np.unique(row_type, return_inverse=True)
-    cells = _cells_of_types(types, len(labels), len(preds))
+    cells = cells_of_types(types, len(labels), len(preds))
     return labels, Codes.of(codes.ravel(), len(types)), cells
 
 
-def _cells_of_types(types: np.ndarray, n_labels: int, n_models: int) -> list[np.ndarray]:
+def cells_of_types(types: np.ndarray, n_labels: int, n_models: int) -> list[np.ndarray]:
     """For each model, the confusion cell (true * K + pred) of each row type."""
     digits = []
     rest = types
@@ -322,7 +324,7 @@ def _cells_of_types(types: np.ndarray, n_labels: int, n_models: int) -> list[np.
     return [true_idx * n_labels + d for d in reversed(digits)]
 
 
-def _confusion(type_counts: np.ndarray, cells: np.ndarray, n_labels: int) -> np.ndarray:
+def confusion_from_cells(type_counts: np.ndarray, cells: np.ndarray, n_labels: int) -> np.ndarray:
     """(b, K, K) confusion matrices (rows true, columns predicted) from type counts."""
     n_b = len(type_counts)
     flat = (np.arange(n_b)[:, None] * n_labels**2 + cells[None, :]).ravel()
@@ -330,7 +332,7 @@ def _confusion(type_counts: np.ndarray, cells: np.ndarray, n_labels: int) -> np.
     return counts.reshape(n_b, n_labels, n_labels)
 
 
-def _cell_scorer(metric: Metric, labels: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+def cell_scorer(metric: Metric, labels: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
     func, kwargs = metric.score_func, dict(metric.kwargs)
     if func is skm.accuracy_score and not kwargs:
         return lambda c: metric.sign * _trace(c) / c.sum(axis=(1, 2))

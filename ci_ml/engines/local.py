@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -37,6 +38,21 @@ class LocalEngine:
         totals = np.zeros((1 + request.resamples, plan.width))
         for batch in batches(dataset, request.columns):
             totals += plan.summarise(batch.to_pandas(), models)
+        return finish(plan, totals, self.name)
+
+    def columns(self, source: DataSource) -> list[str]:
+        return list(open_dataset(source).schema.names)
+
+    def evaluate_frame(
+        self, frame: pd.DataFrame, request: EvaluationRequest, models: Sequence[Any]
+    ) -> EngineEvaluation:
+        """The same bootstrap on rows already in memory (a seeded split of train)."""
+        table = pa.Table.from_pandas(frame[request.columns], preserve_index=False)
+        labels, mean = target_summary(ds.dataset(table), request)
+        plan = plan_summaries(request, models, labels, mean)
+        totals = np.zeros((1 + request.resamples, plan.width))
+        for start in range(0, len(frame), BATCH_ROWS):
+            totals += plan.summarise(frame.iloc[start : start + BATCH_ROWS], models)
         return finish(plan, totals, self.name)
 
     def close(self) -> None:

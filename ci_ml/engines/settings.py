@@ -13,6 +13,8 @@ from typing import Any
 from ci_ml.errors import ConfigError
 
 ENGINES = ("local", "spark")
+DEFAULT_TRAIN_SAMPLE_ROWS = 1_000_000
+LATENCY = "latency_ms_per_1k_rows"
 DEFAULT_CONF = {
     # small shuffles: the only shuffle is of B per-resample summaries per partition
     "spark.sql.shuffle.partitions": "8",
@@ -25,6 +27,8 @@ class SparkSettings:
 
     remote: str | None = None  # None: $SPARK_REMOTE, else local[2]
     conf: dict[str, str] = field(default_factory=dict)
+    # the challenger is fit on the runner, on a seeded sample of at most this many rows
+    train_sample_rows: int = DEFAULT_TRAIN_SAMPLE_ROWS
 
 
 @dataclass(frozen=True)
@@ -44,4 +48,28 @@ def parse_engine(section: Any) -> EngineConfig:
         raise ConfigError(f"engine.name: expected one of {list(ENGINES)}, got {name!r}")
     spark = section.get("spark") or {}
     conf = {str(k): str(v) for k, v in (spark.get("conf") or {}).items()}
-    return EngineConfig(name, SparkSettings(spark.get("remote"), conf))
+    rows = spark.get("train_sample_rows", DEFAULT_TRAIN_SAMPLE_ROWS)
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ConfigError(
+            f"engine.spark.train_sample_rows: expected a positive integer, got {rows!r}"
+        )
+    return EngineConfig(name, SparkSettings(spark.get("remote"), conf, rows))
+
+
+def refuse_unwired(engine: EngineConfig, bootstrap: str, slice_by: Any, gate: Any) -> None:
+    """What the Poisson bootstrap engine does not compute yet fails at load, by key."""
+    where = "engine: spark" if engine.name == "spark" else "evaluation.bootstrap: poisson"
+    if engine.name == "local" and bootstrap != "poisson":
+        return
+    if slice_by:
+        raise ConfigError(
+            f"evaluation.slice_by: slices are not computed from mergeable summaries yet, so "
+            f"{where} cannot give them; remove slice_by, or use engine: local with "
+            "evaluation.bootstrap: percentile"
+        )
+    timed = [r for r in gate or () if isinstance(r, dict) and r.get("budget") == LATENCY]
+    if engine.name == "spark" and timed:
+        raise ConfigError(
+            f"gate: the {LATENCY} budget times predictions on eval rows held by the runner; "
+            "engine: spark keeps them on the cluster, so it cannot be judged there"
+        )

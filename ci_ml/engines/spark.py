@@ -112,9 +112,34 @@ class SparkEngine:
         parts = frame.mapInArrow(partition_summaries(plan, models), "b int, stats binary")
         merged = parts.groupBy("b").applyInPandas(sum_summaries, "b int, stats binary")
         totals = np.zeros((1 + request.resamples, plan.width))
-        for row in merged.collect():
+        for row in _collect(merged):
             totals[row["b"]] = np.frombuffer(row["stats"], dtype=np.float64)
         return finish(plan, totals, self.name)
+
+    def columns(self, source: DataSource) -> list[str]:
+        return list(self.read(source).columns)
+
+    def count(self, source: DataSource) -> int:
+        return int(self.read(source).count())
+
+    def target_counts(self, source: DataSource, target: str) -> tuple[int, int, int]:
+        """(rows, rows without a target, distinct targets) in one pass."""
+        column = F.col(target)
+        row = (
+            self.read(source)
+            .agg(F.count(F.lit(1)), F.sum(column.isNull().cast("long")), F.countDistinct(column))
+            .collect()[0]
+        )
+        return int(row[0]), int(row[1] or 0), int(row[2])
+
+    def sample(self, source: DataSource, columns: list[str], rows: int, seed: int) -> pd.DataFrame:
+        """The `rows` rows with the smallest seeded hash of their values: the same rows
+        however the data is partitioned, and only they reach the runner."""
+        frame = self._columns(self.read(source), source, columns)
+        order = F.xxhash64(F.lit(seed), *[F.col(c) for c in columns]).alias("_ci_ml_order")
+        picked = frame.select(*columns, order).orderBy("_ci_ml_order", *columns).limit(rows)
+        sample: pd.DataFrame = picked.toPandas()
+        return sample.drop(columns="_ci_ml_order")
 
     def _columns(self, frame: DataFrame, source: DataSource, columns: list[str]) -> DataFrame:
         missing = [c for c in columns if c not in frame.columns]
@@ -129,6 +154,16 @@ class SparkEngine:
         if len(rows) > MAX_CLASSES:
             raise DataError(f"{request.target}: more than {MAX_CLASSES} classes")
         return np.array(sorted(r[0] for r in rows)), 0.0
+
+
+def _collect(frame: DataFrame) -> list[Any]:
+    """The job's rows; a failure Spark's retries did not mend is named, not a traceback."""
+    try:
+        return frame.collect()
+    except PySparkException as exc:
+        raise EnvironmentProblem(
+            f"the Spark job that scores the eval rows failed: {_first_line(exc)}"
+        ) from exc
 
 
 def connect(remote: str, conf: dict[str, str]) -> SparkSession:

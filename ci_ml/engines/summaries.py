@@ -22,25 +22,24 @@ batches add up, so only this matrix, never a row, leaves a worker. Its columns:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from ci_ml.comparison.bootstrap import BootstrapResult, _deltas
-from ci_ml.comparison.bootstrap import _result as bootstrap_result
+from ci_ml.comparison.bootstrap import BootstrapResult, bootstrap_result, paired_deltas
 from ci_ml.comparison.kernels import (
-    _PER_ROW,
     LABEL_FUNCS,
-    _average_precision,
-    _cell_scorer,
-    _cells_of_types,
-    _confusion,
-    _forced_finite_r2,
-    _roc_auc,
-    _zeroed,
+    PER_ROW_LOSSES,
+    average_precision_from_counts,
+    cell_scorer,
+    cells_of_types,
+    confusion_from_cells,
+    forced_finite_r2,
+    roc_auc_from_counts,
+    zeroed,
 )
 from ci_ml.comparison.metrics import (
     Metric,
@@ -73,6 +72,11 @@ class EvaluationRequest:
     confidence: float = 0.95
     row_key: tuple[str, ...] = ()  # default: the features and the target
     bins: int = DEFAULT_BINS
+    # per model, the columns it was trained on, when they differ from `features`
+    model_features: tuple[tuple[str, ...], ...] = ()
+
+    def features_of(self, model: int) -> list[str]:
+        return list(self.model_features[model] if self.model_features else self.features)
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -80,7 +84,8 @@ class EvaluationRequest:
 
     @property
     def columns(self) -> list[str]:
-        return list(dict.fromkeys([*self.features, self.target, *self.row_key]))
+        used = [c for named in self.model_features for c in named]
+        return list(dict.fromkeys([*self.features, *used, self.target, *self.row_key]))
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,10 @@ class EngineEvaluation:
     n_rows: int
     engine: str
     sketch_bounds: dict[str, float]
+    # per metric, (n_models, resamples) resampled values: what the gate's confidence rules test
+    resampled: dict[str, np.ndarray] = field(default_factory=dict)
+    # rows (both right, only champion right, only challenger right, both wrong), if known
+    agreement: tuple[int, int, int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,7 +183,7 @@ def _slot_shape(
     metric: Metric, labels: np.ndarray | None, n_models: int, bins: int
 ) -> tuple[str, int]:
     shape = None if metric.custom or metric.kwargs else _known_shape(metric, labels, n_models, bins)
-    if metric.score_func in LABEL_FUNCS and labels is not None and _cell_scorer(metric, labels):
+    if metric.score_func in LABEL_FUNCS and labels is not None and cell_scorer(metric, labels):
         shape = ("label", len(labels) ** (n_models + 1))
     if shape is None:
         raise ConfigError(
@@ -194,7 +203,7 @@ def _known_shape(
         return "ranking", n_models * 2 * bins
     if func is skm.log_loss and labels is not None:
         return "log-loss", n_models
-    if func in _PER_ROW:
+    if func in PER_ROW_LOSSES:
         return "loss", n_models
     if func in (skm.r2_score, skm.explained_variance_score):
         return ("r2" if func is skm.r2_score else "explained"), 2 + 2 * n_models
@@ -205,8 +214,7 @@ def summarise_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any
     """Score the batch with every model and sum its statistics under each resample."""
     request = plan.request
     metrics = [s.metric for s in plan.slots]
-    x = frame[list(request.features)]
-    preds = [_predict(m, x, metrics) for m in models]
+    preds = [_predict(m, frame[request.features_of(k)], metrics) for k, m in enumerate(models)]
     y = frame[request.target].to_numpy()
     codes, features = _row_statistics(plan, y, preds)
     keys = row_keys(frame, request.key_columns)
@@ -218,7 +226,10 @@ def summarise_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any
 
 
 def _predict(model: Any, x: pd.DataFrame, metrics: list[Metric]) -> Predictions:
-    return collect_predictions(model, x, metrics)
+    from ci_ml.training import model_features
+
+    # the text dtype the model was trained with, whatever the reader produced
+    return collect_predictions(model, model_features(x), metrics)
 
 
 def _chunks(n_weights: int, n_rows: int) -> list[tuple[int, int]]:
@@ -316,7 +327,7 @@ def _feature_columns(
     if slot.kind == "log-loss":
         return np.column_stack([_log_loss_rows(y, p, metric) for p in preds])
     if slot.kind == "loss":
-        per_row = _PER_ROW[metric.score_func]
+        per_row = PER_ROW_LOSSES[metric.score_func]
         responses = [np.asarray(response_values(metric, p), dtype=float) for p in preds]
         return np.column_stack([per_row(y.astype(float), r) for r in responses])
     y_c = y.astype(float) - plan.y_shift
@@ -342,16 +353,17 @@ def finish(plan: SummaryPlan, totals: np.ndarray, engine: str) -> EngineEvaluati
     """Merged summaries -> one BootstrapResult per metric, challenger first."""
     request = plan.request
     n_rows = round(float(totals[0, 0]))
-    results, bounds = [], {}
+    results, bounds, resampled = [], {}, {}
     for slot in plan.slots:
         values = _slot_values(plan, slot, totals)
+        resampled[slot.metric.name] = values[:, 1:]
         points = [float(v) for v in values[:, 0]]
         results.append(
             bootstrap_result(
                 slot.metric,
                 points,
                 values[:, 1:],
-                _deltas(values[:, 1:]),
+                paired_deltas(values[:, 1:]),
                 f"poisson-{slot.kind}",
                 request.confidence,
                 request.seed,
@@ -360,7 +372,22 @@ def finish(plan: SummaryPlan, totals: np.ndarray, engine: str) -> EngineEvaluati
         )
         if slot.kind == "ranking" and slot.metric.score_func is skm.roc_auc_score:
             bounds[slot.metric.name] = _tie_bound(plan, slot, totals[0])
-    return EngineEvaluation(tuple(results), n_rows, engine, bounds)
+    agreement = _agreement(plan, totals[0])
+    return EngineEvaluation(tuple(results), n_rows, engine, bounds, resampled, agreement)
+
+
+def _agreement(plan: SummaryPlan, point_sums: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Correctness of challenger and champion, from a label slot's exact row-type counts."""
+    slot = next((s for s in plan.slots if s.kind == "label"), None)
+    if slot is None or plan.n_models != 2 or plan.labels is None:
+        return None
+    n = len(plan.labels)
+    counts = point_sums[slot.offset : slot.offset + slot.width].reshape(n, n, n)
+    y, challenger, champion = np.indices(counts.shape)
+    right_c, right_h = challenger == y, champion == y
+    cells = (right_c & right_h, right_h & ~right_c, right_c & ~right_h, ~right_c & ~right_h)
+    both, only_champion, only_challenger, neither = (round(counts[m].sum()) for m in cells)
+    return both, only_champion, only_challenger, neither
 
 
 def _slot_values(plan: SummaryPlan, slot: Slot, totals: np.ndarray) -> np.ndarray:
@@ -370,12 +397,16 @@ def _slot_values(plan: SummaryPlan, slot: Slot, totals: np.ndarray) -> np.ndarra
     if slot.kind == "label":
         assert plan.labels is not None
         n_labels = len(plan.labels)
-        cells = _cells_of_types(np.arange(slot.width), n_labels, plan.n_models)
-        score_cells = _cell_scorer(metric, plan.labels)
+        cells = cells_of_types(np.arange(slot.width), n_labels, plan.n_models)
+        score_cells = cell_scorer(metric, plan.labels)
         assert score_cells is not None
-        return np.vstack([score_cells(_confusion(sums, c, n_labels)) for c in cells])
+        return np.vstack([score_cells(confusion_from_cells(sums, c, n_labels)) for c in cells])
     if slot.kind == "ranking":
-        rank = _roc_auc if metric.score_func is skm.roc_auc_score else _average_precision
+        rank = (
+            roc_auc_from_counts
+            if metric.score_func is skm.roc_auc_score
+            else average_precision_from_counts
+        )
         per_model = np.split(sums, plan.n_models, axis=1)
         return metric.sign * np.vstack([rank(s.reshape(len(s), -1, 2)) for s in per_model])
     if slot.kind in ("loss", "log-loss"):
@@ -385,12 +416,12 @@ def _slot_values(plan: SummaryPlan, slot: Slot, totals: np.ndarray) -> np.ndarra
 
 
 def _r2_values(sums: np.ndarray, weight: np.ndarray, n_models: int, explained: bool) -> np.ndarray:
-    ss_tot = _zeroed(sums[:, 1] - sums[:, 0] ** 2 / weight, sums[:, 1])
+    ss_tot = zeroed(sums[:, 1] - sums[:, 0] ** 2 / weight, sums[:, 1])
     out = []
     for k in range(n_models):
         r_sum, r2_sum = sums[:, 2 + 2 * k], sums[:, 3 + 2 * k]
-        ss_res = _zeroed(r2_sum - r_sum**2 / weight, r2_sum) if explained else r2_sum
-        out.append(_forced_finite_r2(ss_res, ss_tot))
+        ss_res = zeroed(r2_sum - r_sum**2 / weight, r2_sum) if explained else r2_sum
+        out.append(forced_finite_r2(ss_res, ss_tot))
     return np.vstack(out)
 
 

@@ -47,7 +47,7 @@ class Evaluation:
     """What scoring gives: the record's metric parts, row predictions, resampled values."""
 
     record: dict[str, Any]
-    predictions: pd.DataFrame
+    predictions: pd.DataFrame | None
     resampled: dict[str, np.ndarray]
 
 
@@ -68,7 +68,7 @@ def evaluate(
         challenger, card = challenger_from(trained.model, trained.card), trained.card
     _require_same_data(card, data)
     champion, version = load_champion(registry)
-    scored = score(config, data, challenger, champion, measure_latency)
+    scored = _scorer(config)(config, data, challenger, champion, measure_latency)
     result = scored.record
     champion_info = None
     if version is not None and result["metrics"][config.primary_metric]["champion"] is not None:
@@ -83,10 +83,18 @@ def evaluate(
         primary_metric=config.primary_metric,
         **result,
     )
-    scored.predictions.to_parquet(run.predictions, index=False)
+    if scored.predictions is not None:  # none from the engine: they grow with the rows
+        scored.predictions.to_parquet(run.predictions, index=False)
     run.save_resampled(scored.resampled)
     run.save(record)
     return record
+
+
+def _scorer(config: Config) -> Any:
+    """`score`, or the Poisson bootstrap through an engine (see evaluate_engine)."""
+    from ci_ml.stages.evaluate_engine import score_on_engine, uses_engine
+
+    return score_on_engine if uses_engine(config) else score
 
 
 def _require_same_data(card: dict[str, Any], data: Datasets) -> None:
@@ -227,6 +235,7 @@ def _comparison_settings(config: Config, n_rows: int) -> dict[str, Any]:
     settings = config.evaluation
     return {
         "method": "paired bootstrap",
+        "bootstrap": settings.bootstrap,
         "confidence": settings.confidence,
         "resamples": settings.resamples,
         "seed": settings.seed,

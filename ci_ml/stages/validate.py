@@ -50,6 +50,10 @@ def validate(config: Config, run: RunDir, registry: Registry, env: Environment) 
 
 def check_data(config: Config, champion: Champion) -> ValidationRecord:
     """File checks, schema rules, then drift against the champion, all failures kept."""
+    if config.engine.name == "spark":
+        from ci_ml.stages.cluster import check_on_cluster
+
+        return check_on_cluster(config, champion)
     schema = data_schema(config)
     profile = _champion_profile(config, champion)
     failures: list[dict[str, Any]] = []
@@ -342,7 +346,9 @@ class DriftCheck:
 def check_drift(config: Config, champion: Champion, path: Path) -> DriftCheck:
     """Drift of a data file (default data.train) from the champion's training profile."""
     from ci_ml.errors import EnvironmentProblem
+    from ci_ml.stages.cluster import refuse_drift_on_spark
 
+    refuse_drift_on_spark(config)
     assert champion.version is not None
     number = champion.version.number
     profile = champion.registry.profile(number)

@@ -1,0 +1,197 @@
+"""The stages' data under `engine: spark`: what stays on the cluster, what reaches the runner.
+
+One engine per process (a Spark Connect session costs seconds), closed at exit.
+Validation checks presence, target and classes on the cluster; schema rules and
+drift are not computed there yet, so a config that asks for them is refused
+(exit 2) rather than judged on the runner. Training reads a seeded sample of at
+most `engine.spark.train_sample_rows` rows; evaluation never reads rows here.
+"""
+
+from __future__ import annotations
+
+import atexit
+from typing import TYPE_CHECKING, Any, cast
+
+from ci_ml.engines import DataSource, Engine, open_engine, parse_source
+from ci_ml.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from ci_ml.config import Config
+    from ci_ml.datasets import Datasets
+    from ci_ml.engines.spark import SparkEngine
+    from ci_ml.records import ValidationRecord
+    from ci_ml.stages.validate import Champion
+
+_OPEN: list[tuple[Any, Engine]] = []
+SAMPLE_METHOD = "the rows with the smallest xxhash64 of (seed, their values)"
+
+
+def engine_for(config: Config) -> Engine:
+    """The open engine of this config, opened on first use."""
+    for settings, engine in _OPEN:
+        if settings == config.engine:
+            return engine
+    engine = open_engine(config.engine)
+    if not _OPEN:
+        atexit.register(close_engines)
+    _OPEN.append((config.engine, engine))
+    return engine
+
+
+def close_engines() -> None:
+    while _OPEN:
+        _OPEN.pop()[1].close()
+
+
+def spark_engine(config: Config) -> SparkEngine:
+    """The Spark engine: what only it can do (sample, count on the cluster)."""
+    return cast("SparkEngine", engine_for(config))
+
+
+def source_of(config: Config, role: str) -> DataSource | None:
+    """data.train / data.eval as the engine reads it: a path, a URI or `table:name`."""
+    raw = config.raw["data"].get(role)
+    return parse_source(raw, config.root) if raw else None
+
+
+def cluster_datasets(config: Config) -> Datasets:
+    """Train: a seeded sample that fits the runner; eval: only its columns (rows stay)."""
+    import pandas as pd
+
+    from ci_ml.data import EvalSplit
+    from ci_ml.datasets import Datasets, feature_columns
+
+    engine, target = spark_engine(config), config.data.target
+    train = _train_source(config)
+    features = feature_columns(config, engine.columns(train), train.label)
+    held = held_out_source(config)
+    eval_columns = engine.columns(held)
+    _require(eval_columns, [*features, target], held)
+    train_file = _sampled(config, engine, train, [*features, target])
+    sample = train_file.pop("frame")
+    fingerprint = engine.fingerprint(held)
+    split = EvalSplit("file", held.location, fingerprint.sha256, engine.count(held))
+    data = Datasets(sample, pd.DataFrame(columns=eval_columns), target, features, train_file, split)
+    data.eval_fingerprint = fingerprint.to_dict()
+    return data
+
+
+def _train_source(config: Config) -> DataSource:
+    source = source_of(config, "train")
+    assert source is not None  # data.train is required by the schema
+    return source
+
+
+def held_out_source(config: Config) -> DataSource:
+    source = source_of(config, "eval")
+    if source is None:
+        raise ConfigError(
+            "data.eval: engine: spark scores a held-out source on the cluster; set data.eval "
+            "(a path, a URI such as s3a://..., or table:db.name)"
+        )
+    return source
+
+
+def _sampled(
+    config: Config, engine: SparkEngine, source: DataSource, columns: list[str]
+) -> dict[str, Any]:
+    limit, seed = config.engine.spark.train_sample_rows, config.data.seed
+    frame = engine.sample(source, columns, limit, seed)
+    fingerprint = engine.fingerprint(source)
+    rows = engine.count(source)
+    sample = {"rows": len(frame), "of_rows": rows, "seed": seed, "method": SAMPLE_METHOD}
+    return {
+        "path": source.location,
+        "sha256": fingerprint.sha256,
+        "rows": rows,
+        "fingerprint": fingerprint.to_dict(),
+        "sample": sample,
+        "frame": frame,
+    }
+
+
+def _require(columns: list[str], wanted: list[str], source: DataSource) -> None:
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise DataError(f"{source.label}: no column(s) {missing}; found {columns}")
+
+
+def check_on_cluster(config: Config, champion: Champion) -> ValidationRecord:
+    """validate under spark: presence, target and classes of each source, on the cluster."""
+    from ci_ml.records import ValidationRecord
+    from ci_ml.stages.validate import _champion_data_hash, data_hash
+
+    refuse_cluster_validation(config)
+    failures: list[dict[str, Any]] = []
+    files: dict[str, Any] = {}
+    for role in ("train", "eval"):
+        entry, found = file_checks(config, role)
+        failures.extend(found)
+        if entry is not None:
+            files[role] = entry
+    return ValidationRecord(
+        passed=not [f for f in failures if f["severity"] == "error"],
+        failures=failures,
+        files=files,
+        data_hash=data_hash(files, config.config_hash),
+        champion_data_hash=_champion_data_hash(champion.version),
+    )
+
+
+def refuse_cluster_validation(config: Config) -> None:
+    """Schema rules and drift would need the rows on the runner: refused, by key."""
+    from ci_ml.stages.validate import data_schema
+
+    if config.validation.enabled and data_schema(config) is not None:
+        raise ConfigError(
+            "validation: engine: spark does not run the schema rules on the cluster yet; "
+            "set validation.enabled: false, or use engine: local"
+        )
+    if (config.raw.get("drift") or {}).get("enabled") is not False:
+        refuse_drift_on_spark(config, "set drift.enabled: false, or use engine: local")
+
+
+def refuse_drift_on_spark(config: Config, hint: str = "use engine: local") -> None:
+    if config.engine.name == "spark":
+        raise ConfigError(
+            "drift: engine: spark does not compute the training profile and drift on the "
+            f"cluster yet; {hint}"
+        )
+
+
+def file_checks(config: Config, role: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """data.<role> on the cluster: its fingerprint and rows, and presence/target failures."""
+    from ci_ml.stages.validate import failure
+
+    source = source_of(config, role)
+    if source is None:
+        return None, []
+    from ci_ml.datasets import feature_columns
+
+    engine, target = spark_engine(config), config.data.target
+    try:
+        feature_columns(config, engine.columns(source), source.label)
+    except DataError as exc:
+        return None, [failure("presence", None, exc.message)]
+    rows, nulls, classes = engine.target_counts(source, target)
+    fingerprint = engine.fingerprint(source)
+    entry = {"path": source.location, "sha256": fingerprint.sha256, "rows": rows}
+    return entry | {"fingerprint": fingerprint.to_dict()}, _target_failures(
+        config, source, nulls, classes
+    )
+
+
+def _target_failures(
+    config: Config, source: DataSource, nulls: int, classes: int
+) -> list[dict[str, Any]]:
+    from ci_ml.stages.validate import failure
+
+    target, out = config.data.target, []
+    if nulls:
+        message = f"{source.label}: target {target!r} is empty in {nulls} row(s)"
+        out.append(failure("not_null", target, message))
+    if config.task == "classification" and classes < 2:
+        out.append(
+            failure("classes", target, f"{source.label}: target {target!r} has only one class")
+        )
+    return out

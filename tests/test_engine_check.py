@@ -1,0 +1,259 @@
+"""`ci-ml check` through the engines: `bootstrap: poisson` on the runner, `engine: spark`.
+
+The spark tests run the whole command against the session's Spark Connect
+server (local mode) and compare it with the local engine on the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from jsonschema import Draft202012Validator
+from sklearn.metrics import roc_auc_score
+
+from ci_ml.comparison import mcnemar_exact
+from ci_ml.config import load_config, load_schema
+from ci_ml.engines import EvaluationRequest, parse_source
+from ci_ml.engines.local import LocalEngine
+from ci_ml.modelfile import load_model, model_file_from_card
+from ci_ml.registry import open_registry
+from ci_ml.stages import cluster
+from ci_ml.training import CARD_NAME
+from tests.spark_support import FEATURES, eval_rows, spark_engine, write_parts
+
+__all__ = ["spark_engine"]  # the session fixture
+
+METRICS = ["accuracy", "roc_auc", "neg_log_loss", "f1"]
+
+
+def config_text(data: dict[str, str], engine: str = "local", **extra: Any) -> str:
+    config = {
+        "version": 1,
+        "name": "lake",
+        "task": "classification",
+        "data": {**data, "target": "y", "drop": ["id"]},
+        "model": {
+            "estimator": extra.pop("estimator", "sklearn.tree.DecisionTreeClassifier"),
+            "params": {"max_depth": 4, "random_state": 0},
+        },
+        "metrics": METRICS,
+        "evaluation": {"bootstrap": "poisson", "resamples": 200, "row_key": ["id"]},
+        "gate": [
+            {"metric": "accuracy", "min": 0.6},
+            {"metric": "roc_auc", "max_regression": 0.05, "confidence": 0.9},
+        ],
+        "drift": {"enabled": False},
+        "registry": {"backend": "local", "path": ".ci-ml/registry"},
+        "engine": engine,
+        **extra,
+    }
+    return json.dumps(config)  # JSON is YAML
+
+
+def rows(seed: int, n_rows: int = 3000) -> pd.DataFrame:
+    frame = eval_rows(n_rows, "classification", seed)
+    frame["id"] += seed * n_rows  # distinct ids across files
+    return frame
+
+
+def local_project(root: Path) -> Path:
+    """Train and eval as one Parquet file each; two configs: a first and a fresh train."""
+    root.mkdir()
+    for name, seed in {"train_a": 1, "train_b": 2, "eval": 3}.items():
+        rows(seed).to_parquet(root / f"{name}.parquet", index=False)
+    for name in ("a", "b"):
+        data = {"train": f"train_{name}.parquet", "eval": "eval.parquet"}
+        (root / f"ci-ml.{name}.yaml").write_text(config_text(data))
+    return root
+
+
+def metrics_json(project: Path) -> dict[str, Any]:
+    return json.loads((project / ".ci-ml/run/metrics.json").read_text())
+
+
+def report_json(project: Path) -> dict[str, Any]:
+    return json.loads((project / ".ci-ml/run/report.json").read_text())
+
+
+def test_poisson_bootstrap_runs_the_check_and_the_gate(tmp_path: Path, run_cli) -> None:
+    project = local_project(tmp_path / "local")
+    assert run_cli("check", "--promote", "-c", "ci-ml.a.yaml", cwd=project).code == 0
+    result = run_cli("check", "-c", "ci-ml.b.yaml", cwd=project)
+    assert result.code in (0, 1), result.err
+    record = metrics_json(project)
+    assert record["comparison"]["bootstrap"] == "poisson"
+    assert record["comparison"]["engine"] == "local"
+    bound = record["comparison"]["sketch_bounds"]["roc_auc"]
+    schema = Draft202012Validator(load_schema("evaluation.schema.json"))
+    assert list(schema.iter_errors(record)) == []
+    assert not (project / ".ci-ml/run/predictions.parquet").exists()
+    # the very numbers the engine library gives on the eval file, with both models
+    models = [_challenger(project), _champion(project)]
+    expected = LocalEngine().evaluate(parse_source(project / "eval.parquet"), _request(), models)
+    for found in expected.results:
+        entry = record["metrics"][found.metric]
+        assert entry["challenger"] == pytest.approx(found.challenger, abs=1e-12)
+        assert entry["interval"]["low"] == pytest.approx(found.delta_interval.low, abs=1e-12)
+        assert entry["method"] == found.method
+    # McNemar from the summaries' exact row-type counts, as from the row predictions
+    frame = pd.read_parquet(project / "eval.parquet")
+    x = frame[list(FEATURES)]
+    exact = mcnemar_exact(frame["y"], models[1].predict(x), models[0].predict(x))
+    auc = roc_auc_score(frame["y"], models[0].predict_proba(x)[:, 1])
+    assert abs(record["metrics"]["roc_auc"]["challenger"] - auc) <= bound
+    assert record["mcnemar"] == pytest.approx(exact.to_dict())
+    # the gate judged the confidence rule on the engine's resampled values
+    rule = next(r for r in report_json(project)["rules"] if r["metric"] == "roc_auc")
+    assert rule["status"] in ("pass", "fail") and rule["p_value"] is not None
+
+
+def _request() -> EvaluationRequest:
+    return EvaluationRequest("y", FEATURES, tuple(METRICS), resamples=200, row_key=("id",))
+
+
+def _challenger(project: Path) -> Any:
+    folder = project / ".ci-ml/run/challenger"
+    card = json.loads((folder / CARD_NAME).read_text())
+    return load_model(model_file_from_card(folder, card))
+
+
+def _champion(project: Path) -> Any:
+    registry = open_registry(load_config(project / "ci-ml.b.yaml"))
+    version = registry.champion()
+    assert version is not None
+    return load_model(registry.model_file(version.number))
+
+
+def test_slices_are_refused_by_name_under_the_poisson_engine(tmp_path: Path, run_cli) -> None:
+    project = local_project(tmp_path / "local")
+    data = {"train": "train_a.parquet", "eval": "eval.parquet"}
+    text = config_text(data, evaluation={"bootstrap": "poisson", "slice_by": ["a"]})
+    (project / "ci-ml.yaml").write_text(text)
+    result = run_cli("check", cwd=project)
+    assert result.code == 2
+    assert "evaluation.slice_by" in result.err and "poisson" in result.err
+
+
+def lake_project(root: Path, estimator: str = "sklearn.tree.DecisionTreeClassifier") -> Path:
+    """The local project's rows as lake folders of Parquet parts, with `engine: spark`."""
+    root.mkdir()
+    for name, seed in {"train_a": 1, "train_b": 2, "eval": 3}.items():
+        write_parts(rows(seed), root / name, parts=3)
+    engine = {"name": "spark", "spark": {"remote": "local[2]", "train_sample_rows": 5000}}
+    for name in ("a", "b"):
+        data = {"train": f"train_{name}", "eval": "eval"}
+        chosen = estimator if name == "b" else "sklearn.tree.DecisionTreeClassifier"
+        (root / f"ci-ml.{name}.yaml").write_text(config_text(data, engine, estimator=chosen))
+    return root
+
+
+@pytest.fixture
+def on_cluster(spark_engine: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """`ci-ml check` in-process on the session's Spark Connect server (not one per run)."""
+    opened = cluster.open_engine
+
+    def shared(settings: Any) -> Any:
+        return spark_engine if settings.name == "spark" else opened(settings)
+
+    monkeypatch.setattr(cluster, "open_engine", shared)
+    monkeypatch.setattr(cluster, "_OPEN", [])
+    yield spark_engine
+
+
+@pytest.mark.spark
+def test_spark_check_equals_the_local_poisson_check_on_the_same_rows(
+    tmp_path: Path, run_cli, on_cluster: Any
+) -> None:
+    local = local_project(tmp_path / "local")
+    # the fresh challenger fails on partition 0's first attempt: Spark's retry must not
+    # count that partition twice, or change anything
+    lake = lake_project(tmp_path / "lake", "tests.spark_support.FlakyTree")
+    for project in (local, lake):
+        assert run_cli("check", "--promote", "-c", "ci-ml.a.yaml", cwd=project).code == 0
+        assert run_cli("check", "-c", "ci-ml.b.yaml", cwd=project).code in (0, 1)
+    on_spark, on_runner = metrics_json(lake), metrics_json(local)
+    assert on_spark["comparison"]["engine"] == "spark"
+    assert on_spark["eval"]["fingerprint"]["kind"] == "file-listing"
+    assert on_spark["eval"]["rows"] == on_runner["eval"]["rows"] == 3000
+    assert on_spark["mcnemar"] == on_runner["mcnemar"]
+    for name in METRICS:
+        _same(on_spark["metrics"][name], on_runner["metrics"][name], name)
+    spark_report, local_report = report_json(lake), report_json(local)
+    assert spark_report["verdict"] == local_report["verdict"]
+    assert [r["status"] for r in spark_report["rules"]] == [
+        r["status"] for r in local_report["rules"]
+    ]
+    card = json.loads((lake / ".ci-ml/run/challenger" / CARD_NAME).read_text())
+    assert card["data"]["train"]["fingerprint"]["kind"] == "file-listing"
+    assert card["data"]["train"]["sample"] | {"method": None} == {
+        "rows": 3000,
+        "of_rows": 3000,
+        "seed": 0,
+        "method": None,
+    }
+    validation = json.loads((lake / ".ci-ml/run/validation.json").read_text())
+    assert validation["files"]["eval"]["rows"] == 3000
+
+
+def _same(left: dict[str, Any], right: dict[str, Any], where: str) -> None:
+    for key, value in left.items():
+        other = right[key]
+        if isinstance(value, dict):
+            _same(value, other, f"{where}.{key}")
+        elif isinstance(value, float):
+            assert value == pytest.approx(other, abs=1e-9), f"{where}.{key}"
+        else:
+            assert value == other, f"{where}.{key}"
+
+
+@pytest.mark.spark
+def test_a_sample_smaller_than_train_is_seeded_and_recorded(
+    tmp_path: Path, run_cli, on_cluster: Any
+) -> None:
+    lake = lake_project(tmp_path / "lake")
+    text = (lake / "ci-ml.a.yaml").read_text()
+    text = text.replace('"train_sample_rows": 5000', '"train_sample_rows": 1000')
+    (lake / "ci-ml.a.yaml").write_text(text)
+    assert run_cli("train", "-c", "ci-ml.a.yaml", cwd=lake).code == 0
+    card = json.loads((lake / ".ci-ml/run/challenger" / CARD_NAME).read_text())
+    sample = card["data"]["train"]["sample"]
+    assert (sample["rows"], sample["of_rows"], sample["seed"]) == (1000, 3000, 0)
+    assert card["data"]["train"]["rows_used"] == 1000
+    # the same rows however the folder is split: rewrite it in 7 parts
+    for part in (lake / "train_a").iterdir():
+        part.unlink()
+    write_parts(rows(1), lake / "train_a", parts=7)
+    first = _challenger(lake)
+    assert run_cli("train", "-c", "ci-ml.a.yaml", cwd=lake).code == 0
+    again = json.loads((lake / ".ci-ml/run/challenger" / CARD_NAME).read_text())
+    assert again["data"]["train"]["fingerprint"] != card["data"]["train"]["fingerprint"]
+    x = rows(9)[list(FEATURES)]  # the same 1000 rows, the same tree
+    assert (first.predict_proba(x) == _challenger(lake).predict_proba(x)).all()
+
+
+@pytest.mark.spark
+def test_a_job_that_keeps_failing_writes_no_metrics(
+    tmp_path: Path, run_cli, on_cluster: Any
+) -> None:
+    lake = lake_project(tmp_path / "lake", "tests.spark_support.BrokenTree")
+    result = run_cli("check", "-c", "ci-ml.b.yaml", cwd=lake)
+    assert result.code == 3
+    assert "Spark job that scores the eval rows failed" in result.err
+    assert not (lake / ".ci-ml/run/metrics.json").exists()
+    assert not (lake / ".ci-ml/run/decision.json").exists()
+
+
+def test_drift_under_spark_is_refused_by_name(tmp_path: Path, run_cli) -> None:
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    engine = {"name": "spark", "spark": {"remote": "sc://127.0.0.1:9"}}
+    text = config_text({"train": "train", "eval": "eval"}, engine, drift={"enabled": True})
+    (lake / "ci-ml.yaml").write_text(text)
+    result = run_cli("validate", cwd=lake)
+    assert result.code == 2, result.err
+    assert "drift.enabled: false" in result.err
