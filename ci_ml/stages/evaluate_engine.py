@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ci_ml.comparison import McNemarResult, mcnemar_counts
 from ci_ml.engines import EvaluationRequest
 from ci_ml.errors import EnvironmentProblem
-from ci_ml.metrics import resolve_metrics
+from ci_ml.metrics import config_metrics
 from ci_ml.stages.cluster import engine_for, held_out_source
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def score_on_engine(
     """Both contenders on the eval rows, through the configured engine."""
     from ci_ml.stages.evaluate import Evaluation, _budgets, _can_score
 
-    metrics = resolve_metrics(config.metrics, config.custom_metrics)
+    metrics = config_metrics(config)  # the task check and `data.pos_label` applied
     warnings: list[str] = []
     if champion is not None and not _can_score(champion, data, warnings):
         champion = None
