@@ -40,7 +40,7 @@ def render(report: dict[str, Any]) -> str:
         _section("What changed besides the metrics", _changes(report)),
         _section("Curves from the stored predictions", _curves(report)),
         _section("Confusion matrix", _confusion(report)),
-        _section("Slices, worst first", _table(common.SLICE_HEADERS, common.slice_rows(report))),
+        _section("Slices, worst first", _table(common.slice_headers(report), common.slice_rows(report))),
         _section("Budgets", _table(common.BUDGET_HEADERS, common.budget_rows(report))),
         _section("Data validation", _table(common.FAILURE_HEADERS, common.failure_rows(report))),
         _section("Drift vs the champion's training data", _drift(report)),
@@ -81,7 +81,7 @@ def _forest(report: dict[str, Any]) -> str:
     if not rows:
         return ""
     level = (report.get("comparison") or {}).get("confidence", 0.95)
-    chart = svg.forest_chart(rows, forest.span(rows), level)
+    chart = svg.forest_chart(rows, forest.span(rows), level, common.reference(report))
     return f'<div class="charts">{chart}</div>\n<pre>{escape(forest.render(report))}</pre>'
 
 
@@ -95,7 +95,7 @@ def _curves(report: dict[str, Any]) -> str:
         return ""
     drawn = "".join(svg.curve_chart(curve) for curve in common.curves_of(record))
     note = (
-        f'<p class="note">{record["rows"]} evaluation rows; grey: champion, blue: challenger; '
+        f'<p class="note">{record["rows"]} evaluation rows; grey: {common.reference(report)}, blue: challenger; '
         "dashed: the chance line (ROC), perfect calibration, or predicted = actual.</p>"
     )
     return f'{note}<div class="charts">{drawn}</div>'

@@ -39,7 +39,7 @@ def _parts(report: dict[str, Any], with_curves: bool) -> list[str]:
         _changes(report),
         _curves(report) if with_curves else "",
         _confusion(report),
-        _section("Slices, worst first", common.SLICE_HEADERS, common.slice_rows(report)),
+        _section("Slices, worst first", common.slice_headers(report), common.slice_rows(report)),
         _section("Budgets", common.BUDGET_HEADERS, common.budget_rows(report)),
         _section("Data validation", common.FAILURE_HEADERS, common.failure_rows(report)),
         _drift(report),

@@ -21,7 +21,7 @@ def render(report: dict[str, Any]) -> str:
     if common.change_rows(report):
         parts.append(_table(common.CHANGE_HEADERS, common.change_rows(report)))
     if common.slice_rows(report):
-        parts.append(_table(common.SLICE_HEADERS, common.slice_rows(report)))
+        parts.append(_table(common.slice_headers(report), common.slice_rows(report)))
     if common.failure_rows(report):
         parts.append(_table(common.FAILURE_HEADERS, common.failure_rows(report)))
     drift = common.drift_of(report)
