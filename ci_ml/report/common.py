@@ -255,6 +255,41 @@ def rule_rows(report: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def power_lines(report: dict[str, Any]) -> list[str]:
+    """Why a failed confidence rule never will pass at this eval size, in plain words."""
+    rows = (report.get("eval") or {}).get("rows")
+    lines = []
+    for rule in report.get("rules", []):
+        if rule.get("status") != "fail" or not rule.get("underpowered"):
+            continue
+        needed = rule.get("rows_needed")
+        lines.append(
+            f"{rule['rule']} {rule['metric'].removeprefix('neg_')} {rule['kind']} cannot pass "
+            f"at {rows} eval rows: the smallest change it detects (80% power) is "
+            f"{number(rule.get('detectable_change'))} beyond its bound, and its margin of "
+            f"{number(abs(rule['threshold']))} needs about "
+            f"{'more' if needed is None else f'{needed:,}'} eval rows."
+        )
+    return lines
+
+
+TREND_HEADERS = ["version", "created"]
+
+
+def trend_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """The primary metric of the last registry versions, oldest first (two or more)."""
+    points = report.get("trend") or []
+    if len(points) < 2:
+        return None
+    entry = (report.get("metrics") or {}).get(report.get("primary_metric", ""), {})
+    name = entry.get("display_name", str(report.get("primary_metric", "")).removeprefix("neg_"))
+    rows = [
+        [f"v{p['version']}", str(p.get("created_at") or "–")[:10], number(p.get("value"))]
+        for p in points
+    ]
+    return [*TREND_HEADERS, name], rows
+
+
 def _check(rule: dict[str, Any]) -> str:
     """The rule as configured; a confidence rule adds its level and one-sided test."""
     text = f"{rule['kind']} {number(rule['threshold'])}"

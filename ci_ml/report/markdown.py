@@ -36,6 +36,7 @@ def _parts(report: dict[str, Any], with_curves: bool) -> list[str]:
         _forest(report),
         common.mcnemar_line(report),
         _section("Gate rules", common.RULE_HEADERS, common.rule_rows(report), open_=True),
+        "\n\n".join(f"⚠️ {line}" for line in common.power_lines(report)),
         _changes(report),
         _curves(report) if with_curves else "",
         _confusion(report),
@@ -44,8 +45,16 @@ def _parts(report: dict[str, Any], with_curves: bool) -> list[str]:
         _section("Data validation", common.FAILURE_HEADERS, common.failure_rows(report)),
         _drift(report),
         _warnings(report),
+        _trend(report),
         _lineage(report),
     ]
+
+
+def _trend(report: dict[str, Any]) -> str:
+    table = common.trend_table(report)
+    if table is None:
+        return ""
+    return _section("Primary metric across registry versions", *table)
 
 
 def _forest(report: dict[str, Any]) -> str:
