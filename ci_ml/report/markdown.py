@@ -46,8 +46,20 @@ def _parts(report: dict[str, Any], with_curves: bool) -> list[str]:
         _drift(report),
         _warnings(report),
         _trend(report),
+        _html_link(report),
         _lineage(report),
     ]
+
+
+def _html_link(report: dict[str, Any]) -> str:
+    """report.html travels as a workflow artifact: link it where the run has a page."""
+    link = (report.get("lineage") or {}).get("run_link")
+    if not link:
+        return ""
+    return (
+        f"📄 The full report, every chart drawn, is report.html in this run's "
+        f"[artifacts]({link}#artifacts) (the shipped workflows upload it as ci-ml-report)."
+    )
 
 
 def _trend(report: dict[str, Any]) -> str:
