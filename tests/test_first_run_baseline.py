@@ -145,7 +145,7 @@ def test_registry_history_marks_the_forced_promotion_with_its_verdict(
     promoted_twice: Path, run_cli: Callable[..., Any]
 ) -> None:
     shown = run_cli("registry", "history", cwd=promoted_twice).out
-    lines = shown.splitlines()
+    lines = shown.splitlines()[1:]  # after the headline
     assert lines[0].split()[:5] == ["at", "event", "version", "previous", "verdict"]
     forced = next(line for line in lines if "(forced)" in line)
     assert "promote (forced)" in forced and "block, overridden" in forced and "hotfix" in forced
@@ -167,7 +167,7 @@ def test_registry_list_shows_a_loss_as_the_loss(
     listed = run_cli("registry", "list", cwd=promoted_twice)
     assert listed.code == 0, listed.err
     shown = listed.out
-    header, _, *rows = shown.splitlines()
+    _, header, _, *rows = shown.splitlines()  # headline, header, rule, rows
     assert "log_loss" in header.split() and "neg_log_loss" not in header
     values = [float(row.split()[-3]) for row in rows]
     assert values and all(0 < v < 5 for v in values)  # positive, as a loss is
