@@ -56,6 +56,15 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class BaselineConfig:
+    """`evaluation.baseline`: with no champion, the trivial model the challenger must beat."""
+
+    enabled: bool = True
+    strategy: str = "auto"  # auto: prior (classification) or mean (regression)
+    require: str = "better"  # better (with confidence), not_worse (point estimate) or off
+
+
+@dataclass(frozen=True)
 class EvaluationConfig:
     """How the contenders are compared; see the `evaluation:` section of the schema."""
 
@@ -69,6 +78,7 @@ class EvaluationConfig:
     min_slice_rows: int = 30
     bootstrap: str = "percentile"  # or "poisson" (hashed row-key weights; see ci_ml.engines)
     row_key: tuple[str, ...] = ()
+    baseline: BaselineConfig = BaselineConfig()
 
 
 BoundKind = Literal["min", "max"]
@@ -106,6 +116,7 @@ class ChangeRule:
     threshold: float
     confidence: float | None = None
     slice_by: str | None = None
+    against: str = "champion"  # or "baseline": the rule evaluation.baseline.require implies
 
 
 @dataclass(frozen=True)
@@ -531,11 +542,12 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
 
 
 def _evaluation(section: dict[str, Any]) -> EvaluationConfig:
-    values = {k: v for k, v in section.items() if k not in ("slice_by", "row_key")}
+    values = {k: v for k, v in section.items() if k not in ("slice_by", "row_key", "baseline")}
     return EvaluationConfig(
         **values,
         slice_by=tuple(section.get("slice_by", ())),
         row_key=tuple(section.get("row_key", ())),
+        baseline=BaselineConfig(**section.get("baseline", {})),
     )
 
 

@@ -57,17 +57,23 @@ class RuleResult:
     detectable_change: float | None = None  # smallest distance from the bound, 80% power
     rows_needed: int | None = None  # eval rows for detectable_change to reach the margin
     underpowered: bool = False  # cannot pass at this eval size for a change of its margin
+    against: str = "champion"  # or "baseline": evaluation.baseline.require on a first run
 
     @property
     def passed(self) -> bool | None:
         return None if self.status == "skipped" else self.status == "pass"
 
+    @property
+    def label(self) -> str:
+        """Where the rule was declared: its `gate:` entry, or `evaluation.baseline`."""
+        return "evaluation.baseline" if self.against == "baseline" else f"gate[{self.index}]"
+
     def rule_name(self) -> str:
-        return f"gate[{self.index}] {self.metric.removeprefix('neg_')} {self.rule}"
+        return f"{self.label} {self.metric.removeprefix('neg_')} {self.rule}"
 
     def to_dict(self) -> dict[str, Any]:
         out = {
-            "rule": f"gate[{self.index}]",
+            "rule": self.label,
             "metric": self.metric,
             "kind": self.rule,
             "threshold": self.threshold,
@@ -87,6 +93,8 @@ class RuleResult:
             out |= {"underpowered": self.underpowered}
         if self.slice_by is not None:
             out["slice_by"] = self.slice_by
+        if self.against == "baseline":
+            out["against"] = self.against
         return out
 
 
@@ -109,6 +117,7 @@ class Evidence:
     multiple_testing: str = "holm"
     # rows where only the champion / only the challenger is right (exact McNemar), if known
     discordant: tuple[int, int] | None = None
+    baseline: bool = False  # the reference values are a trivial baseline's, not a champion's
 
 
 @dataclass(frozen=True)
@@ -140,8 +149,10 @@ def decide(rules: tuple[GateRule, ...] | list[GateRule], evidence: Evidence) -> 
         reason = f"{first.rule_name()}: {first.reason}{more}"
         return Decision("block", reason, results, evidence.has_champion, correction)
     passed = [r for r in results if r.status == "pass"]
-    reason = f"all {len(passed)} rule(s) passed"
-    if not evidence.has_champion:
+    reason = f"all {len(passed)} rule(s) passed" if passed else "no rule could be judged"
+    if evidence.baseline:
+        reason += "; no champion yet: compared with the baseline, other change rules skipped"
+    elif not evidence.has_champion:
         reason += "; no champion yet, so change rules were skipped"
     return Decision("promote", reason, results, evidence.has_champion, correction)
 
@@ -152,11 +163,18 @@ def judge(rule: GateRule, evidence: Evidence) -> RuleResult:
     if rule.slice_by is not None:
         return judge_slices(rule, evidence)
     entry = evidence.metrics.get(rule.metric)
-    result = judge_rule(rule, entry, evidence.has_champion)
+    result = judge_rule(rule, entry, _has_reference(rule, evidence))
     result = replace(result, role="primary" if rule.metric == evidence.primary else "guardrail")
     if rule.confidence is None:
         return result
     return _with_confidence(result, rule.confidence, entry, evidence)
+
+
+def _has_reference(rule: BoundRule | ChangeRule, evidence: Evidence) -> bool:
+    """A change rule compares with the champion; the baseline's rule with the baseline."""
+    if isinstance(rule, ChangeRule) and rule.against == "baseline":
+        return evidence.baseline
+    return evidence.has_champion
 
 
 # -- point estimates -------------------------------------------------------------------
@@ -166,7 +184,10 @@ def judge_rule(
     rule: BoundRule | ChangeRule, entry: dict[str, Any] | None, has_champion: bool
 ) -> RuleResult:
     metric = MetricName.of(rule.metric, entry)
-    blank = RuleResult(rule.index, metric.scorer, rule.kind, rule.threshold, None, "fail", "")
+    against = rule.against if isinstance(rule, ChangeRule) else "champion"
+    blank = RuleResult(
+        rule.index, metric.scorer, rule.kind, rule.threshold, None, "fail", "", against=against
+    )
     challenger = _number(entry, "challenger")
     if challenger is None:
         return replace(blank, reason=f"{metric.display} is missing or NaN for the challenger")
@@ -176,8 +197,11 @@ def judge_rule(
         return replace(blank, status="skipped", reason="no champion yet to compare with")
     champion = _number(entry, "champion")
     if champion is None:
-        return replace(blank, reason=f"{metric.display} is missing or NaN for the champion")
-    return _change(blank, metric, challenger, champion)
+        return replace(blank, reason=f"{metric.display} is missing or NaN for the {against}")
+    result = _change(blank, metric, challenger, champion)
+    if against == "baseline":  # the baseline -> challenger, not a champion's history
+        result = replace(result, reason=f"vs the baseline: {result.reason}")
+    return result
 
 
 def _bound(blank: RuleResult, metric: MetricName, value: float) -> RuleResult:
@@ -394,6 +418,8 @@ def _claim_words(result: RuleResult) -> str:
         return f"the relative improvement is at least {_percent(result.threshold)}"
     if result.rule == "max_regression":
         return f"the challenger is worse by at most {_f(result.threshold)}"
+    if result.against == "baseline" and result.threshold == 0:
+        return "the challenger is better than the baseline"
     return f"the improvement is at least {_f(result.threshold)}"
 
 

@@ -58,6 +58,15 @@ class EvaluationRecord(Record):
     slices: list[dict[str, Any]] = field(default_factory=list)
     budgets: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # with no champion: the trivial model scored in its place (stages/baseline.py)
+    baseline: dict[str, Any] | None = None
+
+    @property
+    def compared_with(self) -> str | None:
+        """What the metrics' reference values are of: "champion", "baseline" or None."""
+        if self.champion is not None:
+            return "champion"
+        return "baseline" if self.baseline is not None else None
 
     @property
     def rows(self) -> int:
@@ -71,6 +80,8 @@ class EvaluationRecord(Record):
     def summary(self) -> str:
         version = self.champion_version
         against = f"champion v{version}" if version is not None else "no champion yet"
+        if self.baseline is not None:
+            against = f"the baseline {self.baseline['estimator'].removeprefix('sklearn.dummy.')}"
         return f"challenger vs {against} on {self.eval['rows']} rows"
 
 
@@ -119,6 +130,9 @@ class Report(Record):
     changes: dict[str, Any] | None = None  # model-card differences, champion -> challenger
     curves: dict[str, Any] | None = None  # from the stored predictions (report/curves.py)
     promoted: int | None = None
+    compared_with: str | None = None  # "champion", "baseline" (a first run) or None
+    baseline: dict[str, Any] | None = None  # the trivial model compared with on a first run
+    trend: list[dict[str, Any]] | None = None  # primary metric of the last champion versions
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Report:

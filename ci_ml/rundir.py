@@ -51,6 +51,7 @@ _PRODUCED_BY = {
 _RESAMPLED = "resampled.npz"
 _RESAMPLED_INDEX = "resampled.json"
 _REPORT_MARKDOWN = "report.md"
+REPORT_HTML = "report.html"
 _DRIFT = "drift.json"
 _PROFILE = "profile.json"  # inside challenger/, beside the model card
 _TMP = ".tmp"  # the suffix of a file being written (then renamed into place)
@@ -111,7 +112,7 @@ class RunDir:
     def clear_records(self) -> None:
         """Outputs of an earlier run must not leak into this run's report."""
         remove_leftovers(self.path)
-        for name in (*_FILES.values(), _REPORT_MARKDOWN):
+        for name in (*_FILES.values(), _REPORT_MARKDOWN, REPORT_HTML):
             path = self.file(name)
             _writable(path)
             try:
@@ -134,6 +135,13 @@ class RunDir:
 
     def save_report_markdown(self, text: str) -> Path:
         return self.write_text(_REPORT_MARKDOWN, text)
+
+    def save_report_html(self, text: str) -> Path:
+        return self.write_text(REPORT_HTML, text)
+
+    def report_files(self) -> list[Path]:
+        """report.md, report.json and report.html, where the report stage wrote them."""
+        return [self.file(name) for name in (_REPORT_MARKDOWN, _FILES[Report], REPORT_HTML)]
 
     def save_drift(self, data: dict[str, Any]) -> Path:
         return self.write(_DRIFT, data)

@@ -43,6 +43,20 @@ def _importable(folder: Path) -> None:
         sys.path.insert(0, str(folder))
 
 
+def shown_path(path: Path) -> str:
+    """A path as a user typed it: relative to the current folder (never an absolute
+    path naming the machine) when it lies inside it."""
+    with contextlib.suppress(ValueError):
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
+    return path.as_posix()
+
+
+def report_written(run: RunDir) -> str:
+    """Where the report stage wrote its files, for `check` and `report` to say."""
+    files = [shown_path(p) for p in run.report_files() if p.is_file()]
+    return "report: wrote " + ", ".join(files)
+
+
 def say(message: str) -> None:
     """Progress goes to stderr so stdout carries only the requested output."""
     print(message, file=sys.stderr, flush=True)

@@ -16,7 +16,7 @@ def _report(project: Path) -> dict:
     return json.loads((project / ".ci-ml/run/report.json").read_text())
 
 
-def test_first_run_promotes_and_says_only_absolute_rules_apply(example, run_cli):
+def test_first_run_promotes_over_the_baseline_and_skips_champion_rules(example, run_cli):
     project = example("penguins")
     result = run_cli("check", "--promote", cwd=project)
     assert result.code == 0, result.err
@@ -27,7 +27,18 @@ def test_first_run_promotes_and_says_only_absolute_rules_apply(example, run_cli)
     skipped = [r for r in report["rules"] if r["status"] == "skipped"]
     assert [r["kind"] for r in skipped] == ["min_delta"]
     assert report["promoted"] == 1
-    assert "first run: only absolute rules apply" in result.out
+    assert "Challenger vs the baseline DummyClassifier(strategy='prior')" in result.out
+    header = result.out.split("\n\n")[3].splitlines()[0].split()  # the metrics table's
+    assert header[:3] == ["metric", "baseline", "challenger"]
+    judged = [r for r in report["rules"] if r["rule"] == "evaluation.baseline"]
+    assert [(r["status"], r["against"], r["test"]) for r in judged] == [
+        ("pass", "baseline", "paired bootstrap")
+    ]
+    assert report["compared_with"] == "baseline"
+    assert report["baseline"]["estimator"] == "sklearn.dummy.DummyClassifier(strategy='prior')"
+    written = ".ci-ml/run/report.md, .ci-ml/run/report.json, .ci-ml/run/report.html"
+    assert f"report: wrote {written}" in result.err
+    assert (project / ".ci-ml/run/report.html").read_text().startswith("<!doctype html>")
     assert json.loads((project / ".ci-ml/registry/champion.json").read_text())["version"] == 1
 
 

@@ -71,7 +71,10 @@ def test_invalid_data_report_leads_with_the_failure(example, run_cli):
 
 
 def test_first_run_shows_the_challengers_own_interval(example, run_cli):
+    """With the baseline off there is nothing to compare with: the challenger's own interval."""
     project = example("diabetes")
+    config = project / "ci-ml.yaml"
+    config.write_text(config.read_text() + "evaluation:\n  baseline: {enabled: false}\n")
     run_cli("check", cwd=project)
     markdown = (project / ".ci-ml/run/report.md").read_text()
     report = json.loads((project / ".ci-ml/run/report.json").read_text())

@@ -230,11 +230,15 @@ def test_first_run_and_invalid_data_reports_render_everywhere(tmp_path):
     _check(project)
     report = support.full_report(project)
     assert report["champion"] is None and report["changes"]["estimator"]["champion"] is None
-    assert {s["role"] for c in report["curves"]["curves"] for s in c["series"]} == {"challenger"}
+    roles = {s["role"] for c in report["curves"]["curves"] for s in c["series"]}
+    assert roles == {"baseline", "challenger"}  # the baseline's line, never a "champion"
     text, page = renderer("markdown")(report), renderer("html")(report)
-    assert "Improvement over the champion" not in text  # nothing to compare with
-    assert "#8c8c8c" not in text.split("Curves from")[1]  # no grey champion line
-    assert page.count("<svg") == 9  # ROC, PR and calibration for each of 3 classes
+    assert "Improvement over the champion" not in text  # no champion to compare with
+    assert "Improvement over the baseline" in text and "Improvement over the baseline" in page
+    curves = text.split("Curves from")[1].split("</details>")[0]
+    assert "grey: baseline" in curves and "champion" not in curves
+    assert "grey: baseline" in page and "grey: champion" not in page
+    assert page.count("<svg") == 1 + 9  # the forest plot; ROC, PR, calibration x 3 classes
     (project / "data/eval.csv").write_text("species,island\n")
     _check(project)
     invalid = json_of(project / ".ci-ml/run/report.json")

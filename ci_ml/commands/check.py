@@ -12,7 +12,7 @@ from ci_ml.registry import open_registry
 from ci_ml.report import renderer
 from ci_ml.stages import evaluate, gate, promote, report, train, validate
 from ci_ml.training import check_setup
-from ci_ml.workspace import Workspace, say
+from ci_ml.workspace import Workspace, report_written, say
 
 
 def run(
@@ -36,6 +36,7 @@ def run(
         say(f"evaluate: {scored.summary}")
         gate.judge(config, folder, scored)
     result = report.report(config, folder, lambda: registry, ws.env, publish)
+    say(report_written(folder))
     sys.stdout.write(renderer(output_format)(result.to_json()))
     if not result.passed:
         return VERDICT

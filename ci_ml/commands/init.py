@@ -18,7 +18,7 @@ from typing import Any
 
 from ci_ml import __version__
 from ci_ml.errors import PASSED, ConfigError
-from ci_ml.workspace import say
+from ci_ml.workspace import say, shown_path
 
 # The workflows ci-ml init writes: template name -> file name in .github/workflows/.
 WORKFLOWS = {
@@ -138,11 +138,7 @@ def render_config(
         if classification
         else ["neg_root_mean_squared_error", "r2", "neg_mean_absolute_error"]
     )
-    floor = (
-        "  # - {metric: accuracy, min: 0.9}  # an absolute floor: choose your own"
-        if classification
-        else "  # - {metric: r2, min: 0.3}  # an absolute floor: choose your own"
-    )
+    floor = proposed_floor(frame, target, task.name, data_file)
     estimator = "sklearn.ensemble." + (
         "RandomForestClassifier" if classification else "RandomForestRegressor"
     )
@@ -168,6 +164,37 @@ def render_config(
         text
         + f"validation:\n  schema_file: {SCHEMA_FILE}  # inferred from {data_file}: review it\n"
     )
+
+
+def proposed_floor(frame: Any, target: str, task: str, data_file: str) -> str:
+    """An absolute floor a little above what the trivial baseline scores on the data
+    file (majority class / mean), so a model that learned nothing cannot pass it."""
+    y = frame[target].dropna()
+    if task == "classification":
+        majority = float(y.value_counts(normalize=True).iloc[0])
+        floor = _ceil(majority + max(0.01, (1 - majority) / 4), 3)
+        return (
+            f"  - {{metric: accuracy, min: {floor:g}}}  # predicting the majority class scores "
+            f"{majority:.4g} on {data_file}; this floor is that plus a margin: raise it to "
+            "what the model must reach"
+        )
+    spread = float(y.std(ddof=0))
+    floor = _ceil(spread * 0.95, 4, significant=True)
+    return (
+        f"  - {{metric: root_mean_squared_error, max: {floor:g}}}  # predicting the mean "
+        f"scores {spread:.4g} on {data_file}; this cap is 5% below it: lower it to what the "
+        "model must reach"
+    )
+
+
+def _ceil(value: float, digits: int, significant: bool = False) -> float:
+    """Rounded away from the baseline: up for a floor (down for a cap: `significant`)."""
+    import math
+
+    if significant:
+        digits = max(0, digits - 1 - math.floor(math.log10(abs(value)))) if value else digits
+        return math.floor(value * 10**digits) / 10**digits
+    return min(1.0, math.ceil(value * 10**digits) / 10**digits)
 
 
 def _data_schema(data: Path) -> str:
@@ -237,13 +264,13 @@ def run(
             )
     existing = [path for path in targets if path.exists()]
     if existing and not force:
-        names = ", ".join(str(p) for p in existing)
+        names = ", ".join(shown_path(p) for p in existing)
         verb = "exists" if len(existing) == 1 else "exist"
         raise ConfigError(f"{names} already {verb}; ci-ml init overwrites only with --force")
     for path, text in targets.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-        say(f"init: wrote {path}")
+        say(f"init: wrote {shown_path(path)}")
     _ignore_run_files(repository_root(root))
     say(f"init: registry {registry.backend} ({registry.why})")
     say(
@@ -262,4 +289,4 @@ def _ignore_run_files(repo: Path) -> None:
             if lines and lines[-1] != "":
                 handle.write("\n")
             handle.write(".ci-ml/\n")
-        say(f"init: added .ci-ml/ to {ignore}")
+        say(f"init: added .ci-ml/ to {shown_path(ignore)}")

@@ -6,12 +6,15 @@ from typing import Any
 
 from ci_ml.config import Config
 from ci_ml.errors import PASSED
+from ci_ml.metrics import MetricName
 from ci_ml.output import Output, emit
 from ci_ml.registry import describe, open_registry
 from ci_ml.registry.base import Version
+from ci_ml.report import numbers
 from ci_ml.workspace import Workspace
 
-AUDIT_HEADERS = ["at", "event", "version", "previous", "actor", "commit", "reason"]
+AUDIT_HEADERS = ["at", "event", "version", "previous", "verdict", "actor", "commit", "reason"]
+HASH_LENGTH = 12  # commits and sha256s, the same length in every table
 
 
 def list_versions(ws: Workspace, output_format: str = "text") -> int:
@@ -24,23 +27,29 @@ def list_versions(ws: Workspace, output_format: str = "text") -> int:
 
 
 def versions_view(config: Config, champion: int | None, entries: list[dict[str, Any]]) -> Output:
-    primary = config.primary_metric
-    headers = ["version", "champion", "created", primary, "estimator", "commit"]
-    rows = [_row(entry, primary) for entry in entries]
+    """`registry list`: the primary metric as shown (a loss as the loss, not `neg_*`)."""
+    name = MetricName.of(config.primary_metric, None)
+    headers = ["version", "champion", "created", name.display, "estimator", "commit"]
+    rows = [_row(entry, name) for entry in entries]
     count = f"{len(entries)} version(s), champion {champion}" if entries else "no versions yet"
     data = {"champion": champion, "versions": entries}
     return Output(data, f"{describe(config.registry)}: {count}", headers, rows)
 
 
-def _row(entry: dict[str, Any], primary: str) -> list[object]:
+def _row(entry: dict[str, Any], name: MetricName) -> list[object]:
+    value = name.shown(entry["metrics"].get(name.scorer))
     return [
         entry["version"],
         "★" if entry["champion"] else "",
         entry["created_at"],
-        entry["metrics"].get(primary),
+        None if value is None else numbers.general(value),
         entry["estimator"],
-        (entry["commit"] or "")[:12],
+        _short(entry["commit"]),
     ]
+
+
+def _short(digest: Any) -> str:
+    return str(digest or "")[:HASH_LENGTH]
 
 
 def show(ws: Workspace, number: int | None, output_format: str = "text") -> int:
@@ -59,8 +68,8 @@ def version_view(config: Config, version: Version | None) -> Output:
     rows: list[list[object]] = [
         ["estimator", card.get("estimator")],
         ["created", version.created_at],
-        ["sha256", version.sha256[:12]],
-        ["commit", str((card.get("git") or {}).get("commit") or "")[:12]],
+        ["sha256", _short(version.sha256)],
+        ["commit", _short((card.get("git") or {}).get("commit"))],
         ["training rows", ((card.get("data") or {}).get("train") or {}).get("rows_used")],
     ]
     rows += [[name, value] for name, value in (card.get("metrics") or {}).items()]
@@ -75,6 +84,18 @@ def history(ws: Workspace, output_format: str = "text") -> int:
 
 def history_view(config: Config, entries: list[dict[str, Any]]) -> Output:
     count = f"{len(entries)} event(s)" if entries else "no promotions or rollbacks yet"
-    rows = [[entry.get(name) for name in AUDIT_HEADERS] for entry in entries]
+    rows = [[_history_cell(entry, name) for name in AUDIT_HEADERS] for entry in entries]
     headline = f"{describe(config.registry)}: {count}"
     return Output({"audit": entries}, headline, AUDIT_HEADERS, rows)
+
+
+def _history_cell(entry: dict[str, Any], header: str) -> object:
+    """Each entry's verdict; a promotion forced over a blocking verdict says so."""
+    value = entry.get(header)
+    if header == "commit":
+        return _short(value)
+    if header == "event" and entry.get("forced"):
+        return f"{value} (forced)"
+    if header == "verdict" and entry.get("forced"):
+        return f"{value}, overridden"
+    return value

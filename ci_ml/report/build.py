@@ -27,6 +27,7 @@ def build_report(
     decision: DecisionRecord | None = None,
     champion_card: dict[str, Any] | None = None,
     curves: dict[str, Any] | None = None,
+    trend: list[dict[str, Any]] | None = None,
 ) -> Report:
     """A report for a finished run; without a decision, the data was invalid.
 
@@ -54,8 +55,28 @@ def build_report(
         lineage=_lineage(card),
         warnings=[*validation.warnings, *(evaluation.warnings if evaluation else [])],
         changes=None if card is None else changes.between(champion_card, card),
-        curves=curves,
+        curves=_curves_of(curves, evaluation),
+        compared_with=evaluation.compared_with if evaluation else None,
+        baseline=evaluation.baseline if evaluation else None,
+        trend=trend,
     )
+
+
+def _curves_of(
+    curves: dict[str, Any] | None, evaluation: EvaluationRecord | None
+) -> dict[str, Any] | None:
+    """On a first run the grey series are the baseline's: named so, never "champion"."""
+    if curves is None or evaluation is None or evaluation.compared_with != "baseline":
+        return curves
+    renamed = [
+        {**c, "series": [{**s, "role": _role(s["role"])} for s in c.get("series", [])]}
+        for c in curves.get("curves", [])
+    ]
+    return {**curves, "curves": renamed}
+
+
+def _role(role: str) -> str:
+    return "baseline" if role == "champion" else role
 
 
 def _verdict(validation: ValidationRecord, decision: DecisionRecord | None) -> tuple[str, str]:

@@ -73,7 +73,7 @@ def line_chart(curve: Curve) -> str:
     top = 1.0 if curve.kind in ("roc", "precision_recall") else max(tops or [1.0]) * 1.1
     lines = [
         "```mermaid",
-        _palette([CHAMPION_COLOR if s.role == "champion" else CHALLENGER_COLOR for s in ordered]),
+        _palette([CHAMPION_COLOR if s.role != "challenger" else CHALLENGER_COLOR for s in ordered]),
         "xychart-beta",
         f"  title {_quote(curve.title)}",
         f"  x-axis {_quote(curve.x_label)} {xs[0]:.4g} --> {xs[-1]:.4g}",
@@ -85,15 +85,13 @@ def line_chart(curve: Curve) -> str:
 
 def _ordered(curve: Curve) -> list[Series]:
     """Champion first so it takes the palette's first (grey) colour."""
-    return sorted(curve.series, key=lambda s: s.role != "champion")
+    return sorted(curve.series, key=lambda s: s.role == "challenger")
 
 
 def legend(curve: Curve) -> str:
-    roles = {s.role for s in curve.series}
-    parts = []
-    if "champion" in roles:
-        parts.append("grey: champion")
-    parts.append("blue: challenger" if "champion" in roles else "the challenger")
+    others = [s.role for s in _ordered(curve) if s.role != "challenger"]
+    parts = [f"grey: {role}" for role in others[:1]]
+    parts.append("blue: challenger" if others else "the challenger")
     summaries = [f"{s.role} {s.summary:.3g}" for s in _ordered(curve) if s.summary is not None]
     tail = (
         f" · {curve.summary_name}: {', '.join(summaries)}"

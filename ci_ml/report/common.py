@@ -26,6 +26,11 @@ def verdict_line(report: dict[str, Any]) -> str:
     return f"{mark} {word}: {report['reason']}".strip()
 
 
+def reference(report: dict[str, Any]) -> str:
+    """What the challenger is compared with: the champion, or on a first run the baseline."""
+    return "baseline" if report.get("compared_with") == "baseline" else "champion"
+
+
 def comparison_line(report: dict[str, Any]) -> str:
     rows = (report.get("eval") or {}).get("rows")
     against = (
@@ -33,6 +38,12 @@ def comparison_line(report: dict[str, Any]) -> str:
         if report.get("champion") is not None
         else "no champion yet (first run: only absolute rules apply)"
     )
+    if reference(report) == "baseline":
+        estimator = str((report.get("baseline") or {}).get("estimator", "a trivial model"))
+        against = (
+            f"the baseline {estimator.removeprefix('sklearn.dummy.')}, fitted on the same "
+            "training rows (no champion yet)"
+        )
     on_rows = f" on the same {rows} evaluation rows" if rows else ""
     return f"Challenger vs {against}{on_rows}."
 
@@ -107,7 +118,7 @@ def metric_headers(report: dict[str, Any]) -> list[str]:
     level = (report.get("comparison") or {}).get("confidence", 0.95)
     return [
         "metric",
-        "champion",
+        reference(report),
         "challenger",
         "change",
         "relative",
@@ -168,6 +179,12 @@ def _direction(entry: dict[str, Any]) -> str:
 
 RULE_HEADERS = ["rule", "role", "metric", "check", "result", "why"]
 SLICE_HEADERS = ["slice", "metric", "rows", "champion", "challenger", "change", "judged"]
+
+
+def slice_headers(report: dict[str, Any]) -> list[str]:
+    return [reference(report) if h == "champion" else h for h in SLICE_HEADERS]
+
+
 BUDGET_HEADERS = ["budget", "champion", "challenger", "ratio"]
 
 
@@ -217,7 +234,7 @@ def mcnemar_line(report: dict[str, Any]) -> str:
         return ""
     return (
         f"McNemar exact test on per-row correctness: only the challenger right on "
-        f"{result['only_challenger_right']} rows, only the champion on "
+        f"{result['only_challenger_right']} rows, only the {reference(report)} on "
         f"{result['only_champion_right']}; p = {numbers.p_value(result['p_value'])} (two-sided)."
     )
 
@@ -236,6 +253,41 @@ def rule_rows(report: dict[str, Any]) -> list[list[str]]:
         ]
         for rule in report.get("rules", [])
     ]
+
+
+def power_lines(report: dict[str, Any]) -> list[str]:
+    """Why a failed confidence rule never will pass at this eval size, in plain words."""
+    rows = (report.get("eval") or {}).get("rows")
+    lines = []
+    for rule in report.get("rules", []):
+        if rule.get("status") != "fail" or not rule.get("underpowered"):
+            continue
+        needed = rule.get("rows_needed")
+        lines.append(
+            f"{rule['rule']} {rule['metric'].removeprefix('neg_')} {rule['kind']} cannot pass "
+            f"at {rows} eval rows: the smallest change it detects (80% power) is "
+            f"{number(rule.get('detectable_change'))} beyond its bound, and its margin of "
+            f"{number(abs(rule['threshold']))} needs about "
+            f"{'more' if needed is None else f'{needed:,}'} eval rows."
+        )
+    return lines
+
+
+TREND_HEADERS = ["version", "created"]
+
+
+def trend_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """The primary metric of the last registry versions, oldest first (two or more)."""
+    points = report.get("trend") or []
+    if len(points) < 2:
+        return None
+    entry = (report.get("metrics") or {}).get(report.get("primary_metric", ""), {})
+    name = entry.get("display_name", str(report.get("primary_metric", "")).removeprefix("neg_"))
+    rows = [
+        [f"v{p['version']}", str(p.get("created_at") or "–")[:10], number(p.get("value"))]
+        for p in points
+    ]
+    return [*TREND_HEADERS, name], rows
 
 
 def _check(rule: dict[str, Any]) -> str:
@@ -379,7 +431,7 @@ def curves_of(record: dict[str, Any]) -> list[Curve]:
 
 def calibration_table(curve: Curve) -> tuple[list[str], list[list[str]]]:
     """Per probability bin: the share that was positive, per model (rows in brackets)."""
-    ordered = sorted(curve.series, key=lambda s: s.role != "champion")
+    ordered = sorted(curve.series, key=lambda s: s.role == "challenger")
     cells: dict[int, dict[str, str]] = {}
     for series in ordered:
         for x, y, n in zip(series.x, series.y, series.counts or [], strict=False):
@@ -399,7 +451,7 @@ def calibration_table(curve: Curve) -> tuple[list[str], list[list[str]]]:
 
 def predicted_table(curve: Curve, bins: int = 10) -> tuple[list[str], list[list[str]]]:
     """Rows grouped by actual value (equal-count bins): mean actual vs each model's mean."""
-    ordered = sorted(curve.series, key=lambda s: s.role != "champion")
+    ordered = sorted(curve.series, key=lambda s: s.role == "challenger")
     headers = ["rows", "mean actual", *(f"{s.role} mean predicted" for s in ordered)]
     size = max(1, -(-len(ordered[0].x) // bins))
     spread = max(ordered[0].x) - min(ordered[0].x) if ordered[0].x else 0.0
@@ -428,7 +480,7 @@ def confusion_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]],
         for i, label in enumerate(labels)
     ]
     note = "Each cell: the challenger's rows" + (
-        ", and in brackets the change from the champion's." if old is not None else "."
+        f", and in brackets the change from the {reference(report)}'s." if old is not None else "."
     )
     if record.get("other_classes"):
         note += f" {record['other_classes']} less frequent class(es) left out."

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ci_ml.report import numbers
+from ci_ml.report.common import reference
 
 AXIS_WIDTH = 41  # characters; odd, so zero sits in the middle
 # Only characters of WGL4, which every common monospace font has (Consolas, Menlo,
@@ -93,7 +94,8 @@ def render(report: dict[str, Any]) -> str:
     level = (report.get("comparison") or {}).get("confidence", 0.95)
     width = max(len(r.name) for r in plotted)
     lines = [
-        f"Improvement over the champion, % of its value ({level:.0%} interval ├─┤,"
+        f"Improvement over the {reference(report)}, % of its value ({level:.0%} "
+        "interval ├─┤,"
         " point ●, gate bound ║, zero │ or ┼; * primary metric)",
         " " * width + "  " + _ends("← worse", "better →"),
     ]

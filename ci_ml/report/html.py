@@ -37,14 +37,18 @@ def render(report: dict[str, Any]) -> str:
         _forest(report),
         _p(common.mcnemar_line(report)),
         _section("Gate rules", _table(common.RULE_HEADERS, common.rule_rows(report))),
+        "".join(f'<p class="warning">⚠️ {escape(w)}</p>' for w in common.power_lines(report)),
         _section("What changed besides the metrics", _changes(report)),
         _section("Curves from the stored predictions", _curves(report)),
         _section("Confusion matrix", _confusion(report)),
-        _section("Slices, worst first", _table(common.SLICE_HEADERS, common.slice_rows(report))),
+        _section(
+            "Slices, worst first", _table(common.slice_headers(report), common.slice_rows(report))
+        ),
         _section("Budgets", _table(common.BUDGET_HEADERS, common.budget_rows(report))),
         _section("Data validation", _table(common.FAILURE_HEADERS, common.failure_rows(report))),
         _section("Drift vs the champion's training data", _drift(report)),
         "".join(f'<p class="warning">⚠️ {escape(w)}</p>' for w in common.warnings_of(report)),
+        _section("Primary metric across registry versions", _trend(report)),
         _section("Lineage", _lineage(report)),
     ]
     title = escape(f"ci-ml · {report['name']} · {report['verdict']}")
@@ -56,6 +60,11 @@ def render(report: dict[str, Any]) -> str:
         + "\n".join(part for part in body if part)
         + "\n</body></html>\n"
     )
+
+
+def _trend(report: dict[str, Any]) -> str:
+    table = common.trend_table(report)
+    return "" if table is None else _table(*table)
 
 
 def _p(text: str) -> str:
@@ -81,7 +90,7 @@ def _forest(report: dict[str, Any]) -> str:
     if not rows:
         return ""
     level = (report.get("comparison") or {}).get("confidence", 0.95)
-    chart = svg.forest_chart(rows, forest.span(rows), level)
+    chart = svg.forest_chart(rows, forest.span(rows), level, common.reference(report))
     return f'<div class="charts">{chart}</div>\n<pre>{escape(forest.render(report))}</pre>'
 
 
@@ -95,7 +104,8 @@ def _curves(report: dict[str, Any]) -> str:
         return ""
     drawn = "".join(svg.curve_chart(curve) for curve in common.curves_of(record))
     note = (
-        f'<p class="note">{record["rows"]} evaluation rows; grey: champion, blue: challenger; '
+        f'<p class="note">{record["rows"]} evaluation rows; '
+        f"grey: {common.reference(report)}, blue: challenger; "
         "dashed: the chance line (ROC), perfect calibration, or predicted = actual.</p>"
     )
     return f'{note}<div class="charts">{drawn}</div>'

@@ -36,16 +36,37 @@ def _parts(report: dict[str, Any], with_curves: bool) -> list[str]:
         _forest(report),
         common.mcnemar_line(report),
         _section("Gate rules", common.RULE_HEADERS, common.rule_rows(report), open_=True),
+        "\n\n".join(f"⚠️ {line}" for line in common.power_lines(report)),
         _changes(report),
         _curves(report) if with_curves else "",
         _confusion(report),
-        _section("Slices, worst first", common.SLICE_HEADERS, common.slice_rows(report)),
+        _section("Slices, worst first", common.slice_headers(report), common.slice_rows(report)),
         _section("Budgets", common.BUDGET_HEADERS, common.budget_rows(report)),
         _section("Data validation", common.FAILURE_HEADERS, common.failure_rows(report)),
         _drift(report),
         _warnings(report),
+        _trend(report),
+        _html_link(report),
         _lineage(report),
     ]
+
+
+def _html_link(report: dict[str, Any]) -> str:
+    """report.html travels as a workflow artifact: link it where the run has a page."""
+    link = (report.get("lineage") or {}).get("run_link")
+    if not link:
+        return ""
+    return (
+        f"📄 The full report, every chart drawn, is report.html in this run's "
+        f"[artifacts]({link}#artifacts) (the shipped workflows upload it as ci-ml-report)."
+    )
+
+
+def _trend(report: dict[str, Any]) -> str:
+    table = common.trend_table(report)
+    if table is None:
+        return ""
+    return _section("Primary metric across registry versions", *table)
 
 
 def _forest(report: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from ci_ml.report.curves import Curve, Series
 
 WIDTH, HEIGHT = 340, 280
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 34, 46
-COLORS = {"champion": "#8c8c8c", "challenger": "#1f6feb"}
+COLORS = {"champion": "#8c8c8c", "baseline": "#8c8c8c", "challenger": "#1f6feb"}
 UNIT_AXES = ("roc", "precision_recall", "calibration")
 
 
@@ -36,7 +36,7 @@ class Frame:
 def curve_chart(curve: Curve) -> str:
     frame = _frame(curve)
     body = [_axes(frame, curve.x_label, curve.y_label), _reference(curve, frame)]
-    ordered = sorted(curve.series, key=lambda s: s.role != "champion")
+    ordered = sorted(curve.series, key=lambda s: s.role == "challenger")
     body += [_series(curve.kind, s, frame) for s in ordered]
     return _svg(curve.title, [*body, _legend(curve, ordered)])
 
@@ -213,7 +213,9 @@ def _axes_y_only(frame: Frame, unit: str, width: int) -> str:
     return "".join(parts)
 
 
-def forest_chart(rows: list[forest.Row], half: float, level: float) -> str:
+def forest_chart(
+    rows: list[forest.Row], half: float, level: float, against: str = "champion"
+) -> str:
     """The forest plot as SVG: interval bars, points, gate bounds, zero, one shared axis."""
     name_width, row_height, width = 190, 26, 640
     height = TOP + 24 + row_height * len(rows) + 30
@@ -249,7 +251,9 @@ def forest_chart(rows: list[forest.Row], half: float, level: float) -> str:
                 'stroke="#cf222e" stroke-width="2"/>'
             )
         parts.append(f'<circle cx="{px(row.point):.1f}" cy="{y}" r="5" fill="#0a3069"/>')
-    title = f"Improvement over the champion, % of its value ({level:.0%} interval; red: gate bound)"
+    title = (
+        f"Improvement over the {against}, % of its value ({level:.0%} interval; red: gate bound)"
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" role="img" aria-label="{escape(title)}" font-family="sans-serif" '

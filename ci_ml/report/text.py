@@ -18,10 +18,11 @@ def render(report: dict[str, Any]) -> str:
         parts.append(common.mcnemar_line(report))
     if report.get("rules"):
         parts.append(_table(common.RULE_HEADERS, common.rule_rows(report)))
+        parts.extend(f"warning: {line}" for line in common.power_lines(report))
     if common.change_rows(report):
         parts.append(_table(common.CHANGE_HEADERS, common.change_rows(report)))
     if common.slice_rows(report):
-        parts.append(_table(common.SLICE_HEADERS, common.slice_rows(report)))
+        parts.append(_table(common.slice_headers(report), common.slice_rows(report)))
     if common.failure_rows(report):
         parts.append(_table(common.FAILURE_HEADERS, common.failure_rows(report)))
     drift = common.drift_of(report)
@@ -29,6 +30,9 @@ def render(report: dict[str, Any]) -> str:
         parts.append(common.drift_line(drift))
         parts.append(_table(common.DRIFT_HEADERS, common.drift_rows(drift)))
     parts.extend(f"warning: {w}" for w in common.warnings_of(report))
+    trend = common.trend_table(report)
+    if trend:
+        parts.append("Primary metric across registry versions\n" + _table(*trend))
     return "\n\n".join(p for p in parts if p) + "\n"
 
 

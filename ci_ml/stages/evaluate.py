@@ -17,6 +17,7 @@ from ci_ml.errors import EnvironmentProblem
 from ci_ml.metrics import config_metrics
 from ci_ml.modelfile import load_model, model_file_from_card
 from ci_ml.records import EvaluationRecord
+from ci_ml.stages import baseline
 from ci_ml.training import CARD_NAME, model_features
 
 if TYPE_CHECKING:
@@ -68,7 +69,10 @@ def evaluate(
         challenger, card = challenger_from(trained.model, trained.card), trained.card
     _require_same_data(card, data)
     champion, version = load_champion(registry)
-    scored = _scorer(config)(config, data, challenger, champion, measure_latency)
+    reference = champion
+    if baseline.wanted(config, champion is not None):
+        reference = baseline.contender(config, data, challenger.features)
+    scored = _scorer(config)(config, data, challenger, reference, measure_latency)
     result = scored.record
     champion_info = None
     if version is not None and result["metrics"][config.primary_metric]["champion"] is not None:
@@ -81,6 +85,7 @@ def evaluate(
         challenger={"sha256": card["model_file"]["sha256"], "version": None},
         champion=champion_info,
         primary_metric=config.primary_metric,
+        baseline=baseline.describe(config, data) if reference and not champion else None,
         **result,
     )
     if scored.predictions is not None:  # none from the engine: they grow with the rows

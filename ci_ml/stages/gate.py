@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ci_ml.config import BudgetRule, GateRule
 from ci_ml.gate import Evidence, decide
 from ci_ml.records import DecisionRecord, EvaluationRecord
+from ci_ml.stages import baseline
 
 if TYPE_CHECKING:
     from ci_ml.config import Config
@@ -19,6 +20,14 @@ def gate_rules(config: Config) -> tuple[GateRule, ...]:
     """The configured rules, typed, their metric names resolved when the config loaded
     (a rule naming a metric that is not computed failed there, before any training)."""
     return config.rules
+
+
+def rules_for(config: Config, evaluation: EvaluationRecord) -> tuple[GateRule, ...]:
+    """The configured rules, and on a first run the one evaluation.baseline.require implies."""
+    implied = baseline.implied_rule(config, len(config.raw.get("gate") or ()))
+    if evaluation.baseline is None or implied is None:
+        return config.rules
+    return (*config.rules, implied)
 
 
 def needs_latency(config: Config) -> bool:
@@ -41,6 +50,7 @@ def evidence(config: Config, evaluation: EvaluationRecord, run: RunDir) -> Evide
         min_rows=config.evaluation.min_rows,
         multiple_testing=config.evaluation.multiple_testing,
         discordant=discordant(config, evaluation, run),
+        baseline=evaluation.baseline is not None,
     )
 
 
@@ -68,7 +78,7 @@ def judge(
 ) -> DecisionRecord:
     """The decision, written to the run folder (read from it when not handed in)."""
     evaluation = evaluation or run.load(EvaluationRecord)
-    decision = decide(gate_rules(config), evidence(config, evaluation, run))
+    decision = decide(rules_for(config, evaluation), evidence(config, evaluation, run))
     record = DecisionRecord.from_json(decision.to_dict())
     run.save(record)
     return record

@@ -65,6 +65,7 @@ def promote(
     with _with_metrics(run, report) as folder:
         version = registry.add(folder)
     who = _who(config, env, report, reason or report.reason)
+    who.details["forced"] = report.verdict != "promote"  # promoted over a blocking verdict
     registry.promote(version.number, report.champion, who)
     report.challenger = (report.challenger or {}) | {"version": version.number}
     report.promoted = version.number

@@ -33,7 +33,27 @@ def assemble(config: Config, run: RunDir, registry: Callable[[], Registry]) -> R
         decision=run.load_if_present(DecisionRecord) if passed else None,
         champion_card=_champion_card(registry, evaluation),
         curves=_curves(config, run) if evaluation else None,
+        trend=_trend(config, registry) if evaluation else None,
     )
+
+
+TREND_VERSIONS = 10
+
+
+def _trend(config: Config, registry: Callable[[], Registry]) -> list[dict[str, Any]] | None:
+    """The primary metric of the last registry versions, from their cards (no model is
+    loaded); None below two versions."""
+    from ci_ml.metrics import MetricName
+
+    versions = registry().versions()[-TREND_VERSIONS:]
+    if len(versions) < 2:
+        return None
+    name = MetricName.of(config.primary_metric, None)
+    points = []
+    for v in versions:
+        value = (v.card.get("metrics") or {}).get(config.primary_metric)
+        points.append({"version": v.number, "value": name.shown(value), "created_at": v.created_at})
+    return points
 
 
 def _champion_card(
@@ -64,6 +84,7 @@ def report(
     path = run.save(result)
     markdown = renderer("markdown")(data)
     run.save_report_markdown(markdown)
+    run.save_report_html(renderer("html")(data))
     options = publish or PublishOptions()
     posting = plan(data, path, env.github, options, run.comment_dir, env.debug)
     carry_out(posting, env.github, data, markdown)

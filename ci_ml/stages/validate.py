@@ -300,11 +300,17 @@ def drift_summary(drift: dict[str, Any]) -> str:
     changed = [c["column"] for c in drift.get("columns", []) if c.get("status") != "compared"]
     parts = []
     if drift.get("dataset_drift"):
-        columns = ", ".join(drift.get("drifted_columns", [])[:5])
+        columns = first_few(drift.get("drifted_columns", []))
         parts.append(f"{drift['drifted_share']:.0%} of columns drifted ({columns})")
     if changed:
-        parts.append(f"columns added or removed since the champion: {', '.join(changed[:5])}")
+        parts.append(f"columns added or removed since the champion: {first_few(changed)}")
     return "; ".join(parts) or "no drift"
+
+
+def first_few(names: list[str], shown: int = 5) -> str:
+    """The first names, and how many more there are: a list never looks complete when cut."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _drift_message(drift: dict[str, Any]) -> str:
