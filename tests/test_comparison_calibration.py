@@ -5,7 +5,7 @@ A statistical test: fixed seeds, a few hundred trials of the cases that broke
 run through ci-ml's own bootstrap and gate. The tolerance is not hand-tuned:
 a rate at exactly the nominal 5% stays below the binomial 99.9% quantile of its
 trial count, so a correct gate fails this test about once in a thousand seeds,
-and the seeds are fixed. The full tables: benchmarks/statistics.py.
+and the seeds are fixed. The full tables: benchmarks/calibration.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ TRIALS = 150
 
 
 def _suite():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "statistics.py"
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "calibration.py"
     spec = importlib.util.spec_from_file_location("ci_ml_statistics_suite", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
