@@ -158,7 +158,8 @@ def test_a_failed_webhook_keeps_the_champion_and_is_recorded(
     assert result.code == 0, result.err
     assert "::warning" in result.err and "the webhook ($DEPLOY_HOOK_URL) answered 500" in result.err
     assert receiver.url not in result.err  # the URL may carry a token; only its variable shows
-    assert json.loads(run_cli("registry", "show", "--format", "json", cwd=project).out)["version"] == 1
+    shown = run_cli("registry", "show", "--format", "json", cwd=project)
+    assert json.loads(shown.out)["version"] == 1
     announce = _audit(run_cli, project)[-1]
     assert announce["announced"] == "failed"
     assert announce["channels"] == {"repository_dispatch": "sent", "webhook": "failed"}
