@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
 import pytest
 import yaml
 
+import ci_ml
 from ci_ml.errors import ENVIRONMENT, USAGE, ConfigError, EnvironmentProblem, IntegrityError
 from ci_ml.registry import github_releases
 from ci_ml.registry.base import replay_history
@@ -136,6 +138,10 @@ def test_pull_through_the_cli_with_a_reading_token(project, run_cli, fake_github
     assert result.code == 0, result.err
     shown = json.loads(result.out)
     assert shown["version"] == 1 and shown["champion"] is True
+    cli_schema = json.loads(
+        (Path(ci_ml.__file__).parent / "schemas" / "cli.schema.json").read_text()
+    )
+    jsonschema.validate(shown, cli_schema | {"$ref": "#/$defs/registry_pull"})
     assert "verified" in result.err
     rows = pd.read_csv(project / "data" / "eval.csv").drop(columns=["progression"]).head(5)
     assert len(load_pulled(project / "serve").predict(rows)) == 5
