@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 CARD = "model-card.json"
 PROFILE = "profile.json"
 RECORD = "record.json"
+INPUT_EXAMPLE = "input-example.json"  # a few eval rows, for registries that log signatures
 MODEL_NAMES = {"skops": "model.skops", "pickle": "model.pkl"}
-CARRIED = (CARD, PROFILE)  # stored with the model file in every backend
+CARRIED = (CARD, PROFILE, INPUT_EXAMPLE)  # stored with the model file, when present
 FILE_MODE = 0o644  # teammates and container users read registry files
 # What every model needs, whatever the estimator's own package is.
 BASE_LIBRARIES = ("scikit-learn", "numpy", "scipy")
@@ -137,6 +138,18 @@ class ModelBundle:
     def profile(self) -> dict[str, Any] | None:
         path = self.folder / PROFILE
         return read_json(path, "training profile") if path.is_file() else None
+
+    def input_example(self) -> pd.DataFrame | None:
+        """Eval rows as the model takes them (after ci-ml's column handling), if present."""
+        import pandas as pd
+
+        path = self.folder / INPUT_EXAMPLE
+        if not path.is_file():
+            return None
+        try:
+            return pd.read_json(path, orient="table")
+        except ValueError as exc:
+            raise IntegrityError(f"{path}: input example unreadable: {exc}") from exc
 
     def record(self, number: int, created_at: str) -> dict[str, Any]:
         """The registry's record of this bundle stored as version `number`."""

@@ -357,6 +357,32 @@ def registry_history(config_path: str, run_dir: str | None, output_format: str) 
     _exit(command.history(_workspace(config_path, run_dir), output_format))
 
 
+@registry.command("pull")
+@workspace_options
+@click.option(
+    "--version", "number", type=click.IntRange(min=1), help="A version [default: the champion]."
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write the model file, model-card.json and pulled.json to.",
+)
+@format_option(json_alias=True)
+def registry_pull(
+    config_path: str, run_dir: str | None, number: int | None, output: str, output_format: str
+) -> None:
+    """Fetch the champion (or a version) with its card, verified against the registry;
+    exit 3 on any mismatch."""
+    from pathlib import Path
+
+    from ci_ml.commands import registry as command
+
+    _exit(command.pull(_workspace(config_path, run_dir), Path(output), number, output_format))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one handler maps every user-facing error to its exit code."""
     try:

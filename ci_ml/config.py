@@ -20,6 +20,7 @@ import yaml
 
 from ci_ml.engines.settings import EngineConfig, parse_engine, refuse_unwired
 from ci_ml.errors import ConfigError, EnvironmentProblem
+from ci_ml.events import EventsConfig, parse_events
 
 DEFAULT_CONFIG = "ci-ml.yaml"
 
@@ -181,6 +182,7 @@ class Config:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
 
     @property
     def root(self) -> Path:
@@ -536,6 +538,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
         validation=_validation(root, raw.get("validation")),
         drift=_drift(raw.get("drift")),
         registry=_registry(path, name, registry),
+        events=parse_events(raw.get("events")),
         report_id=_report_id(raw, display_path, root),
         raw=raw,
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ci_ml.config import Config, load_config
 from ci_ml.environment import Environment
+from ci_ml.events import Announcement
 from ci_ml.github.comment import check_report_id
 from ci_ml.rundir import DEFAULT_RUN_DIR, RunDir
 
@@ -60,6 +61,18 @@ def report_written(run: RunDir) -> str:
 def say(message: str) -> None:
     """Progress goes to stderr so stdout carries only the requested output."""
     print(message, file=sys.stderr, flush=True)
+
+
+def warn_announcement(env: Environment, action: str, announced: Announcement) -> None:
+    """Say whether deploy jobs were told of a champion change; a failure is a warning
+    (an Actions annotation in a workflow), never a failed promotion."""
+    from ci_ml.github.runner import annotation
+
+    if announced.status == "sent":
+        say(f"{action}: champion event sent ({', '.join(d.channel for d in announced.deliveries)})")
+    for problem in announced.warnings:
+        text = f"{action}: the champion changed, but its event was not delivered: {problem}"
+        say(annotation("warning", text, title="ci-ml") if env.in_actions else f"warning: {text}")
 
 
 @contextlib.contextmanager

@@ -41,6 +41,7 @@ Use (fixtures `fake_github` and `fake_ghe` in tests/conftest.py; or `with FakeGi
     fake_github.state.repo("octo/demo").assets  # {id: {"name", "content": bytes, ...}}
     fake_github.state.repo("octo/demo").files_at("refs/heads/x")  # git data
     fake_github.state.repo("octo/demo").contents  # {(branch, path): bytes}
+    fake_github.state.repo("octo/demo").dispatches  # repository_dispatch events received
     fake_github.push("octo/demo", "refs/heads/x", {"f": b"1"}, "msg")  # someone else commits
     fake_github.state.count("assets.upload")    # requests that reached a route
     fake_github.state.api_requests()            # requests counted against the rate limit
@@ -144,6 +145,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/repos/{repo}/git/commits/{sha}", "git_commits.get"),
     ("GET", "/repos/{repo}/contents/{ref}", "contents.get"),
     ("PUT", "/repos/{repo}/contents/{ref}", "contents.put"),
+    ("POST", "/repos/{repo}/dispatches", "dispatches.create"),
 ]
 UPLOAD_ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/repos/{repo}/releases/{id}/assets", "assets.upload"),
@@ -167,6 +169,7 @@ SCOPES = {
     "blobs": "contents",
     "trees": "contents",
     "git_commits": "contents",
+    "dispatches": "contents",  # repository_dispatch needs contents: write
     "repo": "metadata",
 }
 ALTERNATIVE_SCOPES = {"issues": ("pull-requests",)}  # comments on a PR
@@ -298,6 +301,8 @@ class RepoState:
     # git objects by sha: {"type": "blob", "content": bytes}, {"type": "tree", "entries": [...]},
     # {"type": "commit", "tree": sha, "parents": [sha], "message": str, "at": str}
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # repository_dispatch events received: {"event_type": str, "client_payload": {...}}
+    dispatches: list[dict[str, Any]] = field(default_factory=list)
 
     def descends(self, sha: str, ancestor: str) -> bool:
         """Whether commit `sha` is `ancestor` or has it among its ancestors."""
@@ -966,6 +971,20 @@ class FakeGitHub:
         sha = req.params["sha"]
         url = f"{req.api}/repos/{req.repo}/commits/{sha}"
         return Response(200, {"sha": sha, "url": url, "commit": {"message": "a commit"}})
+
+    def dispatches_create(self, req: Request) -> Response:
+        data = req.json()
+        event_type = _required(data, "event_type")
+        payload = data.get("client_payload") or {}
+        if not isinstance(event_type, str) or not 1 <= len(event_type) <= 100:
+            raise HttpError(422, "Validation Failed", [{"field": "event_type", "code": "invalid"}])
+        if not isinstance(payload, dict) or len(payload) > 10:  # GitHub's limit: 10 keys
+            raise HttpError(
+                422, "Validation Failed", [{"field": "client_payload", "code": "invalid"}]
+            )
+        event = {"event_type": event_type, "client_payload": payload}
+        self.state.repo(req.repo).dispatches.append(event)
+        return Response(204)
 
     def statuses_create(self, req: Request) -> Response:
         data = req.json()

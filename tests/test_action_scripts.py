@@ -40,7 +40,8 @@ def inputs(**overrides: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "command", ["check", "validate", "train", "evaluate", "gate", "report", "promote", "drift"]
+    "command",
+    ["check", "validate", "train", "evaluate", "gate", "report", "promote", "drift", "pull"],
 )
 def test_known_commands_pass_the_check(command: str, tmp_path: Path) -> None:
     assert bash(CHECK, inputs(COMMAND=command), tmp_path).returncode == 0
@@ -53,6 +54,9 @@ def test_known_commands_pass_the_check(command: str, tmp_path: Path) -> None:
         ("COMMENT", "sometimes"),
         ("PROMOTE", "yes"),
         ("FAIL_ON_VERDICT", "maybe"),
+        ("VERSION", "latest"),
+        ("VERSION", "0"),
+        ("VERSION", "2; rm -rf /"),
     ],
 )
 def test_bad_inputs_stop_with_exit_2_and_an_annotation(
@@ -111,6 +115,11 @@ def test_fail_on_verdict_false_lets_only_a_verdict_pass(
 def test_check_with_promote_passes_the_flag(tmp_path: Path) -> None:
     _, log, _ = run_step(tmp_path, 0, COMMAND="check", PROMOTE="true")
     assert "fake ci-ml check --promote" in log
+
+
+def test_pull_fetches_into_run_dir_and_the_chosen_version(tmp_path: Path) -> None:
+    _, log, _ = run_step(tmp_path, 0, COMMAND="pull", VERSION="7")
+    assert "fake ci-ml registry pull -o ci-ml-champion --version 7" in log
 
 
 def test_working_directory_that_is_not_a_folder_is_an_environment_error(tmp_path: Path) -> None:

@@ -189,3 +189,38 @@ def test_check_promote_list_and_rollback_through_the_cli(
     assert "sklearn.linear_model.Ridge" in results[-1].out
     for result in results:
         assert secret not in result.out + result.err
+
+
+@pytest.mark.parametrize("name", ["penguins", "diabetes"])  # with and without text columns
+def test_the_champion_is_a_real_mlflow_model_that_predicts_as_ci_ml_does(
+    name, example, run_cli, mlflow_server, model_name, monkeypatch
+):
+    import mlflow
+
+    from ci_ml.bundle import open_model
+    from ci_ml.config import load_config
+    from ci_ml.datasets import load_datasets
+    from ci_ml.training import model_features
+
+    monkeypatch.setattr(mlflow_registry, "Lease", lambda: FAST)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    project = example(name)
+    _use_mlflow(project, f"registry:\n  backend: mlflow\n  model_name: {model_name}\n")
+    result = run_cli("check", "--promote", cwd=project)
+    assert result.code == 0, result.err
+
+    served = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
+    registry = MlflowRegistry(mlflow_server.uri, model_name, FAST)
+    own = open_model(registry.model_file(1)).model
+    config = load_config(project / "ci-ml.yaml")
+    rows = model_features(load_datasets(config).x_eval)  # the eval rows, as ci-ml scores them
+    assert list(served.predict(rows)) == list(own.predict(rows))
+
+    info = served.metadata
+    assert info.flavors.keys() >= {"python_function", "sklearn"}
+    assert [c.name for c in info.get_input_schema().inputs] == list(rows.columns)
+    assert info.saved_input_example_info is not None
+    run = registry._client.get_run(registry._client.get_model_version(model_name, "1").run_id)
+    card = registry.version(1).card
+    assert run.data.metrics == pytest.approx(card["metrics"])
+    assert run.data.params["estimator"] == card["estimator"]

@@ -12,7 +12,7 @@ from ci_ml.registry import open_registry
 from ci_ml.report import renderer
 from ci_ml.stages import evaluate, gate, promote, report, train, validate
 from ci_ml.training import check_setup
-from ci_ml.workspace import Workspace, report_written, say
+from ci_ml.workspace import Workspace, report_written, say, warn_announcement
 
 
 def run(
@@ -45,4 +45,5 @@ def run(
         if done.unchanged:
             say(f"promote: version {done.version} already holds this model; nothing to do")
         say(f"promote: version {done.version} is the champion")
+        warn_announcement(ws.env, "promote", done.announcement)
     return PASSED

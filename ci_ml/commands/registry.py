@@ -1,17 +1,21 @@
-"""`ci-ml registry list|show|history`: what the registry holds."""
+"""`ci-ml registry list|show|history|pull`: what the registry holds, and fetching it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ci_ml.config import Config
 from ci_ml.errors import PASSED
+from ci_ml.github.plan import write_step_outputs
 from ci_ml.metrics import MetricName
 from ci_ml.output import Output, emit
 from ci_ml.registry import describe, open_registry
 from ci_ml.registry.base import Version
+from ci_ml.registry.pull import Pulled
+from ci_ml.registry.pull import pull as registry_pull
 from ci_ml.report import numbers
-from ci_ml.workspace import Workspace
+from ci_ml.workspace import Workspace, say
 
 AUDIT_HEADERS = ["at", "event", "version", "previous", "verdict", "actor", "commit", "reason"]
 HASH_LENGTH = 12  # commits and sha256s, the same length in every table
@@ -99,3 +103,30 @@ def _history_cell(entry: dict[str, Any], header: str) -> object:
     if header == "verdict" and entry.get("forced"):
         return f"{value}, overridden"
     return value
+
+
+def pull(ws: Workspace, out: Path, number: int | None = None, output_format: str = "text") -> int:
+    """Fetch the champion (or version `number`) into `out`, verified against the registry."""
+    pulled = registry_pull(open_registry(ws.config), out, number, describe(ws.config.registry))
+    outputs = {"version": str(pulled.version), "sha256": pulled.model_file.sha256}
+    write_step_outputs(ws.env.output_path, outputs)
+    output = pull_view(pulled)
+    say(output.headline)
+    emit(output, output_format)
+    return PASSED
+
+
+def pull_view(pulled: Pulled) -> Output:
+    what = "the champion" if pulled.champion else "not the champion"
+    sha = pulled.model_file.sha256
+    headline = (
+        f"pull: version {pulled.version} ({what}), sha256 {sha[:12]}… verified, in {pulled.folder}"
+    )
+    data = {"folder": str(pulled.folder)} | pulled.to_dict()
+    rows: list[list[object]] = [
+        ["version", pulled.version],
+        ["champion", pulled.champion],
+        ["file", pulled.model_file.path.name],
+        ["sha256", sha],
+    ]
+    return Output(data, headline, ["", "pulled"], rows)

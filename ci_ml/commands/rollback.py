@@ -7,13 +7,14 @@ from ci_ml.output import Output, emit
 from ci_ml.registry import open_registry
 from ci_ml.registry.base import Version
 from ci_ml.stages.promote import rollback
-from ci_ml.workspace import Workspace, say
+from ci_ml.workspace import Workspace, say, warn_announcement
 
 
 def run(ws: Workspace, to: int | None = None, reason: str = "", output_format: str = "text") -> int:
-    before, now = rollback(ws.config, open_registry(ws.config), ws.env, to, reason)
-    output = view(before, now)
+    done = rollback(ws.config, open_registry(ws.config), ws.env, to, reason)
+    output = view(done.before, done.now)
     say(output.headline)
+    warn_announcement(ws.env, "rollback", done.announcement)
     emit(output, output_format)
     return PASSED
 

@@ -100,6 +100,10 @@ class Registry(Protocol):
 
     def audit_log(self) -> list[dict[str, Any]]: ...
 
+    def note(self, entry: dict[str, Any]) -> None:
+        """Append an audit entry that moves no champion (an `announce` entry)."""
+        ...
+
 
 def rollback_target(
     current: int | None, history: list[int], to: int | None

@@ -396,6 +396,19 @@ class GitHubReleasesRegistry:
     def audit_log(self) -> list[dict[str, Any]]:
         return parse_audit(self._read_pointer()[2])
 
+    def note(self, entry: dict[str, Any]) -> None:
+        """A commit that appends `entry` to the audit log and keeps the pointer as it is."""
+        line = json.dumps(entry, sort_keys=True, default=str) + "\n"
+        for _ in range(SWAP_TRIES):
+            head, pointer, audit = self._read_pointer()
+            files = {CHAMPION: json.dumps(pointer, indent=2) + "\n", AUDIT: audit + line}
+            message = f"ci-ml {self.name}: {entry['event']} version {entry.get('version')}\n"
+            if self._set_ref(
+                f"heads/{self.branch}", head, self.store.create_commit(files, head, message)
+            ):
+                return
+        raise RegistryRefused(f"audit entry not written: branch {self.branch} kept moving")
+
     def _read_pointer(self) -> tuple[str | None, dict[str, Any], str]:
         """(branch head, champion.json, audit.jsonl); no branch is the first run."""
         head = self.store.ref_target(f"heads/{self.branch}")

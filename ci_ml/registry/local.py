@@ -129,6 +129,10 @@ class LocalRegistry:
             entries.append(pending)
         return entries
 
+    def note(self, entry: dict[str, Any]) -> None:
+        with self._locked():
+            append_line(self.path / AUDIT, json.dumps(entry, sort_keys=True, default=str) + "\n")
+
     def _log_text(self) -> str:
         path = self.path / AUDIT
         return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""

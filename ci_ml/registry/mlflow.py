@@ -2,10 +2,15 @@
 
 Layout in MLflow, for registered model <name>:
 
-    version N          a registered model version whose source is the `ci-ml/` artifact
-                       folder of a run in experiment `ci-ml/<name>`: ci-ml's own model
-                       file, model-card.json (and profile.json). No MLflow flavour: the
-                       model file with its sha256 is the unit of integrity.
+    version N          a registered model version of a run in experiment `ci-ml/<name>`.
+                       The run's `ci-ml/` folder holds ci-ml's own model file,
+                       model-card.json (and profile.json): the file ci-ml loads, checked
+                       against its sha256. Its `model/` folder, the version's source, is
+                       the same estimator logged as an MLflow model (sklearn flavour,
+                       with signature and input example from the eval rows), so
+                       `mlflow.pyfunc.load_model("models:/<name>@champion")` and
+                       `mlflow models serve` work; ci-ml itself never loads it.
+    run metrics/params the challenger's metrics and the estimator's params.
     version tags       lineage for people: sha256, commit, estimator, data hashes,
                        metric.<name>; `ci-ml.card` holds the whole model card (JSON).
     alias `champion`   the champion; promotion and rollback move it.
@@ -84,7 +89,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ci_ml import lineage
-from ci_ml.bundle import CARD, PROFILE, ModelBundle, ModelFile, verify
+from ci_ml.bundle import CARD, PROFILE, ModelBundle, ModelFile, open_model, verify
 from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.registry.base import (
     Version,
@@ -106,6 +111,8 @@ PENDING_TAG = "ci-ml.pending"
 SHA_TAG = "sha256"
 TRUSTED_TAG = "trusted_types"
 FOLDER = "ci-ml"
+MODEL_FOLDER = "model"  # the MLflow model, for MLflow's serving tools
+MAX_PARAM_VALUE = 6000  # MLflow's limit on a param's value
 MAX_TAG_VALUE = 90_000
 # The SQL stores insert a new tag after a lookup: two first writers collide.
 CONFLICT = re.compile(r"unique constraint|duplicate|integrityerror", re.IGNORECASE)
@@ -215,7 +222,7 @@ class MlflowRegistry:
         if versions and bundle.stored_as(versions[-1]):
             return versions[-1]
         self._ensure_registered_model()
-        run_id, source = self._upload(bundle)
+        run_id, source = self._upload(bundle, record)
         tags = _tags(bundle.card, record)
         with self._server("registering the new version"):
             model_version = self._client.create_model_version(
@@ -249,6 +256,10 @@ class MlflowRegistry:
             self.version(target)
             self._move(target, entries, who.entry("rollback", target, current))
         return self.version(target)
+
+    def note(self, entry: dict[str, Any]) -> None:
+        with self._leased():  # the lease numbers audit tags without collision
+            self._append(_entries(self._state()[1]), entry)
 
     # -- champion, audit -------------------------------------------------------
 
@@ -442,8 +453,9 @@ class MlflowRegistry:
             except MlflowException:  # created meanwhile by a concurrent run
                 return str(self._client.get_experiment_by_name(name).experiment_id)
 
-    def _upload(self, bundle: ModelBundle) -> tuple[str, str]:
-        """A finished run holding the files; (run id, source URI of its ci-ml/ folder)."""
+    def _upload(self, bundle: ModelBundle, record: ModelFile) -> tuple[str, str]:
+        """A finished run holding the files, the MLflow model, metrics and params;
+        (run id, source URI of its MLflow model)."""
         experiment = self._experiment()
         sha = bundle.model_file.sha256
         with self._server("uploading the model"):
@@ -452,12 +464,65 @@ class MlflowRegistry:
             try:
                 for path in bundle.files():
                     self._client.log_artifact(run_id, str(path), FOLDER)
+                self._log_mlflow_model(run_id, bundle, record)
             except BaseException:
                 with contextlib.suppress(Exception):
                     self._client.set_terminated(run_id, "FAILED")
                 raise
             self._client.set_terminated(run_id)
-        return run_id, f"{run.info.artifact_uri}/{FOLDER}"
+        return run_id, f"{run.info.artifact_uri}/{MODEL_FOLDER}"
+
+    def _log_mlflow_model(self, run_id: str, bundle: ModelBundle, record: ModelFile) -> None:
+        """The estimator as an MLflow model in the run's model/ folder, with the metrics
+        and params: for the MLflow UI and for serving, never loaded by ci-ml."""
+        from mlflow.entities import Metric, Param
+
+        model = open_model(record, "the trained model").model  # verified by add()
+        with tempfile.TemporaryDirectory(prefix="ci-ml-mlflow-model-") as tmp:
+            path = Path(tmp) / MODEL_FOLDER
+            _save_flavour(model, path, bundle, record)
+            self._client.log_artifacts(run_id, str(path), MODEL_FOLDER)
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, 0) for k, v in _numbers(bundle.card.get("metrics"))]
+        params = [Param(k, v) for k, v in _params(bundle.card)]
+        self._client.log_batch(run_id, metrics=metrics, params=params)
+
+
+def _save_flavour(model: Any, path: Path, bundle: ModelBundle, record: ModelFile) -> None:
+    """The sklearn flavour (its pyfunc loads it), in skops when ci-ml saved skops, with the
+    signature inferred from the input example and the library versions of the card."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    example = bundle.input_example()
+    signature = None if example is None else infer_signature(example, model.predict(example))
+    skops = record.format == "skops"
+    mlflow.sklearn.save_model(
+        model,
+        str(path),
+        signature=signature,
+        input_example=example,
+        pip_requirements=[f"{k}=={v}" for k, v in sorted(record.libraries.items())] or None,
+        serialization_format="skops" if skops else "cloudpickle",
+        skops_trusted_types=list(record.trusted_types) if skops else None,
+    )
+
+
+def _numbers(values: object) -> list[tuple[str, float]]:
+    items = values.items() if isinstance(values, dict) else []
+    return [
+        (str(k), float(v))
+        for k, v in items
+        if isinstance(v, int | float) and v is not True and v is not False
+    ]
+
+
+def _params(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """The estimator and its params as MLflow run params (values cut to MLflow's limit)."""
+    raw = card.get("params")
+    found = {"estimator": card.get("estimator"), **(raw if isinstance(raw, dict) else {})}
+    shown = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in found.items()}
+    return [(str(k), v[:MAX_PARAM_VALUE]) for k, v in shown.items()]
 
 
 def _client(uri: str) -> Any:

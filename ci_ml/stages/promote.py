@@ -13,16 +13,21 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml import lineage
-from ci_ml.errors import EnvironmentProblem
+from ci_ml.bundle import INPUT_EXAMPLE
+from ci_ml.errors import CiMlError, EnvironmentProblem
+from ci_ml.events import Announcement, ChampionEvent, Delivery, announce
 from ci_ml.github.plan import report_outputs, write_step_outputs
 from ci_ml.records import Report
 from ci_ml.registry.base import Who
 from ci_ml.rundir import write_json_atomic
+
+LOGS_MODELS = ("mlflow",)  # backends that log an MLflow model with signature and example
+EXAMPLE_ROWS = 5
 
 if TYPE_CHECKING:
     from ci_ml.config import Config
@@ -38,6 +43,7 @@ class Promotion:
     report: Report
     version: int | None
     unchanged: bool = False  # the champion already held this model
+    announcement: Announcement = field(default_factory=Announcement)
 
     @property
     def promoted(self) -> bool:
@@ -62,7 +68,7 @@ def promote(
     champion = registry.champion()
     if champion is not None and _already_champion(report, card, champion):
         return Promotion(report, champion.number, unchanged=True)
-    with _with_metrics(run, report) as folder:
+    with _with_metrics(config, run, report) as folder:
         version = registry.add(folder)
     who = _who(config, env, report, reason or report.reason)
     who.details["forced"] = report.verdict != "promote"  # promoted over a blocking verdict
@@ -70,22 +76,75 @@ def promote(
     report.challenger = (report.challenger or {}) | {"version": version.number}
     report.promoted = version.number
     path = run.save(report)
-    write_step_outputs(env.output_path, report_outputs(report.to_json(), path))
-    return Promotion(report, version.number)
+    event = _event(config, env, ("promote", version, report.champion), who)
+    announced = tell(config, registry, env, event)
+    outputs = report_outputs(report.to_json(), path) | {"event": announced.status}
+    write_step_outputs(env.output_path, outputs)
+    return Promotion(report, version.number, announcement=announced)
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """The champion before and after a rollback, and whether deploy jobs were told."""
+
+    before: Version | None
+    now: Version
+    announcement: Announcement = field(default_factory=Announcement)
 
 
 def rollback(
     config: Config, registry: Registry, env: Environment, to: int | None, reason: str
-) -> tuple[Version | None, Version]:
-    """(the champion before, the champion now) after restoring `to` or the previous one."""
+) -> Rollback:
+    """Restore `to` or the previous champion, log it and announce it."""
     before = registry.champion()
     commit = lineage.git_state(config.root, env).get("commit")
     who = Who(lineage.actor(env), lineage.now(), commit, reason)
-    return before, registry.rollback(who, to)
+    now = registry.rollback(who, to)
+    previous = before.number if before else None
+    announced = tell(config, registry, env, _event(config, env, ("rollback", now, previous), who))
+    write_step_outputs(
+        env.output_path, {"champion-version": str(now.number), "event": announced.status}
+    )
+    return Rollback(before, now, announced)
+
+
+def tell(
+    config: Config, registry: Registry, env: Environment, event: ChampionEvent
+) -> Announcement:
+    """Announce a champion change when `events:` asks; the audit log records the outcome.
+    The change itself stands whatever happens here."""
+    if not config.events.wanted(config.registry.backend):
+        return Announcement()
+    announced = announce(config.events, env, event)
+    try:
+        registry.note(announced.audit(event))
+    except CiMlError as exc:  # the change stands; say the record is missing
+        failed = Delivery(
+            "audit", False, f"the announce audit entry was not written: {exc.message}"
+        )
+        return Announcement((*announced.deliveries, failed))
+    return announced
+
+
+def _event(
+    config: Config, env: Environment, change: tuple[str, Version, int | None], who: Who
+) -> ChampionEvent:
+    action, version, previous = change
+    return ChampionEvent(
+        model=config.registry.model_name,
+        action=action,
+        version=version.number,
+        previous=previous,
+        sha256=version.sha256,
+        report=lineage.run_link(env),
+        actor=who.actor,
+        registry=config.registry.backend,
+        at=who.at,
+    )
 
 
 @contextlib.contextmanager
-def _with_metrics(run: RunDir, report: Report) -> Iterator[Path]:
+def _with_metrics(config: Config, run: RunDir, report: Report) -> Iterator[Path]:
     """A copy of challenger/ (hard links where possible) whose card holds the metrics."""
     staging = Path(tempfile.mkdtemp(prefix=".registering-", dir=run.path))
     try:
@@ -94,9 +153,21 @@ def _with_metrics(run: RunDir, report: Report) -> Iterator[Path]:
         card = run.read_challenger_card()
         card["metrics"] = {k: v.get("challenger") for k, v in report.metrics.items()}
         write_json_atomic(folder / run.challenger_card.name, card)  # a new file, not the link
+        if config.registry.backend in LOGS_MODELS:
+            _write_input_example(config, folder / INPUT_EXAMPLE)
         yield folder
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_input_example(config: Config, path: Path) -> None:
+    """The first eval rows, as the model takes them: the signature and example MLflow
+    logs with the version."""
+    from ci_ml.datasets import load_datasets
+    from ci_ml.training import model_features
+
+    rows = model_features(load_datasets(config).x_eval.head(EXAMPLE_ROWS))
+    rows.reset_index(drop=True).to_json(path, orient="table", index=False)
 
 
 def _link_or_copy(source: str, target: str) -> None:
