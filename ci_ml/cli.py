@@ -210,6 +210,30 @@ def post_comment(folder: str) -> None:
     _exit(command.run(folder))
 
 
+@cli.command("retrain-pr")
+@click.option(
+    "--run-dir", envvar="CI_ML_RUN_DIR", default=".ci-ml/run", type=click.Path(file_okay=False)
+)
+@click.option(
+    "--artifact-url", envvar="CI_ML_ARTIFACT_URL", default="", help="Where the run is kept."
+)
+def retrain_pr(run_dir: str, artifact_url: str) -> None:
+    """Open the retrain's pull request (once per data); if GitHub refuses it, one issue
+    explains the repository setting and links the kept model and its report."""
+    from ci_ml.commands import retrain_pr as command
+
+    _exit(command.run(run_dir, artifact_url))
+
+
+@cli.command("failure-issue")
+@click.option("--message", default="", help="More to say than the run's link.")
+def failure_issue(message: str) -> None:
+    """Open, or comment on, the one issue collecting failed retraining runs."""
+    from ci_ml.commands import failure_issue as command
+
+    _exit(command.run(message))
+
+
 @cli.command()
 @workspace_options
 @click.option("--force", is_flag=True, help="Promote even if the verdict is not promote.")
