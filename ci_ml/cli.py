@@ -85,6 +85,30 @@ def publish_options(func: F) -> F:
     return func
 
 
+def merge_options(func: F) -> F:
+    """promote --from-artifact: the PR check's artifact and the merge, for the audit log."""
+    options = [
+        ("--trained-by", "CI_ML_TRAINED_BY", str, "Link of the check run that trained it."),
+        ("--merged-by", "CI_ML_MERGED_BY", str, "Who merged the PR."),
+        ("--merge-commit", "CI_ML_MERGE_COMMIT", str, "The PR's merge commit."),
+        ("--pull-request", "CI_ML_PULL_REQUEST", click.IntRange(min=1), "The merged PR."),
+        (
+            "--expect-champion",
+            "CI_ML_EXPECT_CHAMPION",
+            click.IntRange(min=0),
+            "The champion the check compared with (0: none); refused if the report differs.",
+        ),
+    ]
+    for flag, envvar, kind, text in options:
+        default = "" if kind is str else None
+        func = click.option(flag, envvar=envvar, type=kind, default=default, help=text)(func)
+    return click.option(
+        "--from-artifact",
+        type=click.Path(file_okay=False),
+        help="The PR check's downloaded artifact (its run folder) to promote from.",
+    )(func)
+
+
 def _publish(github: bool | None, comment: str) -> Any:
     from ci_ml.github.plan import PublishOptions
 
@@ -239,13 +263,29 @@ def failure_issue(message: str) -> None:
 @click.option("--force", is_flag=True, help="Promote even if the verdict is not promote.")
 @click.option("--reason", default="", help="Why, for the audit log.")
 @format_option()
+@merge_options
 def promote(
-    config_path: str, run_dir: str | None, force: bool, reason: str, output_format: str
+    config_path: str,
+    run_dir: str | None,
+    force: bool,
+    reason: str,
+    output_format: str,
+    from_artifact: str | None,
+    expect_champion: int | None,
+    **merge: Any,
 ) -> None:
-    """Register the challenger and make it the champion (compare-and-swap)."""
+    """Register the challenger and make it the champion (compare-and-swap).
+
+    With --from-artifact: the model a merged PR's check trained and gated, from that
+    check's artifact; re-gated first if the champion moved since the check."""
     from ci_ml.commands import promote as command
 
-    _exit(command.run(_workspace(config_path, run_dir), force, reason, output_format))
+    if from_artifact is None:
+        _exit(command.run(_workspace(config_path, run_dir), force, reason, output_format))
+    from ci_ml.stages.reviewed import Merge
+
+    ws = _workspace(config_path, from_artifact)
+    _exit(command.run_reviewed(ws, expect_champion, Merge(**merge), output_format))
 
 
 @cli.command()
