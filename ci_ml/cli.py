@@ -104,6 +104,7 @@ def merge_options(func: F) -> F:
         func = click.option(flag, envvar=envvar, type=kind, default=default, help=text)(func)
     return click.option(
         "--from-artifact",
+        envvar="CI_ML_FROM_ARTIFACT",
         type=click.Path(file_okay=False),
         help="The PR check's downloaded artifact (its run folder) to promote from.",
     )(func)
@@ -247,6 +248,17 @@ def retrain_pr(run_dir: str, artifact_url: str) -> None:
     from ci_ml.commands import retrain_pr as command
 
     _exit(command.run(run_dir, artifact_url))
+
+
+@cli.command("find-check")
+@workspace_options
+@click.option("--sha", envvar="CI_ML_HEAD_SHA", required=True, help="The PR's head commit.")
+def find_check(config_path: str, run_dir: str | None, sha: str) -> None:
+    """The PR check run that gated SHA (its ci-ml/<report id> status): outputs run-id and
+    run-url for downloading its artifact; exit 1 if that check did not pass."""
+    from ci_ml.commands import find_check as command
+
+    _exit(command.run(_workspace(config_path, run_dir), sha))
 
 
 @cli.command("failure-issue")

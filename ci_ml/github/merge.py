@@ -1,13 +1,21 @@
-"""What promote-on-merge says on the merged PR: one sticky note, never raising."""
+"""promote-on-merge's GitHub side: the PR check's run, found from the status it set on
+the PR's head commit; and one sticky note on the merged PR, never raising."""
 
 from __future__ import annotations
 
+import re
 import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from ci_ml.errors import EnvironmentProblem
 from ci_ml.github.client import CallContext, ClientOptions, github_call, make_client
-from ci_ml.github.comment import post_sticky_comment
+from ci_ml.github.comment import check_report_id, post_sticky_comment
 from ci_ml.github.runner import annotation
 from ci_ml.github.settings import GitHubSettings
+
+if TYPE_CHECKING:
+    from github.Repository import Repository
 
 
 def note_on_pull_request(
@@ -32,3 +40,39 @@ def note_on_pull_request(
         print(annotation("warning", str(error), title="ci-ml"), file=sys.stderr, flush=True)
         return False
     return True
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """The PR check that reported on a commit: its status and the run that set it."""
+
+    state: str  # success, failure, error, pending
+    run_id: str
+    run_url: str
+    description: str
+
+
+_RUN = re.compile(r"/actions/runs/(\d+)")
+
+
+def find_check(repo: Repository, sha: str, report_id: str, context: CallContext) -> CheckRun:
+    """The newest `ci-ml/<report id>` status on `sha` and the run its link names."""
+    wanted = f"ci-ml/{check_report_id(report_id)}"
+    statuses = github_call(
+        f"read the statuses of {sha[:12]}",
+        lambda: next((s for s in repo.get_commit(sha).get_statuses() if s.context == wanted), None),
+        context,
+        "statuses: read",
+    )
+    if statuses is None:
+        raise EnvironmentProblem(
+            f"commit {sha[:12]} has no {wanted} status: the PR's ci-ml check never reported "
+            "on its head commit; nothing promoted"
+        )
+    found = _RUN.search(statuses.target_url or "")
+    if found is None:
+        raise EnvironmentProblem(
+            f"the {wanted} status on {sha[:12]} links no workflow run "
+            f"({statuses.target_url or 'no link'}): cannot find the check's artifact"
+        )
+    return CheckRun(statuses.state, found.group(1), statuses.target_url, statuses.description or "")
