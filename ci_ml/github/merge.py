@@ -15,6 +15,8 @@ from ci_ml.github.runner import annotation
 from ci_ml.github.settings import GitHubSettings
 
 if TYPE_CHECKING:
+    from github.CommitStatus import CommitStatus
+    from github.PaginatedList import PaginatedList
     from github.Repository import Repository
 
 
@@ -60,7 +62,7 @@ def find_check(repo: Repository, sha: str, report_id: str, context: CallContext)
     wanted = f"ci-ml/{check_report_id(report_id)}"
     statuses = github_call(
         f"read the statuses of {sha[:12]}",
-        lambda: next((s for s in repo.get_commit(sha).get_statuses() if s.context == wanted), None),
+        lambda: next((s for s in _statuses(repo, sha) if s.context == wanted), None),
         context,
         "statuses: read",
     )
@@ -76,3 +78,12 @@ def find_check(repo: Repository, sha: str, report_id: str, context: CallContext)
             f"({statuses.target_url or 'no link'}): cannot find the check's artifact"
         )
     return CheckRun(statuses.state, found.group(1), statuses.target_url, statuses.description or "")
+
+
+def _statuses(repo: Repository, sha: str) -> PaginatedList[CommitStatus]:
+    """Newest first, every page. PyGithub's Commit.get_statuses asks the legacy
+    /statuses/{sha} path; this is the documented /commits/{sha}/statuses."""
+    from github.CommitStatus import CommitStatus
+    from github.PaginatedList import PaginatedList
+
+    return PaginatedList(CommitStatus, repo.requester, f"{repo.url}/commits/{sha}/statuses", None)
