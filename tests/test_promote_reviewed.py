@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from ci_ml.cli import main
+from tests.fakegithub import FakeGitHub
+from tests.github_support import FAST, REPO, TOKEN
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MERGE = ["--pull-request", "7", "--merge-commit", "m" * 40, "--merged-by", "octocat"]
@@ -165,3 +167,72 @@ def test_changed_eval_rows_cannot_be_regated(
     assert promote(folder, artifact) == 3
     assert "eval rows changed since the PR check" in capsys.readouterr().err
     assert registry_json(folder, "list")["champion"] == 1
+
+
+# -- the github-releases registry, changed by hand between the check and the merge --------
+
+
+@pytest.fixture
+def on_github(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_github: FakeGitHub
+) -> tuple[Path, Path]:
+    """penguins on the github-releases registry: v1 the champion, then a PR's check
+    (n_estimators 50) compared with v1, its artifact downloaded."""
+    from ci_ml.registry import github_releases
+
+    monkeypatch.setattr(github_releases, "CLIENT_OPTIONS", FAST)
+    for name, value in {"GITHUB_API_URL": fake_github.url, "GITHUB_REPOSITORY": REPO}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    folder = project(tmp_path)
+    config = yaml.safe_load((folder / "ci-ml.yaml").read_text())
+    config["registry"] = {"backend": "github-releases"}
+    (folder / "ci-ml.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    monkeypatch.chdir(folder)
+    assert main(["check", "--promote"]) == 0
+    project(tmp_path, n_estimators=50)
+    artifact = pr_check(folder, tmp_path / "artifact", monkeypatch)
+    assert json.loads((artifact / "report.json").read_text())["champion"] == 1
+    _forget()
+    return folder, artifact
+
+
+def _forget() -> None:
+    from ci_ml.github import releases
+
+    releases.forget()  # the merge's job is another process
+
+
+def tags(fake: FakeGitHub) -> list[str]:
+    return sorted(r["tag_name"] for r in fake.state.repo(REPO).releases.values())
+
+
+def test_a_champion_release_deleted_by_hand_promotes_nothing(
+    on_github: tuple[Path, Path], fake_github: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, artifact = on_github
+    state = fake_github.state.repo(REPO)
+    [v1] = [k for k, r in state.releases.items() if r["tag_name"].endswith("/v1")]
+    del state.releases[v1]
+    branch_before = dict(state.refs)
+    assert promote(folder, artifact) == 3
+    err = capsys.readouterr().err
+    assert "no version 1" in err and "Traceback" not in err
+    assert tags(fake_github) == [] and state.refs == branch_before  # nothing added or moved
+
+
+def test_a_force_pushed_champion_branch_is_refused_not_followed(
+    on_github: tuple[Path, Path], fake_github: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, artifact = on_github
+    state = fake_github.state.repo(REPO)
+    [branch] = [r for r in state.refs if r.endswith("/registry")]
+    # Someone rewrites the branch by hand: one new root commit, the audit log emptied.
+    files = state.files_at(branch) | {"audit.jsonl": b""}
+    orphan = fake_github.push(REPO, branch, files, "rewritten by hand")
+    state.objects[orphan]["parents"] = []
+    before = tags(fake_github)
+    assert promote(folder, artifact) == 3
+    err = capsys.readouterr().err
+    assert "history was rewritten by hand" in err and "refused" in err
+    assert tags(fake_github) == before and state.refs[branch] == orphan

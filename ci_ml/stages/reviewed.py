@@ -71,6 +71,7 @@ def promote_reviewed(
     if checked.verdict != "promote":
         return Reviewed(Promotion(checked, None), compared, False)
     now = registry.champion()
+    _require_history_kept(registry, compared)
     if now is not None and now.sha256 == model_sha:
         return Reviewed(Promotion(checked, now.number, unchanged=True), compared, False)
     moved = (now.number if now else None) != compared
@@ -81,6 +82,20 @@ def promote_reviewed(
             return Reviewed(Promotion(regated, None), compared, True)
     done = promote(ws.config, run, registry, ws.env, details=details)
     return Reviewed(done, compared, moved)
+
+
+def _require_history_kept(registry: Registry, compared: int | None) -> None:
+    """The champion the check compared with must still be in the audit log: a registry
+    rewritten by hand (a force-pushed champion branch) is refused, not followed."""
+    if compared is None:
+        return
+    if not any(e.get("version") == compared for e in registry.audit_log()):
+        raise EnvironmentProblem(
+            f"the registry's audit log no longer records version {compared}, the champion "
+            "the PR check compared with: its history was rewritten by hand (a force-pushed "
+            "champion branch?); refused, nothing promoted. Restore the branch, or promote "
+            "by hand after a new check"
+        )
 
 
 def load_check_report(run: RunDir) -> Report:
