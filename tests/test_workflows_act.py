@@ -429,9 +429,9 @@ def test_promote_on_merge_promotes_the_model_the_check_gated(pr_run: PrRun) -> N
     assert listed["champion"] == 1
     [version] = listed["versions"]  # type: ignore[misc]
     assert version["sha256"] == gated["challenger"]["sha256"]  # nothing retrained
+    config = repo / "ci-ml.yaml"
     history = subprocess.run(
-        [sys.executable, "-m", "ci_ml.cli", "registry", "history", "--json"]
-        + ["-c", str(repo / "ci-ml.yaml")],
+        [sys.executable, "-m", "ci_ml.cli", "registry", "history", "--json", "-c", str(config)],
         capture_output=True,
         text=True,
         check=True,
