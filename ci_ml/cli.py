@@ -85,6 +85,31 @@ def publish_options(func: F) -> F:
     return func
 
 
+def merge_options(func: F) -> F:
+    """promote --from-artifact: the PR check's artifact and the merge, for the audit log."""
+    options = [
+        ("--trained-by", "CI_ML_TRAINED_BY", str, "Link of the check run that trained it."),
+        ("--merged-by", "CI_ML_MERGED_BY", str, "Who merged the PR."),
+        ("--merge-commit", "CI_ML_MERGE_COMMIT", str, "The PR's merge commit."),
+        ("--pull-request", "CI_ML_PULL_REQUEST", click.IntRange(min=1), "The merged PR."),
+        (
+            "--expect-champion",
+            "CI_ML_EXPECT_CHAMPION",
+            click.IntRange(min=0),
+            "The champion the check compared with (0: none); refused if the report differs.",
+        ),
+    ]
+    for flag, envvar, kind, text in options:
+        default = "" if kind is str else None
+        func = click.option(flag, envvar=envvar, type=kind, default=default, help=text)(func)
+    return click.option(
+        "--from-artifact",
+        envvar="CI_ML_FROM_ARTIFACT",
+        type=click.Path(file_okay=False),
+        help="The PR check's downloaded artifact (its run folder) to promote from.",
+    )(func)
+
+
 def _publish(github: bool | None, comment: str) -> Any:
     from ci_ml.github.plan import PublishOptions
 
@@ -210,18 +235,69 @@ def post_comment(folder: str) -> None:
     _exit(command.run(folder))
 
 
+@cli.command("retrain-pr")
+@click.option(
+    "--run-dir", envvar="CI_ML_RUN_DIR", default=".ci-ml/run", type=click.Path(file_okay=False)
+)
+@click.option(
+    "--artifact-url", envvar="CI_ML_ARTIFACT_URL", default="", help="Where the run is kept."
+)
+def retrain_pr(run_dir: str, artifact_url: str) -> None:
+    """Open the retrain's pull request (once per data); if GitHub refuses it, one issue
+    explains the repository setting and links the kept model and its report."""
+    from ci_ml.commands import retrain_pr as command
+
+    _exit(command.run(run_dir, artifact_url))
+
+
+@cli.command("find-check")
+@workspace_options
+@click.option("--sha", envvar="CI_ML_HEAD_SHA", required=True, help="The PR's head commit.")
+def find_check(config_path: str, run_dir: str | None, sha: str) -> None:
+    """The PR check run that gated SHA (its ci-ml/<report id> status): outputs run-id and
+    run-url for downloading its artifact; exit 1 if that check did not pass."""
+    from ci_ml.commands import find_check as command
+
+    _exit(command.run(_workspace(config_path, run_dir), sha))
+
+
+@cli.command("failure-issue")
+@click.option("--message", default="", help="More to say than the run's link.")
+def failure_issue(message: str) -> None:
+    """Open, or comment on, the one issue collecting failed retraining runs."""
+    from ci_ml.commands import failure_issue as command
+
+    _exit(command.run(message))
+
+
 @cli.command()
 @workspace_options
 @click.option("--force", is_flag=True, help="Promote even if the verdict is not promote.")
 @click.option("--reason", default="", help="Why, for the audit log.")
 @format_option()
+@merge_options
 def promote(
-    config_path: str, run_dir: str | None, force: bool, reason: str, output_format: str
+    config_path: str,
+    run_dir: str | None,
+    force: bool,
+    reason: str,
+    output_format: str,
+    from_artifact: str | None,
+    expect_champion: int | None,
+    **merge: Any,
 ) -> None:
-    """Register the challenger and make it the champion (compare-and-swap)."""
+    """Register the challenger and make it the champion (compare-and-swap).
+
+    With --from-artifact: the model a merged PR's check trained and gated, from that
+    check's artifact; re-gated first if the champion moved since the check."""
     from ci_ml.commands import promote as command
 
-    _exit(command.run(_workspace(config_path, run_dir), force, reason, output_format))
+    if from_artifact is None:
+        _exit(command.run(_workspace(config_path, run_dir), force, reason, output_format))
+    from ci_ml.stages.reviewed import Merge
+
+    ws = _workspace(config_path, from_artifact)
+    _exit(command.run_reviewed(ws, expect_champion, Merge(**merge), output_format))
 
 
 @cli.command()

@@ -132,6 +132,11 @@ class Environment:
         return self.variables.get("GITHUB_OUTPUT") or None
 
     @property
+    def ref_name(self) -> str:
+        """The branch (or tag) the run is for: GITHUB_REF_NAME."""
+        return self.variables.get("GITHUB_REF_NAME", "")
+
+    @property
     def debug(self) -> bool:
         """RUNNER_DEBUG=1: the job was re-run with debug logging."""
         return self.variables.get("RUNNER_DEBUG") == "1"

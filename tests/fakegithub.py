@@ -356,7 +356,14 @@ class FakeState:
         self.repo(full_name).comments[cid] = comment
         return comment
 
-    def add_issue(self, full_name: str, title: str = "An issue", body: str = "") -> int:
+    def add_issue(
+        self,
+        full_name: str,
+        title: str = "An issue",
+        body: str = "",
+        user: str | None = None,
+        labels: tuple[str, ...] = (),
+    ) -> int:
         repo = self.repo(full_name)
         number = max(repo.issues, default=0) + 1
         repo.issues[number] = {
@@ -364,7 +371,8 @@ class FakeState:
             "title": title,
             "body": body,
             "state": "open",
-            "labels": [],
+            "labels": list(labels),
+            "user": user or self.user,
             "at": _stamp(self.next_id()),
         }
         return number
@@ -738,7 +746,7 @@ class FakeGitHub:
             "body": issue["body"],
             "state": issue["state"],
             "labels": [{"name": label} for label in issue["labels"]],
-            "user": _user(self.state.user, api),
+            "user": _user(issue.get("user") or self.state.user, api),
             "comments": len(self.state.comments(repo.full_name, number)),
             "created_at": issue["at"],
             "updated_at": issue["at"],
@@ -921,7 +929,8 @@ class FakeGitHub:
 
     def issues_create(self, req: Request) -> Response:
         data = req.json()
-        number = self.state.add_issue(req.repo, _required(data, "title"), data.get("body") or "")
+        title, body = _required(data, "title"), data.get("body") or ""
+        number = self.state.add_issue(req.repo, title, body, req.login)
         repo = self.state.repo(req.repo)
         repo.issues[number]["labels"] = list(data.get("labels") or [])
         return Response(201, self._issue_json(repo, number, req.api))

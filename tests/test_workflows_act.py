@@ -395,3 +395,51 @@ def test_reusable_retrain_promotes_in_auto_mode(tmp_path: Path, fake: FakeGitHub
     assert seen["retrain-verdict"] == "promote"
     assert seen["promoted"] == "1"
     assert registry_versions(repo)["champion"] == 1
+
+
+# -- promote-on-merge.yml -------------------------------------------------------------------
+
+PROMOTE_ON_MERGE = "ci-ml-promote-on-merge.yml"
+
+
+def merged_event(repo: Path, number: int) -> dict[str, object]:
+    sha = git(repo, "rev-parse", "HEAD")
+    event = pull_request_event(repo, number=number)
+    pull = dict(event["pull_request"])  # type: ignore[arg-type]
+    pull |= {"merged": True, "merge_commit_sha": sha, "merged_by": {"login": "octocat"}}
+    return event | {"action": "closed", "pull_request": pull}
+
+
+def test_promote_on_merge_promotes_the_model_the_check_gated(pr_run: PrRun) -> None:
+    check, api, repo, number = pr_run
+    gated = json.loads((check.artifacts / "ci-ml-report" / "report.json").read_text())
+    assert (check.artifacts / "ci-ml-report" / "challenger" / "model-card.json").is_file()
+    run = run_act(
+        repo,
+        "pull_request_target",
+        PROMOTE_ON_MERGE,
+        merged_event(repo, number),
+        env={"GITHUB_API_URL": api.url},
+        secrets={"GITHUB_TOKEN": TOKEN},
+    )
+    assert run.code == 0, run.log()[-6000:]
+    assert run.job_results() == {"promote": "success"}
+    assert run.outputs("promote", job="promote")["challenger-version"] == "1"
+    listed = registry_versions(repo)
+    assert listed["champion"] == 1
+    [version] = listed["versions"]  # type: ignore[misc]
+    assert version["sha256"] == gated["challenger"]["sha256"]  # nothing retrained
+    config = repo / "ci-ml.yaml"
+    history = subprocess.run(
+        [sys.executable, "-m", "ci_ml.cli", "registry", "history", "--json", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [entry] = json.loads(history.stdout)["audit"]
+    assert (entry["pull_request"], entry["merged_by"]) == (number, "octocat")
+    assert entry["merge_commit"] == git(repo, "rev-parse", "HEAD")
+    assert "/actions/runs/" in entry["trained_by_run"]
+    assert api.state.count("statuses.list") == 1
+    notes = [c for c in api.state.comments("octo/demo", number) if "after the merge" in c["body"]]
+    assert len(notes) == 1 and "as version 1" in notes[0]["body"]

@@ -206,7 +206,7 @@ def _shape(path: Path) -> dict[str, list[tuple[str, str, str]]]:
     }
 
 
-@pytest.mark.parametrize("name", ["pr-check.yml", "weekly-retrain.yml"])
+@pytest.mark.parametrize("name", ["pr-check.yml", "weekly-retrain.yml", "promote-on-merge.yml"])
 def test_reusable_workflows_run_the_action_of_their_own_commit(name: str) -> None:
     """Pinning a reusable workflow by SHA pins the action too: no floating @v1 inside."""
     text = (REPO / ".github" / "workflows" / name).read_text(encoding="utf-8")
@@ -224,7 +224,7 @@ def test_reusable_workflows_run_the_action_of_their_own_commit(name: str) -> Non
         assert checkout["path"] == ".ci-ml-action"
 
 
-@pytest.mark.parametrize("name", ["pr-check.yml", "weekly-retrain.yml"])
+@pytest.mark.parametrize("name", ["pr-check.yml", "weekly-retrain.yml", "promote-on-merge.yml"])
 def test_callable_and_ready_to_copy_workflows_have_the_same_steps(name: str) -> None:
     assert _shape(REPO / "workflows" / name) == _shape(REPO / ".github" / "workflows" / name)
 

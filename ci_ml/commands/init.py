@@ -25,6 +25,7 @@ WORKFLOWS = {
     "pr-check.yml": "ci-ml-pr-check.yml",
     "weekly-retrain.yml": "ci-ml-weekly-retrain.yml",
     "comment-from-fork.yml": "ci-ml-comment-from-fork.yml",
+    "promote-on-merge.yml": "ci-ml-promote-on-merge.yml",
 }
 SCHEMA_FILE = "data-schema.yaml"
 CLASSES_AT_MOST = 20  # an integer target with at most this many values is a class label

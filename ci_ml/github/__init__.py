@@ -18,11 +18,11 @@ GitHub accepted a comment.
 
 from __future__ import annotations
 
-from ci_ml.github.client import ClientOptions, make_client, rate_limit_wait
+from ci_ml.github.client import ClientOptions, GitHubCallFailed, make_client, rate_limit_wait
 from ci_ml.github.comment import post_sticky_comment
 from ci_ml.github.limits import COMMENT_LIMIT, fit_to_limit, truncation_note, utf8_len
 from ci_ml.github.publish import post_saved_comment, publish
-from ci_ml.github.releases import GitHubCallFailed, ReleaseInfo, ReleaseStore
+from ci_ml.github.releases import ReleaseInfo, ReleaseStore
 from ci_ml.github.runner import SUMMARY_LIMIT, annotation, append_summary, group, write_outputs
 from ci_ml.github.settings import GitHubSettings, should_post
 

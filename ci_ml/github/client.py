@@ -137,6 +137,49 @@ def with_backoff(call: Callable[[], T], options: ClientOptions | None = None) ->
     raise AssertionError("unreachable: the loop returns or raises")
 
 
+class GitHubCallFailed(EnvironmentProblem):
+    """A GitHub API call failed; `status` is the HTTP status, None when no answer came;
+    `reason` is GitHub's own message ("Reference already exists")."""
+
+    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a failed call's message needs: the pacing options, the token to redact and
+    the event (a fork's pull request explains a 403)."""
+
+    options: ClientOptions
+    token: str = ""
+    event_name: str = ""
+
+
+def github_call(what: str, action: Callable[[], T], context: CallContext, permission: str) -> T:
+    """Run `action`, waiting out rate limits; any failure becomes GitHubCallFailed (exit 3)
+    naming what was being done, GitHub's answer and the permission, the token redacted."""
+    from github.GithubException import GithubException
+
+    try:
+        return with_backoff(action, context.options)
+    except GithubException as error:
+        text = f"GitHub: could not {what}: {describe_error(error, permission, context.event_name)}"
+        raise GitHubCallFailed(
+            redact(text, context.token), error.status, github_message(error)
+        ) from error
+    except EnvironmentProblem:
+        raise
+    except Exception as error:  # requests, urllib3, sockets, PyGithub's own asserts
+        text = f"GitHub: could not {what}: {type(error).__name__}: {error}"
+        raise GitHubCallFailed(redact(text, context.token)) from error
+
+
+def redact(text: str, token: str) -> str:
+    return text.replace(token, "***") if token else text
+
+
 # -- what went wrong, in words a user can act on -------------------------------------------
 
 NOT_ACCESSIBLE = "Resource not accessible by integration"

@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ci_ml.errors import EnvironmentProblem
 from ci_ml.github.client import (
+    CallContext,
     ClientOptions,
+    GitHubCallFailed,
     describe_error,
+    github_call,
     github_message,
     make_client,
-    with_backoff,
+    redact,
 )
 from ci_ml.github.settings import GitHubSettings
 
@@ -24,16 +26,6 @@ T = TypeVar("T")
 
 
 # -- releases and git data, for the github-releases registry ------------------------------
-
-
-class GitHubCallFailed(EnvironmentProblem):
-    """A GitHub API call failed; `status` is the HTTP status, None when no answer came;
-    `reason` is GitHub's own message ("Reference already exists")."""
-
-    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -85,6 +77,24 @@ REF_UPDATE_FAILED = "Reference update failed"  # GitHub's transient 422 on a ref
 REF_TRIES = 3
 
 
+def unless_refused(what: str, action: Callable[[], object], context: CallContext) -> bool:
+    """True when a ref write is done, False on a refusal (422: exists, not a fast-forward);
+    GitHub's transient 422 "Reference update failed" is no refusal and is tried again."""
+    for attempt in range(1, REF_TRIES + 1):
+        try:
+            github_call(what, action, context, WRITE)
+            return True
+        except GitHubCallFailed as error:
+            if error.status != 422:
+                raise
+            if error.reason != REF_UPDATE_FAILED:
+                return False
+            if attempt == REF_TRIES:
+                raise
+            time.sleep(context.options.backoff_factor * attempt)
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
 class ReleaseStore:
     """One repository's releases, assets, refs and git objects, as plain values.
 
@@ -99,7 +109,7 @@ class ReleaseStore:
     ) -> None:
         self._options = options or ClientOptions()
         self._token = settings.token
-        self._event = settings.event_name
+        self._context = CallContext(self._options, settings.token, settings.event_name)
         # Not lazy: a lazy GitRef keeps the GET-only /git/ref/ URL and cannot be PATCHed.
         # The repository is read once per process (each stage opens the registry).
         key = (settings.api_url, repository, hashlib.sha256(settings.token.encode()).hexdigest())
@@ -115,18 +125,7 @@ class ReleaseStore:
         self._transfer = Transfer(settings.token, self._options)
 
     def _call(self, what: str, action: Callable[[], T], permission: str = WRITE) -> T:
-        from github.GithubException import GithubException
-
-        try:
-            return with_backoff(action, self._options)
-        except GithubException as error:
-            text = f"GitHub: could not {what}: {describe_error(error, permission, self._event)}"
-            raise GitHubCallFailed(
-                _redact(text, self._token), error.status, github_message(error)
-            ) from error
-        except Exception as error:  # requests, urllib3, sockets, PyGithub's own asserts
-            text = f"GitHub: could not {what}: {type(error).__name__}: {error}"
-            raise GitHubCallFailed(_redact(text, self._token)) from error
+        return github_call(what, action, self._context, permission)
 
     def _json(self, what: str, verb: str, url: str, **kwargs: Any) -> Any:
         requester = self._repo.requester
@@ -253,21 +252,7 @@ class ReleaseStore:
         self._call(f"delete ref {ref}", lambda: self._repo.get_git_ref(ref).delete())
 
     def _unless_422(self, what: str, action: Callable[[], object]) -> bool:
-        """True when done, False on a refusal (422); GitHub's transient 422 "Reference
-        update failed" is no refusal and is tried again."""
-        for attempt in range(1, REF_TRIES + 1):
-            try:
-                self._call(what, action)
-                return True
-            except GitHubCallFailed as error:
-                if error.status != 422:
-                    raise
-                if error.reason != REF_UPDATE_FAILED:
-                    return False
-                if attempt == REF_TRIES:
-                    raise
-                time.sleep(self._options.backoff_factor * attempt)
-        raise AssertionError("unreachable: the loop returns or raises")
+        return unless_refused(what, action, self._context)
 
     def commit_files(self, sha: str) -> dict[str, bytes]:
         """The files at the top of commit `sha`'s tree (a commit sha names its tree too)."""
@@ -402,7 +387,7 @@ class Transfer:
     def _failed(self, what: str, url: str, error: Exception) -> GitHubCallFailed:
         host = urllib.parse.urlsplit(url).netloc
         text = f"GitHub: could not {what} ({host}): {type(error).__name__}: {error}"
-        return GitHubCallFailed(_redact(text, self._token))
+        return GitHubCallFailed(redact(text, self._token))
 
     def _check(self, what: str, answer: Any) -> None:
         if answer.status_code < 300:
@@ -417,10 +402,4 @@ class Transfer:
         host = urllib.parse.urlsplit(answer.url).netloc
         text = f"GitHub: could not {what} ({host}): {describe_error(error, WRITE)}"
         answer.close()
-        raise GitHubCallFailed(
-            _redact(text, self._token), answer.status_code, github_message(error)
-        )
-
-
-def _redact(text: str, token: str) -> str:
-    return text.replace(token, "***") if token else text
+        raise GitHubCallFailed(redact(text, self._token), answer.status_code, github_message(error))

@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,9 +57,11 @@ def promote(
     env: Environment,
     force: bool = False,
     reason: str = "",
+    details: Mapping[str, Any] | None = None,
 ) -> Promotion:
     """Idempotent: promoting the same run twice, or a challenger trained on the
-    champion's very data and config, changes nothing."""
+    champion's very data and config, changes nothing. `details` join the audit entry
+    (the merged PR, its merge commit, who merged, the run that trained the model)."""
     report = run.load(Report)
     if report.verdict != "promote" and not force:
         return Promotion(report, None)
@@ -72,6 +74,7 @@ def promote(
         version = registry.add(folder)
     who = _who(config, env, report, reason or report.reason)
     who.details["forced"] = report.verdict != "promote"  # promoted over a blocking verdict
+    who.details.update(details or {})
     registry.promote(version.number, report.champion, who)
     report.challenger = (report.challenger or {}) | {"version": version.number}
     report.promoted = version.number

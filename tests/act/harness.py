@@ -37,6 +37,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 STUBS = HERE / "stubs"
 ACTION_NAME = "ci-ml/ci-ml"  # how workflows/ refer to the root action
+# Read at import: the tests' hermetic environment drops CI_ML_* variables.
+ACT_TIMEOUT = float(os.environ.get("CI_ML_ACT_TIMEOUT") or 240)
 
 _USES = re.compile(r"^\s*(?:-\s*)?uses:\s*([^\s#]+)", re.MULTILINE)
 
@@ -190,10 +192,12 @@ def run_act(
     env: dict[str, str] | None = None,
     variables: dict[str, str] | None = None,
     secrets: dict[str, str] | None = None,
-    timeout: float = 240,
+    timeout: float | None = None,
 ) -> ActRun:
     """Run .github/workflows/<workflow> of `repo` for `event` on the host; never raises
-    for a failed job (read `code` and `job_results`)."""
+    for a failed job (read `code` and `job_results`). The timeout (default 240 s, or
+    CI_ML_ACT_TIMEOUT) guards against a hung run, not a slow one on a busy machine."""
+    timeout = timeout or ACT_TIMEOUT
     workflow_path = repo / ".github" / "workflows" / workflow
     artifacts = repo.parent / f"{repo.name}-artifacts"
     artifacts.mkdir(exist_ok=True)
