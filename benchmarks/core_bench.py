@@ -67,7 +67,9 @@ def generated_project(folder: Path, rows: int) -> Path:
         frame[f"n{i}"] = rng.integers(0, 20 * (i + 1), size=rows)
     for i, levels in enumerate((3, 4, 5, 6, 8)):  # one-hot stays dense
         frame[f"c{i}"] = rng.choice([f"v{j}" for j in range(levels)], size=rows)
-    signal = frame["x0"] + 0.5 * frame["x1"] * frame["x2"] + (frame["c0"] == "v1") + frame["n0"] / 20
+    signal = (
+        frame["x0"] + 0.5 * frame["x1"] * frame["x2"] + (frame["c0"] == "v1") + frame["n0"] / 20
+    )
     frame["label"] = (signal + rng.normal(size=rows) > 1.0).astype(int)
     cut = int(rows * 0.8)
     folder.mkdir(parents=True)

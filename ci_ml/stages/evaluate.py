@@ -159,7 +159,7 @@ def score(
     if champion is not None and not _can_score(champion, data, warnings):
         champion = None
     contenders = {"challenger": challenger, "champion": champion}
-    xs = {r: model_features(data.eval[c.features]) for r, c in contenders.items() if c}
+    xs = _eval_features(data, contenders)
     preds = {r: _predict(c, xs[r], metrics) for r, c in contenders.items() if c}
     y = data.y_eval.to_numpy()
     results, values = _bootstrap(config, metrics, y, preds)
@@ -185,11 +185,23 @@ def _can_score(champion: Contender, data: Datasets, warnings: list[str]) -> bool
     return not missing
 
 
+def _eval_features(
+    data: Datasets, contenders: dict[str, Contender | None]
+) -> dict[str, pd.DataFrame]:
+    """Each contender's eval features, adapted once for models trained on the same columns."""
+    adapted: dict[tuple[str, ...], pd.DataFrame] = {}
+    for contender in contenders.values():
+        if contender is not None and tuple(contender.features) not in adapted:
+            columns = tuple(contender.features)
+            adapted[columns] = model_features(data.eval[list(columns)])
+    return {r: adapted[tuple(c.features)] for r, c in contenders.items() if c}
+
+
 def _predict(contender: Contender, x: pd.DataFrame, metrics: list[Metric]) -> Predictions:
-    from ci_ml.comparison import collect_predictions
+    from ci_ml.labels import predict_once
 
     try:
-        return collect_predictions(contender.model, x, metrics)
+        return predict_once(contender.model, x, metrics)
     except (ValueError, TypeError, AttributeError) as exc:
         raise EnvironmentProblem(
             f"the {contender.role} cannot predict the eval rows: {exc}"

@@ -195,11 +195,38 @@ def _drift(
 ) -> dict[str, Any]:
     """Drift of the training data from the champion's training profile."""
     assert champion.version is not None
-    predictions = None
+    predictions, sample = None, None
     if "prediction" in profile:
-        predictions = _champion_predictions(champion, profile, frame)
+        sample = prediction_sample(profile, len(frame), config.data.seed)
+        predictions = _champion_predictions(champion, profile, sample.rows_of(frame))
     result = compare_with_profile(config, profile, config.data.train, predictions)
+    if predictions is not None and sample is not None:
+        result["prediction_sample"] = sample.to_dict(len(predictions))
     return result | {"champion": champion.version.number}
+
+
+@dataclass(frozen=True)
+class PredictionSample:
+    """Which rows the champion predicts for prediction drift: a seeded sample as large as
+    the one its training profile was built from (a distribution needs no more rows)."""
+
+    size: int
+    seed: int
+
+    def rows_of(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.size >= len(frame):
+            return frame
+        return frame.sample(n=self.size, random_state=self.seed)
+
+    def to_dict(self, predicted: int) -> dict[str, Any]:
+        return {"rows": predicted, "size": self.size, "seed": self.seed}
+
+
+def prediction_sample(profile: dict[str, Any], rows: int, seed: int) -> PredictionSample:
+    """As many rows as the training profile's predictions came from (every row when the
+    profile does not say)."""
+    profiled = int((profile.get("prediction") or {}).get("rows") or rows)
+    return PredictionSample(min(rows, profiled), seed)
 
 
 def _type_failures(
