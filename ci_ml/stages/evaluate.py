@@ -16,6 +16,7 @@ from ci_ml.bundle import open_model
 from ci_ml.errors import EnvironmentProblem
 from ci_ml.metrics import config_metrics
 from ci_ml.modelfile import load_model, model_file_from_card
+from ci_ml.preload import alongside
 from ci_ml.records import EvaluationRecord
 from ci_ml.stages import baseline
 from ci_ml.training import CARD_NAME, model_features
@@ -162,17 +163,24 @@ def score(
     xs = _eval_features(data, contenders)
     preds = {r: _predict(c, xs[r], metrics) for r, c in contenders.items() if c}
     y = data.y_eval.to_numpy()
-    results, values = _bootstrap(config, metrics, y, preds)
+    # timing latency needs the cores to itself; otherwise the bootstrap, the longest
+    # part, runs while McNemar, the slices and the predictions table are computed
+    budgets = _budgets(contenders, xs, measure_latency) if measure_latency else None
+    bootstrap = alongside(lambda: _bootstrap(config, metrics, y, preds))
     record: dict[str, Any] = {
-        "metrics": {m.name: _entry(m, r) for m, r in zip(metrics, results, strict=True)},
         "comparison": _comparison_settings(config, len(y)),
         "mcnemar": _mcnemar(config, y, preds),
         "slices": _slices(config, metrics, data, y, preds),
-        "budgets": _budgets(contenders, xs, measure_latency),
+        "budgets": budgets or _budgets(contenders, xs, False),
         "warnings": warnings,
     }
+    frame = _predictions_frame(data, preds)
+    results, values = bootstrap()
+    record = {
+        "metrics": {m.name: _entry(m, r) for m, r in zip(metrics, results, strict=True)}
+    } | record
     resampled = {m.name: v for m, v in zip(metrics, values, strict=True)}
-    return Evaluation(record, _predictions_frame(data, preds), resampled)
+    return Evaluation(record, frame, resampled)
 
 
 def _can_score(champion: Contender, data: Datasets, warnings: list[str]) -> bool:

@@ -223,10 +223,12 @@ class PredictionSample:
 
 
 def prediction_sample(profile: dict[str, Any], rows: int, seed: int) -> PredictionSample:
-    """As many rows as the training profile's predictions came from (every row when the
-    profile does not say)."""
-    profiled = int((profile.get("prediction") or {}).get("rows") or rows)
-    return PredictionSample(min(rows, profiled), seed)
+    """As many rows as training samples for the profile's predictions (or as the profile
+    holds, when more): every row of a small file, 10,000 of a large one."""
+    from ci_ml.stages.train import PREDICTION_SAMPLE
+
+    profiled = int((profile.get("prediction") or {}).get("rows") or 0)
+    return PredictionSample(min(rows, max(profiled, PREDICTION_SAMPLE)), seed)
 
 
 def _type_failures(
