@@ -22,6 +22,8 @@ from ci_ml.stages import baseline
 from ci_ml.training import CARD_NAME, model_features
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
     from ci_ml.comparison import BootstrapResult, Metric, Predictions
@@ -163,24 +165,31 @@ def score(
     xs = _eval_features(data, contenders)
     preds = {r: _predict(c, xs[r], metrics) for r, c in contenders.items() if c}
     y = data.y_eval.to_numpy()
-    # timing latency needs the cores to itself; otherwise the bootstrap, the longest
-    # part, runs while McNemar, the slices and the predictions table are computed
-    budgets = _budgets(contenders, xs, measure_latency) if measure_latency else None
-    bootstrap = alongside(lambda: _bootstrap(config, metrics, y, preds))
+    # latency is timed first, with the cores to itself
+    budgets = _budgets(contenders, xs, measure_latency)
+    bootstrap = _bootstrap_alongside(config, metrics, y, preds)
     record: dict[str, Any] = {
         "comparison": _comparison_settings(config, len(y)),
         "mcnemar": _mcnemar(config, y, preds),
         "slices": _slices(config, metrics, data, y, preds),
-        "budgets": budgets or _budgets(contenders, xs, False),
+        "budgets": budgets,
         "warnings": warnings,
     }
     frame = _predictions_frame(data, preds)
     results, values = bootstrap()
-    record = {
-        "metrics": {m.name: _entry(m, r) for m, r in zip(metrics, results, strict=True)}
-    } | record
+    record["metrics"] = {m.name: _entry(m, r) for m, r in zip(metrics, results, strict=True)}
     resampled = {m.name: v for m, v in zip(metrics, values, strict=True)}
     return Evaluation(record, frame, resampled)
+
+
+def _bootstrap_alongside(
+    config: Config, metrics: list[Metric], y: np.ndarray, preds: dict[str, Predictions]
+) -> Callable[[], tuple[list[BootstrapResult], list[np.ndarray]]]:
+    """The bootstrap, the longest part, runs while McNemar, the slices and the
+    predictions table are computed; the returned call waits for it."""
+    from ci_ml.comparison import paired_bootstrap_values  # here: never imported in the thread
+
+    return alongside(lambda: _bootstrap(paired_bootstrap_values, config, metrics, y, preds))
 
 
 def _can_score(champion: Contender, data: Datasets, warnings: list[str]) -> bool:
@@ -217,10 +226,12 @@ def _predict(contender: Contender, x: pd.DataFrame, metrics: list[Metric]) -> Pr
 
 
 def _bootstrap(
-    config: Config, metrics: list[Metric], y: np.ndarray, preds: dict[str, Predictions]
+    paired_bootstrap_values: Callable[..., tuple[list[BootstrapResult], list[np.ndarray]]],
+    config: Config,
+    metrics: list[Metric],
+    y: np.ndarray,
+    preds: dict[str, Predictions],
 ) -> tuple[list[BootstrapResult], list[np.ndarray]]:
-    from ci_ml.comparison import paired_bootstrap_values
-
     settings = config.evaluation
     try:
         return paired_bootstrap_values(
