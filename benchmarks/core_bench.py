@@ -19,7 +19,6 @@ import argparse
 import json
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,7 +110,8 @@ def compare(project: Path, runs: int, champion: bool) -> tuple[float, float, flo
             (project / "bare-model.skops").unlink(missing_ok=True)
         b.append(timed([sys.executable, str(BARE), "ci-ml.yaml"], project))
     ratios = [x / y for x, y in zip(a, b, strict=True)]
-    return statistics.median(a), statistics.median(b), statistics.median(ratios)
+    # numpy's median: benchmarks/statistics.py shadows the standard library's module here
+    return float(np.median(a)), float(np.median(b)), float(np.median(ratios))
 
 
 STAGE_SCRIPT = """
