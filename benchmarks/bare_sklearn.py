@@ -2,7 +2,10 @@
 
 Reads the config's train and eval files, fits the same pipeline (median impute
 + scale numeric, one-hot categorical, the configured estimator) and scores the
-configured metrics on the eval rows. No validation, no model file, no report.
+configured metrics on the eval rows; saves the model (skops, as ci-ml's default)
+to bare-model.skops beside the config, and when that file exists from the run
+before, loads it first and scores it too (the champion). No validation, no
+model card, no statistics, no report.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import skops.io
 import yaml
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -62,8 +66,14 @@ def main(config_path: Path) -> None:
     x = x.astype({c: object for c in categorical})
     model.fit(x, y)
     x_eval = held.drop(columns=[target]).astype({c: object for c in categorical})
-    for metric in config["metrics"]:
-        print(metric, get_scorer(metric)(model, x_eval, held[target]))
+    saved = root / "bare-model.skops"
+    models = {"challenger": model}
+    if saved.exists():
+        models["champion"] = skops.io.load(saved, trusted=skops.io.get_untrusted_types(file=saved))
+    skops.io.dump(model, saved)
+    for role, fitted in models.items():
+        for metric in config["metrics"]:
+            print(role, metric, get_scorer(metric)(fitted, x_eval, held[target]))
 
 
 if __name__ == "__main__":

@@ -1,22 +1,24 @@
 """`ci-ml check` against a bare scikit-learn script doing the same fit and predict.
 
-    python benchmarks/core_bench.py [--runs 5] [--rows 100000]
+    python benchmarks/core_bench.py [--runs 3] [--rows 10000,100000] [--formats skops]
+    python benchmarks/core_bench.py --stages --rows 100000   # where ci-ml's time goes
 
-Runs, in one process tree and alternating A/B, (A) `ci-ml check` on a fresh
-copy of an example and (B) benchmarks/bare_sklearn.py on the same config, and
-prints the median wall time of each and their ratio. Also times `ci-ml --help`.
-Cases: the bundled penguins example (fixed costs dominate) and generated
-classification tables of --rows rows (fitting dominates), each with the default
-model file format (skops: safe to load, but importing skops costs about 0.6 s)
-and with `model.format: pickle` (sha256-verified, no import cost).
+Runs, alternating A/B, (A) `ci-ml check` and (B) benchmarks/bare_sklearn.py on
+the same config and data, and prints the median wall time of each and the
+median of the pair-by-pair ratios. Two cases per table: the first run (no
+champion yet) and the second run (the first run's model promoted: ci-ml loads
+and scores the champion, and the bare script loads and scores the model file it
+saved the run before). Data: generated tables of 10 float, 5 int and 5
+categorical columns with a binary target, HistGradientBoostingClassifier.
+`--stages` runs `ci-ml check` in process with a timer around each stage.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,11 +29,11 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-EXAMPLES = HERE.parent / "examples"
 BARE = HERE / "bare_sklearn.py"
 CI_ML = [sys.executable, "-m", "ci_ml.cli"]
+STAGES = ("validate.validate", "train.fit", "evaluate.evaluate", "gate.judge", "report.report")
 
-LARGE_CONFIG = """\
+CONFIG = """\
 version: 1
 name: generated
 task: classification
@@ -41,7 +43,10 @@ model:
   params: {max_iter: 100}
 metrics: [roc_auc, accuracy]
 gate:
-  - {metric: roc_auc, min_delta: 0.0}
+  - {metric: roc_auc, min_delta: -1.0}
+registry:
+  backend: local
+  path: .ci-ml/registry
 """
 
 
@@ -49,7 +54,7 @@ def timed(command: list[str], cwd: Path) -> float:
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
-    if done.returncode not in (0, 1):
+    if done.returncode != 0:
         raise SystemExit(f"{command} failed ({done.returncode}):\n{done.stderr}")
     return elapsed
 
@@ -57,14 +62,19 @@ def timed(command: list[str], cwd: Path) -> float:
 def generated_project(folder: Path, rows: int) -> Path:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(rows, 10)), columns=[f"x{i}" for i in range(10)])
-    frame["group"] = rng.choice(["a", "b", "c", "d"], size=rows)
-    signal = frame["x0"] + 0.5 * frame["x1"] * frame["x2"] + (frame["group"] == "b")
-    frame["label"] = (signal + rng.normal(size=rows) > 0.5).astype(int)
+    for i in range(5):
+        frame[f"n{i}"] = rng.integers(0, 20 * (i + 1), size=rows)
+    for i, levels in enumerate((3, 4, 5, 6, 8)):  # one-hot stays dense
+        frame[f"c{i}"] = rng.choice([f"v{j}" for j in range(levels)], size=rows)
+    signal = (
+        frame["x0"] + 0.5 * frame["x1"] * frame["x2"] + (frame["c0"] == "v1") + frame["n0"] / 20
+    )
+    frame["label"] = (signal + rng.normal(size=rows) > 1.0).astype(int)
     cut = int(rows * 0.8)
     folder.mkdir(parents=True)
     frame.iloc[:cut].to_csv(folder / "train.csv", index=False)
     frame.iloc[cut:].to_csv(folder / "eval.csv", index=False)
-    (folder / "ci-ml.yaml").write_text(LARGE_CONFIG)
+    (folder / "ci-ml.yaml").write_text(CONFIG)
     return folder
 
 
@@ -73,36 +83,111 @@ def set_format(config: Path, fmt: str) -> None:
     config.write_text(re.sub(r"(\nmodel:\n)", rf"\1  format: {fmt}\n", text, count=1))
 
 
-def compare(project: Path, runs: int) -> tuple[float, float]:
-    a, b = [], []
-    timed([*CI_ML, "check"], project)  # warm-up: file cache, .pyc files
-    for _ in range(runs):
+def fresh(project: Path, champion: bool) -> None:
+    """The run folder emptied; the registry (the champion) kept only when asked."""
+    if not champion:
         shutil.rmtree(project / ".ci-ml", ignore_errors=True)
+        (project / "bare-model.skops").unlink(missing_ok=True)
+        return
+    for entry in (project / ".ci-ml").iterdir():
+        if entry.name != "registry":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+def make_champion(project: Path) -> None:
+    fresh(project, champion=False)
+    timed([*CI_ML, "check", "--promote"], project)
+    timed([sys.executable, str(BARE), "ci-ml.yaml"], project)
+
+
+def compare(project: Path, runs: int, champion: bool) -> tuple[float, float, float]:
+    """Median wall of A, of B, and the median of the pair-by-pair ratios A/B."""
+    a, b = [], []
+    for _ in range(runs):
+        fresh(project, champion)
         a.append(timed([*CI_ML, "check"], project))
+        if not champion:
+            (project / "bare-model.skops").unlink(missing_ok=True)
         b.append(timed([sys.executable, str(BARE), "ci-ml.yaml"], project))
-    return statistics.median(a), statistics.median(b)
+    ratios = [x / y for x, y in zip(a, b, strict=True)]
+    # numpy's median: benchmarks/statistics.py shadows the standard library's module here
+    return float(np.median(a)), float(np.median(b)), float(np.median(ratios))
+
+
+STAGE_SCRIPT = """
+import json, sys, time
+from ci_ml.commands import check
+from ci_ml.stages import evaluate, gate, report, train, validate
+spent = {}
+def timer(module, name):
+    inner = getattr(module, name)
+    def wrapped(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+    setattr(module, name, wrapped)
+for dotted in STAGES:
+    module, name = dotted.split(".")
+    timer(globals()[module], name)
+from ci_ml.cli import main
+started = time.perf_counter()
+try:
+    main(["check"])
+except SystemExit:
+    pass
+spent["total (in process)"] = time.perf_counter() - started
+sys.stderr.write("STAGES " + json.dumps(spent) + "\\n")
+"""
+
+
+def stage_breakdown(project: Path, champion: bool) -> dict[str, float]:
+    fresh(project, champion)
+    script = f"STAGES = {STAGES!r}\n{STAGE_SCRIPT}"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=project, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - started
+    line = [x for x in done.stderr.splitlines() if x.startswith("STAGES ")]
+    if not line:
+        raise SystemExit(done.stderr)
+    spent: dict[str, float] = json.loads(line[-1].removeprefix("STAGES "))
+    return spent | {"wall (process)": wall}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--rows", default="100000,1000000", help="comma-separated sizes")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rows", default="10000,100000", help="comma-separated sizes")
+    parser.add_argument("--formats", default="skops", help="comma-separated: skops,pickle")
+    parser.add_argument("--stages", action="store_true", help="stage breakdown instead")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        penguins = Path(tmp) / "penguins"
-        shutil.copytree(EXAMPLES / "penguins", penguins, ignore=shutil.ignore_patterns(".ci-ml"))
-        cases = [("penguins example", penguins)]
         for rows in (int(r) for r in args.rows.split(",")):
-            cases.append((f"{rows:,} rows", generated_project(Path(tmp) / f"gen{rows}", rows)))
-        print("| case | model file | ci-ml check (s) | bare sklearn (s) | ratio |")
-        print("|---|---|---|---|---|")
-        for name, project in cases:
-            for fmt in ("skops", "pickle"):
+            project = generated_project(Path(tmp) / f"gen{rows}", rows)
+            for fmt in args.formats.split(","):
                 set_format(project / "ci-ml.yaml", fmt)
-                ci_ml, bare = compare(project, args.runs)
-                print(f"| {name} | {fmt} | {ci_ml:.2f} | {bare:.2f} | {ci_ml / bare:.2f} |")
-        helps = [timed([*CI_ML, "--help"], penguins) for _ in range(args.runs)]
-        print(f"\n`ci-ml --help` startup: {statistics.median(helps):.3f} s (median of {args.runs})")
+                run_case(project, rows, fmt, args)
+
+
+def run_case(project: Path, rows: int, fmt: str, args: argparse.Namespace) -> None:
+    if args.stages:
+        for champion in (False, True):
+            if champion:
+                make_champion(project)
+            spent = stage_breakdown(project, champion)
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in spent.items())
+            print(f"{rows:,} rows, {fmt}, {'with' if champion else 'no'} champion: {shown}")
+        return
+    print("| rows | model file | run | ci-ml check (s) | bare sklearn (s) | ratio |")
+    print("|---|---|---|---|---|---|")
+    first = compare(project, args.runs, champion=False)
+    make_champion(project)
+    second = compare(project, args.runs, champion=True)
+    for label, (a, b, ratio) in (("first", first), ("with champion", second)):
+        print(f"| {rows:,} | {fmt} | {label} | {a:.2f} | {b:.2f} | {ratio:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

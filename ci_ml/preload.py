@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import threading
-from typing import TYPE_CHECKING
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ci_ml.config import Config
+
+T = TypeVar("T")
 
 # what ci_ml.training imports to build the preprocessing pipeline
 _PIPELINE_MODULES = (
@@ -49,3 +55,32 @@ def _import_for_training(config: Config) -> None:
 def _preload() -> None:
     with contextlib.suppress(Exception):  # the stage that needs it will say what failed
         import skops.io  # noqa: F401
+
+
+def cores() -> int:
+    """The processors this process may run on (a runner's CPU set, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def alongside(work: Callable[[], T]) -> Callable[[], T]:
+    """Start `work` in one thread when a second core is free (else run it now); the
+    returned call waits for its result. Its BLAS/OpenMP pools get the cores the caller
+    does not use, so the two together never run more threads than there are cores.
+    Everything `work` imports must be imported by the caller first (see above)."""
+    spare = cores() - 1
+    if spare < 1:
+        done = work()
+        return lambda: done
+    from threadpoolctl import threadpool_limits
+
+    def bounded() -> T:
+        with threadpool_limits(limits=spare):
+            return work()
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ci-ml-alongside")
+    future = executor.submit(bounded)
+    executor.shutdown(wait=False)
+    return future.result

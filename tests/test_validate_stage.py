@@ -78,6 +78,8 @@ def test_drift_against_the_champion_warns_by_default_and_blocks_when_asked(examp
     drift = report["validation"]["drift"]
     assert {"body_mass_g", "flipper_length_mm"} <= set(drift["drifted_columns"])
     assert drift["target"]["role"] == "target" and drift["prediction"]["role"] == "prediction"
+    fresh_rows = len(pd.read_csv(project / "data/fresh.csv"))  # all of them: under 10,000
+    assert drift["prediction_sample"] == {"rows": fresh_rows, "size": fresh_rows, "seed": 0}
     assert any("data drift" in w for w in report["warnings"])
     markdown = (project / ".ci-ml/run/report.md").read_text()
     assert "Drift vs the champion's training data ⚠️" in markdown
@@ -185,3 +187,18 @@ def test_a_bad_batch_with_a_champion_is_invalid_data_not_a_crash(example, run_cl
 def _append_to(project, name: str, text: str) -> None:
     config = project / name
     config.write_text(config.read_text() + text)
+
+
+def test_prediction_drift_predicts_a_seeded_sample_the_size_of_the_profiles() -> None:
+    from ci_ml.stages.validate import prediction_sample
+
+    frame = pd.DataFrame({"x": np.arange(50_000)})
+    profile = {"prediction": {"rows": 2_000}}  # trained on 2,000 rows: 10,000 still
+    sample = prediction_sample(profile, len(frame), seed=7)
+    rows = sample.rows_of(frame)
+    assert len(rows) == 10_000 and rows["x"].is_unique
+    assert rows.equals(prediction_sample(profile, len(frame), seed=7).rows_of(frame))
+    assert not rows.equals(prediction_sample(profile, len(frame), seed=8).rows_of(frame))
+    assert sample.to_dict(9_990) == {"rows": 9_990, "size": 10_000, "seed": 7}
+    small = frame.head(300)
+    assert prediction_sample(profile, len(small), seed=7).rows_of(small) is small

@@ -16,11 +16,14 @@ from ci_ml.bundle import open_model
 from ci_ml.errors import EnvironmentProblem
 from ci_ml.metrics import config_metrics
 from ci_ml.modelfile import load_model, model_file_from_card
+from ci_ml.preload import alongside
 from ci_ml.records import EvaluationRecord
 from ci_ml.stages import baseline
 from ci_ml.training import CARD_NAME, model_features
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
     from ci_ml.comparison import BootstrapResult, Metric, Predictions
@@ -159,20 +162,34 @@ def score(
     if champion is not None and not _can_score(champion, data, warnings):
         champion = None
     contenders = {"challenger": challenger, "champion": champion}
-    xs = {r: model_features(data.eval[c.features]) for r, c in contenders.items() if c}
+    xs = _eval_features(data, contenders)
     preds = {r: _predict(c, xs[r], metrics) for r, c in contenders.items() if c}
     y = data.y_eval.to_numpy()
-    results, values = _bootstrap(config, metrics, y, preds)
+    # latency is timed first, with the cores to itself
+    budgets = _budgets(contenders, xs, measure_latency)
+    bootstrap = _bootstrap_alongside(config, metrics, y, preds)
     record: dict[str, Any] = {
-        "metrics": {m.name: _entry(m, r) for m, r in zip(metrics, results, strict=True)},
         "comparison": _comparison_settings(config, len(y)),
         "mcnemar": _mcnemar(config, y, preds),
         "slices": _slices(config, metrics, data, y, preds),
-        "budgets": _budgets(contenders, xs, measure_latency),
+        "budgets": budgets,
         "warnings": warnings,
     }
+    frame = _predictions_frame(data, preds)
+    results, values = bootstrap()
+    record["metrics"] = {m.name: _entry(m, r) for m, r in zip(metrics, results, strict=True)}
     resampled = {m.name: v for m, v in zip(metrics, values, strict=True)}
-    return Evaluation(record, _predictions_frame(data, preds), resampled)
+    return Evaluation(record, frame, resampled)
+
+
+def _bootstrap_alongside(
+    config: Config, metrics: list[Metric], y: np.ndarray, preds: dict[str, Predictions]
+) -> Callable[[], tuple[list[BootstrapResult], list[np.ndarray]]]:
+    """The bootstrap, the longest part, runs while McNemar, the slices and the
+    predictions table are computed; the returned call waits for it."""
+    from ci_ml.comparison import paired_bootstrap_values  # here: never imported in the thread
+
+    return alongside(lambda: _bootstrap(paired_bootstrap_values, config, metrics, y, preds))
 
 
 def _can_score(champion: Contender, data: Datasets, warnings: list[str]) -> bool:
@@ -185,11 +202,23 @@ def _can_score(champion: Contender, data: Datasets, warnings: list[str]) -> bool
     return not missing
 
 
+def _eval_features(
+    data: Datasets, contenders: dict[str, Contender | None]
+) -> dict[str, pd.DataFrame]:
+    """Each contender's eval features, adapted once for models trained on the same columns."""
+    adapted: dict[tuple[str, ...], pd.DataFrame] = {}
+    for contender in contenders.values():
+        if contender is not None and tuple(contender.features) not in adapted:
+            columns = tuple(contender.features)
+            adapted[columns] = model_features(data.eval[list(columns)])
+    return {r: adapted[tuple(c.features)] for r, c in contenders.items() if c}
+
+
 def _predict(contender: Contender, x: pd.DataFrame, metrics: list[Metric]) -> Predictions:
-    from ci_ml.comparison import collect_predictions
+    from ci_ml.labels import predict_once
 
     try:
-        return collect_predictions(contender.model, x, metrics)
+        return predict_once(contender.model, x, metrics)
     except (ValueError, TypeError, AttributeError) as exc:
         raise EnvironmentProblem(
             f"the {contender.role} cannot predict the eval rows: {exc}"
@@ -197,10 +226,12 @@ def _predict(contender: Contender, x: pd.DataFrame, metrics: list[Metric]) -> Pr
 
 
 def _bootstrap(
-    config: Config, metrics: list[Metric], y: np.ndarray, preds: dict[str, Predictions]
+    paired_bootstrap_values: Callable[..., tuple[list[BootstrapResult], list[np.ndarray]]],
+    config: Config,
+    metrics: list[Metric],
+    y: np.ndarray,
+    preds: dict[str, Predictions],
 ) -> tuple[list[BootstrapResult], list[np.ndarray]]:
-    from ci_ml.comparison import paired_bootstrap_values
-
     settings = config.evaluation
     try:
         return paired_bootstrap_values(

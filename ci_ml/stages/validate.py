@@ -195,11 +195,40 @@ def _drift(
 ) -> dict[str, Any]:
     """Drift of the training data from the champion's training profile."""
     assert champion.version is not None
-    predictions = None
+    predictions, sample = None, None
     if "prediction" in profile:
-        predictions = _champion_predictions(champion, profile, frame)
+        sample = prediction_sample(profile, len(frame), config.data.seed)
+        predictions = _champion_predictions(champion, profile, sample.rows_of(frame))
     result = compare_with_profile(config, profile, config.data.train, predictions)
+    if predictions is not None and sample is not None:
+        result["prediction_sample"] = sample.to_dict(len(predictions))
     return result | {"champion": champion.version.number}
+
+
+@dataclass(frozen=True)
+class PredictionSample:
+    """Which rows the champion predicts for prediction drift: a seeded sample as large as
+    the one its training profile was built from (a distribution needs no more rows)."""
+
+    size: int
+    seed: int
+
+    def rows_of(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.size >= len(frame):
+            return frame
+        return frame.sample(n=self.size, random_state=self.seed)
+
+    def to_dict(self, predicted: int) -> dict[str, Any]:
+        return {"rows": predicted, "size": self.size, "seed": self.seed}
+
+
+def prediction_sample(profile: dict[str, Any], rows: int, seed: int) -> PredictionSample:
+    """As many rows as training samples for the profile's predictions (or as the profile
+    holds, when more): every row of a small file, 10,000 of a large one."""
+    from ci_ml.stages.train import PREDICTION_SAMPLE
+
+    profiled = int((profile.get("prediction") or {}).get("rows") or 0)
+    return PredictionSample(min(rows, max(profiled, PREDICTION_SAMPLE)), seed)
 
 
 def _type_failures(
