@@ -147,7 +147,7 @@ def refuse_cluster_validation(config: Config) -> None:
             "validation: engine: spark does not run the schema rules on the cluster yet; "
             "set validation.enabled: false, or use engine: local"
         )
-    if (config.raw.get("drift") or {}).get("enabled") is not False:
+    if config.drift.enabled:
         refuse_drift_on_spark(config, "set drift.enabled: false, or use engine: local")
 
 

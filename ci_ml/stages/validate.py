@@ -184,8 +184,7 @@ def failure(rule: str, column: str | None, message: str, severity: str = "error"
 
 def _champion_profile(config: Config, champion: Champion) -> dict[str, Any] | None:
     """The profile of the champion's training data, unless drift is turned off."""
-    section = config.raw.get("drift") or {}
-    if section.get("enabled") is False or champion.version is None:
+    if not config.drift.enabled or champion.version is None:
         return None
     return champion.registry.profile(champion.version.number)
 
@@ -311,7 +310,7 @@ def compare_with_profile(
 ) -> dict[str, Any]:
     from ci_ml.validation import DriftOptions, detect_drift
 
-    options = DriftOptions.from_config(config.raw.get("drift"))
+    options = DriftOptions.from_config(config.drift.options)
     reference = profile.get("prediction") if predictions is not None else None
     result = detect_drift(
         profile, path, options, predictions=predictions, prediction_profile=reference
