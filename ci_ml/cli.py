@@ -119,7 +119,9 @@ def _publish(github: bool | None, comment: str) -> Any:
 def _workspace(config_path: str, run_dir: str | None, report_id: str | None = None) -> Any:
     from ci_ml.workspace import open_workspace
 
-    return open_workspace(config_path, run_dir, report_id)
+    context = click.get_current_context(silent=True)
+    registry = (context.find_root().obj or {}).get("registry") if context else None
+    return open_workspace(config_path, run_dir, report_id, registry)
 
 
 def _exit(code: int) -> None:
@@ -128,7 +130,16 @@ def _exit(code: int) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ci-ml")
-def cli() -> None:
+@click.option(
+    "--registry",
+    "registry_override",
+    type=click.Choice(["local"]),
+    envvar="CI_ML_REGISTRY",
+    help="Use a local registry (registry.path, default .ci-ml/registry) whatever "
+    "ci-ml.yaml names: an offline run on a laptop, with no GitHub or MLflow.",
+)
+@click.pass_context
+def cli(ctx: click.Context, registry_override: str | None) -> None:
     """Continuous training for tabular models: validate the data, train a
     challenger, compare it with the champion, gate, report and promote.
 
@@ -136,6 +147,7 @@ def cli() -> None:
     2 usage or config error, 3 environment error (missing file, corrupt
     artifact, unreachable API).
     """
+    ctx.obj = {"registry": registry_override}
 
 
 @cli.command()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -71,10 +73,27 @@ class GitHubSettings:
 
 def _token_from(env: Mapping[str, str]) -> str:
     # Actions turns input `github-token` into INPUT_GITHUB-TOKEN (hyphen kept).
-    for name in ("INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN", "GITHUB_TOKEN"):
+    # GH_TOKEN: the GitHub CLI's variable, which many laptops already have
+    for name in ("INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"):
         if env.get(name):
             return env[name]
     return ""
+
+
+def gh_cli_token() -> str:
+    """The token of a logged-in GitHub CLI (`gh auth token`), or "" without one: on a
+    laptop, reading the champion from GitHub Releases needs no token set by hand."""
+    gh = shutil.which("gh")
+    if gh is None:
+        return ""
+    try:
+        done = subprocess.run(
+            [gh, "auth", "token"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    token = done.stdout.strip()
+    return token if done.returncode == 0 and token and "\n" not in token else ""
 
 
 def _path_or_none(value: str | None) -> Path | None:

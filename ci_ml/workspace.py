@@ -25,11 +25,19 @@ class Workspace:
 
 
 def open_workspace(
-    config_path: str, run_dir: str | None, report_id: str | None = None
+    config_path: str,
+    run_dir: str | None,
+    report_id: str | None = None,
+    registry: str | None = None,
 ) -> Workspace:
     """Load the config; the run directory defaults to .ci-ml/run beside it, so
-    several models in one repository never share one."""
+    several models in one repository never share one. `registry="local"` swaps the
+    configured backend for the local one at registry.path (an offline run)."""
     config = load_config(config_path)
+    if registry == "local":
+        config = dataclasses.replace(
+            config, registry=dataclasses.replace(config.registry, backend="local")
+        )
     _importable(config.root)
     if report_id:
         config = dataclasses.replace(config, report_id=check_report_id(report_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -428,6 +429,51 @@ def project(example, fake_github, monkeypatch) -> Path:
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     monkeypatch.setattr(github_releases, "CLIENT_OPTIONS", FAST)
     return folder
+
+
+def _laptop(monkeypatch, tmp_path: Path, gh_token: str | None = None) -> None:
+    """No token in the environment, as on a laptop; a logged-in `gh` only when given
+    (a stand-in script: the real CLI would need github.com)."""
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB-TOKEN", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    if gh_token:
+        gh = tools / "gh"
+        gh.write_text(
+            f'#!/bin/sh\n[ "$1 $2" = "auth token" ] && echo {gh_token} && exit 0\nexit 1\n'
+        )
+        gh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_with_no_token_check_says_how_to_supply_one_or_run_offline(
+    project, run_cli, monkeypatch, tmp_path
+):
+    _laptop(monkeypatch, tmp_path)
+    result = run_cli("check", cwd=project)
+    assert result.code == 3
+    assert "GH_TOKEN" in result.err and "gh auth login" in result.err
+    assert "--registry local" in result.err and "Traceback" not in result.err
+
+
+def test_registry_local_runs_offline_whatever_the_config_names(
+    project, run_cli, monkeypatch, tmp_path, fake_github
+):
+    _laptop(monkeypatch, tmp_path)
+    result = run_cli("--registry", "local", "check", "--promote", cwd=project)
+    assert result.code == 0, result.err
+    assert (project / ".ci-ml" / "registry" / "champion.json").is_file()
+    assert fake_github.state.repo(REPO).releases == {}  # nothing went to GitHub
+
+
+def test_a_logged_in_gh_cli_supplies_the_token(project, run_cli, monkeypatch, tmp_path):
+    first = run_cli("check", "--promote", cwd=project)  # v1, with the workflow's token
+    assert first.code == 0, first.err
+    _laptop(monkeypatch, tmp_path, gh_token=TOKEN)
+    second = run_cli("check", "-c", "ci-ml.fresh.yaml", "--format", "json", cwd=project)
+    assert second.code in (0, 1), second.err
+    assert json.loads(second.out)["champion"] == 1  # compared with v1 on GitHub
 
 
 def _json(result) -> dict[str, Any]:

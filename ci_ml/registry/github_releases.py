@@ -45,6 +45,7 @@ No branch (404) means no champion yet: the first run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import tempfile
@@ -56,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 from ci_ml import lineage
 from ci_ml.bundle import CARD, PROFILE, RECORD, ModelBundle, ModelFile
 from ci_ml.data import sha256_file
+from ci_ml.environment import gh_cli_token
 from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.github import (
     ClientOptions,
@@ -89,10 +91,14 @@ CLIENT_OPTIONS = ClientOptions()
 def open_github_releases(config: Config) -> GitHubReleasesRegistry:
     """The registry named by ci-ml.yaml; token and API URL come from the environment only."""
     settings = GitHubSettings.from_env()
+    if not settings.token and not settings.in_actions:
+        settings = dataclasses.replace(settings, token=gh_cli_token())
     if not settings.token:
         raise EnvironmentProblem(
-            "registry.backend github-releases needs a GitHub token: set GITHUB_TOKEN "
-            "(in a workflow: permissions contents: write)"
+            "registry.backend github-releases needs a GitHub token: set GITHUB_TOKEN or "
+            "GH_TOKEN, or log in with `gh auth login` (reading the champion needs only "
+            "read access; promoting needs contents: write); to run offline against a "
+            "local registry instead, use `ci-ml --registry local ...`"
         )
     repository = config.registry.repository or settings.repository
     if not repository:
