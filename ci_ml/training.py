@@ -63,9 +63,12 @@ def make_estimator(config: Config) -> Any:
 
 
 def _validate_params(estimator: Any) -> None:
-    """scikit-learn checks parameters only in `fit`; its own check runs here, before any data."""
+    """scikit-learn checks parameters only in `fit`; its own check runs here, before any data.
+    Estimators of other packages inherit `_validate_params` from BaseEstimator but declare no
+    `_parameter_constraints` for it to check against (lightgbm, xgboost): they are left to
+    their own `fit`."""
     check = getattr(estimator, "_validate_params", None)
-    if callable(check):
+    if callable(check) and isinstance(getattr(estimator, "_parameter_constraints", None), dict):
         check()
 
 
