@@ -38,6 +38,7 @@ class GitHubSettings:
     head_sha: str = ""  # PR head, or workflow_run head: GITHUB_SHA is a merge commit there
     server_url: str = "https://github.com"
     run_id: str = ""
+    job: str = ""  # the job's id in its workflow, for "add permissions to job X"
     output_path: Path | None = None
     summary_path: Path | None = None
 
@@ -66,6 +67,7 @@ class GitHubSettings:
             head_sha=head_sha or env.get("GITHUB_SHA", ""),
             server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
             run_id=env.get("GITHUB_RUN_ID", ""),
+            job=env.get("GITHUB_JOB", ""),
             output_path=_path_or_none(env.get("GITHUB_OUTPUT")),
             summary_path=_path_or_none(env.get("GITHUB_STEP_SUMMARY")),
         )

@@ -50,9 +50,8 @@ def test_an_expired_token_is_401_saying_so(fake_github: FakeGitHub) -> None:
 def test_promotion_without_contents_write_names_the_permission_and_the_job(
     fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GITHUB_JOB", "promote")
     fake_github.token(TOKEN, permissions={"contents": "read"})
-    registry = registry_on(fake_github, tmp_path, event_name="schedule")
+    registry = registry_on(fake_github, tmp_path, event_name="schedule", job="promote")
 
     with pytest.raises(GitHubCallFailed) as failed:
         registry.add(trained_folder(tmp_path, "m"))

@@ -17,7 +17,7 @@ def run(
     settings = env.github
     if not settings.repository:
         raise EnvironmentProblem("failure-issue: GITHUB_REPOSITORY is not set (owner/name)")
-    context = CallContext(options or ClientOptions(), settings.token, settings.event_name)
+    context = CallContext.of(settings, options)
     repo = make_client(settings, context.options, lazy=True).get_repo(settings.repository)
     result = open_or_comment(repo, failure_note(settings.run_url, what), context)
     say(f"failure-issue: {result.action} issue #{result.number} ({result.url})")

@@ -12,7 +12,7 @@ from ci_ml.workspace import Workspace, say
 def run(ws: Workspace, sha: str, options: ClientOptions | None = None) -> int:
     """Outputs run-id and run-url; exit 1 when that check did not pass."""
     settings = ws.env.github
-    context = CallContext(options or ClientOptions(), settings.token, settings.event_name)
+    context = CallContext.of(settings, options)
     repo = make_client(settings, context.options, lazy=True).get_repo(settings.repository)
     check = find_check(repo, sha, ws.config.report_id, context)
     if ws.env.output_path:

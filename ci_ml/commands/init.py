@@ -17,6 +17,7 @@ from string import Template
 from typing import Any
 
 from ci_ml import __version__
+from ci_ml.environment import Environment
 from ci_ml.errors import PASSED, ConfigError
 from ci_ml.workspace import say, shown_path
 
@@ -64,10 +65,9 @@ def github_remote(repo: Path) -> str | None:
 def choose_registry(repo: Path) -> Registry:
     """github-releases where CI runs on GitHub (a hosted runner starts empty, so a local
     registry would never hold a champion there); local elsewhere."""
-    if os.environ.get("GITHUB_REPOSITORY"):
-        return Registry(
-            "github-releases", f"GITHUB_REPOSITORY is {os.environ['GITHUB_REPOSITORY']}"
-        )
+    repository = Environment.from_os().variables.get("GITHUB_REPOSITORY")
+    if repository:
+        return Registry("github-releases", f"GITHUB_REPOSITORY is {repository}")
     remote = github_remote(repo)
     if remote:
         return Registry("github-releases", f"the git remote {remote} is on GitHub")

@@ -26,7 +26,7 @@ def run(
     if not settings.repository:
         raise EnvironmentProblem("retrain-pr: GITHUB_REPOSITORY is not set (owner/name)")
     proposal = _proposal(RunDir(Path(run_dir)), env, artifact_url)
-    context = CallContext(options or ClientOptions(), settings.token, settings.event_name)
+    context = CallContext.of(settings, options)
     repo = make_client(settings, context.options, lazy=True).get_repo(settings.repository)
     result = propose_retrain(repo, proposal, context)
     _say(result, proposal)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,6 +154,11 @@ class CallContext:
     options: ClientOptions
     token: str = ""
     event_name: str = ""
+    job: str = ""
+
+    @classmethod
+    def of(cls, settings: GitHubSettings, options: ClientOptions | None = None) -> CallContext:
+        return cls(options or ClientOptions(), settings.token, settings.event_name, settings.job)
 
 
 def github_call(what: str, action: Callable[[], T], context: CallContext, permission: str) -> T:
@@ -165,7 +169,8 @@ def github_call(what: str, action: Callable[[], T], context: CallContext, permis
     try:
         return with_backoff(action, context.options)
     except GithubException as error:
-        text = f"GitHub: could not {what}: {describe_error(error, permission, context.event_name)}"
+        why = describe_error(error, permission, context.event_name, context.job)
+        text = f"GitHub: could not {what}: {why}"
         raise GitHubCallFailed(
             redact(text, context.token), error.status, github_message(error)
         ) from error
@@ -191,25 +196,27 @@ def github_message(error: Exception) -> str:
     return str(data.get("message") or "") if isinstance(data, dict) else ""
 
 
-def describe_error(error: Exception, permission: str | None = None, event_name: str = "") -> str:
+def describe_error(
+    error: Exception, permission: str | None = None, event_name: str = "", job: str = ""
+) -> str:
     """One line: the status, GitHub's message and what to change (permission, token, limit)."""
     from github.GithubException import GithubException
 
     if not isinstance(error, GithubException):
         return f"{type(error).__name__}: {error}"
     text = f"GitHub answered {error.status}: {github_message(error) or error.message or ''}"
-    return (text.strip() + _advice(error, permission, event_name)).strip()
+    return (text.strip() + _advice(error, permission, event_name, job)).strip()
 
 
-def _advice(error: Exception, permission: str | None, event_name: str) -> str:
+def _advice(error: Exception, permission: str | None, event_name: str, job: str) -> str:
     status = getattr(error, "status", None)
     if status == 401:
         return " (the token is expired, revoked or malformed: pass a valid github-token)"
     if status in (403, 429) and rate_limit_wait(error) is not None:
         return _rate_limit_advice(error)
     if status == 403 and permission:
-        job = os.environ.get("GITHUB_JOB") or "this job"
-        text = f" (the token lacks `{permission}`: add `permissions: {permission}` to job {job}"
+        text = f" (the token lacks `{permission}`: add `permissions: {permission}` to job "
+        text += job or "this job"
         if event_name in ("pull_request", "pull_request_target"):
             text += "; a pull request from a fork always gets a read-only token"
         return text + ")"

@@ -28,7 +28,7 @@ def send_dispatch(settings: GitHubSettings, event_type: str, payload: dict[str, 
         url = f"{repo.url}/dispatches"
         with_backoff(lambda: repo.requester.requestJsonAndCheck("POST", url, input=body))
     except GithubException as exc:
-        why = describe_error(exc, PERMISSION, settings.event_name)
+        why = describe_error(exc, PERMISSION, settings.event_name, settings.job)
         raise EnvironmentProblem(f"repository_dispatch to {settings.repository}: {why}") from exc
     except OSError as exc:
         raise EnvironmentProblem(f"repository_dispatch to {settings.repository}: {exc}") from exc

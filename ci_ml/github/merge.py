@@ -29,7 +29,7 @@ def note_on_pull_request(
 ) -> bool:
     """Post (or edit) the promotion note on the PR; False, with a ::warning::, if GitHub
     refused. The promotion is done either way: the note must not undo or fail it."""
-    context = CallContext(options or ClientOptions(), settings.token, settings.event_name)
+    context = CallContext.of(settings, options)
     try:
         repo = make_client(settings, context.options, lazy=True).get_repo(settings.repository)
         github_call(

@@ -122,7 +122,7 @@ def _attempt(
         repo = make_client(settings, options, lazy=True).get_repo(settings.repository)
         return with_backoff(lambda: action(repo), options)
     except Exception as error:  # posting must never decide the verdict: report, carry on
-        text = describe_error(error, permission, settings.event_name)
+        text = describe_error(error, permission, settings.event_name, settings.job)
         problem = _redact(f"could not {what}: {text}", settings.token)
         print(annotation("warning", problem, title="ci-ml"), file=sys.stderr, flush=True)
         failures.append(problem)

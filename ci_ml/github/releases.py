@@ -109,7 +109,7 @@ class ReleaseStore:
     ) -> None:
         self._options = options or ClientOptions()
         self._token = settings.token
-        self._context = CallContext(self._options, settings.token, settings.event_name)
+        self._context = CallContext.of(settings, self._options)
         # Not lazy: a lazy GitRef keeps the GET-only /git/ref/ URL and cannot be PATCHed.
         # The repository is read once per process (each stage opens the registry).
         key = (settings.api_url, repository, hashlib.sha256(settings.token.encode()).hexdigest())
