@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -210,7 +211,7 @@ def _ship_package(session: SparkSession) -> None:
         for path in sorted(root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 archive.write(path, path.relative_to(root.parent).as_posix())
-    target = Path(os.environ.get("TMPDIR", "/tmp")) / f"ci_ml-{ci_ml.__version__}-{os.getpid()}.zip"
+    target = Path(tempfile.gettempdir()) / f"ci_ml-{ci_ml.__version__}-{os.getpid()}.zip"
     target.write_bytes(buffer.getvalue())
     try:
         session.addArtifacts(str(target), pyfile=True)
