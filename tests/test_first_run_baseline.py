@@ -180,7 +180,7 @@ def test_the_report_shows_the_primary_metric_across_versions(
     report = _report(promoted_twice)
     assert [p["version"] for p in report["trend"]] == [1, 2]
     html = support.github_html((promoted_twice / ".ci-ml/run/report.md").read_text())
-    assert "Primary metric across registry versions" in html
+    assert "Primary metric across champion versions" in html
     assert "<td>v1</td>" in html and "<td>v2</td>" in html
 
 

@@ -98,7 +98,10 @@ class Registry(Protocol):
         """Restore the previous champion (or version `to`) and log it."""
         ...
 
-    def audit_log(self) -> list[dict[str, Any]]: ...
+    def audit_log(self, fresh: bool = True) -> list[dict[str, Any]]:
+        """The audit entries, oldest first. `fresh=False` allows the log as this process
+        last read it (with the champion), for display: no extra request."""
+        ...
 
     def note(self, entry: dict[str, Any]) -> None:
         """Append an audit entry that moves no champion (an `announce` entry)."""

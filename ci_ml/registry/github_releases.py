@@ -126,6 +126,8 @@ class GitHubReleasesRegistry:
         self.branch = f"ci-ml/{name}/registry"
         self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="ci-ml-releases-"))
         self._tag = re.compile(re.escape(self.tag_prefix) + r"v([1-9][0-9]*)$")
+        # the pointer branch as this process last read it: (head, champion.json, audit)
+        self._last_read: tuple[str | None, dict[str, Any], str] | None = None
         self._seen: dict[str, Any] | None = None  # the pointer champion() last read
         self._bytes: dict[int, bytes] = {}  # asset id -> content; assets never change in place
 
@@ -399,7 +401,9 @@ class GitHubReleasesRegistry:
 
         return self.version(self._swap(decide))
 
-    def audit_log(self) -> list[dict[str, Any]]:
+    def audit_log(self, fresh: bool = True) -> list[dict[str, Any]]:
+        if not fresh and self._last_read is not None:
+            return parse_audit(self._last_read[2])  # read with the champion, this run
         return parse_audit(self._read_pointer()[2])
 
     def note(self, entry: dict[str, Any]) -> None:
@@ -428,6 +432,7 @@ class GitHubReleasesRegistry:
             raise IntegrityError(
                 f"branch {self.branch} ({head[:12]}): no readable {CHAMPION}: {exc}"
             ) from exc
+        self._last_read = (head, pointer, audit)
         return head, pointer, audit
 
     def _swap(

@@ -120,7 +120,7 @@ class LocalRegistry:
             self._move_pointer(pointer, target, history, entry)
         return self.version(target)
 
-    def audit_log(self) -> list[dict[str, Any]]:
+    def audit_log(self, fresh: bool = True) -> list[dict[str, Any]]:
         """Every entry in order; a torn line is reported as an `unreadable` entry, and
         the entry of a change whose append has not landed yet comes from the pointer."""
         entries = parse_audit(self._log_text())

@@ -204,7 +204,7 @@ class MlflowRegistry:
             return None  # a version trained before profiles existed
         return ModelBundle(folder, {}).profile()
 
-    def audit_log(self) -> list[dict[str, Any]]:
+    def audit_log(self, fresh: bool = True) -> list[dict[str, Any]]:
         current, tags = self._state()
         entries = _entries(tags)
         pending = _pending(tags)

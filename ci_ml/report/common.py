@@ -273,11 +273,11 @@ def power_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-TREND_HEADERS = ["version", "created"]
+TREND_HEADERS = ["version", "promoted"]
 
 
 def trend_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
-    """The primary metric of the last registry versions, oldest first (two or more)."""
+    """The primary metric of the last champions, oldest first (two or more)."""
     points = report.get("trend") or []
     if len(points) < 2:
         return None

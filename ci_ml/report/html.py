@@ -48,7 +48,7 @@ def render(report: dict[str, Any]) -> str:
         _section("Data validation", _table(common.FAILURE_HEADERS, common.failure_rows(report))),
         _section("Drift vs the champion's training data", _drift(report)),
         "".join(f'<p class="warning">⚠️ {escape(w)}</p>' for w in common.warnings_of(report)),
-        _section("Primary metric across registry versions", _trend(report)),
+        _section("Primary metric across champion versions", _trend(report)),
         _section("Lineage", _lineage(report)),
     ]
     title = escape(f"ci-ml · {report['name']} · {report['verdict']}")

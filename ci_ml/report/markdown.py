@@ -66,7 +66,7 @@ def _trend(report: dict[str, Any]) -> str:
     table = common.trend_table(report)
     if table is None:
         return ""
-    return _section("Primary metric across registry versions", *table)
+    return _section("Primary metric across champion versions", *table)
 
 
 def _forest(report: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ def render(report: dict[str, Any]) -> str:
     parts.extend(f"warning: {w}" for w in common.warnings_of(report))
     trend = common.trend_table(report)
     if trend:
-        parts.append("Primary metric across registry versions\n" + _table(*trend))
+        parts.append("Primary metric across champion versions\n" + _table(*trend))
     return "\n\n".join(p for p in parts if p) + "\n"
 
 

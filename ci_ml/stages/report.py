@@ -41,19 +41,27 @@ TREND_VERSIONS = 10
 
 
 def _trend(config: Config, registry: Callable[[], Registry]) -> list[dict[str, Any]] | None:
-    """The primary metric of the last registry versions, from their cards (no model is
-    loaded); None below two versions."""
+    """The primary metric of the last champions, from the audit log's promotions: one read
+    whatever the number of versions (on GitHub the registry branch holds it; no model card
+    or model is fetched). None below two promotions."""
     from ci_ml.metrics import MetricName
 
-    versions = registry().versions()[-TREND_VERSIONS:]
-    if len(versions) < 2:
+    promotions = [
+        entry
+        for entry in registry().audit_log(fresh=False)
+        if entry.get("event") == "promote" and isinstance(entry.get("metrics"), dict)
+    ][-TREND_VERSIONS:]
+    if len(promotions) < 2:
         return None
     name = MetricName.of(config.primary_metric, None)
-    points = []
-    for v in versions:
-        value = (v.card.get("metrics") or {}).get(config.primary_metric)
-        points.append({"version": v.number, "value": name.shown(value), "created_at": v.created_at})
-    return points
+    return [
+        {
+            "version": entry["version"],
+            "value": name.shown(entry["metrics"].get(config.primary_metric)),
+            "created_at": entry.get("at"),
+        }
+        for entry in promotions
+    ]
 
 
 def _champion_card(
