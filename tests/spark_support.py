@@ -39,6 +39,8 @@ REGRESSION_METRICS = (
     "neg_mean_squared_error",
 )
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 def eval_rows(n_rows: int, task: str, seed: int = 0) -> pd.DataFrame:
     """Three numeric features, an id, and a target that depends on them."""
@@ -100,13 +102,20 @@ def spark_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from ci_ml.engines.settings import SparkSettings
     from ci_ml.engines.spark import SparkEngine
 
-    # the local server puts its warehouse (catalog tables) under the current folder
-    old = Path.cwd()
+    # the local server puts its warehouse (catalog tables) under the current folder; its
+    # Python workers find the tests' own estimators (FlakyTree) on PYTHONPATH, as a team's
+    # estimator package is installed on its cluster
+    old, old_path = Path.cwd(), os.environ.get("PYTHONPATH")
     os.chdir(tmp_path_factory.mktemp("spark"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), old_path) if p)
     try:
         engine = SparkEngine(SparkSettings("local[2,2]"))  # two attempts per task
     finally:
         os.chdir(old)
+        if old_path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old_path
     yield engine
     engine.close()
 
