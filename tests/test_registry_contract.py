@@ -14,9 +14,15 @@ import threading
 
 import pytest
 
-from ci_ml.errors import ENVIRONMENT, EnvironmentProblem, IntegrityError
+from ci_ml.errors import ENVIRONMENT, USAGE, EnvironmentProblem, IntegrityError
 from ci_ml.modelfile import load_model
-from ci_ml.registry.base import RegistryRefused
+from ci_ml.registry.base import (
+    MissingVersion,
+    RegistryRefused,
+    UnknownVersion,
+    held_versions,
+    user_version,
+)
 from tests.registry_support import WHO, add, backend, trained_folder
 
 __all__ = ["backend"]  # the fixture, shared with the security and crash suites
@@ -121,8 +127,27 @@ def test_rollback_walks_back_through_champions_and_to_a_chosen_version(backend, 
 
 
 def test_rollback_with_no_champion_is_refused(backend):
-    with pytest.raises(RegistryRefused, match="nothing to roll back to"):
+    with pytest.raises(RegistryRefused, match="nothing to roll back to") as refused:
         backend.registry.rollback(WHO)
+    assert "there is no champion yet (the registry has no promotions)" in refused.value.message
+
+
+def test_a_version_a_user_names_that_does_not_exist_is_a_usage_error(backend, tmp_path):
+    registry = backend.registry
+    add(backend, tmp_path, "a", "b")
+    registry.promote(1, None, WHO)
+    with pytest.raises(UnknownVersion, match=r"no version 7 .*; it holds versions 1, 2$") as named:
+        user_version(registry, 7)
+    assert named.value.exit_code == USAGE
+    with pytest.raises(MissingVersion, match="no version 7") as missing:
+        registry.rollback(WHO, to=7)
+    assert missing.value.number == 7 and registry.champion().number == 1
+
+
+def test_a_long_registry_is_listed_by_its_first_and_last_versions():
+    assert held_versions([]) == "it holds no versions yet"
+    assert held_versions([4]) == "it holds version 4"
+    assert held_versions(list(range(1, 51))) == "it holds versions 1, 2, 3, …, 48, 49, 50"
 
 
 def test_the_audit_log_records_each_change_in_order(backend, tmp_path):

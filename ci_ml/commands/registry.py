@@ -11,7 +11,7 @@ from ci_ml.github.plan import write_step_outputs
 from ci_ml.metrics import MetricName
 from ci_ml.output import Output, emit
 from ci_ml.registry import describe, open_registry
-from ci_ml.registry.base import Version
+from ci_ml.registry.base import Version, user_version
 from ci_ml.registry.pull import Pulled
 from ci_ml.registry.pull import pull as registry_pull
 from ci_ml.report import numbers
@@ -58,7 +58,7 @@ def _short(digest: Any) -> str:
 
 def show(ws: Workspace, number: int | None, output_format: str = "text") -> int:
     registry = open_registry(ws.config)
-    version = registry.version(number) if number is not None else registry.champion()
+    version = user_version(registry, number) if number is not None else registry.champion()
     emit(version_view(ws.config, version), output_format)
     return PASSED
 

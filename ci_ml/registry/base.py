@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ci_ml.bundle import ModelFile
-from ci_ml.errors import VERDICT, CiMlError
+from ci_ml.errors import USAGE, VERDICT, CiMlError, EnvironmentProblem
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,48 @@ class RegistryRefused(CiMlError):
     exit_code = VERDICT
 
 
+class MissingVersion(EnvironmentProblem):
+    """The registry holds no version `number`: an environment problem when a pointer
+    names it (exit 3), the user's mistake when they did (`user_version`, exit 2)."""
+
+    def __init__(self, where: str, number: int, detail: str = "in the registry") -> None:
+        super().__init__(f"{where}: no version {number} {detail}")
+        self.number = number
+
+
+class UnknownVersion(CiMlError):
+    """A version number a user asked for that the registry does not hold."""
+
+    exit_code = USAGE
+
+
+SHOWN_AT_EACH_END = 3  # versions listed from each end of a long registry
+
+
+def unknown_version(registry: Registry, missing: MissingVersion) -> UnknownVersion:
+    """The usage error for a version a user named, listing the versions there are."""
+    numbers = [version.number for version in registry.versions()]
+    return UnknownVersion(f"{missing.message}; {held_versions(numbers)}")
+
+
+def held_versions(numbers: list[int]) -> str:
+    """`it holds versions 1, 2, 3, …, 48, 49, 50`: the first and last few."""
+    if not numbers:
+        return "it holds no versions yet"
+    shown = [str(n) for n in numbers]
+    if len(shown) > 2 * SHOWN_AT_EACH_END:
+        shown = [*shown[:SHOWN_AT_EACH_END], "…", *shown[-SHOWN_AT_EACH_END:]]
+    return f"it holds version{'s' if len(numbers) > 1 else ''} {', '.join(shown)}"
+
+
+def user_version(registry: Registry, number: int) -> Version:
+    """Version `number` as a user asked for it (`registry show N`, `pull --version N`)."""
+    try:
+        return registry.version(number)
+    except MissingVersion as missing:
+        raise unknown_version(registry, missing) from missing
+
+
 class Registry(Protocol):
     """What every backend offers; the shared contract tests exercise exactly this."""
 
@@ -118,9 +160,14 @@ def rollback_target(
     to before it; any other version is restored with the history unchanged.
     """
     if to is None:
+        if current is None:
+            raise RegistryRefused(
+                "nothing to roll back to: there is no champion yet (the registry has no promotions)"
+            )
         if not history:
             raise RegistryRefused(
-                f"nothing to roll back to: {version_name(current)} has no earlier champion"
+                f"nothing to roll back to: version {current} is the first champion "
+                "(there is no earlier champion to restore)"
             )
         return history[-1], history[:-1]
     if to == current:

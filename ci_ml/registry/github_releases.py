@@ -67,6 +67,7 @@ from ci_ml.github import (
     ReleaseStore,
 )
 from ci_ml.registry.base import (
+    MissingVersion,
     RegistryRefused,
     Version,
     Who,
@@ -205,10 +206,8 @@ class GitHubReleasesRegistry:
     def _release(self, number: int) -> ReleaseInfo:
         release = self.store.published_release(f"{self.tag_prefix}v{number}")
         if release is None or release.asset(RECORD) is None:
-            raise EnvironmentProblem(
-                f"{self.store_name}: no version {number} (no published release "
-                f"{self.tag_prefix}v{number} with a record.json)"
-            )
+            detail = f"(no published release {self.tag_prefix}v{number} with a record.json)"
+            raise MissingVersion(self.store_name, number, detail)
         return release
 
     @property

@@ -31,7 +31,14 @@ from typing import Any
 from ci_ml import lineage
 from ci_ml.bundle import RECORD, ModelBundle, ModelFile, read_json, share
 from ci_ml.errors import EnvironmentProblem, IntegrityError
-from ci_ml.registry.base import Version, Who, parse_audit, rollback_target, stale_champion
+from ci_ml.registry.base import (
+    MissingVersion,
+    Version,
+    Who,
+    parse_audit,
+    rollback_target,
+    stale_champion,
+)
 from ci_ml.rundir import write_json_atomic
 
 POINTER = "champion.json"
@@ -66,7 +73,7 @@ class LocalRegistry:
     def _folder(self, number: int) -> Path:
         folder = self._versions_dir / str(number)
         if not folder.is_dir():
-            raise EnvironmentProblem(f"{self.path}: no version {number} in the registry")
+            raise MissingVersion(str(self.path), number)
         return folder
 
     def champion(self) -> Version | None:

@@ -92,6 +92,7 @@ from ci_ml import lineage
 from ci_ml.bundle import CARD, PROFILE, ModelBundle, ModelFile, open_model, verify
 from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.registry.base import (
+    MissingVersion,
     Version,
     Who,
     parse_audit,
@@ -394,7 +395,7 @@ class MlflowRegistry:
         with self._server(f"reading version {number}"):
             found = _none_if_missing(lambda: self._client.get_model_version(self.name, number))
         if found is None or SHA_TAG not in found.tags:
-            raise EnvironmentProblem(f"{self.where}: no version {number} in the registry")
+            raise MissingVersion(self.where, number)
         return found
 
     def _search(self) -> list[Any]:

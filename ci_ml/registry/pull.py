@@ -30,6 +30,7 @@ from ci_ml.bundle import (
     verify,
 )
 from ci_ml.errors import ConfigError, EnvironmentProblem
+from ci_ml.registry.base import user_version
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,7 +63,7 @@ def pull(registry: Registry, out: Path, number: int | None = None, where: str = 
     champion = registry.champion()
     if number is None and champion is None:
         raise EnvironmentProblem(f"{where}: no champion yet; nothing to pull")
-    chosen = champion if number is None else registry.version(number)
+    chosen = champion if number is None else user_version(registry, number)
     assert chosen is not None  # narrowed above
     _require_ours(out)
     vouched = registry.model_file(chosen.number)

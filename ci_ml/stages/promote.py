@@ -23,7 +23,7 @@ from ci_ml.errors import CiMlError, EnvironmentProblem
 from ci_ml.events import Announcement, ChampionEvent, Delivery, announce
 from ci_ml.github.plan import report_outputs, write_step_outputs
 from ci_ml.records import Report
-from ci_ml.registry.base import Who
+from ci_ml.registry.base import MissingVersion, Who, unknown_version
 from ci_ml.rundir import write_json_atomic
 
 LOGS_MODELS = ("mlflow",)  # backends that log an MLflow model with signature and example
@@ -102,13 +102,23 @@ def rollback(
     before = registry.champion()
     commit = lineage.git_state(config.root, env).get("commit")
     who = Who(lineage.actor(env), lineage.now(), commit, reason)
-    now = registry.rollback(who, to)
+    now = _rolled_back(registry, who, to)
     previous = before.number if before else None
     announced = tell(config, registry, env, _event(config, env, ("rollback", now, previous), who))
     write_step_outputs(
         env.output_path, {"champion-version": str(now.number), "event": announced.status}
     )
     return Rollback(before, now, announced)
+
+
+def _rolled_back(registry: Registry, who: Who, to: int | None) -> Version:
+    """The rollback; `--to` a version the registry lacks is the user's mistake (exit 2)."""
+    try:
+        return registry.rollback(who, to)
+    except MissingVersion as missing:
+        if missing.number != to:
+            raise
+        raise unknown_version(registry, missing) from missing
 
 
 def tell(
