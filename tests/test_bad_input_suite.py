@@ -1338,6 +1338,18 @@ GITHUB_CASES = [
             ENVIRONMENT,
             env=(("GITHUB_EVENT_PATH", "/nonexistent/event.json"),),
         ),
+        GitHubCase(
+            "event-path-unset",
+            lambda f, pr: None,
+            ("GITHUB_EVENT_PATH is not set: a pull_request run",),
+            ENVIRONMENT,
+            env=(("GITHUB_EVENT_PATH", ""),),
+        ),
+        GitHubCase(  # a laptop's run: nothing to post, so nothing GitHub needs is checked
+            "outside-actions-without-event-path",
+            lambda f, pr: None,
+            env=(("GITHUB_ACTIONS", ""), ("GITHUB_EVENT_PATH", "")),
+        ),
     )
 ]
 
@@ -1374,7 +1386,11 @@ def test_github(
     now = {c["id"]: c for c in fake_github.state.comments(REPO, pr)}
     for theirs in others:  # nobody else's comment is ever edited or deleted
         assert now.get(theirs["id"], {}).get("body") == theirs["body"]
-    assert one.code == ENVIRONMENT or (project / ".ci-ml/run/report.json").is_file()
+    run = project / ".ci-ml/run"
+    if one.code == ENVIRONMENT:  # found before any training: nothing trained or reported
+        assert not (run / "challenger").exists() and not (run / "report.json").exists()
+    else:
+        assert (run / "report.json").is_file()
 
 
 def suite_group(nodeid: str) -> str:

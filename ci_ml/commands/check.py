@@ -8,6 +8,7 @@ from ci_ml import preload
 from ci_ml.datasets import load_datasets
 from ci_ml.errors import PASSED, VERDICT
 from ci_ml.github.plan import PublishOptions
+from ci_ml.github.settings import check_can_post
 from ci_ml.registry import open_registry
 from ci_ml.report import renderer
 from ci_ml.stages import evaluate, gate, promote, report, train, validate
@@ -23,6 +24,7 @@ def run(
 ) -> int:
     config, folder = ws.config, ws.run
     check_setup(config)  # fail before any work
+    check_can_post(ws.env, publish.github if publish else None)
     gate.gate_rules(config)  # a rule naming an unknown metric fails before any training
     folder.clear_records()
     registry = open_registry(config)
