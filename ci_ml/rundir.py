@@ -20,8 +20,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from ci_ml.errors import EnvironmentProblem
 from ci_ml.records import DecisionRecord, EvaluationRecord, Record, Report, ValidationRecord
@@ -151,14 +152,12 @@ class RunDir:
         import numpy as np
 
         arrays: dict[str, Any] = {f"m{i}": v for i, v in enumerate(resampled.values())}
-        path = self.file(_RESAMPLED)
-        _writable(path)
-        try:
-            with path.open("wb") as handle:
-                np.savez_compressed(handle, **arrays)
-        except OSError as exc:
-            raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from exc
+        write_atomic(self.file(_RESAMPLED), lambda handle: np.savez_compressed(handle, **arrays))
         self.write(_RESAMPLED_INDEX, {"metrics": list(resampled)})
+
+    def save_predictions(self, predictions: pd.DataFrame) -> None:
+        """evaluate's row-by-row predictions of both models."""
+        write_atomic(self.predictions, lambda handle: predictions.to_parquet(handle, index=False))
 
     def load_resampled(self) -> dict[str, np.ndarray]:
         import numpy as np
@@ -198,21 +197,26 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def write_atomic(path: Path, fill: Callable[[BinaryIO], object]) -> None:
     """Write beside the target, then rename: a crash never leaves half a file."""
     _writable(path)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP, dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            fill(handle)
             handle.flush()
             os.fchmod(handle.fileno(), FILE_MODE)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)  # a full disk leaves no half file behind
         raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None:  # a full disk or a failed writer leaves no half file behind
+            Path(tmp).unlink(missing_ok=True)
 
 
 def remove_leftovers(folder: Path) -> None:

@@ -131,3 +131,56 @@ def test_the_posting_plan_is_decided_once_from_the_environment(tmp_path):
     assert on_pr.output_path == Path(tmp_path / "out")
     off = plan(_report(), path, settings, PublishOptions(github=False), tmp_path / "comment")
     assert off.reason == "posting turned off"
+
+
+FULL_DISK_MID_WRITE = """
+import resource, signal, sys
+from pathlib import Path
+import numpy as np, pandas as pd
+from ci_ml.errors import EnvironmentProblem
+from ci_ml.rundir import RunDir
+
+run = RunDir(Path(sys.argv[1]))
+run.save_predictions(pd.DataFrame({"challenger": [0, 1]}))
+run.save_resampled({"accuracy": np.arange(3.0)})
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+rows = np.random.default_rng(0).random(100_000)
+for save in (lambda: run.save_predictions(pd.DataFrame({"challenger": rows})),
+             lambda: run.save_resampled({"accuracy": rows})):
+    try:
+        save()
+    except EnvironmentProblem as problem:
+        print(problem)
+"""
+
+
+def test_a_write_that_fails_midway_leaves_the_earlier_predictions_and_resamples(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    run = RunDir(tmp_path / "run")
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_MID_WRITE, str(run.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    failed = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in failed] == [
+        str(run.path / "predictions.parquet"),
+        str(run.path / "resampled.npz"),
+    ]
+    assert all("File too large" in line for line in failed), failed
+    assert run.load_predictions()["challenger"].tolist() == [0, 1]  # intact, not half-written
+    assert np.array_equal(run.load_resampled()["accuracy"], np.arange(3.0))
+    assert sorted(p.name for p in run.path.iterdir()) == [
+        "predictions.parquet",
+        "resampled.json",
+        "resampled.npz",
+    ]

@@ -30,6 +30,7 @@ from ci_ml.github.comment import (
 from ci_ml.github.limits import COMMENT_LIMIT, DEFAULT_POINTER, fit_to_limit
 from ci_ml.github.runner import annotation
 from ci_ml.github.settings import GitHubSettings, should_post
+from ci_ml.rundir import write_json_atomic, write_text_atomic
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -152,10 +153,9 @@ def _save_unposted(
         "comment_mode": mode,
     }
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "comment.md").write_text(body, encoding="utf-8")
-        (target / "comment-meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    except OSError as error:
+        write_text_atomic(target / "comment.md", body)
+        write_json_atomic(target / "comment-meta.json", meta)
+    except EnvironmentProblem as error:
         problem = f"could not save the comment under {target}: {error}"
         print(annotation("warning", problem, title="ci-ml"), file=sys.stderr, flush=True)
         failures.append(problem)

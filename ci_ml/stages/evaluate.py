@@ -92,7 +92,7 @@ def evaluate(
         **result,
     )
     if scored.predictions is not None:  # none from the engine: they grow with the rows
-        scored.predictions.to_parquet(run.predictions, index=False)
+        run.save_predictions(scored.predictions)
     run.save_resampled(scored.resampled)
     run.save(record)
     return record
