@@ -14,6 +14,7 @@ from ci_ml.config import Config, load_config
 from ci_ml.environment import Environment
 from ci_ml.events import Announcement
 from ci_ml.github.comment import check_report_id
+from ci_ml.output import Output, emit
 from ci_ml.rundir import DEFAULT_RUN_DIR, RunDir
 
 
@@ -69,6 +70,14 @@ def report_written(run: RunDir) -> str:
 def say(message: str) -> None:
     """Progress goes to stderr so stdout carries only the requested output."""
     print(message, file=sys.stderr, flush=True)
+
+
+def show_result(output: Output, output_format: str) -> None:
+    """The result on stdout in the asked format. Its headline goes to stderr too, as
+    progress, only when stdout is not text (JSON, markdown): a terminal shows it once."""
+    if output_format != "text":
+        say(output.headline)
+    emit(output, output_format)
 
 
 def warn_announcement(env: Environment, action: str, announced: Announcement) -> None:

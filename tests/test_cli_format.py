@@ -39,6 +39,8 @@ def run_formats(run_cli: Callable[..., Result], project: Path, *args: str) -> Re
     assert len(set(codes.values())) == 1, (codes, results["text"].err)
     text = results["text"].out
     assert text.strip(), f"{args}: text output is empty"
+    headline = text.splitlines()[0]
+    assert headline not in results["text"].err, f"{args}: {headline!r} is printed twice"
     markdown = results["markdown"].out
     html = cmarkgfm.github_flavored_markdown_to_html(markdown)
     assert RAW_HTML not in html, markdown
@@ -149,6 +151,7 @@ def test_registry_drift_rollback_and_check_in_every_format(
     back = run_cli("rollback", "--reason", "one", "--format", "json", cwd=project)
     restored = json.loads(back.out)
     assert back.code == 0 and (restored["version"], restored["previous"]) == (1, 2)
+    assert "rollback: version 1 is the champion again" in back.err  # stdout is the JSON
     jsonschema.validate(restored, cli_shape("rollback"))
     forth = run_cli("rollback", "--to", "2", "--reason", "two", "--format", "markdown", cwd=project)
     assert forth.code == 0 and RAW_HTML not in cmarkgfm.github_flavored_markdown_to_html(forth.out)

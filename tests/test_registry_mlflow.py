@@ -173,7 +173,7 @@ def test_check_promote_list_and_rollback_through_the_cli(
     assert listed["champion"] == 2
     assert [v["version"] for v in listed["versions"]] == [1, 2]
     results.append(run_cli("rollback", "--reason", "bad in prod", cwd=project))
-    assert results[-1].code == 0 and "version 1 is the champion again" in results[-1].err
+    assert results[-1].code == 0 and "version 1 is the champion again" in results[-1].out
     results.append(run_cli("registry", "history", "--json", cwd=project))
     history = json.loads(results[-1].out)["audit"]
     assert [(e["event"], e["version"], e["previous"]) for e in history] == [

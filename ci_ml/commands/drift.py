@@ -18,7 +18,7 @@ from ci_ml.output import Output, emit
 from ci_ml.registry import open_registry
 from ci_ml.report import common
 from ci_ml.stages.validate import Champion, check_drift
-from ci_ml.workspace import Workspace, say
+from ci_ml.workspace import Workspace, show_result
 
 # What drift.json would say when there is nothing to compare with.
 NO_CHAMPION: dict[str, Any] = {
@@ -33,8 +33,8 @@ def run(ws: Workspace, data: str | None, output_format: str = "text") -> int:
     registry = open_registry(ws.config)
     champion = registry.champion()
     if champion is None:
-        say("drift: no champion yet, nothing to compare with")
-        emit(Output(NO_CHAMPION, "drift: no champion yet, nothing to compare with"), output_format)
+        headline = "drift: no champion yet, nothing to compare with"
+        show_result(Output(NO_CHAMPION, headline), output_format)
         outputs = {"drift": "false", "retrain": "true", "reason": "no champion yet"}
         write_step_outputs(ws.env.output_path, outputs)
         return PASSED

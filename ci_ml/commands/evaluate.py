@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from ci_ml.datasets import load_datasets
 from ci_ml.errors import PASSED
-from ci_ml.output import Output, emit
+from ci_ml.output import Output
 from ci_ml.records import EvaluationRecord
 from ci_ml.registry import open_registry
 from ci_ml.stages.evaluate import evaluate
 from ci_ml.stages.gate import needs_latency
-from ci_ml.workspace import Workspace, say
+from ci_ml.workspace import Workspace, show_result
 
 HEADERS = ["metric", "challenger", "champion", "delta"]
 
@@ -19,8 +19,7 @@ def run(ws: Workspace, output_format: str = "text") -> int:
     data = load_datasets(config)
     latency = needs_latency(config)
     record = evaluate(config, ws.run, open_registry(config), data, measure_latency=latency)
-    say(f"evaluate: {record.summary}")
-    emit(view(record), output_format)
+    show_result(view(record), output_format)
     return PASSED
 
 

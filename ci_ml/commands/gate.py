@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from ci_ml.errors import PASSED, VERDICT
-from ci_ml.output import Output, emit
+from ci_ml.output import Output
 from ci_ml.records import DecisionRecord
 from ci_ml.stages.gate import judge
-from ci_ml.workspace import Workspace, say
+from ci_ml.workspace import Workspace, show_result
 
 HEADERS = ["rule", "metric", "kind", "threshold", "value", "status", "reason"]
 
 
 def run(ws: Workspace, output_format: str = "text") -> int:
     decision = judge(ws.config, ws.run)
-    say(f"gate: {decision.summary}")
-    emit(view(decision), output_format)
+    show_result(view(decision), output_format)
     return PASSED if decision.promotes else VERDICT
 
 

@@ -10,15 +10,13 @@ from ci_ml.output import Output, emit
 from ci_ml.registry import open_registry
 from ci_ml.stages.promote import Promotion, promote
 from ci_ml.stages.reviewed import Merge, Reviewed, promote_reviewed, version_name
-from ci_ml.workspace import Workspace, say, warn_announcement
+from ci_ml.workspace import Workspace, say, show_result, warn_announcement
 
 
 def run(ws: Workspace, force: bool = False, reason: str = "", output_format: str = "text") -> int:
     done = promote(ws.config, ws.run, open_registry(ws.config), ws.env, force, reason)
-    output = view(done)
-    say(output.headline)
     warn_announcement(ws.env, "promote", done.announcement)
-    emit(output, output_format)
+    show_result(view(done), output_format)
     return PASSED if done.promoted else VERDICT
 
 

@@ -15,7 +15,7 @@ from ci_ml.registry.base import Version, user_version
 from ci_ml.registry.pull import Pulled
 from ci_ml.registry.pull import pull as registry_pull
 from ci_ml.report import numbers
-from ci_ml.workspace import Workspace, say
+from ci_ml.workspace import Workspace, show_result
 
 AUDIT_HEADERS = ["at", "event", "version", "previous", "verdict", "actor", "commit", "reason"]
 HASH_LENGTH = 12  # commits and sha256s, the same length in every table
@@ -110,9 +110,7 @@ def pull(ws: Workspace, out: Path, number: int | None = None, output_format: str
     pulled = registry_pull(open_registry(ws.config), out, number, describe(ws.config.registry))
     outputs = {"version": str(pulled.version), "sha256": pulled.model_file.sha256}
     write_step_outputs(ws.env.output_path, outputs)
-    output = pull_view(pulled)
-    say(output.headline)
-    emit(output, output_format)
+    show_result(pull_view(pulled), output_format)
     return PASSED
 
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from ci_ml.errors import PASSED
-from ci_ml.output import Output, emit
+from ci_ml.output import Output
 from ci_ml.registry import open_registry
 from ci_ml.registry.base import Version
 from ci_ml.stages.promote import rollback
-from ci_ml.workspace import Workspace, say, warn_announcement
+from ci_ml.workspace import Workspace, show_result, warn_announcement
 
 
 def run(ws: Workspace, to: int | None = None, reason: str = "", output_format: str = "text") -> int:
     done = rollback(ws.config, open_registry(ws.config), ws.env, to, reason)
-    output = view(done.before, done.now)
-    say(output.headline)
     warn_announcement(ws.env, "rollback", done.announcement)
-    emit(output, output_format)
+    show_result(view(done.before, done.now), output_format)
     return PASSED
 
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from ci_ml.datasets import load_datasets
 from ci_ml.errors import PASSED
-from ci_ml.output import Output, emit
+from ci_ml.output import Output
 from ci_ml.stages.train import Trained, fit
 from ci_ml.training import check_setup
-from ci_ml.workspace import Workspace, say
+from ci_ml.workspace import Workspace, show_result
 
 
 def run(ws: Workspace, output_format: str = "text") -> int:
     check_setup(ws.config)  # a config mistake fails before the data is read
     trained = fit(ws.config, ws.run, load_datasets(ws.config))
-    say(f"train: {trained.estimator} on {trained.rows} rows in {trained.seconds:.2f}s")
-    emit(view(trained), output_format)
+    show_result(view(trained), output_format)
     return PASSED
 
 
@@ -29,5 +28,5 @@ def view(trained: Trained) -> Output:
         ["commit", str((card.get("git") or {}).get("commit") or "")[:12]],
         ["created", card.get("created_at")],
     ]
-    headline = f"train: {trained.estimator} on {trained.rows} rows"
+    headline = f"train: {trained.estimator} on {trained.rows} rows in {trained.seconds:.2f}s"
     return Output(card, headline, ["", "challenger"], rows)

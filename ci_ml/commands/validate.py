@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ci_ml.errors import PASSED, VERDICT
-from ci_ml.output import Output, emit
+from ci_ml.output import Output
 from ci_ml.records import ValidationRecord
 from ci_ml.registry import open_registry
 from ci_ml.stages.validate import validate
-from ci_ml.workspace import Workspace, log_group, say
+from ci_ml.workspace import Workspace, log_group, say, show_result
 
 HEADERS = ["severity", "rule", "column", "message"]
 
@@ -17,8 +17,7 @@ def run(ws: Workspace, output_format: str = "text") -> int:
     with log_group(ws.env, f"ci-ml validate: {len(result.failures)} finding(s)", result.failures):
         for entry in result.failures:
             say(f"{entry['severity']}: {entry['message']}")
-    say("validate: data ok" if result.passed else "validate: the data is invalid")
-    emit(view(result), output_format)
+    show_result(view(result), output_format)
     return PASSED if result.passed else VERDICT
 
 
