@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from ci_ml.cli import main
@@ -96,7 +97,7 @@ def measure_requests(versions: int, workdir: Path) -> RunRequests:
                 assert main(["check", "--promote"]) == 0
                 _add_versions(fake, project, versions - 1)
             pr = open_pr(fake)
-            with _environment(base | _pull_request_env(workdir, pr)), _inside(project):
+            with _environment(base | pull_request_env(workdir, pr)), _inside(project):
                 _fresh_process(fake)
                 pr_code = main(["check", "-c", "ci-ml.fresh.yaml"])
                 pr_run = fake.state.api_requests()
@@ -127,18 +128,33 @@ def _add_versions(fake: FakeGitHub, project: Path, count: int) -> None:
         registry.add(challenger)
 
 
-def _pull_request_env(workdir: Path, pr: int) -> dict[str, str]:
-    event = workdir / "event.json"
+def pull_request_env(
+    folder: Path, pr: int, fake: FakeGitHub | None = None, **overrides: str
+) -> dict[str, str]:
+    """The variables a pull_request run gives a step, its event file written in `folder`
+    and the API at `fake` when given; `overrides` replace or add variables ("" empties)."""
+    event = folder / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": pr, "head": {"sha": HEAD_SHA}}}))
-    return {
+    env = {
         "GITHUB_ACTIONS": "true",
         "GITHUB_EVENT_NAME": "pull_request",
         "GITHUB_EVENT_PATH": str(event),
-        "GITHUB_SHA": "e" * 40,
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_SHA": "e" * 40,  # a merge commit: the head sha comes from the event
         "GITHUB_RUN_ID": "77",
-        "GITHUB_OUTPUT": str(workdir / "output.txt"),
-        "GITHUB_STEP_SUMMARY": str(workdir / "summary.md"),
+        "GITHUB_SERVER_URL": "https://github.invalid",
+        "GITHUB_OUTPUT": str(folder / "output.txt"),
+        "GITHUB_STEP_SUMMARY": str(folder / "summary.md"),
     }
+    if fake is not None:
+        env["GITHUB_API_URL"] = fake.url
+    return env | overrides
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
 
 @contextlib.contextmanager

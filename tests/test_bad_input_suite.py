@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import Result
 from tests.fakegithub import FakeGitHub
-from tests.github_support import HEAD_SHA, REPO, TOKEN, open_pr
+from tests.github_support import REPO, TOKEN, open_pr, pull_request_env, set_env
 
 GROUPS = ("config", "data", "environment", "registry", "github", "integrity")
 VERDICT, USAGE, ENVIRONMENT = 1, 2, 3
@@ -1361,18 +1361,7 @@ def test_github(
     project = tmp_path / "project"
     shutil.copytree(templates["classification"], project)
     pr = open_pr(fake_github)
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps({"pull_request": {"number": pr, "head": {"sha": HEAD_SHA}}}))
-    env = {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_EVENT_NAME": "pull_request",
-        "GITHUB_EVENT_PATH": str(event),
-        "GITHUB_REPOSITORY": REPO,
-        "GITHUB_API_URL": fake_github.url,
-        "GITHUB_TOKEN": TOKEN,
-    } | dict(one.env)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, pull_request_env(tmp_path, pr, fake_github, **dict(one.env)))
     one.setup(fake_github, pr)
     others = [dict(c) for c in fake_github.state.comments(REPO, pr)]
 

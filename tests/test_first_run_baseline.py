@@ -38,16 +38,30 @@ def _rare_positives(folder: Path, rows: int = 1200, share: float = 0.03) -> Path
     return folder
 
 
+@pytest.fixture
+def churn(tmp_path: Path, run_cli: Callable[..., Any]) -> Path:
+    """A project set up as a new user does: rare positives, then `ci-ml init`."""
+    project = _rare_positives(tmp_path / "churn")
+    assert run_cli("init", "data/train.csv", "-t", "churned", cwd=project).code == 0
+    return project
+
+
+def _without_floors(project: Path, **sections: Any) -> None:
+    """init's ci-ml.yaml with its absolute floors dropped (the baseline rule alone
+    judges) and `sections` replaced."""
+    config = project / "ci-ml.yaml"
+    raw = yaml.safe_load(config.read_text())
+    raw["gate"] = [r for r in raw["gate"] if "min" not in r]
+    config.write_text(yaml.safe_dump(raw | sections))
+
+
 def _report(project: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((project / ".ci-ml/run/report.json").read_text())
     return data
 
 
-def test_init_proposes_a_floor_the_majority_class_does_not_reach(
-    tmp_path: Path, run_cli: Callable[..., Any]
-) -> None:
-    project = _rare_positives(tmp_path / "churn")
-    assert run_cli("init", "data/train.csv", "-t", "churned", cwd=project).code == 0
+def test_init_proposes_a_floor_the_majority_class_does_not_reach(churn: Path) -> None:
+    project = churn
     text = (project / "ci-ml.yaml").read_text()
     raw = yaml.safe_load(text)
     majority = pd.read_csv(project / "data/train.csv")["churned"].value_counts(normalize=True)
@@ -58,15 +72,10 @@ def test_init_proposes_a_floor_the_majority_class_does_not_reach(
 
 
 def test_a_dummy_challenger_is_blocked_on_a_first_run_with_inits_config(
-    tmp_path: Path, run_cli: Callable[..., Any]
+    churn: Path, run_cli: Callable[..., Any]
 ) -> None:
-    project = _rare_positives(tmp_path / "churn")
-    run_cli("init", "data/train.csv", "-t", "churned", cwd=project)
-    config = project / "ci-ml.yaml"
-    raw = yaml.safe_load(config.read_text())
-    raw["model"] = {"estimator": "sklearn.dummy.DummyClassifier", "params": {}}
-    raw["gate"] = [r for r in raw["gate"] if "min" not in r]  # the baseline rule alone blocks
-    config.write_text(yaml.safe_dump(raw))
+    project = churn
+    _without_floors(project, model={"estimator": "sklearn.dummy.DummyClassifier", "params": {}})
     result = run_cli("check", "--promote", cwd=project)
     assert result.code == 1, result.err
     report = _report(project)
@@ -84,15 +93,10 @@ def test_a_dummy_challenger_is_blocked_on_a_first_run_with_inits_config(
 
 
 def test_baseline_off_lets_the_first_run_through_and_says_nothing_was_judged(
-    tmp_path: Path, run_cli: Callable[..., Any]
+    churn: Path, run_cli: Callable[..., Any]
 ) -> None:
-    project = _rare_positives(tmp_path / "churn")
-    run_cli("init", "data/train.csv", "-t", "churned", cwd=project)
-    config = project / "ci-ml.yaml"
-    raw = yaml.safe_load(config.read_text())
-    raw["evaluation"] = {"baseline": {"require": "off"}}
-    raw["gate"] = [r for r in raw["gate"] if "min" not in r]
-    config.write_text(yaml.safe_dump(raw))
+    project = churn
+    _without_floors(project, evaluation={"baseline": {"require": "off"}})
     result = run_cli("check", cwd=project)
     assert result.code == 0, result.err
     report = _report(project)
@@ -100,9 +104,8 @@ def test_baseline_off_lets_the_first_run_through_and_says_nothing_was_judged(
     assert report["compared_with"] == "baseline"  # still shown, not gated
 
 
-def test_a_wrong_strategy_names_the_field(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
-    project = _rare_positives(tmp_path / "churn")
-    run_cli("init", "data/train.csv", "-t", "churned", cwd=project)
+def test_a_wrong_strategy_names_the_field(churn: Path, run_cli: Callable[..., Any]) -> None:
+    project = churn
     config = project / "ci-ml.yaml"
     config.write_text(config.read_text().replace("{require: better}", "{strategy: mean}"))
     result = run_cli("check", cwd=project)

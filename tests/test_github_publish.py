@@ -10,7 +10,17 @@ import pytest
 
 from ci_ml.github import COMMENT_LIMIT, publish
 from tests.fakegithub import SECONDARY_RATE_LIMIT_MESSAGE, FakeGitHub, Fault
-from tests.github_support import FAST, HEAD_SHA, REPO, TOKEN, marked, open_pr, settings_for
+from tests.github_support import (
+    FAST,
+    HEAD_SHA,
+    REPO,
+    TOKEN,
+    marked,
+    open_pr,
+    pull_request_env,
+    set_env,
+    settings_for,
+)
 
 RUN_URL = "https://github.invalid/octo/demo/actions/runs/4242"
 
@@ -280,18 +290,7 @@ def test_an_exhausted_rate_limit_never_hides_the_verdict(
     example, run_cli, fake_github: FakeGitHub, tmp_path, monkeypatch
 ) -> None:
     pr = open_pr(fake_github)
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps({"pull_request": {"number": pr, "head": {"sha": HEAD_SHA}}}))
-    env = {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_EVENT_NAME": "pull_request",
-        "GITHUB_EVENT_PATH": str(event),
-        "GITHUB_REPOSITORY": REPO,
-        "GITHUB_API_URL": fake_github.url,
-        "GITHUB_TOKEN": TOKEN,
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, pull_request_env(tmp_path, pr, fake_github))
     fake_github.exhaust_rate_limit(TOKEN, reset_in=600)
     reset = time.strftime("%H:%M:%S UTC", time.gmtime(fake_github.state.tokens[TOKEN].reset))
 

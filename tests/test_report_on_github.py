@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from tests.fakegithub import FakeGitHub
-from tests.github_support import HEAD_SHA, REPO, TOKEN, marked, open_pr
+from tests.github_support import (
+    HEAD_SHA,
+    REPO,
+    TOKEN,
+    marked,
+    open_pr,
+    pull_request_env,
+    set_env,
+)
 
 
 def read_outputs(path: Path) -> dict[str, str]:
@@ -32,23 +40,7 @@ def read_outputs(path: Path) -> dict[str, str]:
 def actions_env(tmp_path, monkeypatch, fake_github: FakeGitHub):
     """The variables a pull_request run gives a step, pointing at the fake server."""
     number = open_pr(fake_github)
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps({"pull_request": {"number": number, "head": {"sha": HEAD_SHA}}}))
-    env = {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_EVENT_NAME": "pull_request",
-        "GITHUB_EVENT_PATH": str(event),
-        "GITHUB_REPOSITORY": REPO,
-        "GITHUB_API_URL": fake_github.url,
-        "GITHUB_TOKEN": TOKEN,
-        "GITHUB_SHA": "merge" + "0" * 35,
-        "GITHUB_RUN_ID": "77",
-        "GITHUB_SERVER_URL": "https://github.invalid",
-        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
-        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, pull_request_env(tmp_path, number, fake_github))
     return number
 
 
