@@ -156,6 +156,19 @@ def release_notes(tag: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_action_tag_the_docs_and_workflows_name_is_this_version_s_major() -> None:
+    """`uses: ci-ml/ci-ml@v1` follows the latest 1.x release: a package that says 0.x
+    would be released under a tag the docs never name."""
+    import re
+
+    major = f"v{Version(__version__).major}"
+    files = [REPO / "README.md", *sorted((REPO / "workflows").glob("*.yml"))]
+    for path in (*files, *sorted((REPO / "docs").glob("*.md"))):
+        for tag in re.findall(r"ci-ml/ci-ml(?:/[\w./-]+)?@(v\d+)\b", path.read_text()):
+            assert tag == major, f"{path.name} names @{tag}; ci_ml says {__version__}"
+    assert any("ci-ml/ci-ml@" + major in path.read_text() for path in files)
+
+
 def test_a_release_tag_must_be_the_package_version() -> None:
     done = release_notes("v999.0.0")
     assert done.returncode == 1

@@ -1,7 +1,7 @@
 """The notes of one release, from CHANGELOG.md (Keep a Changelog), for the release
 workflow: refuses a tag that is not this ci-ml's version or has no changelog section.
 
-    python .github/scripts/release_notes.py v0.1.0 > notes.md
+    python .github/scripts/release_notes.py v1.0.0 > notes.md
 """
 
 from __future__ import annotations
