@@ -131,3 +131,16 @@ def test_validation_findings_are_a_collapsible_log_group_in_actions(example, run
         < result.err.index("'progression'")
         < result.err.index("::endgroup::")
     )
+
+
+def test_a_report_step_without_its_event_file_says_which_variable(
+    example, run_cli, fake_github, actions_env, monkeypatch
+):
+    project = example("diabetes")
+    assert run_cli("check", "--no-github", cwd=project).code == 0  # --no-github: not looked at
+    monkeypatch.setenv("GITHUB_EVENT_PATH", "")
+    result = run_cli("report", cwd=project)
+    assert result.code == 3 and "Traceback" not in result.err
+    assert "GITHUB_EVENT_PATH is not set: a pull_request run reads" in result.err
+    assert fake_github.state.count("comments.create") == 0
+    assert run_cli("report", "--no-github", cwd=project).code == 0

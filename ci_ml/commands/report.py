@@ -7,6 +7,7 @@ import sys
 
 from ci_ml.errors import PASSED, VERDICT
 from ci_ml.github.plan import PublishOptions
+from ci_ml.github.settings import check_can_post
 from ci_ml.registry import open_registry
 from ci_ml.report import renderer
 from ci_ml.stages.report import report
@@ -14,6 +15,7 @@ from ci_ml.workspace import Workspace, report_written, say
 
 
 def run(ws: Workspace, output_format: str = "text", publish: PublishOptions | None = None) -> int:
+    check_can_post(ws.env, publish.github if publish else None)
     registry = functools.partial(open_registry, ws.config)
     result = report(ws.config, ws.run, registry, ws.env, publish)
     say(report_written(ws.run))
