@@ -89,7 +89,10 @@ SHOWN_AT_EACH_END = 3  # versions listed from each end of a long registry
 
 def unknown_version(registry: Registry, missing: MissingVersion) -> UnknownVersion:
     """The usage error for a version a user named, listing the versions there are."""
-    numbers = [version.number for version in registry.versions()]
+    try:
+        numbers = [version.number for version in registry.versions()]
+    except EnvironmentProblem:  # the listing is a courtesy: the mistake is still named
+        return UnknownVersion(missing.message)
     return UnknownVersion(f"{missing.message}; {held_versions(numbers)}")
 
 
