@@ -97,7 +97,7 @@ def test_drift_command_answers_with_its_exit_code_and_outputs(example, run_cli, 
     outputs = project / "outputs.txt"
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
     first = run_cli("drift", cwd=project)
-    assert first.code == 0 and "no champion yet" in first.err
+    assert first.code == 0 and "no champion yet" in first.out
     assert run_cli("check", "--promote", cwd=project).code == 0
     same = run_cli("drift", cwd=project)
     assert same.code == 0, same.out + same.err
