@@ -1,6 +1,9 @@
 """The action's own virtual environment: where it lives, and whether one found there
 can be trusted. Run by action.yml with the runner's Python before ci-ml is installed,
-so it uses the standard library only and imports nothing from ci_ml.
+so it uses the standard library only and imports nothing from ci_ml: it reads the
+action's inputs from `os.environ` itself, the one module besides ci_ml/environment.py
+that does (`python -I` runs this file alone, with the action's folder off sys.path, and
+it checks the environment before any other ci-ml code is imported).
 
     python action_env.py key ACTION_PATH          # prints: python-version deps-hash env-key
     python action_env.py seal VENV KEY            # after installing: write the marker

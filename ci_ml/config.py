@@ -45,6 +45,8 @@ class DataConfig:
     eval_fraction: float = 0.25
     seed: int = 0
     pos_label: str | int | bool | None = None  # the positive class of binary metrics
+    # train / eval as written (a path, a URI or `table:name`), for an engine to read
+    written: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ class Config:
     gate: tuple[dict[str, Any], ...]  # as written; judged through `rules`
     registry: RegistryConfig
     report_id: str
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)  # as parsed: only config_hash reads it
     custom_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     rules: tuple[GateRule, ...] = ()
@@ -377,7 +379,7 @@ def schema_problems(instance: Any, schema_name: str) -> list[Problem]:
 
     validator = Draft202012Validator(load_schema(schema_name))
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
-    return [_problem(error) for error in errors]
+    return [problem_of(error) for error in errors]
 
 
 def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:
@@ -387,7 +389,9 @@ def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:
     return out
 
 
-def _problem(error: Any) -> Problem:
+def problem_of(error: Any) -> Problem:
+    """A jsonschema error in ci-ml's words: the key path, what was expected and what was
+    found. The one wording of schema errors, for ci-ml.yaml and data schemas alike."""
     path = tuple(error.absolute_path)
     kind, value, found = error.validator, error.validator_value, error.instance
     if kind == "additionalProperties":
@@ -521,6 +525,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
             eval_fraction=float(data.get("eval_fraction", 0.25)),
             seed=int(data.get("seed", 0)),
             pos_label=data.get("pos_label"),
+            written={role: str(data[role]) for role in ("train", "eval") if data.get(role)},
         ),
         model=ModelConfig(
             estimator=model.get("estimator"),

@@ -1,9 +1,12 @@
 """The environment a run happens in, read once when the workspace opens.
 
-The only module that reads `os.environ` (the CLI's entry point aside): GitHub
-Actions settings (`GitHubSettings`, what ci_ml.github posts with), who runs it,
-which commit, the run's link. Everything else receives an `Environment` (the
-workspace carries one), so a test can hand one in instead of patching variables.
+The only module that reads `os.environ` (the CLI's entry point aside; and
+ci_ml/action_env.py, which runs before ci-ml is installed): GitHub Actions settings
+(`GitHubSettings`, what ci_ml.github posts with), who runs it, which commit, the
+run's link, the MLflow server and the Spark Connect URL. Everything else receives an
+`Environment` (the workspace carries one), so a test can hand one in instead of
+patching variables. `export_defaults` is the one place ci-ml writes variables, for
+client libraries that read their settings only from the process's environment.
 """
 
 from __future__ import annotations
@@ -23,6 +26,16 @@ from ci_ml.errors import EnvironmentProblem
 
 DEFAULT_API_URL = "https://api.github.com"
 PR_EVENTS = ("pull_request", "pull_request_target")
+MLFLOW_SECRETS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
+
+
+@dataclass(frozen=True)
+class MlflowSettings:
+    """What the MLflow backend takes from the environment. The client reads the
+    credentials itself; ci-ml keeps their values only to keep them out of messages."""
+
+    tracking_uri: str | None = None  # MLFLOW_TRACKING_URI
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -168,11 +181,32 @@ class Environment:
         server, repo, run = (self.variables.get(k) for k in names)
         return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
 
+    @property
+    def mlflow(self) -> MlflowSettings:
+        secrets = tuple(v for name in MLFLOW_SECRETS if (v := self.variables.get(name)))
+        return MlflowSettings(self.variables.get("MLFLOW_TRACKING_URI") or None, secrets)
+
+    @property
+    def spark_remote(self) -> str | None:
+        """SPARK_REMOTE: the Spark Connect URL, tokens included (never shown as is)."""
+        return self.variables.get("SPARK_REMOTE") or None
+
+    def child_env(self, extra: Mapping[str, str]) -> dict[str, str]:
+        """The variables for a process ci-ml starts (the user's training command)."""
+        return {**self.variables, **extra}
+
 
 def current() -> Environment:
     """The process's environment, for library code no workspace reaches (a registry
     backend's defaults, the model card's lineage when training is called directly)."""
     return Environment.from_os()
+
+
+def export_defaults(defaults: Mapping[str, str]) -> None:
+    """Set what a client library reads only from the process's variables (MLflow's HTTP
+    retries, PySpark's worker interpreter), unless the user set it already."""
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)
 
 
 def _login() -> str:

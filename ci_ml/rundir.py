@@ -10,8 +10,9 @@ report.json/.md     report     everything above, for people and machines
 comment/            report     a PR comment saved for a fork's workflow_run poster
 drift.json          drift      the answer of `ci-ml drift`
 
-This module is the only one that knows these names; stages read and write
-typed records (ci_ml/records.py) through it.
+This module is the only one that knows these names (challenger/ is a model bundle:
+its file names are ci_ml/bundle.py's); stages read and write typed records
+(ci_ml/records.py) through it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
+from ci_ml.bundle import CARD, PROFILE
 from ci_ml.errors import EnvironmentProblem
 from ci_ml.records import DecisionRecord, EvaluationRecord, Record, Report, ValidationRecord
 
@@ -44,7 +46,7 @@ _FILES: dict[type[Record], str] = {
 }
 _PRODUCED_BY = {
     "validation.json": "validate",
-    "challenger/model-card.json": "train",
+    f"challenger/{CARD}": "train",
     "metrics.json": "evaluate",
     "decision.json": "gate",
     "report.json": "report",
@@ -54,7 +56,6 @@ _RESAMPLED_INDEX = "resampled.json"
 _REPORT_MARKDOWN = "report.md"
 REPORT_HTML = "report.html"
 _DRIFT = "drift.json"
-_PROFILE = "profile.json"  # inside challenger/, beside the model card
 _TMP = ".tmp"  # the suffix of a file being written (then renamed into place)
 
 
@@ -68,7 +69,7 @@ class RunDir:
 
     @property
     def challenger_profile(self) -> Path:
-        return self.challenger / _PROFILE
+        return self.challenger / PROFILE
 
     @property
     def predictions(self) -> Path:
@@ -80,9 +81,7 @@ class RunDir:
 
     @property
     def challenger_card(self) -> Path:
-        from ci_ml.training import CARD_NAME  # the bundle's own name for its card
-
-        return self.challenger / CARD_NAME
+        return self.challenger / CARD
 
     def read_challenger_card(self) -> dict[str, Any]:
         return self.read(str(self.challenger_card.relative_to(self.path)))
@@ -90,8 +89,16 @@ class RunDir:
     def file(self, name: str) -> Path:
         return self.path / name
 
+    def path_of(self, kind: type[Record]) -> Path:
+        """Where the record of `kind` lives (validation.json for a ValidationRecord)."""
+        return self.path / _FILES[kind]
+
+    @property
+    def report_markdown(self) -> Path:
+        return self.path / _REPORT_MARKDOWN
+
     def has(self, kind: type[Record]) -> bool:
-        return (self.path / _FILES[kind]).is_file()
+        return self.path_of(kind).is_file()
 
     def load(self, kind: type[R]) -> R:
         name = _FILES[kind]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ml import lineage
 from ci_ml.bundle import CARD, ModelFile, save_model
+from ci_ml.environment import current
 from ci_ml.errors import ConfigError, DataError, EnvironmentProblem
 from ci_ml.metrics import check_estimator_supports, check_labels, config_metrics
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ci_ml.config import Config
     from ci_ml.datasets import Datasets
 
-CARD_NAME = CARD  # the name commands import; the bundle module owns it
+CARD_NAME = CARD  # for code that imported it from here; ci_ml/bundle.py owns the name
 
 
 def import_estimator(dotted: str) -> type:
@@ -184,13 +184,14 @@ def _train_with_command(config: Config, data: Datasets, out: Path) -> Any:
     train_path = out / "train-rows.parquet"
     data.train.to_parquet(train_path, index=False)
     model_path = out / "user-model.joblib"
-    env = os.environ | {
+    paths = {
         "CI_ML_TRAIN_PATH": str(train_path),
         "CI_ML_TARGET": data.target,
         "CI_ML_FEATURES": ",".join(data.features),
         "CI_ML_MODEL_PATH": str(model_path),
         "CI_ML_SEED": str(config.data.seed),
     }
+    env = current().child_env(paths)
     assert config.model.command is not None
     _run_command(list(config.model.command), config.root, env)
     if not model_path.is_file():

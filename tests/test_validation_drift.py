@@ -199,7 +199,10 @@ def test_overrides_of_method_threshold_and_ignore(tmp_path: Path) -> None:
         drift(tmp_path, table(1), table(2), options={"columns": {"age": {"method": "chisquare"}}})
     with pytest.raises(ConfigError, match=r"drift.action: expected one of"):
         drift(tmp_path, table(1), table(2), options={"action": "explode"})
-    with pytest.raises(ConfigError, match=r"drift.columns.age: unknown key\(s\) \['treshold'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"drift.columns.age: unknown key 'treshold' \(did you mean 'threshold'\?\)",
+    ):
         drift(tmp_path, table(1), table(2), options={"columns": {"age": {"treshold": 1}}})
 
 

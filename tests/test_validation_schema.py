@@ -28,7 +28,7 @@ def test_a_wrong_value_names_its_key_path_expected_and_found() -> None:
 
 
 def test_unknown_keys_types_and_severities_are_named() -> None:
-    assert "columns.age: unknown key(s) ['minimum']" in message_of(
+    assert "columns.age: unknown key 'minimum' (did you mean 'min'?)" in message_of(
         {"columns": {"age": {"minimum": 3}}}
     )
     assert "columns.age.type: expected one of" in message_of(

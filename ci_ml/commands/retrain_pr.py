@@ -39,7 +39,7 @@ def _proposal(run: RunDir, env: Environment, artifact_url: str) -> RetrainPropos
     report, validation = run.load(Report), run.load(ValidationRecord)
     if not validation.data_hash:
         raise EnvironmentProblem(
-            f"{run.file('validation.json')}: data_hash: expected a hash, found none"
+            f"{run.path_of(ValidationRecord)}: data_hash: expected a hash, found none"
         )
     base = env.ref_name
     head = env.commit
@@ -47,9 +47,10 @@ def _proposal(run: RunDir, env: Environment, artifact_url: str) -> RetrainPropos
         raise EnvironmentProblem(
             "retrain-pr: GITHUB_REF_NAME and GITHUB_SHA must name the retrained branch and commit"
         )
+    card, markdown = run.challenger_card, run.report_markdown
     files = {
-        f"models/{report.name}/model-card.json": _read(run.challenger_card),
-        f"models/{report.name}/report.md": _read(run.file("report.md")),
+        f"models/{report.name}/{card.name}": _read(card),
+        f"models/{report.name}/{markdown.name}": _read(markdown),
     }
     return RetrainProposal(
         name=report.name,
@@ -58,7 +59,7 @@ def _proposal(run: RunDir, env: Environment, artifact_url: str) -> RetrainPropos
         base=base,
         head_sha=head,
         files=files,
-        report_markdown=_read(run.file("report.md")).decode("utf-8", errors="replace"),
+        report_markdown=_read(markdown).decode("utf-8", errors="replace"),
         run_url=env.github.run_url,
         artifact_url=artifact_url,
     )

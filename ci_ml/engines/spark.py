@@ -40,6 +40,7 @@ from ci_ml.engines.summaries import (
     finish,
     plan_summaries,
 )
+from ci_ml.environment import current, export_defaults
 from ci_ml.errors import DataError, EnvironmentProblem
 
 from pyspark.errors import PySparkException  # isort: skip
@@ -64,7 +65,7 @@ class SparkEngine:
 
     def __init__(self, settings: SparkSettings) -> None:
         self.settings = settings
-        self.remote = settings.remote or os.environ.get("SPARK_REMOTE") or "local[2]"
+        self.remote = settings.remote or current().spark_remote or "local[2]"
         self.session = connect(self.remote, settings.conf)
         _ship_package(self.session)
 
@@ -172,7 +173,7 @@ def connect(remote: str, conf: dict[str, str]) -> SparkSession:
     if remote.startswith("sc://"):
         _check_reachable(remote)
     else:
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        export_defaults({"PYSPARK_PYTHON": sys.executable})
     builder = SparkSession.builder.remote(remote)
     for key, value in {**DEFAULT_CONF, **conf}.items():
         builder = builder.config(key, value)

@@ -12,12 +12,14 @@ from ci_ml.errors import ConfigError
 
 if TYPE_CHECKING:
     from ci_ml.config import Config, RegistryConfig
+    from ci_ml.environment import Environment
     from ci_ml.registry.base import Registry
 
 BACKENDS = ("local", "mlflow", "github-releases")
 
 
-def open_registry(config: Config) -> Registry:
+def open_registry(config: Config, env: Environment | None = None) -> Registry:
+    """The configured backend; `env` (default: the process's) holds its credentials."""
     settings = config.registry
     if settings.backend == "local":
         from ci_ml.registry.local import LocalRegistry
@@ -26,7 +28,7 @@ def open_registry(config: Config) -> Registry:
     if settings.backend == "mlflow":
         from ci_ml.registry.mlflow import open_mlflow
 
-        return open_mlflow(settings)
+        return open_mlflow(settings, env)
     if settings.backend == "github-releases":
         from ci_ml.registry.github_releases import open_github_releases
 

@@ -72,7 +72,6 @@ import atexit
 import contextlib
 import json
 import logging
-import os
 import random
 import re
 import shutil
@@ -90,6 +89,7 @@ from urllib.parse import urlsplit
 
 from ci_ml import lineage
 from ci_ml.bundle import CARD, PROFILE, ModelBundle, ModelFile, open_model, verify
+from ci_ml.environment import Environment, current, export_defaults
 from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.registry.base import (
     MissingVersion,
@@ -117,7 +117,6 @@ MAX_PARAM_VALUE = 6000  # MLflow's limit on a param's value
 MAX_TAG_VALUE = 90_000
 # The SQL stores insert a new tag after a lookup: two first writers collide.
 CONFLICT = re.compile(r"unique constraint|duplicate|integrityerror", re.IGNORECASE)
-SECRET_VARIABLES = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
 
 # Fail in seconds, not minutes, when the server is gone (users may override).
 CLIENT_DEFAULTS = {
@@ -138,14 +137,15 @@ class Lease:
     wait: float = 150.0
 
 
-def open_mlflow(settings: RegistryConfig) -> MlflowRegistry:
-    uri = settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+def open_mlflow(settings: RegistryConfig, env: Environment | None = None) -> MlflowRegistry:
+    env = env or current()
+    uri = settings.tracking_uri or env.mlflow.tracking_uri
     if not uri:
         raise EnvironmentProblem(
             "registry.backend mlflow: no tracking server; set MLFLOW_TRACKING_URI in the "
             "environment or registry.tracking_uri in ci-ml.yaml"
         )
-    return MlflowRegistry(uri, settings.model_name)
+    return MlflowRegistry(uri, settings.model_name, env=env)
 
 
 def safe_uri(uri: str) -> str:
@@ -153,21 +153,25 @@ def safe_uri(uri: str) -> str:
     return re.sub(r"://[^/@\s]*@", "://", uri)
 
 
-def redact(text: str) -> str:
-    for variable in SECRET_VARIABLES:
-        secret = os.environ.get(variable)
-        if secret:
-            text = text.replace(secret, "***")
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
     return safe_uri(text)
 
 
 class MlflowRegistry:
-    def __init__(self, tracking_uri: str, model_name: str, lease: Lease | None = None) -> None:
-        for variable, value in CLIENT_DEFAULTS.items():
-            os.environ.setdefault(variable, value)
+    def __init__(
+        self,
+        tracking_uri: str,
+        model_name: str,
+        lease: Lease | None = None,
+        env: Environment | None = None,
+    ) -> None:
+        export_defaults(CLIENT_DEFAULTS)
         self.uri, self.name, self.lease = tracking_uri, model_name, lease or Lease()
         self.where = f"MLflow model {model_name!r} at {safe_uri(tracking_uri)}"
-        _probe(tracking_uri)
+        self._secrets = (env or current()).mlflow.secrets
+        _probe(tracking_uri, self._secrets)
         self._client = _client(tracking_uri)
         self._cache = Path(tempfile.mkdtemp(prefix="ci-ml-mlflow-"))  # downloads
         atexit.register(shutil.rmtree, self._cache, ignore_errors=True)
@@ -384,7 +388,7 @@ class MlflowRegistry:
         try:
             yield
         except (MlflowException, OSError) as exc:
-            detail = redact(str(getattr(exc, "message", None) or exc))[:400]
+            detail = redact(str(getattr(exc, "message", None) or exc), self._secrets)[:400]
             raise EnvironmentProblem(f"{self.where}: {doing} failed: {detail}") from exc
 
     def _registered_model(self) -> Any:
@@ -537,7 +541,7 @@ def _client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def _probe(uri: str) -> None:
+def _probe(uri: str, secrets: tuple[str, ...]) -> None:
     """Fail fast and clearly when an HTTP tracking server does not answer at all."""
     if urlsplit(uri).scheme not in {"http", "https"}:
         return
@@ -547,9 +551,9 @@ def _probe(uri: str) -> None:
     except urllib.error.HTTPError:
         return  # it answered; authentication and the rest are checked by real requests
     except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
+        reason = redact(str(getattr(exc, "reason", None) or exc), secrets)
         raise EnvironmentProblem(
-            f"MLflow tracking server {safe_uri(uri)} is unreachable: {redact(str(reason))}; "
+            f"MLflow tracking server {safe_uri(uri)} is unreachable: {reason}; "
             "check MLFLOW_TRACKING_URI or registry.tracking_uri"
         ) from exc
 

@@ -50,8 +50,8 @@ def spark_engine(config: Config) -> SparkEngine:
 
 def source_of(config: Config, role: str) -> DataSource | None:
     """data.train / data.eval as the engine reads it: a path, a URI or `table:name`."""
-    raw = config.raw["data"].get(role)
-    return parse_source(raw, config.root) if raw else None
+    written = config.data.written.get(role)
+    return parse_source(written, config.root) if written else None
 
 
 def cluster_datasets(config: Config) -> Datasets:

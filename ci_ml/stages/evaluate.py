@@ -19,7 +19,7 @@ from ci_ml.modelfile import load_model, model_file_from_card
 from ci_ml.preload import alongside
 from ci_ml.records import EvaluationRecord
 from ci_ml.stages import baseline
-from ci_ml.training import CARD_NAME, model_features
+from ci_ml.training import model_features
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -127,7 +127,7 @@ def _overlap_warning(data: Datasets, champion_card: dict[str, Any]) -> list[str]
 
 
 def load_challenger(run: RunDir) -> tuple[Contender, dict[str, Any]]:
-    card = run.read(f"challenger/{CARD_NAME}")
+    card = run.read_challenger_card()
     model = load_model(model_file_from_card(run.challenger, card))
     return challenger_from(model, card), card
 

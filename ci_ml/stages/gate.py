@@ -24,7 +24,7 @@ def gate_rules(config: Config) -> tuple[GateRule, ...]:
 
 def rules_for(config: Config, evaluation: EvaluationRecord) -> tuple[GateRule, ...]:
     """The configured rules, and on a first run the one evaluation.baseline.require implies."""
-    implied = baseline.implied_rule(config, len(config.raw.get("gate") or ()))
+    implied = baseline.implied_rule(config, len(config.gate))
     if evaluation.baseline is None or implied is None:
         return config.rules
     return (*config.rules, implied)

@@ -100,9 +100,9 @@ def _require_history_kept(registry: Registry, compared: int | None) -> None:
 
 def load_check_report(run: RunDir) -> Report:
     """report.json of the PR check's artifact, or a message saying what is missing."""
-    if not run.file("report.json").is_file():
+    if not run.has(Report):
         raise EnvironmentProblem(
-            f"{run.file('report.json')}: the PR check's artifact has no report.json; it may "
+            f"{run.path_of(Report)}: the PR check's artifact has no report.json; it may "
             "have expired or been deleted: nothing promoted (push to the PR's branch, or "
             "re-run its check, then merge again or promote by hand)"
         )

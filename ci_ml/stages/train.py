@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.rundir import write_json_atomic
-from ci_ml.training import CARD_NAME, check_setup, train
+from ci_ml.training import check_setup, train
 
 if TYPE_CHECKING:
     from ci_ml.config import Config
@@ -49,7 +49,7 @@ def fit(config: Config, run: RunDir, data: Datasets) -> Trained:
         shutil.rmtree(out)  # a stale challenger must never be evaluated by mistake
     model, card = train(config, data, out)
     write_json_atomic(run.challenger_profile, training_profile(config, data, model))
-    write_json_atomic(out / CARD_NAME, card)
+    write_json_atomic(run.challenger_card, card)
     return Trained(model, card)
 
 

@@ -131,12 +131,13 @@ def _champion_data_hash(version: Version | None) -> str:
 
 def data_schema(config: Config) -> Any:
     """The configured data schema, or None; a broken one is a config error (exit 2)."""
-    section = config.raw.get("validation")
-    if not section or section.get("enabled") is False:
+    settings = config.validation
+    if not settings.enabled:
         return None
-    from ci_ml.validation import schema_from_config
+    from ci_ml.validation import load_schema
 
-    return schema_from_config(section, config.root)
+    found = settings.schema_file or settings.schema
+    return None if found is None else load_schema(found)
 
 
 def _frame_failures(config: Config, frame: Any, source: str) -> list[dict[str, Any]]:

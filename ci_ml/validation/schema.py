@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from ci_ml.config import problem_of
 from ci_ml.errors import ConfigError, EnvironmentProblem
 from ci_ml.validation.scan import as_booleans, as_numbers, as_text, is_text_type, open_source
 
@@ -116,7 +117,8 @@ def check_against_json_schema(document: Any, schema: dict[str, Any], where: str)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [_describe(_deepest(e)) for e in errors[:5]]
+        problems = [problem_of(_deepest(e)) for e in errors[:5]]
+        lines = [f"{problem.where}: {problem.message}" for problem in problems]
         raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(lines))
 
 
@@ -127,42 +129,6 @@ def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     meant = 1 if isinstance(error.instance, dict) else 0  # the mapping form is listed second
     branch = [e for e in error.context if e.relative_schema_path[0] == meant] or error.context
     return _deepest(jsonschema.exceptions.best_match(branch))
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-    found = error.instance
-    kind = error.validator
-    if kind == "type":
-        return f"{path}: expected {_a(error.validator_value)}, got {found!r}"
-    if kind == "enum":
-        return f"{path}: expected one of {error.validator_value}, got {found!r}"
-    if kind == "additionalProperties":
-        return f"{path}: unknown key(s) {_extra_keys(error)}"
-    if kind == "required":
-        return f"{path}: {error.message}"
-    if kind in ("minimum", "maximum", "minItems", "minProperties", "const"):
-        return f"{path}: expected {kind} {error.validator_value!r}, got {found!r}"
-    return f"{path}: {error.message}"
-
-
-def _a(type_name: Any) -> str:
-    names = {
-        "number": "a number",
-        "integer": "an integer",
-        "string": "a string",
-        "boolean": "true or false",
-        "object": "a mapping",
-        "array": "a list",
-    }
-    if isinstance(type_name, list):
-        return " or ".join(names.get(str(t), str(t)) for t in type_name)
-    return names.get(type_name, str(type_name))
-
-
-def _extra_keys(error: jsonschema.ValidationError) -> list[str]:
-    allowed = set(error.schema.get("properties", {}))
-    return sorted(k for k in error.instance if k not in allowed)
 
 
 def _parse(document: dict[str, Any], where: str) -> DataSchema:
