@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ci_ml"
 # Only these read or write the process's variables; everything else is handed an
 # `Environment`. action_env.py runs before ci-ml is installed (its docstring says why).
 ENVIRONMENT_READERS = {"environment.py", "action_env.py"}
+OS_VARIABLES = {"environ", "environb", "getenv", "putenv", "unsetenv"}
 
 # Each file of the run folder (ci_ml/rundir.py) and of the model bundle
 # (ci_ml/bundle.py) is named in code in exactly one module; the others import it.
@@ -57,20 +58,16 @@ def code_strings(tree: ast.Module) -> Iterator[str]:
         and isinstance(node.body[0], ast.Expr)
     }
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if id(node) not in docstrings:
-                yield node.value
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            yield node.value
 
 
 def test_only_the_environment_module_reads_the_process_environment() -> None:
-    readers = set()
-    for name, tree in modules():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "putenv"}:
-                readers.add(name)
-            if isinstance(node, ast.ImportFrom) and node.module == "os":
-                if {a.name for a in node.names} & {"environ", "getenv", "putenv"}:
-                    readers.add(name)
+    readers = {name for name, tree in modules() for node in ast.walk(tree) if _reads_env(node)}
     assert readers == ENVIRONMENT_READERS
 
 
@@ -90,6 +87,15 @@ def test_only_config_py_reads_the_config_as_written() -> None:
         if isinstance(node, ast.Attribute) and node.attr == "raw" and _is_config(node.value)
     }
     assert readers <= {"config.py"}
+
+
+def _reads_env(node: ast.AST) -> bool:
+    """`os.environ`, `os.getenv(...)`, or `from os import environ`."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in OS_VARIABLES
+    if isinstance(node, ast.ImportFrom) and node.module == "os":
+        return any(a.name in OS_VARIABLES for a in node.names)
+    return False
 
 
 def _is_config(node: ast.expr) -> bool:

@@ -93,6 +93,24 @@ def test_the_environment_is_a_snapshot_read_once():
     assert Environment({}).run_link is None and not Environment({}).in_actions
 
 
+def test_the_environment_names_the_mlflow_server_spark_and_the_training_command_s_variables():
+    env = Environment(
+        {
+            "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+            "MLFLOW_TRACKING_TOKEN": "tok",
+            "MLFLOW_TRACKING_PASSWORD": "pw",
+            "SPARK_REMOTE": "sc://spark:15002",
+            "PATH": "/bin",
+        }
+    )
+    assert env.mlflow.tracking_uri == "http://mlflow:5000" and env.mlflow.secrets == ("tok", "pw")
+    assert "tok" not in repr(env.mlflow)
+    assert env.spark_remote == "sc://spark:15002"
+    assert env.child_env({"CI_ML_SEED": "0"}) == {**env.variables, "CI_ML_SEED": "0"}
+    empty = Environment({})
+    assert (empty.mlflow.tracking_uri, empty.mlflow.secrets, empty.spark_remote) == (None, (), None)
+
+
 def _report() -> dict:
     return {
         "report_id": "m",

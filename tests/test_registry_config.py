@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 REGISTRY = "registry:\n  backend: local\n  path: .ci-ml/registry\n"
 
 
@@ -57,6 +59,25 @@ def test_mlflow_without_a_tracking_uri_is_an_environment_error(example, run_cli,
     result = run_cli("registry", "list", cwd=project)
     assert result.code == 3
     assert "set MLFLOW_TRACKING_URI" in result.err
+
+
+def test_mlflow_takes_its_server_from_the_environment_it_is_handed(example, monkeypatch):
+    from ci_ml.config import load_config
+    from ci_ml.environment import Environment
+    from ci_ml.errors import EnvironmentProblem
+    from ci_ml.registry import open_registry
+
+    from .mlflow_server import free_port
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    project = example("diabetes")
+    _registry(project, "registry:\n  backend: mlflow\n")
+    uri = f"http://127.0.0.1:{free_port()}"
+    env = Environment({"MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_TOKEN": "tok-4711"})
+    with pytest.raises(EnvironmentProblem, match=f"MLflow tracking server {uri} is unreachable"):
+        open_registry(load_config(project / "ci-ml.yaml"), env)
+    with pytest.raises(EnvironmentProblem, match="set MLFLOW_TRACKING_URI"):
+        open_registry(load_config(project / "ci-ml.yaml"), Environment({}))
 
 
 def test_model_name_defaults_to_the_config_name(example):
