@@ -3,19 +3,21 @@
 Defaults (all overridable per column, see docs/validation.md and docs/statistics.md):
 
 - a column drifts only when its effect size is above its threshold AND a test says
-  the change is more than sampling noise at this sample size: raw p < 0.005 and
-  Benjamini-Hochberg adjusted p < 0.05 across the feature columns. There is no
-  switch at any sample size, so there is no false-alarm cliff.
+  the change is more than sampling noise at this sample size: Holm-adjusted p < 0.05
+  across the feature columns (and raw p < 0.005), so at most 5% of same-distribution
+  runs raise any alarm. There is no switch at any sample size, so no false-alarm cliff.
 - numeric columns: normalised Wasserstein distance (W1 / reference std) above 0.1
   (PSI above 0.2 on request); the test is the larger of two rank tests on the
-  profile's quantile grid, one for a shift (van der Waerden) and one for spread (Klotz).
+  profile's quantile grid, one for a shift (van der Waerden) and one for spread (Klotz),
+  weighted Bonferroni 0.9 / 0.1.
 - categorical columns: Jensen-Shannon distance (base 2) above 0.1; the test is the
-  likelihood-ratio (G) test with thin cells pooled, plus one on the most changed level.
+  likelihood-ratio (G) test with thin cells pooled, plus one on the most changed level,
+  and by Bonferroni an exact test of the largest level the reference never saw.
 - p-values: an approximation, refined by seeded permutations when it is small, so
   results are repeatable; explicitly chosen `ks` / `chisquare` methods decide by
   their p-value alone (KS through scipy's exact distribution).
-- a column's null share drifts when it moved by more than 0.1 and Fisher's exact
-  test agrees (p < 0.005).
+- a column's null share drifts when it moved by more than 0.1 and its test (Fisher's
+  exact, part of the column's p-value) is significant as above.
 - the dataset drifts when more than 30% of the feature columns drift, or when a
   column was added or removed since the champion was trained.
 """
@@ -29,7 +31,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ci_ml.comparison import BENJAMINI_HOCHBERG, adjusted_p_values
+from ci_ml.comparison import HOLM, adjusted_p_values
 from ci_ml.comparison import benjamini_hochberg as benjamini_hochberg  # the one BH
 from ci_ml.errors import ConfigError
 from ci_ml.validation.profile import KINDS, SAMPLE_ROWS, ColumnAccumulator, scan_columns
@@ -41,6 +43,7 @@ from ci_ml.validation.twosample import (
     fisher_p,
     growth_p,
     ks_p_value,
+    new_level_p,
     pooled_chi_square,
     rank_tests,
 )
@@ -59,11 +62,12 @@ METHODS = {
 }
 P_VALUE_METHODS = ("ks", "chisquare")
 EFFECT_METHODS = ("wasserstein", "psi", "jensenshannon")
-# An effect size drifts only when a test says it is more than sampling noise: at most
-# 0.5% of a column's same-distribution checks, and a false discovery rate of 5%
-# across the feature columns (so about 5% of 20-column runs raise any alarm).
+# An effect size drifts only when a test says it is more than sampling noise: Holm at
+# a family-wise 5% across the feature columns (at most 5% of same-distribution runs
+# raise any alarm), and never above 0.5% for a column alone (a target checked by itself).
 COLUMN_ALPHA = 0.005
-FALSE_DISCOVERY = 0.05
+FAMILY_LEVEL = 0.05
+NULL_SHARE = 0.2  # of a nullable column's level for its null share
 FLOOR = 1e-4  # PSI treats an empty bin as holding this fraction, as is customary
 
 
@@ -374,13 +378,10 @@ def _null_test(reference: dict[str, Any], current: CurrentColumn) -> dict[str, f
 
 
 def _null_drift(result: ColumnDrift, options: DriftOptions) -> None:
-    """A null share that moved by more than null_threshold, beyond sampling noise."""
+    """A null share that moved by more than null_threshold (its test judged by `decide`)."""
     before = result.details.get("null_fraction_reference") or 0.0
     after = result.details.get("null_fraction_current") or 0.0
-    p_value = result.details.get("null_p_value")
-    if p_value is None or abs(after - before) <= options.null_threshold:
-        return
-    if p_value < COLUMN_ALPHA:
+    if abs(after - before) > options.null_threshold:
         result.drifted = True
         result.description = f"nulls {before:.0%} -> {after:.0%}; {result.description}"
 
@@ -529,10 +530,16 @@ def _categorical(
 
 
 def _category_p(reference: dict[str, Any], current: CurrentColumn, seed: int) -> float:
-    p_value = category_tests(*_cells(reference, current), seed)
-    if not reference["other"]:
-        return p_value
-    return min(1.0, 2 * min(p_value, _growth_p(reference, current)))
+    """The category tests and, by Bonferroni, one for what they dilute: a level the
+    reference never saw (or, for a reference that kept only its top levels, a level that
+    grew beyond what the reference allows)."""
+    ref_cells, cur_cells = _cells(reference, current)
+    p_value = category_tests(ref_cells, cur_cells, seed)
+    if reference["other"]:
+        extra = _growth_p(reference, current)
+    else:
+        extra = new_level_p(ref_cells[:-1], cur_cells[:-1])  # the last cell is the rest
+    return min(1.0, 2 * min(p_value, extra))
 
 
 def _growth_p(reference: dict[str, Any], current: CurrentColumn) -> float:
@@ -678,25 +685,42 @@ def detect_drift(
 
 
 def decide(results: list[ColumnDrift], options: DriftOptions) -> None:
-    """Judge each column's test, its p-value adjusted (BH) across these columns.
+    """Judge each column's test, Holm-adjusted across these columns (family-wise 5%).
 
-    An effect size above its threshold drifts only when its test is significant (raw
-    p < COLUMN_ALPHA and adjusted p < FALSE_DISCOVERY); a p-value method drifts when
-    its adjusted p-value is below its threshold; the null share drifts by itself.
+    A column's p-value combines its shape test with its null-share test (weighted
+    Bonferroni, 0.8 / 0.2) when either side has nulls. An effect size above its
+    threshold, or a null share that moved by more than `null_threshold`, drifts only
+    when that p-value is significant: Holm-adjusted p < FAMILY_LEVEL and raw p <
+    COLUMN_ALPHA. So a run of same-distribution columns raises any alarm at most 5% of
+    the time, by construction, whatever its number of columns. A p-value method
+    drifts when its Holm-adjusted p-value is below its threshold.
     """
     tested = [r for r in results if r.p_value is not None]
-    p_values = [r.p_value or 0.0 for r in tested]
-    for result, adjusted in zip(
-        tested, adjusted_p_values(p_values, BENJAMINI_HOCHBERG), strict=True
-    ):
+    family = [_family_p(r) for r in tested]
+    for result, raw, adjusted in zip(tested, family, adjusted_p_values(family, HOLM), strict=True):
         result.p_adjusted = adjusted
         if result.method in P_VALUE_METHODS:
             result.drifted = adjusted < (result.threshold or 0.0)
-        elif result.method in EFFECT_METHODS:
-            significant = adjusted < FALSE_DISCOVERY and (result.p_value or 0.0) < COLUMN_ALPHA
+            continue
+        significant = adjusted < FAMILY_LEVEL and raw < COLUMN_ALPHA
+        if result.method in EFFECT_METHODS:
             result.drifted = result.drifted and significant
-    for result in results:
-        _null_drift(result, options)
+        if significant:
+            _null_drift(result, options)
+
+
+def _family_p(result: ColumnDrift) -> float:
+    """The column's test and its null share's, weighted Bonferroni when there are nulls."""
+    shape = result.p_value or 0.0
+    null_p = result.details.get("null_p_value")
+    if result.method in P_VALUE_METHODS or null_p is None or not _has_nulls(result):
+        return shape
+    return min(1.0, shape / (1 - NULL_SHARE), null_p / NULL_SHARE)
+
+
+def _has_nulls(result: ColumnDrift) -> bool:
+    before = result.details.get("null_fraction_reference") or 0.0
+    return bool(before or result.details.get("null_fraction_current"))
 
 
 def _presence(

@@ -9,10 +9,11 @@ side's counts are multivariate hypergeometric given both margins). An approximat
 p-value is computed first; only when it is below SETTLED are 4,000 seeded tables drawn.
 
 - numeric: van der Waerden (normal scores, a shift of location) and Klotz (squared
-  normal scores, a change of spread); the statistic is the larger of the two
-  standardised sums, so either change is caught.
+  normal scores, a change of spread), combined by weighted Bonferroni (0.9 of the
+  level to the shift, 0.1 to the spread), so either change is caught.
 - categorical: the G-test with cells too thin for it (expected count < 5) pooled,
-  and the most changed single cell against all others; the smaller p-value.
+  and the most changed single cell against all others; the smaller p-value. Beside
+  it, new levels: the rows of the current side in levels the reference never saw.
 - null share: Fisher's exact test on nulls vs values.
 """
 
@@ -27,8 +28,15 @@ SETTLED = 0.02  # an approximate p-value above this cannot be significant at 0.0
 RESAMPLES = 4000  # permutation p-values resolve 0.00025
 
 
+LOCATION_SHARE = 0.9  # of a numeric column's level for a shift; the rest for spread
+
+
 def rank_tests(reference: np.ndarray, current: np.ndarray, seed: int = 0) -> float:
-    """p-value of a location or spread change between two count vectors over ordered cells."""
+    """p-value of a location or spread change between two count vectors over ordered cells.
+
+    Weighted Bonferroni over the two: min(p_shift / 0.9, p_spread / 0.1). A shift is the
+    change users most need caught at small sizes; the spread test has power to spare.
+    """
     from scipy.stats import norm
 
     reference, current = _occupied(reference, current)
@@ -39,14 +47,16 @@ def rank_tests(reference: np.ndarray, current: np.ndarray, seed: int = 0) -> flo
     location = norm.ppf(midrank)
     scores = np.vstack([_standardised(location, pooled), _standardised(location**2, pooled)])
     moments = _rank_moments(scores, pooled, current.sum())
+    shares = np.array([LOCATION_SHARE, 1 - LOCATION_SHARE])
 
-    def statistic(currents: np.ndarray) -> np.ndarray:
+    def combined_p(currents: np.ndarray) -> np.ndarray:
         z = (currents @ scores.T - moments[0]) / moments[1]
-        return np.abs(z).max(axis=-1)
+        return np.asarray(np.minimum(1.0, (2 * norm.sf(np.abs(z)) / shares).min(axis=-1)))
 
-    observed = float(statistic(current[None, :])[0])
-    approximate = min(1.0, 2 * float(2 * norm.sf(observed)))  # Bonferroni over the two
-    return _permutation_p(approximate, observed, statistic, pooled, current.sum(), seed)
+    approximate = float(combined_p(current[None, :])[0])
+    return _permutation_p(
+        approximate, -approximate, lambda t: -combined_p(t), pooled, current.sum(), seed
+    )
 
 
 def _standardised(scores: np.ndarray, pooled: np.ndarray) -> np.ndarray:
@@ -116,6 +126,23 @@ def category_tests(reference: np.ndarray, current: np.ndarray, seed: int = 0) ->
     k = len(pooled)
     approximate = float(combined_p(current[None, :])[0])
     return _permutation_p(approximate, -approximate, lambda t: -combined_p(t), pooled, m, seed)
+
+
+def new_level_p(reference: np.ndarray, current: np.ndarray) -> float:
+    """p-value of the largest level absent from the reference, c rows in the current side.
+
+    Given both margins, all k rows of a level land on the current side with probability
+    C(m, k) / C(N, k), about 2^-k for equal sides; the sum of that over every level of at
+    least c rows bounds the chance that any level that big is new (exact, conservative).
+    """
+    from scipy.stats import hypergeom
+
+    new = current[(reference == 0) & (current > 0)]
+    if not new.size:
+        return 1.0
+    pooled = (reference + current)[reference + current >= new.max()]
+    m, total = int(current.sum()), int((reference + current).sum())
+    return float(min(1.0, hypergeom.pmf(pooled, total, pooled, m).sum()))
 
 
 def _cell_g(current: np.ndarray, pooled: np.ndarray, m: float, total: float) -> np.ndarray:
