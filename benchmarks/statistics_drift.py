@@ -13,7 +13,10 @@ shifted by 3 sd, a new category taking 3% of rows) and the share of runs that fl
 it is reported. Evidently's DataDriftPreset defaults run on the same tables when
 `evidently` is importable.
 
-    python benchmarks/statistics_drift.py [--quick]
+    python benchmarks/statistics_drift.py [--quick] [--sizes 100,500 | --sensitivity]
+
+`--sizes` and `--sensitivity` run one part (each size has its own seed, so parts run
+side by side give the full run's numbers).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from __future__ import annotations
 import argparse
 import math
 import warnings
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -130,6 +134,7 @@ class Tally:
     evidently_runs: int = 0
     evidently_watched: int = 0
     evidently_trials: int = 0
+    flagged: Counter[str] = field(default_factory=Counter)
 
     def rate(self, hits: int, of: int) -> str:
         if not of:
@@ -178,6 +183,7 @@ def _trial(
     tally.columns += len(flags)
     tally.runs += bool(flags)
     tally.watched += watched in flags
+    tally.flagged.update(flags)
     theirs = _evidently_flags(reference, current) if evidently else None
     if theirs is not None:
         tally.evidently_trials += 1
@@ -191,15 +197,16 @@ EVIDENTLY_RUNS = 20  # Evidently takes 2-6 s a run here
 
 
 def trials_at(n: int, quick: bool) -> int:
-    full = 400 if n <= 2_000 else 100 if n <= 10_000 else 20 if n <= 100_000 else 3
+    full = 200 if n <= 2_000 else 40 if n <= 10_000 else 10 if n <= 100_000 else 3
     return max(full // (10 if quick else 1), 2)
 
 
-def false_alarms(quick: bool, seed: int = 16) -> dict[int, Tally]:
-    """Same-distribution runs at every size; Evidently (if installed) beside at a few."""
-    rng = np.random.default_rng(seed)
+def false_alarms(quick: bool, seed: int = 16, sizes: tuple[int, ...] = SIZES) -> dict[int, Tally]:
+    """Same-distribution runs at every size; Evidently (if installed) beside at a few.
+    Each size has its own seed, so a subset of sizes reproduces the full run's rows."""
     tallies = {}
-    for n in SIZES:
+    for n in sizes:
+        rng = np.random.default_rng([seed, n])
         tally = Tally()
         for i in range(trials_at(n, quick)):
             evidently = n in EVIDENTLY_SIZES and i < EVIDENTLY_RUNS // (10 if quick else 1)
@@ -210,7 +217,7 @@ def false_alarms(quick: bool, seed: int = 16) -> dict[int, Tally]:
 
 def sensitivity(quick: bool, rows: int = 500, seed: int = 17) -> dict[str, Tally]:
     rng = np.random.default_rng(seed)
-    trials = 40 if quick else 200
+    trials = 40 if quick else 400
     tallies = {}
     for label, (column, change) in SHIFTS.items():
         tally = Tally()
@@ -223,7 +230,10 @@ def sensitivity(quick: bool, rows: int = 500, seed: int = 17) -> dict[str, Tally
 
 def tables(quick: bool) -> str:
     """The drift calibration tables (markdown), from fresh simulations."""
-    alarms, caught = false_alarms(quick), sensitivity(quick)
+    return alarm_table(false_alarms(quick)) + "\n" + sensitivity_table(sensitivity(quick))
+
+
+def alarm_table(alarms: dict[int, Tally]) -> str:
     lines = [
         "False alarms (same distribution; reference and current of n rows each; "
         f"{COLUMNS} columns a run; Monte Carlo standard error in brackets, "
@@ -240,8 +250,13 @@ def tables(quick: bool) -> str:
             f"| {t.rate(t.runs, t.trials)} | {e or '-'} "
             f"| {t.rate(t.evidently_columns, e * COLUMNS)} | {t.rate(t.evidently_runs, e)} |"
         )
-    lines += [
-        "",
+    flagged = sum((t.flagged for t in alarms.values()), Counter())
+    which = ", ".join(f"{name} {count}" for name, count in flagged.most_common()) or "none"
+    return "\n".join([*lines, "", f"Columns behind the false alarms: {which}."]) + "\n"
+
+
+def sensitivity_table(caught: dict[str, Tally]) -> str:
+    lines = [
         "Sensitivity at 500 rows (one changed column in a 20-column run; share of runs "
         "that flag it):",
         "",
@@ -260,7 +275,16 @@ def tables(quick: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the trials")
-    print(tables(parser.parse_args().quick))
+    parser.add_argument("--sizes", help="false alarms only, at these sizes (comma-separated)")
+    parser.add_argument("--sensitivity", action="store_true", help="sensitivity only")
+    args = parser.parse_args()
+    if args.sizes:
+        sizes = tuple(int(n) for n in args.sizes.split(","))
+        print(alarm_table(false_alarms(args.quick, sizes=sizes)))
+    elif args.sensitivity:
+        print(sensitivity_table(sensitivity(args.quick)))
+    else:
+        print(tables(args.quick))
 
 
 if __name__ == "__main__":
