@@ -281,3 +281,45 @@ def test_a_profile_that_kept_50_categories_still_judges_sensibly(
     codes = np.where(rng.random(ROWS) < 0.3, "c7", rng.choice(many, ROWS))
     moved = detect_drift(old, write(tmp_path, "moved.parquet", table(2, code=codes)))
     assert column(moved, "code").drifted and column(moved, "code").p_value < 0.005
+
+
+def test_drift_is_decided_family_wise_across_the_columns() -> None:
+    """Twenty columns, each past its effect threshold with p = 0.004: Benjamini-Hochberg
+    would flag all twenty; Holm at a family-wise 5% (first step 0.05 / 20) flags none,
+    and one column with p = 0.001 among them is flagged alone."""
+    from ci_ml.validation.drift import ColumnDrift, DriftOptions, decide
+
+    def column(i: int, p_value: float) -> ColumnDrift:
+        return ColumnDrift(f"c{i}", "numeric", "wasserstein", 0.3, 0.1, True, "", p_value)
+
+    even = [column(i, 0.004) for i in range(20)]
+    decide(even, DriftOptions())
+    assert not any(c.drifted for c in even)
+    assert all(c.p_adjusted == pytest.approx(0.08) for c in even)
+    mixed = [column(0, 0.001), *(column(i, 0.5) for i in range(1, 20))]
+    decide(mixed, DriftOptions())
+    assert [c.column for c in mixed if c.drifted] == ["c0"]
+
+
+def test_new_level_test_is_exact() -> None:
+    """k rows of a level the reference lacks: all k on the current side with probability
+    C(m, k) / C(N, k), summed over every level at least that big."""
+    from math import comb
+
+    from ci_ml.validation.twosample import new_level_p
+
+    reference = np.array([300.0, 200.0, 0.0])
+    current = np.array([290.0, 200.0, 10.0])
+    assert new_level_p(reference, current) == pytest.approx(comb(500, 10) / comb(1000, 10))
+    assert new_level_p(reference, np.array([300.0, 200.0, 0.0])) == 1.0
+
+
+def test_a_new_category_of_3_percent_in_500_rows_drifts(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    levels = np.array(["a", "b", "c", "d", "e"])
+    before = levels[rng.choice(5, 500, p=[0.4, 0.25, 0.2, 0.1, 0.05])]
+    after = levels[rng.choice(5, 500, p=[0.4, 0.25, 0.2, 0.1, 0.05])].astype(object)
+    after[:15] = "brand-new"
+    result = detect_drift(build_profile(pa.table({"kind": before})), pa.table({"kind": after}))
+    (kind,) = result.columns
+    assert kind.drifted and "new category 'brand-new' (3%)" in kind.description

@@ -1,7 +1,8 @@
 """Drift calibration, as a statistical test: the cases that broke, with a fixed seed.
 
 Same-distribution runs at 999, 1,000 and 1,001 rows (either side of the old switch
-from tests to effect sizes) must raise at most 0.5% false alarms per column; at 500
+from tests to effect sizes) must raise at most 0.5% false alarms per column and 5%
+per run; at 500
 rows four realistic changes must be caught at least as often as Evidently's defaults
 minus 10 points (issue #16). Tolerances are three binomial standard errors of the
 trial count, not hand-tuned numbers. The columns are the benchmark's hardest ones
@@ -41,9 +42,11 @@ def _upper(rate: float, trials: int) -> float:
 def test_no_false_alarm_cliff_around_1000_rows(rows: int) -> None:
     rng = np.random.default_rng(rows)
     runs = 60
-    flagged = sum(len(_flags(_draw(rng, rows), _draw(rng, rows))) for _ in range(runs))
+    flags = [_flags(_draw(rng, rows), _draw(rng, rows)) for _ in range(runs)]
     checks = runs * len(HARD)
-    assert flagged / checks <= _upper(0.005, checks)
+    assert sum(map(len, flags)) / checks <= _upper(0.005, checks)
+    # Holm: at most 5% of runs raise any alarm, whatever the number of columns
+    assert sum(map(bool, flags)) / runs <= _upper(0.05, runs)
 
 
 @pytest.mark.parametrize("change", list(bench.SHIFTS))

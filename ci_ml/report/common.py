@@ -364,7 +364,7 @@ def _decided_by(column: dict[str, Any]) -> str:
     drifted, threshold = bool(column.get("drifted")), column.get("threshold")
     if column.get("method") in P_VALUE_METHODS:
         word = "<" if drifted else ">="
-        return f"p (BH) {numbers.p_value(column.get('p_adjusted'))} {word} {number(threshold)}"
+        return f"p (Holm) {numbers.p_value(column.get('p_adjusted'))} {word} {number(threshold)}"
     word = ">" if drifted else "<="
     return f"{number(column.get('statistic'))} {word} {number(threshold)}"
 

@@ -317,7 +317,7 @@ def compare_column(
     threshold: float,
     role: str = "feature",
 ) -> ColumnDrift:
-    """Drift of one column, before its test is judged (`decide`, after BH adjustment)."""
+    """Drift of one column, before its test is judged (`decide`, after Holm adjustment)."""
     result = _empty_side(name, reference, current, options)
     if result is None:
         if reference["kind"] == "numeric":
