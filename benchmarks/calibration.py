@@ -1,6 +1,7 @@
 """Calibration of the gate's statistics: simulations with known truth.
 
     python benchmarks/calibration.py [--quick] [--write docs/statistics.md]
+    python benchmarks/calibration.py --only moment --trials 100=400,1000=150,10000=30
 
 Every number is a Monte Carlo proportion over independent trials, shown with
 its standard error (sqrt(p(1-p)/trials)). Each trial draws fresh eval rows,
@@ -224,20 +225,22 @@ def rmse_false_pass(
 SIZES = (100, 1000, 10000)
 
 
+TRIALS = {100: 1000, 1000: 400, 10000: 100}  # the full run's; --trials overrides
+
+
 def trials_at(n: int, quick: bool) -> int:
-    return {100: 200, 1000: 100, 10000: 20}[n] if quick else {100: 1000, 1000: 400, 10000: 100}[n]
+    return {100: 200, 1000: 100, 10000: 20}[n] if quick else TRIALS[n]
 
 
-def gate_tables(quick: bool) -> str:
-    return "\n\n".join(
-        [
-            _false_promotion_table(quick),
-            _discordant_table(quick),
-            _power_table(quick),
-            _coverage_table(quick),
-            _moment_table(quick),
-        ]
-    )
+def gate_tables(quick: bool, only: tuple[str, ...] = ()) -> str:
+    tables = {
+        "false-promotion": _false_promotion_table,
+        "discordant": _discordant_table,
+        "power": _power_table,
+        "coverage": _coverage_table,
+        "moment": _moment_table,
+    }
+    return "\n\n".join(table(quick) for name, table in tables.items() if name in (only or tables))
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -261,7 +264,7 @@ def _false_promotion_table(quick: bool) -> str:
 
 
 def _discordant_table(quick: bool) -> str:
-    trials = 100 if quick else 400
+    trials = 100 if quick else TRIALS[100] * 2 // 5
     rows = []
     for count in (3, 4, 5, 7, 10, 20):
         before = false_promotion_at(count, trials, floor=False)
@@ -380,7 +383,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials (about 5x faster)")
     parser.add_argument("--write", type=Path, help="write the document here (docs/statistics.md)")
+    parser.add_argument(
+        "--only",
+        help="gate tables only, these (comma-separated): "
+        "false-promotion, discordant, power, coverage, moment",
+    )
+    parser.add_argument("--trials", help="trials per eval size, e.g. 100=400,1000=150,10000=30")
     args = parser.parse_args()
+    if args.trials:
+        TRIALS.update({int(k): int(v) for k, v in (p.split("=") for p in args.trials.split(","))})
+    if args.only:
+        print(gate_tables(args.quick, tuple(args.only.split(","))))
+        return
     doc = ROOT / "docs" / "statistics.md"
     intro = doc.read_text() if doc.is_file() else "# Statistics\n"
     text = document(args.quick, intro)

@@ -197,7 +197,7 @@ EVIDENTLY_RUNS = 20  # Evidently takes 2-6 s a run here
 
 
 def trials_at(n: int, quick: bool) -> int:
-    full = 200 if n <= 2_000 else 40 if n <= 10_000 else 10 if n <= 100_000 else 3
+    full = 100 if n <= 2_000 else 20 if n <= 10_000 else 5 if n <= 100_000 else 2
     return max(full // (10 if quick else 1), 2)
 
 
@@ -217,7 +217,7 @@ def false_alarms(quick: bool, seed: int = 16, sizes: tuple[int, ...] = SIZES) ->
 
 def sensitivity(quick: bool, rows: int = 500, seed: int = 17) -> dict[str, Tally]:
     rng = np.random.default_rng(seed)
-    trials = 40 if quick else 400
+    trials = 40 if quick else 150
     tallies = {}
     for label, (column, change) in SHIFTS.items():
         tally = Tally()
