@@ -217,7 +217,7 @@ def false_alarms(quick: bool, seed: int = 16, sizes: tuple[int, ...] = SIZES) ->
 
 def sensitivity(quick: bool, rows: int = 500, seed: int = 17) -> dict[str, Tally]:
     rng = np.random.default_rng(seed)
-    trials = 40 if quick else 150
+    trials = 40 if quick else 100
     tallies = {}
     for label, (column, change) in SHIFTS.items():
         tally = Tally()
