@@ -248,12 +248,53 @@ def test_a_job_that_keeps_failing_writes_no_metrics(
     assert not (lake / ".ci-ml/run/decision.json").exists()
 
 
-def test_drift_under_spark_is_refused_by_name(tmp_path: Path, run_cli) -> None:
-    lake = tmp_path / "lake"
-    lake.mkdir()
-    engine = {"name": "spark", "spark": {"remote": "sc://127.0.0.1:9"}}
-    text = config_text({"train": "train", "eval": "eval"}, engine, drift={"enabled": True})
-    (lake / "ci-ml.yaml").write_text(text)
-    result = run_cli("validate", cwd=lake)
-    assert result.code == 2, result.err
-    assert "drift.enabled: false" in result.err
+RULES = {
+    "schema": {
+        "columns": {
+            "a": {"type": "float", "min": -3.0, "max": 3.0},
+            "id": {"type": "int", "unique": True},
+            "price": {"type": "float", "min": 0},
+        }
+    }
+}
+
+
+@pytest.mark.spark
+def test_rules_and_drift_on_the_cluster_give_the_local_verdict(
+    tmp_path: Path, run_cli, on_cluster: Any
+) -> None:
+    local = local_project(tmp_path / "local")
+    lake = lake_project(tmp_path / "lake")
+    for project in (local, lake):
+        for name in ("a", "b"):
+            config = json.loads((project / f"ci-ml.{name}.yaml").read_text())
+            config["drift"] = {"enabled": True}
+            config["validation"] = RULES if name == "b" else {}
+            (project / f"ci-ml.{name}.yaml").write_text(json.dumps(config))
+        assert run_cli("check", "--promote", "-c", "ci-ml.a.yaml", cwd=project).code == 0
+        assert run_cli("validate", "-c", "ci-ml.b.yaml", cwd=project).code == 1
+    on_spark, on_runner = (_validation(p) for p in (lake, local))
+    # the rule on a column the data lacks names it; the others are judged on every row
+    missing = [f for f in on_spark["failures"] if f["rule"] == "required"]
+    assert [f["column"] for f in missing] == ["price"]
+    assert _failures(on_spark) == _failures(on_runner)
+    assert on_spark["drift"]["champion"] == on_runner["drift"]["champion"] == 1
+    for key in ("dataset_drift", "drifted_columns", "schema_changed"):
+        assert on_spark["drift"][key] == on_runner["drift"][key], key
+    for found, expected in zip(
+        on_spark["drift"]["columns"], on_runner["drift"]["columns"], strict=True
+    ):
+        assert (found["column"], found["drifted"]) == (expected["column"], expected["drifted"])
+        assert found["statistic"] == pytest.approx(expected["statistic"], rel=1e-9)
+    assert on_spark["drift"]["prediction"]["drifted"] == on_runner["drift"]["prediction"]["drifted"]
+    # the champion's profile was taken on the cluster, over every training row
+    profile = json.loads((lake / ".ci-ml/run/challenger/profile.json").read_text())
+    assert profile["rows"] == 3000 and profile["columns"]["a"]["sample_size"] == 3000
+
+
+def _validation(project: Path) -> dict[str, Any]:
+    return json.loads((project / ".ci-ml/run/validation.json").read_text())
+
+
+def _failures(record: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [(f["rule"], f["column"], f.get("failing_rows")) for f in record["failures"]]
