@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from ci_ml.engines import parse_source
-from ci_ml.errors import DataError
+from ci_ml.errors import DataError, EnvironmentProblem
 from ci_ml.validation import build_profile, detect_drift, load_schema, validate_table
 from ci_ml.validation.drift import DriftOptions, drift_columns, judge_drift
 from tests.spark_support import spark_engine
@@ -90,6 +90,24 @@ def test_rules_on_a_folder_name_the_file_of_each_example(spark_engine: Any, tmp_
     assert rows[(None, "duplicate_rows")] == [
         (999, "duplicate of an earlier row", "part-2.parquet")
     ]
+
+
+def test_a_retried_task_counts_once_and_a_failing_one_is_named(
+    spark_engine: Any, tmp_path: Path
+) -> None:
+    from ci_ml.engines.spark_rules import check_rules
+    from ci_ml.validation.schema import DataSchema
+    from tests.spark_support import BrokenColumns, FlakyColumns
+
+    path = tmp_path / "data.parquet"
+    messy().to_parquet(path, index=False)
+    schema = load_schema(SCHEMA)
+    flaky = DataSchema(FlakyColumns(schema.columns), schema.table, schema.source)
+    found = check_rules(spark_engine, parse_source(path), flaky).to_dict()
+    assert found | {"source": None} == validate_table(path, SCHEMA).to_dict() | {"source": None}
+    broken = DataSchema(BrokenColumns(schema.columns), schema.table, schema.source)
+    with pytest.raises(EnvironmentProblem, match="Spark job that checks the data schema"):
+        check_rules(spark_engine, parse_source(path), broken)
 
 
 def _verdicts(result: Any) -> list[tuple[Any, ...]]:

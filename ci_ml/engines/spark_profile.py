@@ -1,7 +1,7 @@
 """The training profile and the drift statistics of new data, computed on the cluster.
 
 Both sides of a drift check are the local engine's own statistics, taken where
-the rows are (see docs/spark.md for what is exact and what is sampled):
+the rows are (README, "When your data outgrows the runner", says what is exact):
 
 - counts, nulls, values that are not numbers, infinities, mean, variance and
   extremes: each executor runs the local parsing (`scan.as_numbers`) and
@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ci_ml.engines.sources import DataSource
+from ci_ml.errors import EnvironmentProblem
 from ci_ml.validation.drift import CurrentColumn, CurrentData
 from ci_ml.validation.profile import (
     PROFILE_FORMAT,
@@ -99,7 +100,21 @@ def _frame_and_sample(
     frame = engine.read(source)
     if not names:
         return frame, pa.table({})
-    return frame.select(*names), engine.sampled(source, names, SAMPLE_ROWS, seed).toArrow()
+    from pyspark.errors import PySparkException
+
+    try:
+        sample = engine.sampled(source, names, SAMPLE_ROWS, seed).toArrow()
+    except PySparkException as exc:
+        raise EnvironmentProblem(
+            f"the Spark job that samples {source.label} failed: {exc}"
+        ) from exc
+    return frame.select(*names), sample
+
+
+def _rows(frame: DataFrame) -> list[Any]:
+    from ci_ml.engines.spark import collect_rows
+
+    return collect_rows(frame, "profiles the data")
 
 
 def _kind(frame: DataFrame, sample: pa.Table, name: str, target: bool) -> str | None:
@@ -111,7 +126,7 @@ def _kind(frame: DataFrame, sample: pa.Table, name: str, target: bool) -> str | 
         return None
     from pyspark.sql import functions as F
 
-    if frame.where(F.col(name).isNotNull()).limit(1).count() == 0:
+    if not _rows(frame.where(F.col(name).isNotNull()).limit(1)):
         return None
     spark_type = dict(frame.dtypes)[name]
     return "numeric" if spark_type.startswith(SPARK_NUMBERS) else "categorical"
@@ -150,12 +165,10 @@ def numeric_summaries(
     frame: DataFrame, names: list[str], grids: dict[str, np.ndarray]
 ) -> tuple[Found, int]:
     """Merged moments (and grid counts) of the numeric columns, and the row count."""
-    from ci_ml.engines.spark import collect_rows
-
     out: Found = {}
     parts = frame.mapInArrow(partition_moments(names, grids), "column string, found string")
     merged = parts.groupBy("column").applyInPandas(merge_partitions, "column string, found string")
-    for row in collect_rows(merged, "profiles the data"):
+    for row in _rows(merged):
         out[row["column"]] = json.loads(row["found"])
     rows = int(out.pop("", {}).get("rows", 0))
     return out, rows
@@ -236,9 +249,9 @@ def category_counts(frame: DataFrame, name: str) -> CategoryStats:
     from pyspark.sql import functions as F
 
     column = F.col(name)
-    totals = frame.agg(F.count(F.lit(1)), F.sum(column.isNull().cast("long"))).collect()[0]
+    totals = _rows(frame.agg(F.count(F.lit(1)), F.sum(column.isNull().cast("long"))))[0]
     counts = frame.where(column.isNotNull()).groupBy(name).count()
-    top = counts.orderBy(F.desc("count"), name).limit(CATEGORY_CAP).collect()
+    top = _rows(counts.orderBy(F.desc("count"), name).limit(CATEGORY_CAP))
     stats = CategoryStats(rows=int(totals[0]), nulls=int(totals[1] or 0))
     values = pa.array([row[0] for row in top])
     text = values if pa.types.is_string(values.type) else values.cast(pa.string())

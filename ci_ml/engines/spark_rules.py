@@ -49,6 +49,8 @@ Found = dict[str, Any]  # one column's tally: rows, nulls, and per rule what fai
 
 def check_rules(engine: SparkEngine, source: DataSource, schema: DataSchema) -> ValidationResult:
     """`validate_table` of the source, computed on the cluster."""
+    from pyspark.sql import functions as F
+
     frame = with_row_numbers(engine.read(source))
     columns = [c for c in frame.columns if c not in (FILE, ROW)]
     present = [name for name in schema.columns if name in columns]
@@ -59,9 +61,15 @@ def check_rules(engine: SparkEngine, source: DataSource, schema: DataSchema) -> 
         check = _restored(schema, name, found.get(name), named)
         failures += check.failures()
         failures += _unique(frame, check, named)
-    rows = int(frame.count())
+    rows = int(_rows(frame.agg(F.count(F.lit(1))))[0][0])
     repeated = _duplicate_rows(frame, schema, columns, named)
     return assemble(schema, source.label, rows, columns, failures, repeated)
+
+
+def _rows(frame: DataFrame) -> list[Any]:
+    from ci_ml.engines.spark import collect_rows
+
+    return collect_rows(frame, "checks the data schema's rules")
 
 
 def with_row_numbers(frame: DataFrame) -> DataFrame:
@@ -101,9 +109,7 @@ def column_tallies(frame: DataFrame, schema: DataSchema, names: list[str]) -> di
         partition_checks(schema, names), "column string, found string"
     )
     merged = parts.groupBy("column").applyInPandas(merge_partitions, "column string, found string")
-    from ci_ml.engines.spark import collect_rows
-
-    rows = collect_rows(merged, "checks the data schema's rules")
+    rows = _rows(merged)
     return {row["column"]: json.loads(row["found"]) for row in rows}
 
 
@@ -215,11 +221,11 @@ def _unique(frame: DataFrame, check: ColumnCheck, named: bool) -> list[RuleFailu
         return []
     values = frame.select(_unique_value(check).alias("v"), FILE, ROW).where(F.col("v").isNotNull())
     repeated = values.groupBy("v").count().where(F.col("count") > 1)
-    total = repeated.agg(F.sum("count")).collect()[0][0]
+    total = _rows(repeated.agg(F.sum("count")))[0][0]
     if not total:
         return []
     first = values.join(repeated.select("v"), "v", "left_semi").orderBy(FILE, ROW)
-    rows = first.limit(MAX_EXAMPLES).collect()
+    rows = _rows(first.limit(MAX_EXAMPLES))
     examples = [_example([r[FILE], r[ROW], r["v"]], named) for r in rows]
     return [unique_failure(check.spec.name, rule, int(total), examples)]
 
@@ -246,7 +252,7 @@ def _duplicate_rows(
         return []
     order = Window.partitionBy(*columns).orderBy(FILE, ROW)
     later = frame.withColumn("_ci_ml_n", F.row_number().over(order)).where("_ci_ml_n > 1")
-    count = int(later.count())
-    shown = later.orderBy(FILE, ROW).limit(MAX_EXAMPLES).collect() if count else []
+    count = int(_rows(later.agg(F.count(F.lit(1))))[0][0])
+    shown = _rows(later.orderBy(FILE, ROW).limit(MAX_EXAMPLES)) if count else []
     rows = [(r[ROW], r[FILE]) if named else (r[ROW],) for r in shown]
     return duplicate_rows_failures(schema.table["duplicate_rows"], count, rows)
