@@ -319,6 +319,11 @@ def test_rules_and_drift_on_the_cluster_give_the_local_verdict(
         else:
             assert found["statistic"] == pytest.approx(expected["statistic"], rel=1e-9)
     assert on_spark["drift"]["prediction"]["drifted"] == on_runner["drift"]["prediction"]["drifted"]
+    # `ci-ml drift` asks the cluster the same question
+    for project in (local, lake):
+        assert run_cli("drift", "-c", "ci-ml.b.yaml", cwd=project).code == 1  # columns added
+    asked = [json.loads((p / ".ci-ml/run/drift.json").read_text()) for p in (lake, local)]
+    assert asked[0]["drifted_columns"] == asked[1]["drifted_columns"] != []
     # the champion's profile was taken on the cluster, over every training row
     profile = json.loads((lake / ".ci-ml/run/challenger/profile.json").read_text())
     assert profile["rows"] == 3000 and profile["columns"]["a"]["sample_size"] == 3000

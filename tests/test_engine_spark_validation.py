@@ -236,3 +236,34 @@ def test_same_data_does_not_drift_on_the_cluster(spark_engine: Any, tmp_path: Pa
     found = judge_drift(profile, data, wanted, options).to_dict()
     assert not found["dataset_drift"] and found["drifted_columns"] == []
     _close(found, detect_drift(profile, current, options).to_dict(), "drift")
+
+
+def test_beyond_the_sample_size_counts_are_exact_and_quantiles_within_noise(
+    spark_engine: Any, tmp_path: Path
+) -> None:
+    """Over 50,000 rows both engines sample 50,000, not the same ones (see README)."""
+    from ci_ml.engines.spark_profile import cluster_current, cluster_profile
+
+    train, current = tmp_path / "train.parquet", tmp_path / "new.parquet"
+    features(120_000, 1).to_parquet(train, index=False)
+    features(120_000, 2, shift=0.3).to_parquet(current, index=False)
+    names = ["a", "b", "city"]
+    local = build_profile(train, names, "y", seed=0)
+    found = cluster_profile(spark_engine, parse_source(train), names, "y", 0)
+    for name in ("a", "b"):
+        mine, theirs = found["columns"][name], local["columns"][name]
+        for key in ("count", "nulls", "values", "min", "max", "mean", "std"):
+            assert mine[key] == pytest.approx(theirs[key], rel=1e-9), (name, key)
+        gaps = np.abs(np.subtract(mine["quantiles"], theirs["quantiles"]))[1:-1]
+        assert gaps.max() <= 0.05 * theirs["std"], name  # ~1/sqrt(50,000) of the spread
+    assert found["columns"]["city"] == local["columns"]["city"]
+    options = DriftOptions()
+    source = parse_source(current)
+    wanted, compared = drift_columns(local, spark_engine.columns(source), options)
+    data = cluster_current(spark_engine, source, local, compared, options.seed)
+    flags = judge_drift(local, data, wanted, options).to_dict()
+    expected = detect_drift(local, current, options).to_dict()
+    assert flags["drifted_columns"] == expected["drifted_columns"] != []
+    for mine, theirs in zip(flags["columns"], expected["columns"], strict=True):
+        assert mine["p_value"] == pytest.approx(theirs["p_value"], rel=1e-9)  # exact grids
+        assert mine["statistic"] == pytest.approx(theirs["statistic"], rel=0.2, abs=0.01)

@@ -142,9 +142,9 @@ def check_on_cluster(config: Config, champion: Champion) -> ValidationRecord:
         failures.extend(found)
         if entry is not None:
             files[role] = entry
-    drift = None
-    if _champion_profile(config, champion) is not None and "train" in files:
-        drift, found = _drift_failures(config, champion, failures)
+    drift, profile = None, _champion_profile(config, champion)
+    if profile is not None and "train" in files:
+        drift, found = _drift_failures(config, champion, profile, failures)
         failures.extend(found)
     return ValidationRecord(
         passed=not [f for f in failures if f["severity"] == "error"],
@@ -158,16 +158,16 @@ def check_on_cluster(config: Config, champion: Champion) -> ValidationRecord:
 
 
 def _drift_failures(
-    config: Config, champion: Champion, found: list[dict[str, Any]]
+    config: Config, champion: Champion, profile: dict[str, Any], found: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Drift of data.train from the champion's profile, and its failures: the types the
     champion was trained on, and the drift itself when drift.action blocks."""
-    from ci_ml.stages.cluster_checks import champion_profile, cluster_drift, type_failures
+    from ci_ml.stages.cluster_checks import cluster_drift, type_failures
     from ci_ml.stages.validate import _drift_message, drifted, failure
 
     source = _train_source(config)
-    drift, current = cluster_drift(config, spark_engine(config), champion, source)
-    out = type_failures(champion_profile(champion), current, source, found)
+    drift, current = cluster_drift(config, spark_engine(config), champion, profile, source)
+    out = type_failures(profile, current, source, found)
     if drifted(drift) and drift.get("action") == "block":
         out.append(failure("drift", None, _drift_message(drift)))
     return drift, out
@@ -175,10 +175,11 @@ def _drift_failures(
 
 def cluster_drift_check(config: Config, champion: Champion, data: str | None) -> dict[str, Any]:
     """`ci-ml drift` under spark: `data` (default data.train) against the champion."""
-    from ci_ml.stages.cluster_checks import cluster_drift
+    from ci_ml.stages.cluster_checks import champion_profile, cluster_drift
 
     source = parse_source(data, config.root) if data else _train_source(config)
-    return cluster_drift(config, spark_engine(config), champion, source)[0]
+    profile = champion_profile(champion)
+    return cluster_drift(config, spark_engine(config), champion, profile, source)[0]
 
 
 def file_checks(config: Config, role: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:

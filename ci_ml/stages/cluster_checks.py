@@ -38,14 +38,17 @@ def source_name(source: DataSource) -> str:
 
 
 def cluster_drift(
-    config: Config, engine: SparkEngine, champion: Champion, source: DataSource
+    config: Config,
+    engine: SparkEngine,
+    champion: Champion,
+    profile: dict[str, Any],
+    source: DataSource,
 ) -> tuple[dict[str, Any], CurrentData]:
-    """Drift of `source` from the champion's training profile, and the new data's side."""
+    """Drift of `source` from the champion's training `profile`, and the new data's side."""
     from ci_ml.engines.spark_profile import cluster_current
     from ci_ml.validation.drift import DriftOptions, drift_columns, judge_drift
 
     assert champion.version is not None
-    profile = champion_profile(champion)
     options = DriftOptions.from_config(config.drift.options)
     wanted, compared = drift_columns(profile, engine.columns(source), options)
     current = cluster_current(engine, source, profile, compared, options.seed)
