@@ -264,6 +264,11 @@ def test_beyond_the_sample_size_counts_are_exact_and_quantiles_within_noise(
     flags = judge_drift(local, data, wanted, options).to_dict()
     expected = detect_drift(local, current, options).to_dict()
     assert flags["drifted_columns"] == expected["drifted_columns"] != []
+    compared = [c for c in expected["columns"] if c["status"] == "compared"]
+    assert len(compared) == 3  # a, b and city (the target apart); k and flag added
     for mine, theirs in zip(flags["columns"], expected["columns"], strict=True):
+        if theirs["status"] != "compared":
+            assert mine == theirs
+            continue
         assert mine["p_value"] == pytest.approx(theirs["p_value"], rel=1e-9)  # exact grids
         assert mine["statistic"] == pytest.approx(theirs["statistic"], rel=0.2, abs=0.01)
