@@ -511,7 +511,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
     metrics = tuple(m if isinstance(m, str) else m["name"] for m in raw["metrics"])
     evaluation = _evaluation(raw.get("evaluation") or {})
     engine = parse_engine(raw.get("engine"))
-    refuse_unwired(engine, evaluation.bootstrap, evaluation.slice_by, raw.get("gate"))
+    refuse_unwired(engine, raw.get("gate"))
     return Config(
         path=path,
         name=name,

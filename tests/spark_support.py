@@ -139,6 +139,21 @@ class BrokenTree(FlakyTree):
     always = True
 
 
+class FlakyColumns(dict[str, Any]):
+    """A data schema's columns whose look-up fails on the first attempt of partition 0 on
+    an executor (the rule checks read them there); `always`: on every attempt."""
+
+    always = False
+
+    def __getitem__(self, key: str) -> Any:
+        _fail_on_an_executor(self.always)
+        return super().__getitem__(key)
+
+
+class BrokenColumns(FlakyColumns):
+    always = True
+
+
 def _fail_on_an_executor(always: bool) -> None:
     from pyspark import TaskContext
 

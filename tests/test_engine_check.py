@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from jsonschema import Draft202012Validator
@@ -36,13 +37,19 @@ def config_text(data: dict[str, str], engine: str = "local", **extra: Any) -> st
         "version": 1,
         "name": "lake",
         "task": "classification",
-        "data": {**data, "target": "y", "drop": ["id"]},
+        "data": {**data, "target": "y", "drop": ["id", "region"]},
         "model": {
             "estimator": extra.pop("estimator", "sklearn.tree.DecisionTreeClassifier"),
             "params": {"max_depth": 4, "random_state": 0},
         },
         "metrics": METRICS,
-        "evaluation": {"bootstrap": "poisson", "resamples": 200, "row_key": ["id"]},
+        "evaluation": {
+            "bootstrap": "poisson",
+            "resamples": 200,
+            "row_key": ["id"],
+            "slice_by": ["region"],
+            "min_slice_rows": 400,
+        },
         "gate": [
             {"metric": "accuracy", "min": 0.6},
             {"metric": "roc_auc", "max_regression": 0.05, "confidence": 0.9},
@@ -58,6 +65,8 @@ def config_text(data: dict[str, str], engine: str = "local", **extra: Any) -> st
 def rows(seed: int, n_rows: int = 3000) -> pd.DataFrame:
     frame = eval_rows(n_rows, "classification", seed)
     frame["id"] += seed * n_rows  # distinct ids across files
+    regions = np.random.default_rng(seed).choice(["north", "south", "east", "west"], n_rows)
+    frame["region"] = np.where(frame["a"] > 1.8, None, regions)  # a few missing: a slice
     return frame
 
 
@@ -129,14 +138,28 @@ def _champion(project: Path) -> Any:
     return load_model(registry.model_file(version.number))
 
 
-def test_slices_are_refused_by_name_under_the_poisson_engine(tmp_path: Path, run_cli) -> None:
+def test_poisson_slices_are_the_exact_slices(tmp_path: Path, run_cli) -> None:
+    """Slices from grouped sums equal the ones computed from row predictions."""
     project = local_project(tmp_path / "local")
-    data = {"train": "train_a.parquet", "eval": "eval.parquet"}
-    text = config_text(data, evaluation={"bootstrap": "poisson", "slice_by": ["a"]})
-    (project / "ci-ml.yaml").write_text(text)
-    result = run_cli("check", cwd=project)
-    assert result.code == 2
-    assert "evaluation.slice_by" in result.err and "poisson" in result.err
+    assert run_cli("check", "--promote", "-c", "ci-ml.a.yaml", cwd=project).code == 0
+    assert run_cli("check", "-c", "ci-ml.b.yaml", cwd=project).code in (0, 1)
+    grouped = metrics_json(project)["slices"]
+    config = json.loads((project / "ci-ml.b.yaml").read_text())
+    config["evaluation"]["bootstrap"] = "percentile"
+    (project / "ci-ml.b.yaml").write_text(json.dumps(config))
+    assert run_cli("evaluate", "-c", "ci-ml.b.yaml", cwd=project).code == 0
+    exact = metrics_json(project)["slices"]
+    key = [(s["metric"], s["value"]) for s in exact]
+    assert sorted(key, key=str) == sorted(((s["metric"], s["value"]) for s in grouped), key=str)
+    assert {s["value"] for s in exact} == {"north", "south", "east", "west", None}
+    by_key = {(s["metric"], s["value"]): s for s in grouped}
+    for entry in exact:
+        found = by_key[(entry["metric"], entry["value"])]
+        assert (found["n_rows"], found["judged"]) == (entry["n_rows"], entry["judged"])
+        tol = 0.01 if entry["metric"] == "roc_auc" else 1e-9  # scores binned in 1024 bins
+        for side in ("challenger", "champion", "delta"):
+            assert found[side] == pytest.approx(entry[side], abs=tol), (entry, side)
+    assert not next(s for s in grouped if s["value"] is None)["judged"]  # < min_slice_rows
 
 
 def lake_project(root: Path, estimator: str = "sklearn.tree.DecisionTreeClassifier") -> Path:
@@ -181,6 +204,9 @@ def test_spark_check_equals_the_local_poisson_check_on_the_same_rows(
     assert on_spark["eval"]["fingerprint"]["kind"] == "file-listing"
     assert on_spark["eval"]["rows"] == on_runner["eval"]["rows"] == 3000
     assert on_spark["mcnemar"] == on_runner["mcnemar"]
+    assert len(on_spark["slices"]) == len(on_runner["slices"]) == 5 * len(METRICS)
+    for found, expected in zip(on_spark["slices"], on_runner["slices"], strict=True):
+        _same(found, expected, f"slice {expected['metric']} {expected['value']}")
     for name in METRICS:
         _same(on_spark["metrics"][name], on_runner["metrics"][name], name)
     spark_report, local_report = report_json(lake), report_json(local)
@@ -248,12 +274,64 @@ def test_a_job_that_keeps_failing_writes_no_metrics(
     assert not (lake / ".ci-ml/run/decision.json").exists()
 
 
-def test_drift_under_spark_is_refused_by_name(tmp_path: Path, run_cli) -> None:
-    lake = tmp_path / "lake"
-    lake.mkdir()
-    engine = {"name": "spark", "spark": {"remote": "sc://127.0.0.1:9"}}
-    text = config_text({"train": "train", "eval": "eval"}, engine, drift={"enabled": True})
-    (lake / "ci-ml.yaml").write_text(text)
-    result = run_cli("validate", cwd=lake)
-    assert result.code == 2, result.err
-    assert "drift.enabled: false" in result.err
+RULES = {
+    "schema": {
+        "columns": {
+            "a": {"type": "float", "min": -3.0, "max": 3.0},
+            "id": {"type": "int", "unique": True},
+            "price": {"type": "float", "min": 0},
+        }
+    }
+}
+
+
+@pytest.mark.spark
+def test_rules_and_drift_on_the_cluster_give_the_local_verdict(
+    tmp_path: Path, run_cli, on_cluster: Any
+) -> None:
+    local = local_project(tmp_path / "local")
+    lake = lake_project(tmp_path / "lake")
+    for project in (local, lake):
+        for name in ("a", "b"):
+            config = json.loads((project / f"ci-ml.{name}.yaml").read_text())
+            config["drift"] = {"enabled": True}
+            config["validation"] = RULES if name == "b" else {}
+            (project / f"ci-ml.{name}.yaml").write_text(json.dumps(config))
+        assert run_cli("check", "--promote", "-c", "ci-ml.a.yaml", cwd=project).code == 0
+        assert run_cli("validate", "-c", "ci-ml.b.yaml", cwd=project).code == 1
+    on_spark, on_runner = (_validation(p) for p in (lake, local))
+    # the rule on a column the data lacks names it; the others are judged on every row
+    missing = [f for f in on_spark["failures"] if f["rule"] == "required"]
+    assert [(f["column"], f["message"].split(":")[0]) for f in missing] == [
+        ("price", "train_b"),
+        ("price", "eval"),
+    ]
+    assert _failures(on_spark) == _failures(on_runner)
+    assert on_spark["drift"]["champion"] == on_runner["drift"]["champion"] == 1
+    for key in ("dataset_drift", "drifted_columns", "schema_changed"):
+        assert on_spark["drift"][key] == on_runner["drift"][key], key
+    for found, expected in zip(
+        on_spark["drift"]["columns"], on_runner["drift"]["columns"], strict=True
+    ):
+        assert (found["column"], found["drifted"]) == (expected["column"], expected["drifted"])
+        if expected["statistic"] is None:
+            assert found["statistic"] is None
+        else:
+            assert found["statistic"] == pytest.approx(expected["statistic"], rel=1e-9)
+    assert on_spark["drift"]["prediction"]["drifted"] == on_runner["drift"]["prediction"]["drifted"]
+    # `ci-ml drift` asks the cluster the same question
+    for project in (local, lake):
+        assert run_cli("drift", "-c", "ci-ml.b.yaml", cwd=project).code == 1  # columns added
+    asked = [json.loads((p / ".ci-ml/run/drift.json").read_text()) for p in (lake, local)]
+    assert asked[0]["drifted_columns"] == asked[1]["drifted_columns"] != []
+    # the champion's profile was taken on the cluster, over every training row
+    profile = json.loads((lake / ".ci-ml/run/challenger/profile.json").read_text())
+    assert profile["rows"] == 3000 and profile["columns"]["a"]["sample_size"] == 3000
+
+
+def _validation(project: Path) -> dict[str, Any]:
+    return json.loads((project / ".ci-ml/run/validation.json").read_text())
+
+
+def _failures(record: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [(f["rule"], f["column"], f.get("failing_rows")) for f in record["failures"]]

@@ -62,6 +62,11 @@ def slice_metrics(
         _one_slice(metric, y, champ, chal, rows, value, min_rows, column)
         for value, rows in zip(uniques, groups, strict=True)
     ]
+    return order_slices(results)
+
+
+def order_slices(results: list[SliceResult]) -> list[SliceResult]:
+    """Judged slices first, worst delta first; the others after, largest first."""
     return sorted(results, key=_worst_first)
 
 

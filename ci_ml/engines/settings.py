@@ -56,17 +56,8 @@ def parse_engine(section: Any) -> EngineConfig:
     return EngineConfig(name, SparkSettings(spark.get("remote"), conf, rows))
 
 
-def refuse_unwired(engine: EngineConfig, bootstrap: str, slice_by: Any, gate: Any) -> None:
-    """What the Poisson bootstrap engine does not compute yet fails at load, by key."""
-    where = "engine: spark" if engine.name == "spark" else "evaluation.bootstrap: poisson"
-    if engine.name == "local" and bootstrap != "poisson":
-        return
-    if slice_by:
-        raise ConfigError(
-            f"evaluation.slice_by: slices are not computed from mergeable summaries yet, so "
-            f"{where} cannot give them; remove slice_by, or use engine: local with "
-            "evaluation.bootstrap: percentile"
-        )
+def refuse_unwired(engine: EngineConfig, gate: Any) -> None:
+    """What the Spark engine cannot judge fails at load, by key."""
     timed = [r for r in gate or () if isinstance(r, dict) and r.get("budget") == LATENCY]
     if engine.name == "spark" and timed:
         raise ConfigError(

@@ -137,11 +137,15 @@ class SparkEngine:
     def sample(self, source: DataSource, columns: list[str], rows: int, seed: int) -> pd.DataFrame:
         """The `rows` rows with the smallest seeded hash of their values: the same rows
         however the data is partitioned, and only they reach the runner."""
+        sample: pd.DataFrame = self.sampled(source, columns, rows, seed).toPandas()
+        return sample
+
+    def sampled(self, source: DataSource, columns: list[str], rows: int, seed: int) -> DataFrame:
+        """The plan of `sample` (collect it as pandas or Arrow)."""
         frame = self._columns(self.read(source), source, columns)
         order = F.xxhash64(F.lit(seed), *[F.col(c) for c in columns]).alias("_ci_ml_order")
         picked = frame.select(*columns, order).orderBy("_ci_ml_order", *columns).limit(rows)
-        sample: pd.DataFrame = picked.toPandas()
-        return sample.drop(columns="_ci_ml_order")
+        return picked.drop("_ci_ml_order")
 
     def _columns(self, frame: DataFrame, source: DataSource, columns: list[str]) -> DataFrame:
         missing = [c for c in columns if c not in frame.columns]
@@ -159,13 +163,15 @@ class SparkEngine:
 
 
 def _collect(frame: DataFrame) -> list[Any]:
+    return collect_rows(frame, "scores the eval rows")
+
+
+def collect_rows(frame: DataFrame, job: str) -> list[Any]:
     """The job's rows; a failure Spark's retries did not mend is named, not a traceback."""
     try:
         return frame.collect()
     except PySparkException as exc:
-        raise EnvironmentProblem(
-            f"the Spark job that scores the eval rows failed: {_first_line(exc)}"
-        ) from exc
+        raise EnvironmentProblem(f"the Spark job that {job} failed: {_first_line(exc)}") from exc
 
 
 def connect(remote: str, conf: dict[str, str]) -> SparkSession:

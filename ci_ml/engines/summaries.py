@@ -127,6 +127,7 @@ class EngineEvaluation:
     resampled: dict[str, np.ndarray] = field(default_factory=dict)
     # rows (both right, only champion right, only challenger right, both wrong), if known
     agreement: tuple[int, int, int, int] | None = None
+    plan: SummaryPlan | None = None  # how the summaries were laid out (slices reuse it)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -223,6 +224,29 @@ def summarise_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any
         weights = _weights(keys, request.seed, start, stop)
         out[start:stop] = _weighted_sums(plan.width, weights, codes, features)
     return out
+
+
+def group_sums(
+    plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any], groups: list[np.ndarray]
+) -> np.ndarray:
+    """The plain sums (every weight 1) of each group of rows: (len(groups), width).
+    The batch is scored once; slices are groups of its rows."""
+    request = plan.request
+    metrics = [s.metric for s in plan.slots]
+    preds = [_predict(m, frame[request.features_of(k)], metrics) for k, m in enumerate(models)]
+    codes, features = _row_statistics(plan, frame[request.target].to_numpy(), preds)
+    out = np.zeros((len(groups), plan.width))
+    for index, rows in enumerate(groups):
+        picked = [(o, size, code[rows]) for o, size, code in codes]
+        columns = [(o, values[rows]) for o, values in features]
+        out[index] = _weighted_sums(plan.width, np.ones((1, len(rows))), picked, columns)[0]
+    return out
+
+
+def point_values(plan: SummaryPlan, sums: np.ndarray) -> dict[str, np.ndarray]:
+    """Per metric, each model's value (higher is better) from one row of plain sums."""
+    totals = sums[None, :]
+    return {s.metric.name: _slot_values(plan, s, totals)[:, 0] for s in plan.slots}
 
 
 def _predict(model: Any, x: pd.DataFrame, metrics: list[Metric]) -> Predictions:
@@ -373,7 +397,7 @@ def finish(plan: SummaryPlan, totals: np.ndarray, engine: str) -> EngineEvaluati
         if slot.kind == "ranking" and slot.metric.score_func is skm.roc_auc_score:
             bounds[slot.metric.name] = _tie_bound(plan, slot, totals[0])
     agreement = _agreement(plan, totals[0])
-    return EngineEvaluation(tuple(results), n_rows, engine, bounds, resampled, agreement)
+    return EngineEvaluation(tuple(results), n_rows, engine, bounds, resampled, agreement, plan)
 
 
 def _agreement(plan: SummaryPlan, point_sums: np.ndarray) -> tuple[int, int, int, int] | None:

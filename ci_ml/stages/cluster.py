@@ -1,10 +1,10 @@
 """The stages' data under `engine: spark`: what stays on the cluster, what reaches the runner.
 
 One engine per process (a Spark Connect session costs seconds), closed at exit.
-Validation checks presence, target and classes on the cluster; schema rules and
-drift are not computed there yet, so a config that asks for them is refused
-(exit 2) rather than judged on the runner. Training reads a seeded sample of at
-most `engine.spark.train_sample_rows` rows; evaluation never reads rows here.
+Validation checks presence, target, classes, the schema rules and drift on the
+cluster (see cluster_checks). Training reads a seeded sample of at most
+`engine.spark.train_sample_rows` rows, and profiles the whole training source on
+the cluster; evaluation never reads rows here.
 """
 
 from __future__ import annotations
@@ -76,6 +76,14 @@ def cluster_datasets(config: Config) -> Datasets:
     return data
 
 
+def train_profile(config: Config, features: list[str]) -> dict[str, Any]:
+    """The training profile of all of data.train, computed on the cluster."""
+    from ci_ml.engines.spark_profile import cluster_profile
+
+    source, target = _train_source(config), config.data.target
+    return cluster_profile(spark_engine(config), source, features, target, config.data.seed)
+
+
 def _train_source(config: Config) -> DataSource:
     source = source_of(config, "train")
     assert source is not None  # data.train is required by the schema
@@ -117,11 +125,16 @@ def _require(columns: list[str], wanted: list[str], source: DataSource) -> None:
 
 
 def check_on_cluster(config: Config, champion: Champion) -> ValidationRecord:
-    """validate under spark: presence, target and classes of each source, on the cluster."""
+    """validate under spark: presence, target and classes, the schema rules, the types
+    the champion was trained on and drift, each computed on the cluster."""
     from ci_ml.records import ValidationRecord
-    from ci_ml.stages.validate import _champion_data_hash, data_hash
+    from ci_ml.stages.validate import (
+        _champion_data_hash,
+        _champion_profile,
+        _drift_warnings,
+        data_hash,
+    )
 
-    refuse_cluster_validation(config)
     failures: list[dict[str, Any]] = []
     files: dict[str, Any] = {}
     for role in ("train", "eval"):
@@ -129,34 +142,44 @@ def check_on_cluster(config: Config, champion: Champion) -> ValidationRecord:
         failures.extend(found)
         if entry is not None:
             files[role] = entry
+    drift, profile = None, _champion_profile(config, champion)
+    if profile is not None and "train" in files:
+        drift, found = _drift_failures(config, champion, profile, failures)
+        failures.extend(found)
     return ValidationRecord(
         passed=not [f for f in failures if f["severity"] == "error"],
         failures=failures,
+        warnings=_drift_warnings(drift),
         files=files,
+        drift=drift,
         data_hash=data_hash(files, config.config_hash),
         champion_data_hash=_champion_data_hash(champion.version),
     )
 
 
-def refuse_cluster_validation(config: Config) -> None:
-    """Schema rules and drift would need the rows on the runner: refused, by key."""
-    from ci_ml.stages.validate import data_schema
+def _drift_failures(
+    config: Config, champion: Champion, profile: dict[str, Any], found: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Drift of data.train from the champion's profile, and its failures: the types the
+    champion was trained on, and the drift itself when drift.action blocks."""
+    from ci_ml.stages.cluster_checks import cluster_drift, type_failures
+    from ci_ml.stages.validate import _drift_message, drifted, failure
 
-    if config.validation.enabled and data_schema(config) is not None:
-        raise ConfigError(
-            "validation: engine: spark does not run the schema rules on the cluster yet; "
-            "set validation.enabled: false, or use engine: local"
-        )
-    if config.drift.enabled:
-        refuse_drift_on_spark(config, "set drift.enabled: false, or use engine: local")
+    source = _train_source(config)
+    drift, current = cluster_drift(config, spark_engine(config), champion, profile, source)
+    out = type_failures(profile, current, source, found)
+    if drifted(drift) and drift.get("action") == "block":
+        out.append(failure("drift", None, _drift_message(drift)))
+    return drift, out
 
 
-def refuse_drift_on_spark(config: Config, hint: str = "use engine: local") -> None:
-    if config.engine.name == "spark":
-        raise ConfigError(
-            "drift: engine: spark does not compute the training profile and drift on the "
-            f"cluster yet; {hint}"
-        )
+def cluster_drift_check(config: Config, champion: Champion, data: str | None) -> dict[str, Any]:
+    """`ci-ml drift` under spark: `data` (default data.train) against the champion."""
+    from ci_ml.stages.cluster_checks import champion_profile, cluster_drift
+
+    source = parse_source(data, config.root) if data else _train_source(config)
+    profile = champion_profile(champion)
+    return cluster_drift(config, spark_engine(config), champion, profile, source)[0]
 
 
 def file_checks(config: Config, role: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -173,12 +196,14 @@ def file_checks(config: Config, role: str) -> tuple[dict[str, Any] | None, list[
         feature_columns(config, engine.columns(source), source.label)
     except DataError as exc:
         return None, [failure("presence", None, exc.message)]
+    from ci_ml.stages.cluster_checks import rule_failures
+
     rows, nulls, classes = engine.target_counts(source, target)
     fingerprint = engine.fingerprint(source)
     entry = {"path": source.location, "sha256": fingerprint.sha256, "rows": rows}
-    return entry | {"fingerprint": fingerprint.to_dict()}, _target_failures(
-        config, source, nulls, classes
-    )
+    found = _target_failures(config, source, nulls, classes)
+    found += rule_failures(config, engine, source)
+    return entry | {"fingerprint": fingerprint.to_dict()}, found
 
 
 def _target_failures(

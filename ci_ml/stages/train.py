@@ -60,7 +60,12 @@ def training_profile(config: Config, data: Datasets, model: Any) -> dict[str, An
     from ci_ml.validation import build_profile, profile_values
 
     seed = config.data.seed
-    profile = build_profile(data.train, data.features, data.target, seed=seed)
+    if config.engine.name == "spark":  # every training row, not the sample fit on
+        from ci_ml.stages.cluster import train_profile
+
+        profile = train_profile(config, data.features)
+    else:
+        profile = build_profile(data.train, data.features, data.target, seed=seed)
     kind = "categorical" if config.task == "classification" else "numeric"
     # a sample describes the prediction distribution as well as every row, for less
     rows = data.x_train.sample(n=min(len(data.x_train), PREDICTION_SAMPLE), random_state=seed)

@@ -168,7 +168,7 @@ def _schema_failures(path: Path, schema: Any) -> list[dict[str, Any]]:
 
 
 def _from_rule(entry: dict[str, Any], source: str) -> dict[str, Any]:
-    examples = ", ".join(f"row {e['row']}: {e['value']!r}" for e in entry["examples"][:3])
+    examples = ", ".join(f"{_where(e)}: {e['value']!r}" for e in entry["examples"][:3])
     where = f"column {entry['column']!r}" if entry["column"] else "the table"
     message = (
         f"{source}: {where} fails {entry['rule']}: expected {entry['expected']}, "
@@ -177,6 +177,14 @@ def _from_rule(entry: dict[str, Any], source: str) -> dict[str, Any]:
     if entry.get("failing_rows"):
         message += f" ({entry['failing_rows']} row(s){'; ' + examples if examples else ''})"
     return entry | {"message": message}
+
+
+def _where(example: dict[str, Any]) -> str:
+    """`row 3`, or `row 3 of part-0.parquet` where the data is many files."""
+    row, file = example["row"], example.get("file")
+    if file is None:
+        return f"row {row}"
+    return file if row is None else f"row {row} of {file}"
 
 
 def failure(rule: str, column: str | None, message: str, severity: str = "error") -> dict[str, Any]:
@@ -381,10 +389,13 @@ class DriftCheck:
 def check_drift(config: Config, champion: Champion, path: Path) -> DriftCheck:
     """Drift of a data file (default data.train) from the champion's training profile."""
     from ci_ml.errors import EnvironmentProblem
-    from ci_ml.stages.cluster import refuse_drift_on_spark
 
-    refuse_drift_on_spark(config)
     assert champion.version is not None
+    if config.engine.name == "spark":
+        from ci_ml.stages.cluster import cluster_drift_check
+
+        data = None if path == config.data.train else str(path)
+        return DriftCheck(cluster_drift_check(config, champion, data))
     number = champion.version.number
     profile = champion.registry.profile(number)
     if profile is None:

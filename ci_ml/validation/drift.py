@@ -662,12 +662,49 @@ def detect_drift(
     if not isinstance(options, DriftOptions):
         options = DriftOptions.from_config(options)
     source = open_source(data)
+    wanted, compared = drift_columns(profile, source.columns, options, columns)
+    current, rows, threshold = scan_current(source, profile["columns"], compared, options.seed)
+    found = CurrentData(current, rows, threshold, source.columns)
+    return judge_drift(profile, found, wanted, options, predictions, prediction_profile)
+
+
+def drift_columns(
+    profile: dict[str, Any],
+    present: list[str],
+    options: DriftOptions,
+    columns: list[str] | None = None,
+) -> tuple[list[str], list[str]]:
+    """(the columns judged, those of them compared: in both the profile and the data)."""
     reference = profile["columns"]
-    target = profile.get("target")
-    wanted = columns or list(dict.fromkeys([*reference, *source.columns]))
+    wanted = columns or list(dict.fromkeys([*reference, *present]))
     wanted = [c for c in wanted if not options.override(c).ignore]
-    compared = [c for c in wanted if c in reference and c in source.columns]
-    current, rows, threshold = scan_current(source, reference, compared, options.seed)
+    return wanted, [c for c in wanted if c in reference and c in present]
+
+
+@dataclass
+class CurrentData:
+    """The new data's side of a drift check, however computed (a local scan, a cluster):
+    per compared column its statistics, the row count, the sample's key threshold, and
+    the data's column names."""
+
+    columns: dict[str, CurrentColumn]
+    rows: int
+    threshold: float
+    present: list[str]
+
+
+def judge_drift(
+    profile: dict[str, Any],
+    found: CurrentData,
+    wanted: list[str],
+    options: DriftOptions,
+    predictions: Any = None,
+    prediction_profile: dict[str, Any] | None = None,
+) -> DriftResult:
+    """The drift decision from the new data's statistics (see detect_drift)."""
+    reference, target = profile["columns"], profile.get("target")
+    current, rows, threshold = found.columns, found.rows, found.threshold
+    compared = list(current)
     results = [
         compare_column(
             c, reference[c], current[c], options, threshold, "target" if c == target else "feature"
@@ -679,7 +716,7 @@ def detect_drift(
     target_result = next((r for r in results if r.role == "target"), None)
     if target_result is not None:
         decide([target_result], options)
-    features += _presence(wanted, reference, source.columns, target)
+    features += _presence(wanted, reference, found.present, target)
     prediction = _prediction_drift(predictions, prediction_profile, options)
     return _dataset(features, target_result, prediction, options, profile, rows)
 

@@ -43,12 +43,18 @@ class RuleFailure:
     expected: str
     found: str
     failing_rows: int
-    examples: list[tuple[int, Any]] = field(default_factory=list)
+    # (row, value), or (row, value, file) where the data is many files (row: None
+    # where the reader numbers no rows, as Spark's CSV reader)
+    examples: list[tuple[Any, ...]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
-        record["examples"] = [{"row": row, "value": value} for row, value in self.examples]
+        record["examples"] = [_example(*example) for example in self.examples]
         return record
+
+
+def _example(row: int | None, value: Any, file: str | None = None) -> dict[str, Any]:
+    return {"row": row, "value": value} | ({"file": file} if file is not None else {})
 
 
 @dataclass
@@ -86,12 +92,12 @@ class ValidationResult:
 
 
 @dataclass
-class _Tally:
+class Tally:
     """Failing rows of one rule, accumulated batch by batch."""
 
     rule: Rule
     count: int = 0
-    examples: list[tuple[int, Any]] = field(default_factory=list)
+    examples: list[tuple[Any, ...]] = field(default_factory=list)
     low: float = np.inf
     high: float = -np.inf
     distinct: list[Any] = field(default_factory=list)
@@ -121,13 +127,13 @@ class _Tally:
             self.high = max(self.high, float(values[failing].max()))
 
 
-class _ColumnCheck:
+class ColumnCheck:
     """All rules of one column, fed one batch at a time."""
 
     def __init__(self, spec: ColumnSpec) -> None:
         self.spec = spec
         self.kind = spec.type or ("float" if {"min", "max"} & set(spec.rules) else "string")
-        self.tallies = {name: _Tally(rule) for name, rule in spec.rules.items()}
+        self.tallies = {name: Tally(rule) for name, rule in spec.rules.items()}
         self.rows = 0
         self.nulls = 0
         self.unique_values: list[Any] = []
@@ -215,7 +221,7 @@ class _ColumnCheck:
         found = [self._failure(name, tally) for name, tally in self.tallies.items()]
         return [f for f in [*found, self._null_fraction(), self._uniqueness()] if f]
 
-    def _failure(self, name: str, tally: _Tally) -> RuleFailure | None:
+    def _failure(self, name: str, tally: Tally) -> RuleFailure | None:
         rule = tally.rule
         if not tally.count or name in ("max_null_fraction", "unique"):
             return None
@@ -246,17 +252,25 @@ class _ColumnCheck:
         if not duplicated.any():
             return None
         rows = np.concatenate(self.unique_rows)[duplicated]
-        examples = [(int(r), _plain(v)) for r, v in zip(rows[:MAX_EXAMPLES], values, strict=False)]
-        distinct = len(set(values))
-        return RuleFailure(
-            self.spec.name,
-            "unique",
-            rule.severity,
-            "unique values",
-            f"{distinct}+ values repeated",
-            int(duplicated.sum()),
-            examples,
-        )
+        examples = [(int(r), v) for r, v in zip(rows[:MAX_EXAMPLES], values, strict=False)]
+        return unique_failure(self.spec.name, rule, int(duplicated.sum()), examples)
+
+
+def unique_failure(
+    column: str, rule: Rule, failing_rows: int, examples: list[tuple[Any, ...]]
+) -> RuleFailure:
+    """`unique` failed: `failing_rows` hold a repeated value; the first few, as examples."""
+    shown = [(row, _plain(value), *where) for row, value, *where in examples]
+    distinct = len({value for _, value, *_ in shown})
+    return RuleFailure(
+        column,
+        "unique",
+        rule.severity,
+        "unique values",
+        f"{distinct}+ values repeated",
+        failing_rows,
+        shown,
+    )
 
 
 def _duplicated(chunks: list[Any]) -> tuple[np.ndarray, list[Any]]:
@@ -273,7 +287,7 @@ def _duplicated(chunks: list[Any]) -> tuple[np.ndarray, list[Any]]:
     return mask, text.filter(pa.array(mask)).slice(0, MAX_EXAMPLES).to_pylist()
 
 
-def _describe(name: str, value: Any, tally: _Tally, rows: int) -> tuple[str, str]:
+def _describe(name: str, value: Any, tally: Tally, rows: int) -> tuple[str, str]:
     example = tally.examples[0][1] if tally.examples else None
     if name == "type":
         return value, f"{tally.count} values that are not {value}, e.g. {example!r}"
@@ -336,8 +350,8 @@ def validate_table(data: Any, schema: DataSchema | dict[str, Any] | str | Path) 
 
 def _validate(source: Any, spec: DataSchema) -> ValidationResult:
     present = [name for name in spec.columns if name in source.columns]
-    checks = [_ColumnCheck(spec.columns[name]) for name in present]
-    duplicates = _RowHashes() if _forbids(spec.table.get("duplicate_rows")) else None
+    checks = [ColumnCheck(spec.columns[name]) for name in present]
+    duplicates = _RowHashes() if forbids_duplicates(spec) else None
     rows = 0
     for batch in source.batches():
         for check in checks:
@@ -345,13 +359,31 @@ def _validate(source: Any, spec: DataSchema) -> ValidationResult:
         if duplicates is not None:
             duplicates.update(batch, rows)
         rows += batch.num_rows
-    failures = _missing_columns(spec, source.columns, rows)
-    failures += _extra_columns(spec, source.columns, rows)
-    failures += [f for check in checks for f in check.failures()]
+    found = [f for check in checks for f in check.failures()]
+    repeated = [] if duplicates is None else duplicates.failures(spec.table["duplicate_rows"])
+    return assemble(spec, str(source.path), rows, source.columns, found, repeated)
+
+
+def assemble(
+    spec: DataSchema,
+    source: str,
+    rows: int,
+    columns: list[str],
+    column_failures: list[RuleFailure],
+    duplicate_failures: list[RuleFailure],
+) -> ValidationResult:
+    """The result in report order: presence, each column's rules, row count, duplicates.
+    The engines compute the column and duplicate failures; the table's rules are here."""
+    failures = _missing_columns(spec, columns, rows)
+    failures += _extra_columns(spec, columns, rows)
+    failures += column_failures
     failures += _row_count(spec, rows)
-    if duplicates is not None:
-        failures += duplicates.failures(spec.table["duplicate_rows"])
-    return ValidationResult(str(source.path), rows, source.columns, failures)
+    failures += duplicate_failures
+    return ValidationResult(source, rows, columns, failures)
+
+
+def forbids_duplicates(spec: DataSchema) -> bool:
+    return _forbids(spec.table.get("duplicate_rows"))
 
 
 def _forbids(rule: Rule | None) -> bool:
@@ -425,17 +457,26 @@ class _RowHashes:
         repeated = np.ones(len(hashes), bool)
         repeated[first] = False
         count = int(repeated.sum())
-        if not count:
-            return []
-        examples = [(int(r), "duplicate of an earlier row") for r in np.flatnonzero(repeated)[:5]]
-        return [
-            RuleFailure(
-                TABLE,
-                "duplicate_rows",
-                rule.severity,
-                "no duplicated rows",
-                f"{count} rows repeat an earlier row",
-                count,
-                examples,
-            )
-        ]
+        rows = [(int(r),) for r in np.flatnonzero(repeated)[:MAX_EXAMPLES]]
+        return duplicate_rows_failures(rule, count, rows)
+
+
+def duplicate_rows_failures(
+    rule: Rule, count: int, rows: list[tuple[Any, ...]]
+) -> list[RuleFailure]:
+    """`duplicate_rows: forbid` failed when `count` rows repeat an earlier row; `rows`:
+    the first few, as (row,) or (row, file)."""
+    if not count:
+        return []
+    examples = [(row[0], "duplicate of an earlier row", *row[1:]) for row in rows]
+    return [
+        RuleFailure(
+            TABLE,
+            "duplicate_rows",
+            rule.severity,
+            "no duplicated rows",
+            f"{count} rows repeat an earlier row",
+            count,
+            examples,
+        )
+    ]
