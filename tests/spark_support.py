@@ -7,6 +7,7 @@ for its workers and Java from the machine; the tests that need it take the
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,20 +105,32 @@ def spark_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     # the local server puts its warehouse (catalog tables) under the current folder; its
     # Python workers find the tests' own estimators (FlakyTree) on PYTHONPATH, as a team's
-    # estimator package is installed on its cluster
-    old, old_path = Path.cwd(), os.environ.get("PYTHONPATH")
+    # estimator package is installed on its cluster. SPARK_TESTING: the server takes a
+    # free port (not 15002), so other Spark test sessions on the machine do not collide
+    old = Path.cwd()
     os.chdir(tmp_path_factory.mktemp("spark"))
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), old_path) if p)
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     try:
-        engine = SparkEngine(SparkSettings("local[2,2]"))  # two attempts per task
+        with _environment(PYTHONPATH=path, SPARK_TESTING="1"):
+            engine = SparkEngine(SparkSettings("local[2,2]"))  # two attempts per task
     finally:
         os.chdir(old)
-        if old_path is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old_path
     yield engine
     engine.close()
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class FlakyTree(DecisionTreeClassifier):

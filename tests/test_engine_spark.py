@@ -117,3 +117,36 @@ def test_a_model_too_large_to_ship_is_refused_with_its_size(spark_engine: Any) -
     size = check_shippable(plan, models)
     with pytest.raises(EnvironmentProblem, match=r"MiB pickled; Spark Connect ships at most"):
         check_shippable(plan, models, limit=size - 1)
+
+
+TEAM_MODULE = '''
+from sklearn.tree import DecisionTreeClassifier
+
+
+class TeamTree(DecisionTreeClassifier):
+    """A team's own estimator, in a module beside its ci-ml.yaml."""
+'''
+
+
+def test_a_teams_own_estimator_module_is_shipped_to_the_executors(
+    spark_engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the module is importable on the runner only (as workspace puts the project folder
+    # on sys.path); the executors' PYTHONPATH does not hold tmp_path
+    project = tmp_path / "project"
+    (project / "team_models_x7").mkdir(parents=True)
+    (project / "team_models_x7" / "__init__.py").write_text("")
+    (project / "team_models_x7" / "trees.py").write_text(TEAM_MODULE)
+    monkeypatch.syspath_prepend(str(project))
+    from team_models_x7.trees import TeamTree  # type: ignore[import-not-found]
+
+    frame = eval_rows(1000, "classification")
+    x = frame[["a", "b", "c"]]
+    challenger, champion = contenders(frame, "classification")
+    team = TeamTree(max_depth=2).fit(x, frame["y"])
+    source = parse_source(write_parts(frame, tmp_path / "eval", parts=2))
+    wanted = request("classification", resamples=20, row_key=("id",))
+    local = LocalEngine().evaluate(source, wanted, [team, champion])
+    spark = spark_engine.evaluate(source, wanted, [team, champion])
+    assert_same_results(local, spark)
+    assert spark.results[0].challenger != spark.results[0].champion

@@ -2,20 +2,19 @@
 
 Imported only when `engine: spark` (it needs `pip install 'ci-ml[spark]'`).
 Models and the summary plan travel to the executors inside the mapInArrow
-function; the `ci_ml` package travels as a zip artifact, so executors need
-only numpy, pandas, pyarrow and scikit-learn. Only summaries come back: per
+function; the `ci_ml` package and the team's own estimator modules travel as
+zip artifacts (see `shipping`), so executors need only numpy, pandas, pyarrow
+and scikit-learn (and any installed library the estimator uses). Only summaries come back: per
 resample one float64 vector, summed over partitions by a small shuffle.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import socket
 import sys
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import pyarrow as pa
 
 import ci_ml
 from ci_ml.engines.settings import DEFAULT_CONF, SparkSettings
+from ci_ml.engines.shipping import ci_ml_zip, team_zip
 from ci_ml.engines.sources import (
     DataSource,
     Fingerprint,
@@ -111,6 +111,7 @@ class SparkEngine:
         labels, mean = self._target_summary(frame, request)
         plan = plan_summaries(request, models, labels, mean)
         check_shippable(plan, models)
+        ship_team_modules(self.session, models)
         parts = frame.mapInArrow(partition_summaries(plan, models), "b int, stats binary")
         merged = parts.groupBy("b").applyInPandas(sum_summaries, "b int, stats binary")
         totals = np.zeros((1 + request.resamples, plan.width))
@@ -212,14 +213,19 @@ def _first_line(exc: BaseException) -> str:
 
 def _ship_package(session: SparkSession) -> None:
     """ci_ml as a zip on the executors' path (a remote cluster does not have it)."""
-    root = Path(ci_ml.__file__).parent
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                archive.write(path, path.relative_to(root.parent).as_posix())
-    target = Path(tempfile.gettempdir()) / f"ci_ml-{ci_ml.__version__}-{os.getpid()}.zip"
-    target.write_bytes(buffer.getvalue())
+    _add_pyfile(session, f"ci_ml-{ci_ml.__version__}-{os.getpid()}.zip", ci_ml_zip())
+
+
+def ship_team_modules(session: SparkSession, models: Sequence[Any]) -> None:
+    """The team's own estimator modules, which the executors need to unpickle the models."""
+    found = team_zip(models)
+    if found is not None:
+        _add_pyfile(session, *found)
+
+
+def _add_pyfile(session: SparkSession, name: str, blob: bytes) -> None:
+    target = Path(tempfile.mkdtemp(prefix="ci-ml-")) / name
+    target.write_bytes(blob)
     try:
         session.addArtifacts(str(target), pyfile=True)
     except PySparkException as exc:
@@ -227,6 +233,7 @@ def _ship_package(session: SparkSession) -> None:
             raise
     finally:
         target.unlink(missing_ok=True)
+        target.parent.rmdir()
 
 
 def _reader(session: SparkSession, source: DataSource) -> DataFrame:
