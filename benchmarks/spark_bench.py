@@ -165,7 +165,8 @@ def _percentile(frame: pd.DataFrame, models: list[Any], resamples: int) -> float
 def measure(case: str, folder: Path, resamples: int) -> dict[str, Any]:
     args = [sys.executable, __file__, "--case", case, "--folder", str(folder)]
     args += ["--resamples", str(resamples)]
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    # SPARK_TESTING: the local server takes a free port, not 15002 (shared machines)
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_TESTING": "1"}
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=7200)
     if done.returncode != 0:
         lines = [x for x in done.stderr.splitlines() if "Error" in x or "Exception" in x]

@@ -7,16 +7,20 @@ Trust. A model file is code when unpickled, so it is loaded only when its sha256
 format and (for skops) trusted types match what the registry vouches for: the
 champion pointer's seal for a version that is or was champion, else the record
 ci-ml wrote when it stored the version. The card and record travel with the file,
-so they are checked against that seal, never trusted on their own word.
+so they are checked against that seal, never trusted on their own word. A Spark ML
+PipelineModel is a folder: its sha256 covers every file's relative path and content,
+and it is loaded only on the cluster (by the Spark engine), after the same check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import os
 import pickle
 import re
+import shutil
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.data import sha256_file
-from ci_ml.errors import EnvironmentProblem, IntegrityError
+from ci_ml.errors import ConfigError, EnvironmentProblem, IntegrityError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +40,8 @@ CARD = "model-card.json"
 PROFILE = "profile.json"
 RECORD = "record.json"
 INPUT_EXAMPLE = "input-example.json"  # a few eval rows, for registries that log signatures
-MODEL_NAMES = {"skops": "model.skops", "pickle": "model.pkl"}
+SPARK_PIPELINE = "spark-pipeline"  # a Spark ML PipelineModel: a folder its writer wrote
+MODEL_NAMES = {"skops": "model.skops", "pickle": "model.pkl", SPARK_PIPELINE: "model.sparkml"}
 CARRIED = (CARD, PROFILE, INPUT_EXAMPLE)  # stored with the model file, when present
 FILE_MODE = 0o644  # teammates and container users read registry files
 # What every model needs, whatever the estimator's own package is.
@@ -363,9 +368,9 @@ def _major(version: str) -> str:
 def verify(record: ModelFile, what: str | None = None) -> None:
     """The file exists and its sha256 matches the record, or IntegrityError (exit 3)."""
     where = f"{what}: " if what else ""
-    if not record.path.is_file():
+    if not (record.path.is_dir() if record.format == SPARK_PIPELINE else record.path.is_file()):
         raise EnvironmentProblem(f"{where}{record.path}: model file not found")
-    actual = sha256_file(record.path)
+    actual = sha256_path(record.path)
     if actual != record.sha256:
         raise IntegrityError(
             f"{where}{record.path}: sha256 {actual[:12]}… does not match its record "
@@ -427,9 +432,75 @@ def _inconsistent_version(message: Warning | str) -> bool:
 
 
 def _load_verified(record: ModelFile) -> Any:
+    if record.format == SPARK_PIPELINE:
+        return SparkPipeline(str(record.path.resolve()), record.sha256)
     if record.format == "skops":
         import skops.io as sio
 
         return sio.load(record.path, trusted=list(record.trusted_types))
     with record.path.open("rb") as handle:
         return pickle.load(handle)
+
+
+# -- Spark ML PipelineModel folders -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SparkPipeline:
+    """A verified Spark ML PipelineModel folder; the Spark engine loads it on the cluster.
+
+    The runner never loads it: everything that would score it here refuses (exit 2)."""
+
+    path: str
+    sha256: str
+    estimator_name = "pyspark.ml.PipelineModel"
+
+    def predict(self, x: Any) -> Any:
+        raise ConfigError(
+            f"{self.path}: a Spark ML PipelineModel is scored on the cluster only; set "
+            "engine: spark (with drift.enabled: false and no latency budget)"
+        )
+
+
+def sha256_path(path: Path) -> str:
+    """A file's sha256, or a folder's: of its sorted (relative path, file sha256) lines."""
+    if not path.is_dir():
+        return sha256_file(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    lines = [f"{p.relative_to(path).as_posix()}\t{sha256_file(p)}" for p in files]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def save_spark_pipeline(written: Path, folder: Path) -> ModelFile:
+    """Move the folder `model.command` wrote into the bundle, and seal it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / MODEL_NAMES[SPARK_PIPELINE]
+    if not (written / "metadata").is_dir():
+        raise EnvironmentProblem(
+            f"model.command: {written} is not a Spark ML model folder (no metadata/); "
+            "save it with PipelineModel.write().overwrite().save($CI_ML_SPARK_MODEL_PATH)"
+        )
+    if target.exists():
+        shutil.rmtree(target)
+    written.replace(target)
+    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+    version = _installed("pyspark")
+    libraries = {"pyspark": version} if version else {}
+    return ModelFile(target, SPARK_PIPELINE, sha256_path(target), size, (), libraries)
+
+
+def copy_model(path: Path, target: Path) -> None:
+    """A registry's copy of a model file, or of a model folder."""
+    if path.is_dir():
+        shutil.copytree(path, target, copy_function=shutil.copy2)
+    else:
+        shutil.copy2(path, target)
+
+
+def refuse_folder_model(model: ModelFile, backend: str) -> None:
+    """For backends that store one file per model: a folder model is refused, by name."""
+    if model.format == SPARK_PIPELINE:
+        raise ConfigError(
+            f"registry.backend {backend}: stores a model as one file, and {model.path.name} is "
+            "a Spark ML PipelineModel folder; use registry.backend: local for Spark ML models"
+        )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml import lineage
-from ci_ml.bundle import CARD, ModelFile, save_model
+from ci_ml.bundle import CARD, ModelFile, SparkPipeline, save_model, save_spark_pipeline
 from ci_ml.environment import current
 from ci_ml.errors import ConfigError, DataError, EnvironmentProblem
 from ci_ml.metrics import check_estimator_supports, check_labels, config_metrics
@@ -148,9 +148,13 @@ def train(config: Config, data: Datasets, out: Path) -> tuple[Any, dict[str, Any
         model = build_pipeline(estimator, data.x_train, config.model.preprocessing)
         model = _fit(model, data)
         label = str(config.model.estimator)
-    check_estimator_supports(model, metrics, label)
     seconds = time.perf_counter() - started
-    model_file = save_model(model, out, config.model.format)
+    if isinstance(model, SparkPipeline):  # scored on the cluster: its columns are checked there
+        model_file = save_spark_pipeline(Path(model.path), out)
+        model = SparkPipeline(str(model_file.path), model_file.sha256)
+    else:
+        check_estimator_supports(model, metrics, label)
+        model_file = save_model(model, out, config.model.format)
     return model, model_card(config, data, model, model_file, seconds)
 
 
@@ -184,24 +188,39 @@ def _train_with_command(config: Config, data: Datasets, out: Path) -> Any:
     train_path = out / "train-rows.parquet"
     data.train.to_parquet(train_path, index=False)
     model_path = out / "user-model.joblib"
+    spark_path = out / "user-model.sparkml"
     paths = {
+        "CI_ML_SPARK_MODEL_PATH": str(spark_path),
         "CI_ML_TRAIN_PATH": str(train_path),
         "CI_ML_TARGET": data.target,
         "CI_ML_FEATURES": ",".join(data.features),
         "CI_ML_MODEL_PATH": str(model_path),
         "CI_ML_SEED": str(config.data.seed),
     }
-    env = current().child_env(paths)
+    env = current().child_env(paths | _spark_env(config))
     assert config.model.command is not None
     _run_command(list(config.model.command), config.root, env)
+    train_path.unlink()
+    if spark_path.is_dir():  # a Spark ML PipelineModel, saved with its own writer
+        return SparkPipeline(str(spark_path), "")
     if not model_path.is_file():
         raise EnvironmentProblem(
             f"model.command finished but wrote no model to $CI_ML_MODEL_PATH ({model_path})"
         )
     model = joblib.load(model_path)  # the project's own code produced it: trusted as such
-    train_path.unlink()
     model_path.unlink()
     return model
+
+
+def _spark_env(config: Config) -> dict[str, str]:
+    """Under `engine: spark`: the cluster and the training source, for the team's own job."""
+    if config.engine.name != "spark":
+        return {}
+    from ci_ml.stages.cluster import source_of, spark_engine
+
+    source = source_of(config, "train")
+    env = {"CI_ML_SPARK_REMOTE": spark_engine(config).connect_url}
+    return env | ({"CI_ML_TRAIN_SOURCE": source.location} if source else {})
 
 
 def _run_command(command: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -218,7 +237,9 @@ def model_card(
     config: Config, data: Datasets, model: Any, model_file: ModelFile, seconds: float
 ) -> dict[str, Any]:
     estimator = getattr(model, "steps", [(None, model)])[-1][1]
-    estimator_name = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+    default_name = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+    estimator_name = getattr(estimator, "estimator_name", default_name)
+    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
     return {
         "name": config.name,
         "task": config.task,
@@ -227,7 +248,7 @@ def model_card(
         "git": lineage.git_state(config.root),
         "run_link": lineage.run_link(),
         "estimator": config.model.estimator or estimator_name,
-        "params": _plain(estimator.get_params(deep=False)),
+        "params": _plain(params),
         "preprocessing": config.model.preprocessing if not config.model.command else "command",
         "command": list(config.model.command) if config.model.command else None,
         "config_hash": config.config_hash,

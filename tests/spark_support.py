@@ -119,6 +119,21 @@ def spark_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     engine.close()
 
 
+@pytest.fixture
+def on_cluster(spark_engine: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """`ci-ml check` in-process on the session's Spark Connect server (not one per run)."""
+    from ci_ml.stages import cluster
+
+    opened = cluster.open_engine
+
+    def shared(settings: Any) -> Any:
+        return spark_engine if settings.name == "spark" else opened(settings)
+
+    monkeypatch.setattr(cluster, "open_engine", shared)
+    monkeypatch.setattr(cluster, "_OPEN", [])
+    yield spark_engine
+
+
 @contextlib.contextmanager
 def _environment(**values: str) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in values}

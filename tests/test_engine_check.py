@@ -25,9 +25,9 @@ from ci_ml.modelfile import load_model, model_file_from_card
 from ci_ml.registry import open_registry
 from ci_ml.stages import cluster
 from ci_ml.training import CARD_NAME
-from tests.spark_support import FEATURES, eval_rows, spark_engine, write_parts
+from tests.spark_support import FEATURES, eval_rows, on_cluster, spark_engine, write_parts
 
-__all__ = ["spark_engine"]  # the session fixture
+__all__ = ["on_cluster", "spark_engine"]  # the fixtures
 
 METRICS = ["accuracy", "roc_auc", "neg_log_loss", "f1"]
 
@@ -173,19 +173,6 @@ def lake_project(root: Path, estimator: str = "sklearn.tree.DecisionTreeClassifi
         chosen = estimator if name == "b" else "sklearn.tree.DecisionTreeClassifier"
         (root / f"ci-ml.{name}.yaml").write_text(config_text(data, engine, estimator=chosen))
     return root
-
-
-@pytest.fixture
-def on_cluster(spark_engine: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """`ci-ml check` in-process on the session's Spark Connect server (not one per run)."""
-    opened = cluster.open_engine
-
-    def shared(settings: Any) -> Any:
-        return spark_engine if settings.name == "spark" else opened(settings)
-
-    monkeypatch.setattr(cluster, "open_engine", shared)
-    monkeypatch.setattr(cluster, "_OPEN", [])
-    yield spark_engine
 
 
 @pytest.mark.spark

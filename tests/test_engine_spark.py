@@ -142,7 +142,7 @@ def test_a_teams_own_estimator_module_is_shipped_to_the_executors(
 
     frame = eval_rows(1000, "classification")
     x = frame[["a", "b", "c"]]
-    challenger, champion = contenders(frame, "classification")
+    champion = contenders(frame, "classification")[1]
     team = TeamTree(max_depth=2).fit(x, frame["y"])
     source = parse_source(write_parts(frame, tmp_path / "eval", parts=2))
     wanted = request("classification", resamples=20, row_key=("id",))
@@ -150,3 +150,23 @@ def test_a_teams_own_estimator_module_is_shipped_to_the_executors(
     spark = spark_engine.evaluate(source, wanted, [team, champion])
     assert_same_results(local, spark)
     assert spark.results[0].challenger != spark.results[0].champion
+
+
+def test_a_local_delta_folder_is_fingerprinted_by_its_log_version(
+    spark_engine: Any, tmp_path: Path
+) -> None:
+    from tests.test_engine_sources import commit
+
+    table = tmp_path / "events"
+    commit(table, 0, ["part-0.parquet"])
+    commit(table, 1, ["part-1.parquet"])
+    first = spark_engine.fingerprint(parse_source(table))
+    assert first.to_dict() | {"sha256": None} == {
+        "kind": "table-version",
+        "sha256": None,
+        "files": 0,
+        "bytes": 0,
+        "version": 1,
+    }
+    commit(table, 2, ["part-2.parquet"])
+    assert spark_engine.fingerprint(parse_source(table)).version == 2

@@ -66,6 +66,11 @@ def open_dataset(source: DataSource) -> ds.Dataset:
             f"{source.label}: the local engine reads local files only; "
             "use `engine: spark` for URIs and catalog tables"
         )
+    if source.format == "delta":
+        raise ConfigError(
+            f"{source.label}: a Delta table's folder also holds files its log removed, so the "
+            "local engine does not read it; use engine: spark"
+        )
     files = data_files(source)
     if source.format == "csv":
         return ds.dataset([str(f) for f in files], format=ds.CsvFileFormat())
@@ -90,7 +95,11 @@ def batches(dataset: ds.Dataset, columns: list[str]) -> Iterator[pa.RecordBatch]
     missing = [c for c in columns if c not in dataset.schema.names]
     if missing:
         raise DataError(f"the eval data has no column(s) {missing}; found {dataset.schema.names}")
-    yield from dataset.to_batches(columns=columns, batch_size=BATCH_ROWS)
+    # one file and two batches read ahead: pyarrow's defaults (4 files, 16 batches) make
+    # memory grow with the number of files, i.e. with the rows (benchmarks/README.md)
+    yield from dataset.to_batches(
+        columns=columns, batch_size=BATCH_ROWS, batch_readahead=2, fragment_readahead=1
+    )
 
 
 def target_summary(dataset: ds.Dataset, request: EvaluationRequest) -> tuple[Any, float]:

@@ -11,6 +11,7 @@ The record always says which (`kind`).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from ci_ml.errors import EnvironmentProblem
 TABLE_PREFIX = "table:"
 REMOTE_SCHEMES = ("s3a://", "s3://", "abfss://", "gs://", "hdfs://", "file://", "dbfs:/")
 FORMATS = ("parquet", "csv", "delta")
+DELTA_LOG = "_delta_log"
+_DELTA_COMMIT = re.compile(r"(\d{20})\.json")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ def parse_source(
     if text.startswith(REMOTE_SCHEMES):
         return DataSource(text, "uri", format or _format_of(text))
     path = Path(text) if root is None or Path(text).is_absolute() else root / text
-    return DataSource(str(path), "path", format or _format_of(text))
+    found = "delta" if (path / DELTA_LOG).is_dir() else _format_of(text)
+    return DataSource(str(path), "path", format or found)
 
 
 def _format_of(location: str) -> str:
@@ -84,6 +88,18 @@ def listing_fingerprint(files: list[tuple[str, int, int]]) -> Fingerprint:
 def table_version_fingerprint(table: str, version: int) -> Fingerprint:
     digest = hashlib.sha256(f"{table}@{version}".encode()).hexdigest()
     return Fingerprint("table-version", digest, 0, 0, version)
+
+
+def delta_log_version(folder: Path) -> int | None:
+    """A local Delta table's latest version: its newest commit file in _delta_log/.
+
+    Commits are `<20-digit version>.json`; log clean-up removes only those older than
+    the last checkpoint, so the newest commit is always there. None: no commit."""
+    log = folder / DELTA_LOG
+    found = (
+        [m for p in log.iterdir() if (m := _DELTA_COMMIT.fullmatch(p.name))] if log.is_dir() else []
+    )
+    return max(int(m.group(1)) for m in found) if found else None
 
 
 def data_files(source: DataSource) -> list[Path]:

@@ -30,9 +30,11 @@ from ci_ml.engines.shipping import ci_ml_zip, team_zip
 from ci_ml.engines.sources import (
     DataSource,
     Fingerprint,
+    delta_log_version,
     listing_fingerprint,
     table_version_fingerprint,
 )
+from ci_ml.engines.sparkml import score_pipelines
 from ci_ml.engines.summaries import (
     EngineEvaluation,
     EvaluationRequest,
@@ -72,6 +74,14 @@ class SparkEngine:
     def close(self) -> None:
         self.session.stop()
 
+    @property
+    def connect_url(self) -> str:
+        """Where a team's own Spark job (`model.command`) reaches this same cluster."""
+        if self.remote.startswith("sc://"):
+            return self.remote
+        builder = self.session.client._builder  # the local server's host:port
+        return f"sc://{getattr(builder, 'endpoint', builder.host)}"
+
     def read(self, source: DataSource) -> DataFrame:
         """The source as a DataFrame; its schema is resolved now, so errors surface here."""
         try:
@@ -96,6 +106,8 @@ class SparkEngine:
         return listing_fingerprint([(r[0], int(r[1]), int(r[2])) for r in listing.collect()])
 
     def _table_version(self, source: DataSource) -> int | None:
+        if source.kind == "path":  # a local Delta folder: its log says, no Spark job needed
+            return delta_log_version(Path(source.location))
         name = source.location if source.kind == "table" else f"delta.`{source.location}`"
         try:
             row = self.session.sql(f"DESCRIBE HISTORY {name} LIMIT 1").collect()
@@ -108,6 +120,7 @@ class SparkEngine:
     ) -> EngineEvaluation:
         """Poisson bootstrap of `models` (challenger first) on the cluster."""
         frame = self._columns(self.read(source), source, request.columns)
+        frame, request, models = score_pipelines(frame, request, models)
         labels, mean = self._target_summary(frame, request)
         plan = plan_summaries(request, models, labels, mean)
         check_shippable(plan, models)
@@ -139,6 +152,7 @@ class SparkEngine:
         """The `rows` rows with the smallest seeded hash of their values: the same rows
         however the data is partitioned, and only they reach the runner."""
         sample: pd.DataFrame = self.sampled(source, columns, rows, seed).toPandas()
+        sample.attrs.clear()  # Spark's plan metrics: not data, and not JSON (to_parquet)
         return sample
 
     def sampled(self, source: DataSource, columns: list[str], rows: int, seed: int) -> DataFrame:

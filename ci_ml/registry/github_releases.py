@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml import lineage
-from ci_ml.bundle import CARD, PROFILE, RECORD, ModelBundle, ModelFile
+from ci_ml.bundle import CARD, PROFILE, RECORD, ModelBundle, ModelFile, refuse_folder_model
 from ci_ml.data import sha256_file
 from ci_ml.environment import gh_cli_token
 from ci_ml.errors import EnvironmentProblem, IntegrityError
@@ -241,6 +241,7 @@ class GitHubReleasesRegistry:
     def add(self, folder: Path) -> Version:
         bundle = ModelBundle.read(folder)
         model = bundle.model_file
+        refuse_folder_model(model, "github-releases")
         if not model.path.is_file() or sha256_file(model.path) != model.sha256:
             raise IntegrityError(f"{model.path}: missing or does not match its model card")
         listed = self.store.releases()  # one listing: drafts to clean, the latest, the next

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_ml import lineage
-from ci_ml.bundle import RECORD, ModelBundle, ModelFile, read_json, share
+from ci_ml.bundle import RECORD, ModelBundle, ModelFile, copy_model, read_json, share
 from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.registry.base import (
     MissingVersion,
@@ -98,7 +98,7 @@ class LocalRegistry:
             number = max((v.number for v in versions), default=0) + 1
             staging = Path(tempfile.mkdtemp(prefix=INCOMING, dir=self._versions_dir))
             for path in bundle.files():
-                shutil.copy2(path, staging / path.name)
+                copy_model(path, staging / path.name)
             write_json_atomic(staging / RECORD, bundle.record(number, lineage.now()))
             share(staging / RECORD)
             os.chmod(staging, 0o755)

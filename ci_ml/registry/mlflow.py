@@ -88,7 +88,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ci_ml import lineage
-from ci_ml.bundle import CARD, PROFILE, ModelBundle, ModelFile, open_model, verify
+from ci_ml.bundle import (
+    CARD,
+    PROFILE,
+    ModelBundle,
+    ModelFile,
+    open_model,
+    refuse_folder_model,
+    verify,
+)
 from ci_ml.environment import Environment, current, export_defaults
 from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.registry.base import (
@@ -222,6 +230,7 @@ class MlflowRegistry:
     def add(self, folder: Path) -> Version:
         bundle = ModelBundle.read(folder)
         record = bundle.model_file
+        refuse_folder_model(record, "mlflow")
         verify(record, f"{folder}: the trained model")
         versions = self.versions()
         if versions and bundle.stored_as(versions[-1]):

@@ -1,0 +1,116 @@
+"""A Spark ML PipelineModel as the model: trained by the team's own `model.command`
+Spark job, sealed as a folder, stored in the registry, scored on the cluster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sklearn.metrics import accuracy_score, log_loss
+
+from ci_ml.config import load_config
+from ci_ml.registry import open_registry
+from tests.spark_support import eval_rows, on_cluster, spark_engine, write_parts
+
+pytestmark = pytest.mark.spark
+__all__ = ["on_cluster", "spark_engine"]  # the fixtures
+
+TRAIN_JOB = """
+import os, sys
+
+from pyspark.ml import Pipeline
+from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.feature import VectorAssembler
+from pyspark.sql import SparkSession
+
+spark = SparkSession.builder.remote(os.environ["CI_ML_SPARK_REMOTE"]).getOrCreate()
+rows = spark.read.parquet(os.environ["CI_ML_TRAIN_SOURCE"])
+features = os.environ["CI_ML_FEATURES"].split(",")
+model = Pipeline(stages=[
+    VectorAssembler(inputCols=features, outputCol="features"),
+    LogisticRegression(labelCol=os.environ["CI_ML_TARGET"], regParam=float(sys.argv[1])),
+]).fit(rows)
+model.write().overwrite().save(os.environ["CI_ML_SPARK_MODEL_PATH"])
+"""
+
+
+def spark_ml_project(root: Path) -> Path:
+    """Two configs whose `model.command` trains a PipelineModel (a and b differ)."""
+    root.mkdir()
+    for name, seed in {"train": 1, "eval": 3}.items():
+        frame = eval_rows(2000, "classification", seed)
+        frame["id"] += seed * 2000
+        write_parts(frame, root / name, parts=2)
+    (root / "train_job.py").write_text(TRAIN_JOB)
+    for name, reg in {"a": "0.0", "b": "3.0"}.items():
+        config = {
+            "version": 1,
+            "name": "spark-ml",
+            "task": "classification",
+            "data": {"train": "train", "eval": "eval", "target": "y", "drop": ["id"]},
+            "model": {"command": ["python", "train_job.py", reg]},
+            "metrics": ["accuracy", "neg_log_loss", "roc_auc"],
+            "evaluation": {"bootstrap": "poisson", "resamples": 100, "row_key": ["id"]},
+            "gate": [{"metric": "accuracy", "min": 0.5}],
+            "drift": {"enabled": False},
+            "validation": {"enabled": False},
+            "registry": {"backend": "local", "path": ".ci-ml/registry"},
+            "engine": {"name": "spark", "spark": {"remote": "local[2]"}},
+        }
+        (root / f"ci-ml.{name}.yaml").write_text(json.dumps(config))
+    return root
+
+
+def spark_predictions(session: Any, model: Path, eval_folder: Path) -> Any:
+    """The model's own predictions on the eval rows, collected (the test may; ci-ml not)."""
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.functions import vector_to_array
+
+    scored = PipelineModel.load(str(model)).transform(session.read.parquet(str(eval_folder)))
+    return scored.select("y", "prediction", vector_to_array("probability").alias("p")).toPandas()
+
+
+def test_a_pipeline_model_is_trained_sealed_stored_and_gated_on_the_cluster(
+    tmp_path: Path, run_cli: Any, on_cluster: Any
+) -> None:
+    project = spark_ml_project(tmp_path / "project")
+    first = run_cli("check", "--promote", "-c", "ci-ml.a.yaml", cwd=project)
+    assert first.code == 0, first.err
+    registry = open_registry(load_config(project / "ci-ml.a.yaml"))
+    champion = registry.model_file(1)
+    assert champion.format == "spark-pipeline" and champion.path.name == "model.sparkml"
+    assert (champion.path / "metadata").is_dir() and (champion.path / "stages").is_dir()
+    pointer = json.loads((project / ".ci-ml/registry/champion.json").read_text())
+    assert pointer["models"]["1"]["format"] == "spark-pipeline"
+
+    second = run_cli("check", "-c", "ci-ml.b.yaml", cwd=project)
+    assert second.code in (0, 1), second.err
+    card = json.loads((project / ".ci-ml/run/challenger/model-card.json").read_text())
+    assert card["model_file"]["format"] == "spark-pipeline"
+    assert card["estimator"] == "pyspark.ml.PipelineModel"
+    metrics = json.loads((project / ".ci-ml/run/metrics.json").read_text())["metrics"]
+    session = on_cluster.session
+    challenger = project / ".ci-ml/run/challenger/model.sparkml"
+    for role, folder in {"challenger": challenger, "champion": champion.path}.items():
+        rows = spark_predictions(session, folder, project / "eval")
+        assert metrics["accuracy"][role] == pytest.approx(
+            accuracy_score(rows["y"], rows["prediction"]), abs=1e-12
+        )
+        proba = [list(p) for p in rows["p"]]
+        assert -metrics["neg_log_loss"][role] == pytest.approx(log_loss(rows["y"], proba))
+    assert metrics["accuracy"]["challenger"] != metrics["accuracy"]["champion"]
+
+
+def test_a_changed_file_in_the_champions_folder_is_refused(
+    tmp_path: Path, run_cli: Any, on_cluster: Any
+) -> None:
+    project = spark_ml_project(tmp_path / "project")
+    assert run_cli("check", "--promote", "-c", "ci-ml.a.yaml", cwd=project).code == 0
+    stored = project / ".ci-ml/registry/versions/1/model.sparkml"
+    metadata = next((stored / "metadata").glob("part-*"))
+    metadata.write_text(metadata.read_text().replace("0.0", "0.5", 1))
+    refused = run_cli("check", "-c", "ci-ml.b.yaml", cwd=project)
+    assert refused.code == 3
+    assert "model.sparkml" in refused.err and "does not match" in refused.err
