@@ -213,3 +213,46 @@ def test_a_champion_the_older_scikit_learn_cannot_load_is_a_clear_exit_3(tmp_pat
     assert f"here scikit-learn is {OLD_SKLEARN}" in done.stdout
     assert f"Install scikit-learn=={sklearn.__version__}" in done.stdout
     assert "retrain the champion" in done.stdout
+
+
+def spark_model_folder(root: Path) -> Path:
+    """The layout PipelineModel's writer leaves (the content does not matter to the seal)."""
+    for name, text in {
+        "metadata/part-00000": '{"class":"pyspark.ml.PipelineModel"}',
+        "metadata/_SUCCESS": "",
+        "stages/0_VectorAssembler/metadata/part-00000": '{"inputCols":["a"]}',
+        "stages/1_LogisticRegression/data/part-00000.parquet": "coefficients",
+    }.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_a_spark_model_folder_is_sealed_by_every_files_path_and_content(tmp_path):
+    from ci_ml.bundle import SparkPipeline, save_spark_pipeline, verify
+
+    sealed = save_spark_pipeline(spark_model_folder(tmp_path / "written"), tmp_path / "bundle")
+    assert (
+        sealed.path == tmp_path / "bundle" / "model.sparkml" and sealed.format == "spark-pipeline"
+    )
+    again = save_spark_pipeline(spark_model_folder(tmp_path / "again"), tmp_path / "other")
+    assert again.sha256 == sealed.sha256  # the same files, wherever they are
+    record = ModelFile.from_dict(tmp_path / "bundle", sealed.to_dict(), "the champion pointer")
+    loaded = open_model(record).model
+    assert isinstance(loaded, SparkPipeline) and loaded.sha256 == sealed.sha256
+    stage = sealed.path / "stages/1_LogisticRegression/data/part-00000.parquet"
+    stage.rename(stage.with_name("part-00001.parquet"))  # a renamed file changes the seal
+    with pytest.raises(IntegrityError, match="does not match its record"):
+        verify(record)
+
+
+def test_a_spark_model_folder_is_refused_by_one_file_registries(tmp_path):
+    from ci_ml.bundle import refuse_folder_model, save_spark_pipeline
+    from ci_ml.errors import ConfigError
+
+    sealed = save_spark_pipeline(spark_model_folder(tmp_path / "written"), tmp_path / "bundle")
+    with pytest.raises(ConfigError, match=r"registry\.backend github-releases") as caught:
+        refuse_folder_model(sealed, "github-releases")
+    assert caught.value.exit_code == 2
+    with pytest.raises(EnvironmentProblem, match="not a Spark ML model folder"):
+        save_spark_pipeline(tmp_path / "bundle", tmp_path / "elsewhere")

@@ -7,7 +7,6 @@ server (local mode) and compare it with the local engine on the same rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from ci_ml.engines import EvaluationRequest, parse_source
 from ci_ml.engines.local import LocalEngine
 from ci_ml.modelfile import load_model, model_file_from_card
 from ci_ml.registry import open_registry
-from ci_ml.stages import cluster
 from ci_ml.training import CARD_NAME
 from tests.spark_support import FEATURES, eval_rows, on_cluster, spark_engine, write_parts
 

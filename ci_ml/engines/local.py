@@ -95,11 +95,12 @@ def batches(dataset: ds.Dataset, columns: list[str]) -> Iterator[pa.RecordBatch]
     missing = [c for c in columns if c not in dataset.schema.names]
     if missing:
         raise DataError(f"the eval data has no column(s) {missing}; found {dataset.schema.names}")
-    # one file and two batches read ahead: pyarrow's defaults (4 files, 16 batches) make
-    # memory grow with the number of files, i.e. with the rows (benchmarks/README.md)
-    yield from dataset.to_batches(
-        columns=columns, batch_size=BATCH_ROWS, batch_readahead=2, fragment_readahead=1
-    )
+    # one file at a time, two batches read ahead: pyarrow's defaults (4 files, 16 batches)
+    # make memory grow with the number of files, i.e. with the rows (benchmarks/README.md)
+    for fragment in dataset.get_fragments():
+        yield from fragment.to_batches(
+            schema=dataset.schema, columns=columns, batch_size=BATCH_ROWS, batch_readahead=2
+        )
 
 
 def target_summary(dataset: ds.Dataset, request: EvaluationRequest) -> tuple[Any, float]:
