@@ -25,14 +25,19 @@ from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import SparkSession
 
-spark = SparkSession.builder.remote(os.environ["CI_ML_SPARK_REMOTE"]).getOrCreate()
-rows = spark.read.parquet(os.environ["CI_ML_TRAIN_SOURCE"])
-features = os.environ["CI_ML_FEATURES"].split(",")
-model = Pipeline(stages=[
-    VectorAssembler(inputCols=features, outputCol="features"),
-    LogisticRegression(labelCol=os.environ["CI_ML_TARGET"], regParam=float(sys.argv[1])),
-]).fit(rows)
-model.write().overwrite().save(os.environ["CI_ML_SPARK_MODEL_PATH"])
+
+def main() -> None:  # the fitted model is released on return: at exit the client would hang
+    spark = SparkSession.builder.remote(os.environ["CI_ML_SPARK_REMOTE"]).getOrCreate()
+    rows = spark.read.parquet(os.environ["CI_ML_TRAIN_SOURCE"])
+    features = os.environ["CI_ML_FEATURES"].split(",")
+    model = Pipeline(stages=[
+        VectorAssembler(inputCols=features, outputCol="features"),
+        LogisticRegression(labelCol=os.environ["CI_ML_TARGET"], regParam=float(sys.argv[1])),
+    ]).fit(rows)
+    model.write().overwrite().save(os.environ["CI_ML_SPARK_MODEL_PATH"])
+
+
+main()
 """
 
 
