@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ci_ml.bundle import SparkPipeline
 from ci_ml.rundir import write_json_atomic
 from ci_ml.training import check_setup, train
 
@@ -66,6 +67,8 @@ def training_profile(config: Config, data: Datasets, model: Any) -> dict[str, An
         profile = train_profile(config, data.features)
     else:
         profile = build_profile(data.train, data.features, data.target, seed=seed)
+    if isinstance(model, SparkPipeline):
+        return profile  # its predictions are made on the cluster only: no prediction profile
     kind = "categorical" if config.task == "classification" else "numeric"
     # a sample describes the prediction distribution as well as every row, for less
     rows = data.x_train.sample(n=min(len(data.x_train), PREDICTION_SAMPLE), random_state=seed)
