@@ -120,16 +120,37 @@ def split_column_kinds(x: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def as_categorical_text(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-    """One dtype for the encoder: object strings with NaN, whatever the reader produced."""
+    """One dtype for the encoder: object strings with None, whatever the reader produced."""
     if not categorical:
         return x
     x = x.copy()
     for column in categorical:
-        values = x[column].astype(object)
-        x[column] = values.where(values.notna(), other=None).map(
-            lambda v: v if v is None else str(v)
-        )
+        x[column] = _as_text(x[column])
     return x
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """`str(v)` of each value (missing where missing), computed once per distinct value."""
+    import pandas as pd
+
+    if not _distinct_text(values):
+        return _text_of(values.astype(object).where(values.notna(), other=None))
+    codes, distinct = pd.factorize(values)  # -1 where missing: the last entry below
+    texts = _text_of(pd.Series([*distinct, None], dtype=object))
+    return pd.Series(texts.array.take(codes), index=values.index, name=values.name)
+
+
+def _text_of(cells: pd.Series) -> pd.Series:
+    # map() infers the column's dtype (pandas 3: `str`, pandas 2: object) as it always has
+    return cells.map(lambda v: v if v is None else str(v))
+
+
+def _distinct_text(values: pd.Series) -> bool:
+    """Whether values that hash alike also print alike (1 and 1.0, or True and 1, in one
+    object column do not): then each distinct value's text is every equal value's text."""
+    from pandas.api.types import infer_dtype
+
+    return values.dtype != object or infer_dtype(values, skipna=True) in {"string", "boolean"}
 
 
 def train(config: Config, data: Datasets, out: Path) -> tuple[Any, dict[str, Any]]:
