@@ -28,6 +28,63 @@ _TASK_MODULES = {
 
 
 @dataclass(frozen=True)
+class MetricSpec:
+    """What checking a config needs of a metric: its task (None: either, as clustering
+    scores and custom metrics) and the responses it asks for, first available first."""
+
+    name: str
+    task: str | None
+    response_method: tuple[str, ...]
+
+    def preferred_methods(self) -> tuple[str, ...]:
+        return self.response_method
+
+
+def _group(task: str | None, methods: tuple[str, ...], names: str) -> dict[str, MetricSpec]:
+    return {name: MetricSpec(name, task, methods) for name in names.split()}
+
+
+_LABELS, _PROBA, _SCORES = ("predict",), ("predict_proba",), ("decision_function", "predict_proba")
+_AVERAGED = " ".join(
+    f"{m} {m}_macro {m}_micro {m}_samples {m}_weighted" for m in ("f1", "precision", "recall")
+)
+# scikit-learn's scorers, known without importing sklearn.metrics (1.7-2.6 s at start-up);
+# tests/test_metrics_table.py holds each entry against sklearn's own scorer. A name not
+# here (a newer scorer, a custom metric) is resolved by scikit-learn itself.
+KNOWN_SCORERS = {
+    **_group(
+        "classification",
+        _LABELS,
+        f"accuracy balanced_accuracy matthews_corrcoef jaccard jaccard_macro jaccard_micro "
+        f"jaccard_samples jaccard_weighted {_AVERAGED}",
+    ),
+    **_group(
+        "classification",
+        _PROBA,
+        "d2_brier_score d2_log_loss_score neg_brier_score neg_log_loss roc_auc_ovo "
+        "roc_auc_ovo_weighted roc_auc_ovr roc_auc_ovr_weighted",
+    ),
+    **_group("classification", _SCORES, "average_precision roc_auc top_k_accuracy"),
+    **_group(
+        "regression",
+        _LABELS,
+        "d2_absolute_error_score explained_variance neg_max_error neg_mean_absolute_error "
+        "neg_mean_absolute_percentage_error neg_mean_gamma_deviance neg_mean_poisson_deviance "
+        "neg_mean_squared_error neg_mean_squared_log_error neg_median_absolute_error "
+        "neg_root_mean_squared_error neg_root_mean_squared_log_error r2",
+    ),
+    **_group(
+        None,
+        _LABELS,
+        "adjusted_mutual_info_score adjusted_rand_score completeness_score "
+        "fowlkes_mallows_score homogeneity_score mutual_info_score "
+        "normalized_mutual_info_score rand_score v_measure_score "
+        "neg_negative_likelihood_ratio positive_likelihood_ratio",
+    ),
+}
+
+
+@dataclass(frozen=True)
 class MetricName:
     scorer: str
     display: str
@@ -75,17 +132,33 @@ def resolve_metrics(
 def config_metrics(config: Config) -> list[Metric]:
     """The configured metrics, checked against the task, with `data.pos_label` applied."""
     metrics = resolve_metrics(config.metrics, config.custom_metrics)
-    _check_task(metrics, config.task)
+    _check_task([spec_of(m) for m in metrics], config.task)
     label = config.data.pos_label
     return metrics if label is None else [_with_pos_label(m, label) for m in metrics]
 
 
-def _check_task(metrics: list[Metric], task: str) -> None:
+def metric_specs(config: Config) -> list[MetricSpec]:
+    """The configured metrics checked against the task, as `config_metrics` checks them,
+    without importing scikit-learn's metrics when every name is a known scorer."""
+    known = [KNOWN_SCORERS.get(n) for n in config.metrics if n not in config.custom_metrics]
+    if len(known) < len(config.metrics) or None in known:
+        return [spec_of(m) for m in config_metrics(config)]
+    specs = [spec for spec in known if spec is not None]
+    _check_task(specs, config.task)
+    return specs
+
+
+def spec_of(metric: Metric) -> MetricSpec:
+    module = getattr(metric.score_func, "__module__", "")
+    task = next((t for t, mods in _TASK_MODULES.items() if module in mods), None)
+    return MetricSpec(metric.name, None if metric.custom else task, metric.preferred_methods())
+
+
+def _check_task(metrics: list[MetricSpec], task: str) -> None:
     """`r2` on a classifier or `accuracy` on a regressor fails only after training: say so now."""
     for index, metric in enumerate(metrics):
-        module = getattr(metric.score_func, "__module__", "")
-        other = next((t for t, mods in _TASK_MODULES.items() if module in mods), task)
-        if not metric.custom and other != task:
+        other = metric.task or task
+        if other != task:
             raise ConfigError(
                 f"metrics[{index}]: {metric.name!r} is a {other} metric, but task is {task!r}; "
                 f"pick a {task} metric (see sklearn.metrics.get_scorer_names())"
@@ -175,7 +248,9 @@ def resolve_rule_metric(name: str, metrics: tuple[str, ...], where: str) -> str:
     )
 
 
-def check_estimator_supports(estimator: Any, metrics: list[Metric], label: str) -> None:
+def check_estimator_supports(
+    estimator: Any, metrics: Sequence[Metric | MetricSpec], label: str
+) -> None:
     for index, metric in enumerate(metrics):
         methods = metric.preferred_methods()
         if not any(hasattr(estimator, method) for method in methods):

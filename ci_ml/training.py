@@ -15,7 +15,12 @@ from ci_ml import lineage
 from ci_ml.bundle import CARD, ModelFile, SparkPipeline, save_model, save_spark_pipeline
 from ci_ml.environment import current
 from ci_ml.errors import ConfigError, DataError, EnvironmentProblem
-from ci_ml.metrics import check_estimator_supports, check_labels, config_metrics
+from ci_ml.metrics import (
+    check_estimator_supports,
+    check_labels,
+    config_metrics,
+    metric_specs,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,7 +87,7 @@ def _param_path(message: str) -> str:
 def check_setup(config: Config) -> None:
     """Config mistakes that would otherwise surface after training: metrics that do not fit
     the task, estimator parameters the estimator refuses. Exit 2 before any data is read."""
-    metrics = config_metrics(config)
+    metrics = metric_specs(config)  # scikit-learn's metrics are imported only to score
     if config.model.estimator is not None:
         check_estimator_supports(make_estimator(config), metrics, config.model.estimator)
 

@@ -35,7 +35,9 @@ def table(rows: int = 400, seed: int = 0) -> pd.DataFrame:
             "flag": rng.choice([True, False], size=rows),
             "maybe": pd.Series(rng.choice([True, False, None], size=rows), dtype=object),
             "size": pd.Categorical(rng.choice(["S", "M", "L", None], size=rows)),
-            "mixed": pd.Series(rng.choice([1, 1.0, "1", True, None, np.nan], size=rows), dtype=object),
+            "mixed": pd.Series(
+                rng.choice([1, 1.0, "1", True, None, np.nan], size=rows), dtype=object
+            ),
             "empty": pd.Series([None] * rows, dtype=object),
         },
         index=np.arange(rows)[::-1] * 7,  # not 0..n-1: the index is kept as it was

@@ -4,20 +4,30 @@ Both engines take a `DataSource`, an `EvaluationRequest` and the loaded models
 and return an `EngineEvaluation`; both compute the same mergeable summaries
 (see `summaries`) with the same Poisson bootstrap (see `poisson`), so on the
 same rows they give the same metrics and intervals. Nothing here imports
-pyspark unless the engine is `spark`.
+pyspark unless the engine is `spark`, nor scikit-learn (the summaries) until they
+are used: the config imports the settings at start-up.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ci_ml.engines.settings import EngineConfig, SparkSettings, parse_engine
 from ci_ml.engines.sources import DataSource, Fingerprint, parse_source
-from ci_ml.engines.summaries import EngineEvaluation, EvaluationRequest
 from ci_ml.errors import ConfigError
 
+if TYPE_CHECKING:
+    from ci_ml.engines.summaries import EngineEvaluation, EvaluationRequest
+
 SPARK_EXTRA = "pip install 'ci-ml[spark]'"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in {"EngineEvaluation", "EvaluationRequest"}:
+        raise AttributeError(f"module 'ci_ml.engines' has no attribute {name!r}")
+    return getattr(importlib.import_module("ci_ml.engines.summaries"), name)
 
 
 class Engine(Protocol):
