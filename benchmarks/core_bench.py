@@ -5,9 +5,10 @@
 
 Runs, alternating A/B, (A) `ci-ml check` and (B) benchmarks/bare_sklearn.py on
 the same config and data, and prints the median wall time of each and the
-median of the pair-by-pair ratios. Two cases per table: the first run (no
-champion yet) and the second run (the first run's model promoted: ci-ml loads
-and scores the champion, and the bare script loads and scores the model file it
+median of the pair-by-pair ratios, then the same for CPU time (user + system of
+each process, which a shared machine's load moves far less), and the load. Two
+cases per table: the first run (no champion yet) and the second run (the first
+run's model promoted: ci-ml loads and scores the champion, and the bare script loads and scores the model file it
 saved the run before). Data: generated tables of 10 float, 5 int and 5
 categorical columns with a binary target, HistGradientBoostingClassifier.
 `--stages` runs `ci-ml check` in process with a timer around each stage.
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,12 +54,21 @@ registry:
 
 
 def timed(command: list[str], cwd: Path) -> float:
+    return timed_cpu(command, cwd)[0]
+
+
+def timed_cpu(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds (user + system) of the process and its children:
+    on a shared machine the CPU time moves far less with the load than the wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{command} failed ({done.returncode}):\n{done.stderr}")
-    return elapsed
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return elapsed, cpu
 
 
 def generated_project(folder: Path, rows: int) -> Path:
@@ -100,18 +112,23 @@ def make_champion(project: Path) -> None:
     timed([sys.executable, str(BARE), "ci-ml.yaml"], project)
 
 
-def compare(project: Path, runs: int, champion: bool) -> tuple[float, float, float]:
-    """Median wall of A, of B, and the median of the pair-by-pair ratios A/B."""
+def compare(project: Path, runs: int, champion: bool) -> tuple[float, ...]:
+    """Median wall of A, of B, the median of the pair-by-pair wall ratios A/B, and the
+    same three for CPU time."""
     a, b = [], []
     for _ in range(runs):
         fresh(project, champion)
-        a.append(timed([*CI_ML, "check"], project))
+        a.append(timed_cpu([*CI_ML, "check"], project))
         if not champion:
             (project / "bare-model.skops").unlink(missing_ok=True)
-        b.append(timed([sys.executable, str(BARE), "ci-ml.yaml"], project))
-    ratios = [x / y for x, y in zip(a, b, strict=True)]
-    # numpy's median: benchmarks/statistics.py shadows the standard library's module here
-    return float(np.median(a)), float(np.median(b)), float(np.median(ratios))
+        b.append(timed_cpu([sys.executable, str(BARE), "ci-ml.yaml"], project))
+    out: list[float] = []
+    for k in (0, 1):  # wall, then CPU
+        ratios = [x[k] / y[k] for x, y in zip(a, b, strict=True)]
+        # numpy's median: benchmarks/statistics.py shadows the standard library's module here
+        out += [float(np.median([x[k] for x in a])), float(np.median([y[k] for y in b]))]
+        out.append(float(np.median(ratios)))
+    return tuple(out)
 
 
 STAGE_SCRIPT = """
@@ -181,13 +198,18 @@ def run_case(project: Path, rows: int, fmt: str, args: argparse.Namespace) -> No
             shown = ", ".join(f"{k} {v:.2f}" for k, v in spent.items())
             print(f"{rows:,} rows, {fmt}, {'with' if champion else 'no'} champion: {shown}")
         return
-    print("| rows | model file | run | ci-ml check (s) | bare sklearn (s) | ratio |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| rows | model file | run | ci-ml check (s) | bare sklearn (s) | ratio "
+        "| ci-ml CPU (s) | bare CPU (s) | CPU ratio | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     first = compare(project, args.runs, champion=False)
     make_champion(project)
     second = compare(project, args.runs, champion=True)
-    for label, (a, b, ratio) in (("first", first), ("with champion", second)):
-        print(f"| {rows:,} | {fmt} | {label} | {a:.2f} | {b:.2f} | {ratio:.2f} |", flush=True)
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    for label, figures in (("first", first), ("with champion", second)):
+        shown = " | ".join(f"{x:.2f}" for x in figures)
+        print(f"| {rows:,} | {fmt} | {label} | {shown} | {load} |", flush=True)
 
 
 if __name__ == "__main__":
