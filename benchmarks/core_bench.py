@@ -8,9 +8,10 @@ the same config and data, and prints the median wall time of each and the
 median of the pair-by-pair ratios, then the same for CPU time (user + system of
 each process, which a shared machine's load moves far less), and the load. Two
 cases per table: the first run (no champion yet) and the second run (the first
-run's model promoted: ci-ml loads and scores the champion, and the bare script loads and scores the model file it
-saved the run before). Data: generated tables of 10 float, 5 int and 5
-categorical columns with a binary target, HistGradientBoostingClassifier.
+run's model promoted: ci-ml loads and scores the champion, and the bare script
+loads and scores the model file it saved the run before). Data: generated
+tables of 10 float, 5 int and 5 categorical columns with a binary target,
+HistGradientBoostingClassifier.
 `--stages` runs `ci-ml check` in process with a timer around each stage.
 """
 
