@@ -126,6 +126,8 @@ def gate_once(
         "champion": result.champion,
         "display_name": result.display_name,
         "lower_is_better": not result.greater_is_better,
+        "tail_index": result.tail_index,
+        "upper_bound_method": result.upper_bound_method,
     }
     evidence = Evidence(
         {metric: entry},

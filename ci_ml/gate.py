@@ -57,6 +57,7 @@ class RuleResult:
     detectable_change: float | None = None  # smallest distance from the bound, 80% power
     rows_needed: int | None = None  # eval rows for detectable_change to reach the margin
     underpowered: bool = False  # cannot pass at this eval size for a change of its margin
+    bound_method: str | None = None  # moment metrics: how `bound` was computed
     against: str = "champion"  # or "baseline": evaluation.baseline.require on a first run
 
     @property
@@ -90,7 +91,7 @@ class RuleResult:
             out |= {"target": self.target}
             out |= {"exact_p_value": self.exact_p_value}
             out |= {"detectable_change": self.detectable_change, "rows_needed": self.rows_needed}
-            out |= {"underpowered": self.underpowered}
+            out |= {"underpowered": self.underpowered, "bound_method": self.bound_method}
         if self.slice_by is not None:
             out["slice_by"] = self.slice_by
         if self.against == "baseline":
@@ -323,7 +324,8 @@ def _tested(
         p_value=stats.exact_floor(p_boot, exact),
         exact_p_value=exact,
         interval=(float(low), float(high)),
-        test=_test_name(result, exact, evidence),
+        test=_test_name(result, exact, evidence) + _tail_words(result, entry),
+        bound_method=_bound_method(result, entry),
         side="upper" if claim == "below" else "lower",
         bound=stats.one_sided_bound(samples, level, claim),
         target=bound,
@@ -363,6 +365,22 @@ def _test_name(result: RuleResult, exact: float | None, evidence: Evidence) -> s
     only_champion, only_challenger = evidence.discordant or (0, 0)
     rows = only_champion + only_challenger
     return f"paired bootstrap and exact McNemar on {rows} discordant rows"
+
+
+def _bound_method(result: RuleResult, entry: dict[str, Any] | None) -> str | None:
+    """A moment metric's bound: studentized, or for a `max:` rule on heavy-tailed losses
+    also Peng's tail-extrapolated mean (`comparison.studentized`); None for other metrics."""
+    upper = (entry or {}).get("upper_bound_method")
+    if not isinstance(upper, str):
+        return None
+    return upper if result.rule == "max" else stats.STUDENTIZED
+
+
+def _tail_words(result: RuleResult, entry: dict[str, Any] | None) -> str:
+    method, index = _bound_method(result, entry), _number(entry, "tail_index")
+    if method in (None, stats.STUDENTIZED) or index is None:
+        return ""
+    return f" ({method}: the losses' tail index {_f(index)} < {_f(stats.HEAVY_TAIL_INDEX)})"
 
 
 def _bound_in_sample_units(result: RuleResult, entry: dict[str, Any] | None) -> float:

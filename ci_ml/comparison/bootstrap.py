@@ -84,6 +84,10 @@ class BootstrapResult:
     seed: int
     method: str
     interval_method: str = "percentile"  # "studentized" (bootstrap-t) for moment metrics
+    # moment metrics: Hill's tail index of the challenger's per-row losses, and the method of
+    # its own upper bound ("studentized", or with Peng's tail when the index is below 2.5)
+    tail_index: float | None = None
+    upper_bound_method: str | None = None
 
     @property
     def p_value_not_better(self) -> float | None:
@@ -291,7 +295,12 @@ def paired_bootstrap_values(
         own, deltas = (vals, paired_deltas(vals)) if pivots is None else (pivots.own, pivots.change)
         result = bootstrap_result(metric, point, own, deltas, method, confidence, seed, len(y))
         if pivots is not None:
-            result = replace(result, interval_method="studentized")
+            result = replace(
+                result,
+                interval_method="studentized",
+                tail_index=pivots.tail_index[0],
+                upper_bound_method=pivots.bound_method[0],
+            )
         results.append(result)
         tested.append(own if deltas is None else np.vstack([own[0], own[0] - deltas]))
     return results, tested

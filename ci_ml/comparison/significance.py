@@ -21,6 +21,13 @@ HOLM, BONFERRONI, BENJAMINI_HOCHBERG, NO_ADJUSTMENT = "holm", "bonferroni", "bh"
 METHODS = (HOLM, BONFERRONI, BENJAMINI_HOCHBERG, NO_ADJUSTMENT)
 Claim = Literal["above", "below"]  # the rule claims the true value is above / below a bound
 POWER = 0.8  # the power at which a "smallest detectable change" is quoted
+# Hill's tail index of a moment metric's per-row losses below which a model's own upper bound
+# also takes Peng's tail-extrapolated mean (`studentized`): the losses' variance is infinite
+# below 2; the margin to 2.5 is Hill's noise on 10 losses (standard error about 1/(index
+# sqrt(k)) on the inverse scale, 0.2 for squared t(3) errors at 100 rows).
+HEAVY_TAIL_INDEX = 2.5
+STUDENTIZED = "studentized"
+TAIL_EXTRAPOLATED = "studentized and Peng tail-extrapolated"
 
 
 def clean(value: Any) -> Any:

@@ -264,6 +264,8 @@ def _entry(metric: Metric, result: BootstrapResult) -> dict[str, Any]:
         "n_rows": data["n_rows"],
         "n_valid_resamples": data["n_valid_resamples"],
         "method": data["method"],
+        "tail_index": data["tail_index"],
+        "upper_bound_method": data["upper_bound_method"],
     }
 
 
