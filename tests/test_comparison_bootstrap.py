@@ -1,18 +1,23 @@
 from __future__ import annotations
 
 import json
+import math
 import warnings
 
 import numpy as np
 import pytest
 
 from ci_ml.comparison.bootstrap import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
     paired_bootstrap,
     relative_delta,
     resample_indices,
     resampled_values,
 )
 from ci_ml.comparison.metrics import Metric, Predictions, resolve_metric, score
+from ci_ml.comparison.significance import HEAVY_TAIL_INDEX, STUDENTIZED, TAIL_EXTRAPOLATED
+from ci_ml.comparison.studentized import _Tail, hill_tail_index, peng_rows, tail_rows
 
 LABEL_METRICS = [
     "accuracy",
@@ -335,3 +340,52 @@ def test_small_random_problems_match_sklearn_everywhere() -> None:
             )
         names = [*LABEL_METRICS, "f1", "roc_auc", "average_precision"]
         assert_matches_naive(names, y, models, n_resamples=15)
+
+
+def test_hill_finds_the_tail_index_of_a_pareto_sample() -> None:
+    rng = np.random.default_rng(11)
+    losses = rng.pareto(1.5, 10_000) + 1.0  # tail index 1.5
+    k = tail_rows(len(losses))
+    assert k == 100
+    # Hill's 1/index has standard error (1/index) / sqrt(k): within 4 of them
+    assert 1 / hill_tail_index(losses) == pytest.approx(1 / 1.5, abs=4 / 1.5 / math.sqrt(k))
+    assert hill_tail_index(np.zeros(400)) is None
+
+
+def test_heavy_tailed_losses_take_the_tail_extrapolated_upper_bound() -> None:
+    rng = np.random.default_rng(12)
+    y = rng.standard_t(3, 2000)
+    heavy = paired_bootstrap(["neg_mean_squared_error"], y, np.zeros(2000))[0]
+    light = paired_bootstrap(["neg_mean_squared_error"], y, y - rng.normal(0, 1, 2000))[0]
+    assert heavy.tail_index is not None and heavy.tail_index < HEAVY_TAIL_INDEX
+    assert heavy.upper_bound_method == TAIL_EXTRAPOLATED
+    assert light.upper_bound_method == STUDENTIZED and (light.tail_index or math.inf) > 2.5
+    # the loss's upper end is the challenger interval's low end (higher is better)
+    studentized_only = _studentized_low(y, np.zeros(2000))
+    assert (heavy.challenger_interval.low or 0.0) < studentized_only
+    payload = heavy.to_dict()
+    assert payload["upper_bound_method"] == TAIL_EXTRAPOLATED
+
+
+def _studentized_low(y: np.ndarray, prediction: np.ndarray) -> float:
+    """The low end of the plain bootstrap-t interval of -MSE, for comparison."""
+    errors = (y - prediction) ** 2
+    n, mean, sd = len(errors), errors.mean(), errors.std()
+    rows = resample_indices(n, DEFAULT_SEED, 0, DEFAULT_RESAMPLES)
+    means, sds = errors[rows].mean(1), errors[rows].std(1)
+    upper = mean - np.quantile((means - mean) / sds, 0.025) * sd
+    return float(-upper)
+
+
+def test_the_tail_mean_from_resample_counts_is_pengs_estimator() -> None:
+    rng = np.random.default_rng(13)
+    losses = rng.standard_t(3, 400) ** 2
+    tail = _Tail.of(losses, 3)
+    rows = rng.integers(0, 400, (3, 400))
+    counts = np.stack([np.bincount(r, minlength=400) for r in rows]).astype(float)
+    k = peng_rows(400)
+    for got, r in zip(tail.estimate(counts[:, tail.order]), rows, strict=True):
+        ordered = np.sort(losses[r])
+        u = ordered[-k - 1]
+        gamma = min(np.log(ordered[-k:]).mean() - np.log(u), 0.95)
+        assert got == pytest.approx(ordered[:-k].sum() / 400 + k / 400 * u / (1 - gamma))

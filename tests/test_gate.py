@@ -389,3 +389,42 @@ def test_an_underpowered_rule_says_what_it_can_detect_and_the_rows_it_needs():
     assert {"test", "side", "bound", "detectable_change", "rows_needed", "underpowered"} <= set(
         data
     )
+
+
+def _rmse_evidence(y, challenger, champion):
+    """The gate's evidence from ci-ml's own bootstrap, as `evaluate` records it."""
+    from ci_ml.comparison import paired_bootstrap_values
+
+    name = "neg_root_mean_squared_error"
+    results, values = paired_bootstrap_values([name], y, challenger, champion)
+    result = results[0]
+    entry = metric(result.challenger, result.champion) | {
+        "tail_index": result.tail_index,
+        "upper_bound_method": result.upper_bound_method,
+    }
+    return Evidence({name: entry}, True, resampled={name: values[0]}, n_rows=len(y), min_rows=30)
+
+
+def test_a_max_rule_on_heavy_tailed_errors_says_its_bound_is_tail_extrapolated():
+    rng = np.random.default_rng(21)
+    y = rng.standard_t(3, 300)  # squared errors with infinite variance
+    evidence = _rmse_evidence(y, np.zeros(300), rng.normal(0, 0.5, 300))
+    rules = [
+        {"metric": "neg_root_mean_squared_error", "max": 10.0, "confidence": 0.95},
+        {"metric": "neg_root_mean_squared_error", "min_delta": -10.0, "confidence": 0.95},
+    ]
+    bound, change = decide_on(rules, evidence).rules
+    assert bound.bound_method == "studentized and Peng tail-extrapolated"
+    assert "Peng tail-extrapolated: the losses' tail index" in bound.reason
+    assert bound.to_dict()["bound_method"] == bound.bound_method
+    assert change.bound_method == "studentized" and "Peng" not in change.reason
+
+
+def test_a_max_rule_on_gaussian_errors_keeps_the_studentized_bound():
+    rng = np.random.default_rng(22)
+    y = rng.normal(0, 1, 2000)
+    evidence = _rmse_evidence(y, np.zeros(2000), rng.normal(0, 0.5, 2000))
+    rule = {"metric": "neg_root_mean_squared_error", "max": 10.0, "confidence": 0.95}
+    result = decide_on([rule], evidence).rules[0]
+    assert result.status == "pass" and result.bound_method == "studentized"
+    assert "Peng" not in result.reason
