@@ -321,8 +321,9 @@ def _moment_table(quick: bool) -> str:
                 ]
             )
     title = (
-        "### RMSE: coverage of the 95% intervals (studentized), and rules whose bound is "
-        "the truth (should pass at most 5%; before = percentile bootstrap)\n\n"
+        "### RMSE: coverage of the 95% intervals (studentized; the own upper end also "
+        "tail-extrapolated for heavy-tailed losses), and rules whose bound is the truth "
+        "(should pass at most 5%; before = percentile bootstrap)\n\n"
     )
     header = [
         "noise",
