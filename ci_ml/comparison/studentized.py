@@ -70,7 +70,8 @@ def studentized(
     heavy = [k for k, index in enumerate(indices) if index is not None and index < HEAVY_TAIL_INDEX]
     tails = {k: _Tail.of(losses[k], n_resamples) for k in heavy}
     sums = np.empty((n_resamples, features.shape[1]))
-    step = max(1, chunk_bytes // max(n_rows * (12 + 16 * len(tails)), 1))
+    # a heavy-tailed model's Peng estimate holds about five more (chunk, rows) arrays
+    step = max(1, chunk_bytes // max(n_rows * (12 + 48 * len(tails)), 1))
     for start in range(0, n_resamples, step):
         stop = min(start + step, n_resamples)
         counts = _counts(resample_indices(n_rows, seed, start, stop), n_rows)
