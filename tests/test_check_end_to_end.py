@@ -203,7 +203,7 @@ def test_promotion_is_idempotent_for_the_same_run_and_the_same_data(example, run
     project = example("diabetes")
     assert run_cli("check", "--promote", cwd=project).code == 0
     again = run_cli("promote", cwd=project)
-    assert again.code == 0 and "already holds this model" in again.err
+    assert again.code == 0 and "already holds this model" in again.out
     rerun = run_cli("check", "--promote", cwd=project)  # a weekly rerun on unchanged data
     assert rerun.code == 0
     listed = json.loads(run_cli("registry", "list", "--json", cwd=project).out)
