@@ -10,7 +10,8 @@ It behaves like GitHub where ci-ml depends on it:
 - tokens carry permissions as a job's `permissions:` grants them (`fake.token(...)`); a
   write without one is 403 "Resource not accessible by integration", a fork's token is
   read-only, a repository the token cannot see (or that does not exist) is 404, an
-  expired token 401 "Bad credentials"; GET /user is 403 for an installation token;
+  expired token 401 "Bad credentials"; GET /user is 403 for an installation token, and
+  GraphQL's `viewer { login }` names who any token writes as (`<app>[bot]` for an app);
 - X-RateLimit-* headers on every API answer, a primary limit that runs out (403 with
   X-RateLimit-Remaining 0 and the reset), secondary limits (403 with Retry-After);
 - the repository setting that lets GITHUB_TOKEN open pull requests is off, as on a new
@@ -105,6 +106,9 @@ _PIECES = {
 # checked against is the description's path the request's path matches.
 ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/user", "user.get"),
+    # GraphQL is not in the REST description: its answers are not checked against it
+    ("POST", "/graphql", "graphql.query"),
+    ("POST", "/api/graphql", "graphql.query"),  # GitHub Enterprise's GraphQL endpoint
     ("GET", "/repos/{repo}", "repo.get"),
     ("GET", "/repos/{repo}/issues/comments/{id}", "comments.get"),
     ("PATCH", "/repos/{repo}/issues/comments/{id}", "comments.edit"),
@@ -867,6 +871,14 @@ class FakeGitHub:
         if req.token is None or req.token.installation:
             raise HttpError(403, NOT_ACCESSIBLE)  # an installation token has no user
         return Response(200, _user(req.token.login, req.api))
+
+    def graphql_query(self, req: Request) -> Response:
+        """Only `viewer { login }` (who the token writes as, for every kind of token)."""
+        if req.token is None:
+            raise HttpError(401, "This endpoint requires you to be authenticated.")
+        if "viewer" not in str(req.json().get("query", "")):
+            return Response(200, {"errors": [{"message": "the fake answers only viewer"}]})
+        return Response(200, {"data": {"viewer": {"login": req.token.login}}})
 
     def repo_get(self, req: Request) -> Response:
         return Response(200, self._repo_json(self.state.repo(req.repo), req.api))

@@ -146,6 +146,8 @@ def pull_request_env(
         "GITHUB_SERVER_URL": "https://github.invalid",
         "GITHUB_OUTPUT": str(folder / "output.txt"),
         "GITHUB_STEP_SUMMARY": str(folder / "summary.md"),
+        # as the action sets it when handed the job's own GITHUB_TOKEN (no request to ask)
+        "CI_ML_TOKEN_LOGIN": "github-actions[bot]",
     }
     if fake is not None:
         env["GITHUB_API_URL"] = fake.url
