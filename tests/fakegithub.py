@@ -84,6 +84,7 @@ FORK_READ_ONLY_MESSAGE = "Resource not accessible by integration"
 NOT_ACCESSIBLE = FORK_READ_ONLY_MESSAGE  # GitHub's 403 for a write the token may not make
 BAD_CREDENTIALS = "Bad credentials"
 PRIMARY_RATE_LIMIT_MESSAGE = "API rate limit exceeded for installation ID 4242."
+ACTIONS_BOT = "github-actions[bot]"  # who GITHUB_TOKEN writes as
 PR_CREATION_REFUSED = "GitHub Actions is not permitted to create or approve pull requests."
 RATE_LIMIT = 5000  # a GITHUB_TOKEN gets 1,000 an hour per repository; tests set their own
 ALL_WRITE = {
@@ -976,8 +977,9 @@ class FakeGitHub:
         data = req.json()
         head = _required(data, "head").split(":")[-1]
         repo = self.state.repo(req.repo)
-        installation = req.token is None or req.token.installation
-        if installation and not repo.actions_can_create_pull_requests:
+        # the setting is about GITHUB_TOKEN (github-actions[bot]): an app's own token may
+        actions = req.token is None or (req.token.installation and req.login == ACTIONS_BOT)
+        if actions and not repo.actions_can_create_pull_requests:
             raise HttpError(403, PR_CREATION_REFUSED)
         sha = repo.refs.get(f"refs/heads/{head}", "b" * 40)
         number = self.state.add_pull(
