@@ -97,7 +97,9 @@ def measure_requests(versions: int, workdir: Path) -> RunRequests:
                 assert main(["check", "--promote"]) == 0
                 _add_versions(fake, project, versions - 1)
             pr = open_pr(fake)
-            with _environment(base | pull_request_env(workdir, pr)), _inside(project):
+            # the action names the job's own token's login: no request to ask who it is
+            step = pull_request_env(workdir, pr, CI_ML_TOKEN_LOGIN="github-actions[bot]")
+            with _environment(base | step), _inside(project):
                 _fresh_process(fake)
                 pr_code = main(["check", "-c", "ci-ml.fresh.yaml"])
                 pr_run = fake.state.api_requests()
@@ -146,8 +148,6 @@ def pull_request_env(
         "GITHUB_SERVER_URL": "https://github.invalid",
         "GITHUB_OUTPUT": str(folder / "output.txt"),
         "GITHUB_STEP_SUMMARY": str(folder / "summary.md"),
-        # as the action sets it when handed the job's own GITHUB_TOKEN (no request to ask)
-        "CI_ML_TOKEN_LOGIN": "github-actions[bot]",
     }
     if fake is not None:
         env["GITHUB_API_URL"] = fake.url
