@@ -52,6 +52,9 @@ class GitHubSettings:
     server_url: str = "https://github.com"
     run_id: str = ""
     job: str = ""  # the job's id in its workflow, for "add permissions to job X"
+    # who the token writes as, when known without asking GitHub (CI_ML_TOKEN_LOGIN: the
+    # action sets github-actions[bot] for the job's own token)
+    token_login: str = ""
     output_path: Path | None = None
     summary_path: Path | None = None
 
@@ -81,6 +84,7 @@ class GitHubSettings:
             server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
             run_id=env.get("GITHUB_RUN_ID", ""),
             job=env.get("GITHUB_JOB", ""),
+            token_login=env.get("CI_ML_TOKEN_LOGIN", "").strip(),
             output_path=_path_or_none(env.get("GITHUB_OUTPUT")),
             summary_path=_path_or_none(env.get("GITHUB_STEP_SUMMARY")),
         )

@@ -10,7 +10,8 @@ It behaves like GitHub where ci-ml depends on it:
 - tokens carry permissions as a job's `permissions:` grants them (`fake.token(...)`); a
   write without one is 403 "Resource not accessible by integration", a fork's token is
   read-only, a repository the token cannot see (or that does not exist) is 404, an
-  expired token 401 "Bad credentials"; GET /user is 403 for an installation token;
+  expired token 401 "Bad credentials"; GET /user is 403 for an installation token, and
+  GraphQL's `viewer { login }` names who any token writes as (`<app>[bot]` for an app);
 - X-RateLimit-* headers on every API answer, a primary limit that runs out (403 with
   X-RateLimit-Remaining 0 and the reset), secondary limits (403 with Retry-After);
 - the repository setting that lets GITHUB_TOKEN open pull requests is off, as on a new
@@ -83,6 +84,7 @@ FORK_READ_ONLY_MESSAGE = "Resource not accessible by integration"
 NOT_ACCESSIBLE = FORK_READ_ONLY_MESSAGE  # GitHub's 403 for a write the token may not make
 BAD_CREDENTIALS = "Bad credentials"
 PRIMARY_RATE_LIMIT_MESSAGE = "API rate limit exceeded for installation ID 4242."
+ACTIONS_BOT = "github-actions[bot]"  # who GITHUB_TOKEN writes as
 PR_CREATION_REFUSED = "GitHub Actions is not permitted to create or approve pull requests."
 RATE_LIMIT = 5000  # a GITHUB_TOKEN gets 1,000 an hour per repository; tests set their own
 ALL_WRITE = {
@@ -105,6 +107,9 @@ _PIECES = {
 # checked against is the description's path the request's path matches.
 ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/user", "user.get"),
+    # GraphQL is not in the REST description: its answers are not checked against it
+    ("POST", "/graphql", "graphql.query"),
+    ("POST", "/api/graphql", "graphql.query"),  # GitHub Enterprise's GraphQL endpoint
     ("GET", "/repos/{repo}", "repo.get"),
     ("GET", "/repos/{repo}/issues/comments/{id}", "comments.get"),
     ("PATCH", "/repos/{repo}/issues/comments/{id}", "comments.edit"),
@@ -868,6 +873,14 @@ class FakeGitHub:
             raise HttpError(403, NOT_ACCESSIBLE)  # an installation token has no user
         return Response(200, _user(req.token.login, req.api))
 
+    def graphql_query(self, req: Request) -> Response:
+        """Only `viewer { login }` (who the token writes as, for every kind of token)."""
+        if req.token is None:
+            raise HttpError(401, "This endpoint requires you to be authenticated.")
+        if "viewer" not in str(req.json().get("query", "")):
+            return Response(200, {"errors": [{"message": "the fake answers only viewer"}]})
+        return Response(200, {"data": {"viewer": {"login": req.token.login}}})
+
     def repo_get(self, req: Request) -> Response:
         return Response(200, self._repo_json(self.state.repo(req.repo), req.api))
 
@@ -964,8 +977,9 @@ class FakeGitHub:
         data = req.json()
         head = _required(data, "head").split(":")[-1]
         repo = self.state.repo(req.repo)
-        installation = req.token is None or req.token.installation
-        if installation and not repo.actions_can_create_pull_requests:
+        # the setting is about GITHUB_TOKEN (github-actions[bot]): an app's own token may
+        actions = req.token is None or (req.token.installation and req.login == ACTIONS_BOT)
+        if actions and not repo.actions_can_create_pull_requests:
             raise HttpError(403, PR_CREATION_REFUSED)
         sha = repo.refs.get(f"refs/heads/{head}", "b" * 40)
         number = self.state.add_pull(

@@ -196,3 +196,48 @@ def test_a_personal_token_keeps_its_own_comment_found_through_get_user(
         "octocat": f"{MARKER}\nby octocat",
     }
     assert fake_github.state.count("user.get") == 1
+
+
+APP_TOKEN = "ghs_APPinstallation0123456789token"  # what actions/create-github-app-token gives
+
+
+def app_repo(fake_github: FakeGitHub) -> object:
+    fake_github.token(APP_TOKEN, login="ci-ml-app[bot]")
+    settings = replace(settings_for(fake_github, None), token=APP_TOKEN)
+    return make_client(settings, FAST).get_repo(REPO)
+
+
+def test_a_github_app_token_keeps_one_comment_found_by_its_own_bot_login(
+    fake_github: FakeGitHub,
+) -> None:
+    pr = open_pr(fake_github)
+    human = fake_github.state.add_comment(REPO, pr, f"{MARKER}\npasted by hand", "alice")
+    actions = fake_github.state.add_comment(REPO, pr, f"{MARKER}\nold", "github-actions[bot]")
+    repo = app_repo(fake_github)
+
+    first = post_sticky_comment(repo, pr, "first run", "model")  # type: ignore[arg-type]
+    second = post_sticky_comment(repo, pr, "second run", "model")  # type: ignore[arg-type]
+
+    assert (first.action, second.action) == ("created", "updated")
+    assert second.comment_id == first.comment_id
+    by_user = {c["user"]: c["body"] for c in fake_github.state.comments(REPO, pr)}
+    assert by_user == {
+        "alice": human["body"],  # a person's comment with the marker: never edited
+        "github-actions[bot]": actions["body"],  # another identity's: not ours either
+        "ci-ml-app[bot]": f"{MARKER}\nsecond run",
+    }
+    assert fake_github.state.count("comments.create") == 1
+    assert fake_github.state.count("graphql.query") == 2  # one `viewer` per run
+    assert fake_github.state.count("user.get") == 0  # 403 for an installation token
+
+
+def test_a_login_the_caller_knows_costs_no_request(fake_github: FakeGitHub) -> None:
+    pr = open_pr(fake_github)
+    ours = fake_github.state.add_comment(REPO, pr, f"{MARKER}\nold", "github-actions[bot]")
+
+    result = post_sticky_comment(
+        repo_of(fake_github), pr, "new", "model", author="github-actions[bot]"
+    )
+
+    assert (result.action, result.comment_id) == ("updated", ours["id"])
+    assert fake_github.state.count("graphql.query") + fake_github.state.count("user.get") == 0

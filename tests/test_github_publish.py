@@ -224,7 +224,12 @@ def test_enterprise_base_url(fake_ghe: FakeGitHub) -> None:
     assert result.posted and result.ok
     assert len(marked(fake_ghe, pr)) == 1
     assert fake_ghe.state.requests
-    assert all(r.raw_path.startswith("/api/v3/") for r in fake_ghe.state.requests)
+    # REST under /api/v3, GraphQL (who the token writes as) at GHES's /api/graphql
+    rest = [r for r in fake_ghe.state.requests if r.route != "graphql.query"]
+    assert rest and all(r.raw_path.startswith("/api/v3/") for r in rest)
+    assert [r.raw_path for r in fake_ghe.state.requests if r.route == "graphql.query"] == [
+        "/api/graphql"
+    ]
 
 
 def test_not_in_actions_posts_nothing_but_saves_the_comment(

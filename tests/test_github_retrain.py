@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from ci_ml.cli import main
 from ci_ml.commands import failure_issue, retrain_pr
 from ci_ml.environment import Environment
+from ci_ml.github import make_client
 from ci_ml.github.client import CallContext, GitHubCallFailed
 from ci_ml.github.issues import IssueNote, issue_marker, open_or_comment
 from ci_ml.github.retrain import (
@@ -23,7 +25,7 @@ from ci_ml.github.retrain import (
     propose_retrain,
 )
 from tests.fakegithub import FakeGitHub
-from tests.github_support import FAST, REPO, TOKEN, repo_of
+from tests.github_support import FAST, REPO, TOKEN, repo_of, settings_for
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CONTEXT = CallContext(FAST, TOKEN, "schedule")
@@ -223,3 +225,26 @@ def test_retrain_pr_without_a_run_folder_is_an_environment_error(
     err = capsys.readouterr().err
     assert "ci-ml: error:" in err and "Traceback" not in err
     assert fake_github.state.api_requests() == 0
+
+
+def test_a_github_app_token_opens_the_pull_request_and_finds_its_own_issue(
+    fake_github: FakeGitHub,
+) -> None:
+    # The setting is off (a new repository), but it concerns GITHUB_TOKEN only: an
+    # app's token opens the PR, which then runs the repository's PR checks.
+    app_token = "ghs_APPinstallation0123456789token"
+    fake_github.token(app_token, login="ci-ml-app[bot]")
+    repo = make_client(replace(settings_for(fake_github, None), token=app_token), FAST)
+    context = CallContext(FAST, app_token, "schedule")
+
+    opened = propose_retrain(repo.get_repo(REPO), proposal(), context)
+    assert opened.action == "opened"
+    [pull] = fake_github.state.repo(REPO).pulls.values()
+    assert pull["head_ref"] == proposal().branch
+
+    note = IssueNote("weekly/penguins", "ci-ml: retraining failed", "run 1", FAILURE_LABEL)
+    first = open_or_comment(repo.get_repo(REPO), note, context)
+    again = open_or_comment(repo.get_repo(REPO), note, context)
+    assert (first.action, again.action, again.number) == ("opened", "commented", first.number)
+    [issue] = issues(fake_github, FAILURE_LABEL)
+    assert issue["user"] == "ci-ml-app[bot]"

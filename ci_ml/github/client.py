@@ -155,10 +155,17 @@ class CallContext:
     token: str = ""
     event_name: str = ""
     job: str = ""
+    token_login: str = ""  # who the token writes as, when known (see comment.token_login)
 
     @classmethod
     def of(cls, settings: GitHubSettings, options: ClientOptions | None = None) -> CallContext:
-        return cls(options or ClientOptions(), settings.token, settings.event_name, settings.job)
+        return cls(
+            options or ClientOptions(),
+            settings.token,
+            settings.event_name,
+            settings.job,
+            settings.token_login,
+        )
 
 
 def github_call(what: str, action: Callable[[], T], context: CallContext, permission: str) -> T:

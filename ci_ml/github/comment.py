@@ -25,9 +25,11 @@ STATUS_DESCRIPTIONS = {
     "invalid-data": "The data failed validation",
 }
 _REPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
-# Who GITHUB_TOKEN writes as. GET /user answers 403 for an installation token (GITHUB_TOKEN,
-# a GitHub App's token), so that is the identity such a token's comments carry.
+# Who the job's own GITHUB_TOKEN writes as (the action says so in CI_ML_TOKEN_LOGIN).
 ACTIONS_BOT = "github-actions[bot]"
+# GraphQL's `viewer` answers for every kind of token: a person's, GITHUB_TOKEN and a GitHub
+# App's installation token (`<app-slug>[bot]`), which GET /user refuses with 403.
+VIEWER_QUERY = "query { viewer { login } }"
 
 
 # -- sticky comment --------------------------------------------------------------------
@@ -63,20 +65,29 @@ def comment_marker(report_id: str) -> str:
     return f"<!-- ci-ml report: {check_report_id(report_id)} -->"
 
 
-def token_login(repo: Repository) -> str:
-    """The login the token writes comments as: GET /user for a user's token; an
-    installation token (GITHUB_TOKEN) cannot read /user and writes as github-actions[bot]."""
+def token_login(repo: Repository, known: str = "") -> str:
+    """The login the token writes comments as: `known` when the caller was told (the
+    action, handed the job's GITHUB_TOKEN, says github-actions[bot]; a user may name an
+    app's `<slug>[bot]`), else asked of GitHub in one request. An installation token's
+    prefix (`ghs_`) cannot tell GITHUB_TOKEN from a GitHub App's token, nor which app."""
+    if known:
+        return known
+    if _installation_token(repo):
+        return _viewer_login(repo)
     from github.GithubException import GithubException
 
-    if _installation_token(repo):
-        return ACTIONS_BOT
     try:
         _, data = repo.requester.requestJsonAndCheck("GET", "/user")
     except GithubException as error:
-        if error.status in (403, 404):
-            return ACTIONS_BOT
+        if error.status in (403, 404):  # an installation token with another prefix
+            return _viewer_login(repo)
         raise
     return str(data["login"])
+
+
+def _viewer_login(repo: Repository) -> str:
+    _, data = repo.requester.graphql_query(VIEWER_QUERY, {})
+    return str(data["data"]["viewer"]["login"])
 
 
 def _installation_token(repo: Repository) -> bool:
@@ -94,13 +105,13 @@ def post_sticky_comment(
     author: str | None = None,
 ) -> CommentResult:
     """Keep exactly one comment per report on the PR, found again by its hidden marker
-    among the comments `author` (default: the token's own login) wrote. Nobody else's
-    comment is edited or deleted, whatever it quotes."""
+    among the comments `author` (default: the token's own login, see token_login) wrote.
+    Nobody else's comment is edited or deleted, whatever it quotes."""
     if check_comment_mode(mode) == "off":
         return CommentResult("skipped")
     text = f"{comment_marker(report_id)}\n{body}"
     issue = repo.get_issue(pr_number)
-    marker = _Marker(comment_marker(report_id), author or token_login(repo))
+    marker = _Marker(comment_marker(report_id), token_login(repo, author or ""))
     existing = _marked_comments(issue.get_comments(), marker)
     if mode == "recreate":
         for comment in existing:

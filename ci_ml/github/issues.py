@@ -55,7 +55,9 @@ def open_or_comment(repo: Repository, note: IssueNote, context: CallContext) -> 
     """Comment on the open issue ci-ml wrote for `note.subject`, or open it."""
     marker = issue_marker(note.subject)
     body = fit_to_limit(note.body, COMMENT_LIMIT - len(marker) - 1)
-    author = github_call("read the token's login", lambda: token_login(repo), context, "")
+    author = github_call(
+        "read the token's login", lambda: token_login(repo, context.token_login), context, ""
+    )
     found = github_call(
         "list open issues",
         lambda: _marked_issue(repo, note.label, marker, author),

@@ -34,7 +34,9 @@ def note_on_pull_request(
         repo = make_client(settings, context.options, lazy=True).get_repo(settings.repository)
         github_call(
             f"note the promotion on PR #{pr_number}",
-            lambda: post_sticky_comment(repo, pr_number, body, f"{report_id}/promotion"),
+            lambda: post_sticky_comment(
+                repo, pr_number, body, f"{report_id}/promotion", author=settings.token_login
+            ),
             context,
             "pull-requests: write",
         )

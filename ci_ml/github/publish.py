@@ -81,7 +81,9 @@ def publish(
         settings,
         failures,
         "post the PR comment",
-        lambda repo: post_sticky_comment(repo, pr_number, body, report_id, mode),
+        lambda repo: post_sticky_comment(
+            repo, pr_number, body, report_id, mode, settings.token_login or None
+        ),
         options,
         "pull-requests: write",
     )
@@ -277,7 +279,14 @@ def post_saved_comment(
                 f"PR #{saved.pr_number} head is {head[:12]}, the saved report says "
                 f"{saved.head_sha[:12]} and the run was for {run_head[:12] or '(none)'}"
             )
-        return post_sticky_comment(repo, saved.pr_number, body, saved.report_id, saved.comment_mode)
+        return post_sticky_comment(
+            repo,
+            saved.pr_number,
+            body,
+            saved.report_id,
+            saved.comment_mode,
+            settings.token_login or None,
+        )
 
     failures: list[str] = []
     comment = _attempt(

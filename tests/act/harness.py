@@ -193,14 +193,17 @@ def run_act(
     variables: dict[str, str] | None = None,
     secrets: dict[str, str] | None = None,
     timeout: float | None = None,
+    artifacts: Path | None = None,
 ) -> ActRun:
     """Run .github/workflows/<workflow> of `repo` for `event` on the host; never raises
     for a failed job (read `code` and `job_results`). The timeout (default 240 s, or
-    CI_ML_ACT_TIMEOUT) guards against a hung run, not a slow one on a busy machine."""
+    CI_ML_ACT_TIMEOUT) guards against a hung run, not a slow one on a busy machine.
+    `artifacts` is where the artifact stubs keep and find artifacts (default beside
+    `repo`): GitHub keeps them apart from any checkout, so a later run can share them."""
     timeout = timeout or ACT_TIMEOUT
     workflow_path = repo / ".github" / "workflows" / workflow
-    artifacts = repo.parent / f"{repo.name}-artifacts"
-    artifacts.mkdir(exist_ok=True)
+    artifacts = artifacts or repo.parent / f"{repo.name}-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
     event_file = repo.parent / f"{repo.name}-{event}.json"
     event_file.write_text(json.dumps(payload or {}), encoding="utf-8")
     args = [
