@@ -16,6 +16,7 @@ import yaml
 from ci_ml import __version__
 from ci_ml.commands.init import WORKFLOWS, infer_task
 from ci_ml.config import load_config
+from ci_ml.github.remote import repository_of
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -212,3 +213,18 @@ def test_the_config_schema_is_ready_for_schemastore() -> None:
     assert schema["$id"].startswith("https://raw.githubusercontent.com/ci-ml/ci-ml/main/")
     assert schema["$id"].endswith("/ci_ml/schemas/config.schema.json")
     assert schema["title"] and len(schema["description"]) > 40
+
+
+@pytest.mark.parametrize(
+    ("url", "repository"),
+    [
+        ("git@github.com:octo/churn.git", "octo/churn"),
+        ("https://github.com/octo/churn", "octo/churn"),
+        ("https://github.com/octo/churn.git/", "octo/churn"),
+        ("ssh://git@github.com/octo/my.model.git", "octo/my.model"),
+        ("https://gitlab.com/octo/churn.git", None),
+        ("https://notgithub.com/octo/churn.git", None),
+    ],
+)
+def test_a_remote_url_names_its_github_repository(url: str, repository: str | None) -> None:
+    assert repository_of(url) == repository

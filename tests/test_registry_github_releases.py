@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -474,6 +475,31 @@ def test_a_logged_in_gh_cli_supplies_the_token(project, run_cli, monkeypatch, tm
     second = run_cli("check", "-c", "ci-ml.fresh.yaml", "--format", "json", cwd=project)
     assert second.code in (0, 1), second.err
     assert json.loads(second.out)["champion"] == 1  # compared with v1 on GitHub
+
+
+def test_on_a_laptop_the_clones_github_remote_names_the_repository(
+    project, run_cli, monkeypatch, tmp_path
+):
+    assert run_cli("check", "--promote", cwd=project).code == 0  # v1, from CI
+    _laptop(monkeypatch, tmp_path, gh_token=TOKEN)
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    remote = ["git", "-C", str(project), "remote", "add"]
+    subprocess.run([*remote, "fork", "https://github.com/someone/fork.git"], check=True)
+    subprocess.run([*remote, "origin", f"git@github.com:{REPO}.git"], check=True)
+    listed = run_cli("registry", "list", "--json", cwd=project)
+    assert listed.code == 0, listed.err
+    assert json.loads(listed.out)["champion"] == 1  # origin's releases, not the fork's
+
+
+def test_with_no_repository_anywhere_the_error_says_where_to_name_it(
+    project, run_cli, monkeypatch, tmp_path
+):
+    _laptop(monkeypatch, tmp_path, gh_token=TOKEN)
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    result = run_cli("registry", "list", cwd=project)
+    assert result.code == 3
+    assert "registry.repository" in result.err and "git remote" in result.err
 
 
 def _json(result) -> dict[str, Any]:

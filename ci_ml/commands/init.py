@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from ci_ml import __version__
 from ci_ml.environment import Environment
 from ci_ml.errors import PASSED, ConfigError
+from ci_ml.github.remote import github_remote
 from ci_ml.workspace import say, shown_path
 
 # The workflows ci-ml init writes: template name -> file name in .github/workflows/.
@@ -31,7 +31,6 @@ WORKFLOWS = {
 SCHEMA_FILE = "data-schema.yaml"
 CLASSES_AT_MOST = 20  # an integer target with at most this many values is a class label
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_GITHUB_REMOTE = re.compile(r"(^|[@/])github\.com[:/]")
 # The config schema as published with this version's release tag, for editors.
 SCHEMA_URL = (
     "https://raw.githubusercontent.com/ci-ml/ci-ml/v{version}/ci_ml/schemas/config.schema.json"
@@ -48,18 +47,6 @@ class Task:
 class Registry:
     backend: str  # local or github-releases
     why: str
-
-
-def github_remote(repo: Path) -> str | None:
-    """The first git remote of `repo` that is on github.com, if any."""
-    try:
-        listed = subprocess.run(
-            ["git", "-C", str(repo), "remote", "-v"], capture_output=True, text=True, timeout=10
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None  # no git: no remote
-    urls = (line.split()[1] for line in listed.splitlines() if len(line.split()) >= 2)
-    return next((url for url in urls if _GITHUB_REMOTE.search(url)), None)
 
 
 def choose_registry(repo: Path) -> Registry:

@@ -66,6 +66,7 @@ from ci_ml.github import (
     ReleaseInfo,
     ReleaseStore,
 )
+from ci_ml.github.remote import remote_repository
 from ci_ml.registry.base import (
     MissingVersion,
     RegistryRefused,
@@ -101,11 +102,12 @@ def open_github_releases(config: Config) -> GitHubReleasesRegistry:
             "read access; promoting needs contents: write); to run offline against a "
             "local registry instead, use `ci-ml --registry local ...`"
         )
-    repository = config.registry.repository or settings.repository
+    repository = config.registry.repository or settings.repository or remote_repository(config.root)
     if not repository:
         raise EnvironmentProblem(
             "registry.backend github-releases: no repository; set registry.repository "
-            "in the config or GITHUB_REPOSITORY (owner/name)"
+            "in the config or GITHUB_REPOSITORY (owner/name), or run in a clone whose "
+            "git remote is on GitHub"
         )
     cache = config.root / ".ci-ml" / "cache" / "github-releases" / repository.replace("/", "+")
     return GitHubReleasesRegistry.connect(
