@@ -357,7 +357,9 @@ def _parse_yaml(path: Path, text: str) -> dict[str, Any]:
 
 
 @cache
-def load_schema(name: str) -> dict[str, Any]:
+def shipped_schema(name: str) -> dict[str, Any]:
+    """One of the JSON Schemas shipped in ci_ml/schemas (config, records, report); a
+    user's data schema is `validation.load_schema`."""
     text = resources.files("ci_ml.schemas").joinpath(name).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
@@ -377,7 +379,7 @@ def schema_problems(instance: Any, schema_name: str) -> list[Problem]:
     """All violations of a shipped schema, one plain sentence each, in document order."""
     from jsonschema import Draft202012Validator
 
-    validator = Draft202012Validator(load_schema(schema_name))
+    validator = Draft202012Validator(shipped_schema(schema_name))
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
     return [problem_of(error) for error in errors]
 

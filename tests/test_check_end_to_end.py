@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from jsonschema import Draft202012Validator
 
-from ci_ml.config import load_schema
+from ci_ml.config import shipped_schema
 
 
 def _report(project: Path) -> dict:
@@ -73,11 +73,11 @@ def test_report_json_follows_its_published_schema(example, run_cli):
     run_cli("check", "--promote", cwd=project)
     run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project)
     report = _report(project)
-    errors = list(Draft202012Validator(load_schema("report.schema.json")).iter_errors(report))
+    errors = list(Draft202012Validator(shipped_schema("report.schema.json")).iter_errors(report))
     assert errors == []
     for name, schema in RECORD_SCHEMAS.items():
         record = json.loads((project / ".ci-ml/run" / name).read_text())
-        assert list(Draft202012Validator(load_schema(schema)).iter_errors(record)) == [], name
+        assert list(Draft202012Validator(shipped_schema(schema)).iter_errors(record)) == [], name
     assert set(report["metrics"]) == {
         "neg_root_mean_squared_error",
         "r2",

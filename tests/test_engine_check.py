@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from sklearn.metrics import roc_auc_score
 
 from ci_ml.comparison import mcnemar_exact
-from ci_ml.config import load_config, load_schema
+from ci_ml.config import load_config, shipped_schema
 from ci_ml.engines import EvaluationRequest, parse_source
 from ci_ml.engines.local import LocalEngine
 from ci_ml.modelfile import load_model, model_file_from_card
@@ -96,7 +96,7 @@ def test_poisson_bootstrap_runs_the_check_and_the_gate(tmp_path: Path, run_cli) 
     assert record["comparison"]["bootstrap"] == "poisson"
     assert record["comparison"]["engine"] == "local"
     bound = record["comparison"]["sketch_bounds"]["roc_auc"]
-    schema = Draft202012Validator(load_schema("evaluation.schema.json"))
+    schema = Draft202012Validator(shipped_schema("evaluation.schema.json"))
     assert list(schema.iter_errors(record)) == []
     assert not (project / ".ci-ml/run/predictions.parquet").exists()
     # the very numbers the engine library gives on the eval file, with both models

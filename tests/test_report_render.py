@@ -15,7 +15,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from ci_ml.cli import main
-from ci_ml.config import load_schema
+from ci_ml.config import shipped_schema
 from ci_ml.report import curves, markdown, renderer
 from tests.conftest import EXAMPLES
 from tests.render import support
@@ -56,7 +56,7 @@ def _bars(block: str) -> tuple[float, float, list[float]] | None:
 
 
 def test_both_reports_follow_the_schema_and_render_on_githubs_engine(second_runs):
-    schema = Draft202012Validator(load_schema("report.schema.json"))
+    schema = Draft202012Validator(shipped_schema("report.schema.json"))
     for name, report in second_runs.items():
         assert list(schema.iter_errors(report)) == [], name
         html = support.github_html(renderer("markdown")(report))
