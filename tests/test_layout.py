@@ -18,8 +18,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ci_ml"
 ENVIRONMENT_READERS = {"environment.py", "action_env.py"}
 OS_VARIABLES = {"environ", "environb", "getenv", "putenv", "unsetenv"}
 
-# Each file of the run folder (ci_ml/rundir.py) and of the model bundle
-# (ci_ml/bundle.py) is named in code in exactly one module; the others import it.
+# Each file of the run folder (ci_ml/rundir.py), of the model bundle (ci_ml/bundle.py)
+# and of a registry's own records (ci_ml/registry/base.py) is named in code in exactly
+# one module; the others import it.
 RUN_FOLDER_FILES = {
     "validation.json": "rundir.py",
     "metrics.json": "rundir.py",
@@ -37,6 +38,8 @@ RUN_FOLDER_FILES = {
     "input-example.json": "bundle.py",
     "model.skops": "bundle.py",
     "model.pkl": "bundle.py",
+    "champion.json": "registry/base.py",
+    "audit.jsonl": "registry/base.py",
 }
 
 

@@ -16,6 +16,11 @@ from typing import Any, Protocol
 from ci_ml.bundle import ModelFile
 from ci_ml.errors import USAGE, VERDICT, CiMlError, EnvironmentProblem
 
+# The pointer and the audit log by the names people read them under, in a folder or on
+# the registry branch alike.
+POINTER = "champion.json"
+AUDIT = "audit.jsonl"
+
 
 @dataclass(frozen=True)
 class Version:

@@ -68,6 +68,8 @@ from ci_ml.github import (
 )
 from ci_ml.github.remote import remote_repository
 from ci_ml.registry.base import (
+    AUDIT,
+    POINTER,
     MissingVersion,
     RegistryRefused,
     Version,
@@ -80,8 +82,6 @@ from ci_ml.registry.base import (
 if TYPE_CHECKING:
     from ci_ml.config import Config
 
-CHAMPION = "champion.json"
-AUDIT = "audit.jsonl"
 RESERVE_TRIES = 20  # numbers tried when racing adds keep taking the next one
 DRAFT_MARK = "ci-ml: upload in progress; a later ci-ml run deletes this draft after "
 DRAFT_LIFETIME = timedelta(hours=1)
@@ -413,7 +413,7 @@ class GitHubReleasesRegistry:
         line = json.dumps(entry, sort_keys=True, default=str) + "\n"
         for _ in range(SWAP_TRIES):
             head, pointer, audit = self._read_pointer()
-            files = {CHAMPION: json.dumps(pointer, indent=2) + "\n", AUDIT: audit + line}
+            files = {POINTER: json.dumps(pointer, indent=2) + "\n", AUDIT: audit + line}
             message = f"ci-ml {self.name}: {entry['event']} version {entry.get('version')}\n"
             if self._set_ref(
                 f"heads/{self.branch}", head, self.store.create_commit(files, head, message)
@@ -428,11 +428,11 @@ class GitHubReleasesRegistry:
             return None, {}, ""
         files = self.store.commit_files(head)
         try:
-            pointer = json.loads(files[CHAMPION])
+            pointer = json.loads(files[POINTER])
             audit = files.get(AUDIT, b"").decode("utf-8")
         except (KeyError, ValueError) as exc:
             raise IntegrityError(
-                f"branch {self.branch} ({head[:12]}): no readable {CHAMPION}: {exc}"
+                f"branch {self.branch} ({head[:12]}): no readable {POINTER}: {exc}"
             ) from exc
         self._last_read = (head, pointer, audit)
         return head, pointer, audit
@@ -470,7 +470,7 @@ class GitHubReleasesRegistry:
         number = entry["version"]
         pointer = {"version": number, **change, "updated_at": entry["at"]}
         files = {
-            CHAMPION: json.dumps(pointer, indent=2) + "\n",
+            POINTER: json.dumps(pointer, indent=2) + "\n",
             AUDIT: audit + json.dumps(entry, sort_keys=True, default=str) + "\n",
         }
         message = f"ci-ml {self.name}: {entry['event']} version {number}\n\n{entry['reason']}"

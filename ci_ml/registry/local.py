@@ -32,6 +32,8 @@ from ci_ml import lineage
 from ci_ml.bundle import RECORD, ModelBundle, ModelFile, copy_model, read_json, share
 from ci_ml.errors import EnvironmentProblem, IntegrityError
 from ci_ml.registry.base import (
+    AUDIT,
+    POINTER,
     MissingVersion,
     Version,
     Who,
@@ -41,8 +43,6 @@ from ci_ml.registry.base import (
 )
 from ci_ml.rundir import write_json_atomic
 
-POINTER = "champion.json"
-AUDIT = "audit.jsonl"
 INCOMING = ".incoming-"
 LOCK_SECONDS = 300
 
