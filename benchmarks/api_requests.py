@@ -5,8 +5,10 @@
 Seeds the fake GitHub of tests/ (answers checked against GitHub's OpenAPI description)
 with N versions of examples/diabetes in the github-releases registry, then counts the
 requests a pull-request `ci-ml check` (validate, train, evaluate, gate, report, comment,
-status) and the `ci-ml promote` after it send to the API and uploads hosts. Downloads
-from the storage host (a 302 away) are not API requests and are not counted.
+status), the same PR run as workflows/pr-check.yml runs it (each stage its own `ci-ml`
+process on one run folder, a new job's empty cache) and the `ci-ml promote` after it
+send to the API and uploads hosts. Downloads from the storage host (a 302 away) are not
+API requests and are not counted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.github_support import RunRequests, measure_requests
+from tests.github_support import STAGES, RunRequests, measure_requests
 
 
 def measure(versions: int) -> RunRequests:
@@ -37,11 +39,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--versions", default="1,10,50")
     args = parser.parse_args()
-    print("| versions in the registry | PR run (requests) | promotion (requests) |")
-    print("|---|---|---|")
+    stages = " + ".join(stage for stage, _ in STAGES)
+    print(
+        "| versions in the registry | `ci-ml check` (requests) "
+        f"| pr-check.yml, one process per stage ({stages}) | promotion (requests) |"
+    )
+    print("|---|---|---|---|")
     for versions in (int(v) for v in args.versions.split(",")):
         found = measure(versions)
-        print(f"| {found.versions} | {found.pr_run} | {found.promotion} |")
+        each = " + ".join(str(found.staged[stage]) for stage, _ in STAGES)
+        staged = f"{found.staged_run} ({each})"
+        print(f"| {found.versions} | {found.pr_run} | {staged} | {found.promotion} |")
 
 
 if __name__ == "__main__":

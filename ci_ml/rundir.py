@@ -9,6 +9,8 @@ decision.json       gate       each rule: value, threshold, passed, reason
 report.json/.md     report     everything above, for people and machines
 comment/            report     a PR comment saved for a fork's workflow_run poster
 drift.json          drift      the answer of `ci-ml drift`
+champion-read.json  validate   the github-releases champion as the run's first stage
+                               read it, reused by later stages (one read per run)
 
 This module is the only one that knows these names (challenger/ is a model bundle:
 its file names are ci_ml/bundle.py's); stages read and write typed records
@@ -56,6 +58,7 @@ _RESAMPLED_INDEX = "resampled.json"
 _REPORT_MARKDOWN = "report.md"
 REPORT_HTML = "report.html"
 _DRIFT = "drift.json"
+_CHAMPION_READ = "champion-read.json"
 _TMP = ".tmp"  # the suffix of a file being written (then renamed into place)
 
 
@@ -74,6 +77,11 @@ class RunDir:
     @property
     def predictions(self) -> Path:
         return self.path / "predictions.parquet"
+
+    @property
+    def champion_read(self) -> Path:
+        """The registry's champion as the run's first stage read it (github-releases)."""
+        return self.path / _CHAMPION_READ
 
     @property
     def comment_dir(self) -> Path:
@@ -120,7 +128,7 @@ class RunDir:
     def clear_records(self) -> None:
         """Outputs of an earlier run must not leak into this run's report."""
         remove_leftovers(self.path)
-        for name in (*_FILES.values(), _REPORT_MARKDOWN, REPORT_HTML):
+        for name in (*_FILES.values(), _REPORT_MARKDOWN, REPORT_HTML, _CHAMPION_READ):
             path = self.file(name)
             _writable(path)
             try:

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,23 @@ class RunRequests:
     promotion: int  # API requests of the `ci-ml promote` that follows
     pr_code: int
     promote_code: int
+    staged: dict[str, int] = field(default_factory=dict)  # pr-check.yml's steps: requests each
+    staged_codes: tuple[int, ...] = ()
+
+    @property
+    def staged_run(self) -> int:
+        """API requests of the PR run as pr-check.yml runs it: one process per stage."""
+        return sum(self.staged.values())
+
+
+# workflows/pr-check.yml's steps, each its own `ci-ml` process on one run folder
+STAGES = (
+    ("validate", ["validate", "-c", "ci-ml.fresh.yaml"]),
+    ("train", ["train", "-c", "ci-ml.fresh.yaml"]),
+    ("evaluate", ["evaluate", "-c", "ci-ml.fresh.yaml"]),
+    ("gate", ["gate", "-c", "ci-ml.fresh.yaml"]),
+    ("report", ["report", "-c", "ci-ml.fresh.yaml", "--comment", "update"]),
+)
 
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -103,12 +120,25 @@ def measure_requests(versions: int, workdir: Path) -> RunRequests:
                 _fresh_process(fake)
                 pr_code = main(["check", "-c", "ci-ml.fresh.yaml"])
                 pr_run = fake.state.api_requests()
+                staged, codes = _staged_run(fake, project)
                 _fresh_process(fake)
                 promote_code = main(["promote", "-c", "ci-ml.fresh.yaml"])
                 promotion = fake.state.api_requests()
     finally:
         github_releases.CLIENT_OPTIONS = saved_options
-    return RunRequests(versions, pr_run, promotion, pr_code, promote_code)
+    return RunRequests(versions, pr_run, promotion, pr_code, promote_code, staged, codes)
+
+
+def _staged_run(fake: FakeGitHub, project: Path) -> tuple[dict[str, int], tuple[int, ...]]:
+    """pr-check.yml's stages as fresh processes on a new run folder: requests of each."""
+    run = ["--run-dir", str(project / ".ci-ml" / "staged-run")]
+    shutil.rmtree(project / ".ci-ml" / "cache", ignore_errors=True)  # a new job's checkout
+    counts, codes = {}, []
+    for stage, args in STAGES:
+        _fresh_process(fake)
+        codes.append(main([*args, *run]))
+        counts[stage] = fake.state.api_requests()
+    return counts, tuple(codes)
 
 
 def _fresh_process(fake: FakeGitHub) -> None:

@@ -8,6 +8,9 @@ from pathlib import Path
 from tests.github_support import measure_requests
 
 PR_RUN_BOUND = 15  # validate, train, evaluate, gate, report, comment, status
+# pr-check.yml's steps (one process per stage) cost no more: later stages reuse the run
+# folder's champion read (champion-read.json) instead of reading GitHub again.
+STAGED_PR_RUN_BOUND = PR_RUN_BOUND
 PROMOTION_BOUND = 30  # add a version (tag, draft, 4 uploads, verify, publish) + move the champion
 
 
@@ -18,3 +21,8 @@ def test_a_pr_run_and_a_promotion_cost_the_same_at_1_and_50_versions(tmp_path: P
     assert (one.pr_code, one.promote_code, fifty.pr_code, fifty.promote_code) == (0, 0, 0, 0)
     assert one.pr_run == fifty.pr_run <= PR_RUN_BOUND
     assert one.promotion == fifty.promotion <= PROMOTION_BOUND
+    assert one.staged_codes == fifty.staged_codes == (0, 0, 0, 0, 0)
+    assert one.staged == fifty.staged
+    assert one.staged_run <= STAGED_PR_RUN_BOUND, one.staged
+    # the champion is read once per run: evaluate and report ask GitHub nothing for it
+    assert (one.staged["train"], one.staged["evaluate"], one.staged["gate"]) == (0, 0, 0)

@@ -27,7 +27,7 @@ def run(
     check_can_post(ws.env, publish.github if publish else None)
     gate.gate_rules(config)  # a rule naming an unknown metric fails before any training
     folder.clear_records()
-    registry = open_registry(config)
+    registry = open_registry(config, run=folder, reuse=False)
     if validate.validate(config, folder, registry, ws.env).passed:
         data = load_datasets(config)
         preload.while_training(config)

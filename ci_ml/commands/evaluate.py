@@ -18,7 +18,9 @@ def run(ws: Workspace, output_format: str = "text") -> int:
     config = ws.config
     data = load_datasets(config)
     latency = needs_latency(config)
-    record = evaluate(config, ws.run, open_registry(config), data, measure_latency=latency)
+    record = evaluate(
+        config, ws.run, open_registry(config, run=ws.run), data, measure_latency=latency
+    )
     show_result(view(record), output_format)
     return PASSED
 

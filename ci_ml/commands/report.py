@@ -16,7 +16,7 @@ from ci_ml.workspace import Workspace, report_written, say
 
 def run(ws: Workspace, output_format: str = "text", publish: PublishOptions | None = None) -> int:
     check_can_post(ws.env, publish.github if publish else None)
-    registry = functools.partial(open_registry, ws.config)
+    registry = functools.partial(open_registry, ws.config, run=ws.run)
     result = report(ws.config, ws.run, registry, ws.env, publish)
     say(report_written(ws.run))
     sys.stdout.write(renderer(output_format)(result.to_json()))

@@ -13,7 +13,7 @@ HEADERS = ["severity", "rule", "column", "message"]
 
 
 def run(ws: Workspace, output_format: str = "text") -> int:
-    result = validate(ws.config, ws.run, open_registry(ws.config), ws.env)
+    result = validate(ws.config, ws.run, open_registry(ws.config, run=ws.run, reuse=False), ws.env)
     with log_group(ws.env, f"ci-ml validate: {len(result.failures)} finding(s)", result.failures):
         for entry in result.failures:
             say(f"{entry['severity']}: {entry['message']}")

@@ -14,12 +14,17 @@ if TYPE_CHECKING:
     from ci_ml.config import Config, RegistryConfig
     from ci_ml.environment import Environment
     from ci_ml.registry.base import Registry
+    from ci_ml.rundir import RunDir
 
 BACKENDS = ("local", "mlflow", "github-releases")
 
 
-def open_registry(config: Config, env: Environment | None = None) -> Registry:
-    """The configured backend; `env` (default: the process's) holds its credentials."""
+def open_registry(
+    config: Config, env: Environment | None = None, run: RunDir | None = None, reuse: bool = True
+) -> Registry:
+    """The configured backend; `env` (default: the process's) holds its credentials.
+    With `run`, a github-releases champion is read once per run folder: the first stage
+    (`reuse=False`) records what it read there, later stages compare against that."""
     settings = config.registry
     if settings.backend == "local":
         from ci_ml.registry.local import LocalRegistry
@@ -30,9 +35,10 @@ def open_registry(config: Config, env: Environment | None = None) -> Registry:
 
         return open_mlflow(settings, env)
     if settings.backend == "github-releases":
-        from ci_ml.registry.github_releases import open_github_releases
+        from ci_ml.registry.github_releases import ChampionReads, open_github_releases
 
-        return open_github_releases(config)
+        reads = None if run is None else ChampionReads(run.champion_read, reuse)
+        return open_github_releases(config, reads)
     allowed = ", ".join(repr(b) for b in BACKENDS)
     raise ConfigError(
         f"registry.backend: unknown backend {settings.backend!r}; expected one of {allowed}"

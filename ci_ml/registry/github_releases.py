@@ -40,6 +40,14 @@ A branch (not a custom ref namespace) because GitHub's API documents it, a GITHU
 with `contents: write` may push it, its commits hold no workflow files so pushing it
 runs no workflow, and people can read champion.json and audit.jsonl in GitHub's UI.
 No branch (404) means no champion yet: the first run.
+
+One read per run. A run's stages may be separate processes (pr-check.yml runs validate,
+train, evaluate, gate and report as steps). The first stage that reads the champion keeps
+what it read in the run folder (champion-read.json: the branch head, champion.json and
+audit.jsonl as read, the champion's release and its JSON assets); later stages of that
+run folder compare against that same snapshot instead of asking GitHub again. The model
+file itself is still checked against the snapshot's seal before it is loaded, and a
+promotion or rollback always reads the branch afresh for its compare-and-swap.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ import json
 import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +75,7 @@ from ci_ml.github import (
     ReleaseInfo,
     ReleaseStore,
 )
+from ci_ml.github.releases import AssetInfo
 from ci_ml.github.remote import remote_repository
 from ci_ml.registry.base import (
     AUDIT,
@@ -78,6 +88,7 @@ from ci_ml.registry.base import (
     rollback_target,
     stale_champion,
 )
+from ci_ml.rundir import write_json_atomic
 
 if TYPE_CHECKING:
     from ci_ml.config import Config
@@ -90,8 +101,11 @@ SWAP_TRIES = 5  # re-reads when the branch moved but the champion is still the e
 CLIENT_OPTIONS = ClientOptions()
 
 
-def open_github_releases(config: Config) -> GitHubReleasesRegistry:
-    """The registry named by ci-ml.yaml; token and API URL come from the environment only."""
+def open_github_releases(
+    config: Config, reads: ChampionReads | None = None
+) -> GitHubReleasesRegistry:
+    """The registry named by ci-ml.yaml; token and API URL come from the environment only.
+    With `reads`, the champion is read once per run folder (see the module's docstring)."""
     settings = GitHubSettings.from_env()
     if not settings.token and not settings.in_actions:
         settings = dataclasses.replace(settings, token=gh_cli_token())
@@ -110,20 +124,60 @@ def open_github_releases(config: Config) -> GitHubReleasesRegistry:
             "git remote is on GitHub"
         )
     cache = config.root / ".ci-ml" / "cache" / "github-releases" / repository.replace("/", "+")
-    return GitHubReleasesRegistry.connect(
+    registry = GitHubReleasesRegistry.connect(
         settings, repository, config.name, config.registry.tag_prefix, cache, CLIENT_OPTIONS
     )
+    registry.reads = reads
+    registry.reuse_run_read()
+    return registry
+
+
+@dataclass(frozen=True)
+class ChampionReads:
+    """Where a run keeps its champion read, and whether this stage may reuse one."""
+
+    path: Path  # the run folder's champion-read.json
+    reuse: bool  # False for the run's first stage: it reads GitHub and records
+
+
+@dataclass(frozen=True)
+class ChampionRead:
+    """The registry branch and the champion's release as a run's first stage read them."""
+
+    head: str | None
+    pointer: dict[str, Any]  # champion.json
+    audit: str  # audit.jsonl
+    releases: dict[str, ReleaseInfo]  # by tag: the champion's published release
+    assets: dict[int, bytes]  # asset id -> bytes of record.json, model-card.json, profile.json
+
+    def to_json(self) -> dict[str, Any]:
+        releases = {tag: dataclasses.asdict(r) for tag, r in self.releases.items()}
+        assets = {str(i): b.decode("utf-8") for i, b in self.assets.items()}
+        head = {"head": self.head, "pointer": self.pointer, "audit": self.audit}
+        return head | {"releases": releases, "assets": assets}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChampionRead:
+        releases = {tag: _release_of(r) for tag, r in data["releases"].items()}
+        assets = {int(i): str(text).encode("utf-8") for i, text in data["assets"].items()}
+        return cls(data["head"], dict(data["pointer"]), str(data["audit"]), releases, assets)
+
+
+def _release_of(data: dict[str, Any]) -> ReleaseInfo:
+    assets = tuple(AssetInfo(**a) for a in data["assets"])
+    return ReleaseInfo(**{**data, "assets": assets})
 
 
 class GitHubReleasesRegistry:
     def __init__(
         self,
-        store: ReleaseStore,
+        store: ReleaseStore | Callable[[], ReleaseStore],
         name: str,
         tag_prefix: str | None = None,
         cache_dir: Path | None = None,
     ) -> None:
-        self.store = store
+        # Opened on first use: a stage that reuses its run's champion read asks GitHub nothing.
+        self._store = store
         self.name = name
         self.tag_prefix = tag_prefix or f"ci-ml/{name}/"
         self.branch = f"ci-ml/{name}/registry"
@@ -133,6 +187,10 @@ class GitHubReleasesRegistry:
         self._last_read: tuple[str | None, dict[str, Any], str] | None = None
         self._seen: dict[str, Any] | None = None  # the pointer champion() last read
         self._bytes: dict[int, bytes] = {}  # asset id -> content; assets never change in place
+        self.reads: ChampionReads | None = None  # keep/reuse the run's champion read
+        self._snapshot: ChampionRead | None = None  # the run's champion read, once known
+        self._reusing = False  # the snapshot came from the run folder: no pointer read
+        self._releases: dict[str, ReleaseInfo] = {}  # releases this process read, by tag
 
     @classmethod
     def connect(
@@ -145,7 +203,13 @@ class GitHubReleasesRegistry:
         options: ClientOptions | None = None,
     ) -> GitHubReleasesRegistry:
         """The registry of model `name` in `repository`, through ci_ml.github's client."""
-        return cls(ReleaseStore(settings, repository, options), name, tag_prefix, cache_dir)
+        return cls(lambda: ReleaseStore(settings, repository, options), name, tag_prefix, cache_dir)
+
+    @property
+    def store(self) -> ReleaseStore:
+        if not isinstance(self._store, ReleaseStore):
+            self._store = self._store()
+        return self._store
 
     # -- versions ---------------------------------------------------------------------
 
@@ -156,10 +220,42 @@ class GitHubReleasesRegistry:
         return self._version_of(number, self._release(number))
 
     def champion(self) -> Version | None:
-        _, pointer, _ = self._read_pointer()
+        kept = self._snapshot if self._reusing else None
+        pointer = kept.pointer if kept is not None else self._first_read()
         self._seen = pointer
         number = pointer.get("version")
-        return None if number is None else self.version(int(number))
+        found = None if number is None else self.version(int(number))
+        self._keep_read()
+        return found
+
+    def _first_read(self) -> dict[str, Any]:
+        """champion.json read afresh; the process's first read is the run's snapshot."""
+        head, pointer, audit = self._read_pointer()
+        if self._snapshot is None:
+            self._snapshot = ChampionRead(head, pointer, audit, {}, {})
+        return pointer
+
+    def reuse_run_read(self) -> None:
+        """Take the champion as this run's first stage read it, when it kept one."""
+        if self.reads is None or not self.reads.reuse or not self.reads.path.is_file():
+            return
+        try:
+            snapshot = ChampionRead.from_json(json.loads(self.reads.path.read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return  # unreadable: this stage reads GitHub and records afresh
+        self._releases.update(snapshot.releases)
+        self._bytes.update(snapshot.assets)
+        self._last_read = (snapshot.head, snapshot.pointer, snapshot.audit)
+        self._snapshot, self._reusing = snapshot, True
+
+    def _keep_read(self) -> None:
+        """Record the run's champion read (and the assets read since) for later stages."""
+        if self.reads is None or self._snapshot is None:
+            return
+        snapshot = dataclasses.replace(
+            self._snapshot, releases=dict(self._releases), assets=dict(self._bytes)
+        )
+        write_json_atomic(self.reads.path, snapshot.to_json())
 
     def model_file(self, number: int) -> ModelFile:
         release = self._release(number)
@@ -181,7 +277,9 @@ class GitHubReleasesRegistry:
         card = self._version_of(number, release).card
         bundle = ModelBundle(folder, card)
         if release.asset(PROFILE) is not None:
-            self._download(release, folder / PROFILE)
+            (folder / PROFILE).parent.mkdir(parents=True, exist_ok=True)
+            (folder / PROFILE).write_bytes(self._asset_bytes(release, PROFILE))
+            self._keep_read()
         return bundle.profile()
 
     def _download(self, release: ReleaseInfo, target: Path) -> None:
@@ -206,7 +304,10 @@ class GitHubReleasesRegistry:
         return found
 
     def _release(self, number: int) -> ReleaseInfo:
-        release = self.store.published_release(f"{self.tag_prefix}v{number}")
+        tag = f"{self.tag_prefix}v{number}"
+        release = self._releases.get(tag) or self.store.published_release(tag)
+        if release is not None and release.asset(RECORD) is not None:
+            self._releases[tag] = release
         if release is None or release.asset(RECORD) is None:
             detail = f"(no published release {self.tag_prefix}v{number} with a record.json)"
             raise MissingVersion(self.store_name, number, detail)
@@ -227,16 +328,19 @@ class GitHubReleasesRegistry:
         return Version(number, card, str(record.get("created_at", "")), record["sha256"])
 
     def _json_asset(self, release: ReleaseInfo, name: str) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self._asset_bytes(release, name))
+        except ValueError as exc:
+            raise IntegrityError(f"release {release.tag}: {name} is corrupt: {exc}") from exc
+        return data
+
+    def _asset_bytes(self, release: ReleaseInfo, name: str) -> bytes:
         asset = release.asset(name)
         if asset is None:
             raise IntegrityError(f"release {release.tag}: asset {name} is missing")
         if asset.id not in self._bytes:
             self._bytes[asset.id] = self.store.asset_bytes(asset.id)
-        try:
-            data: dict[str, Any] = json.loads(self._bytes[asset.id])
-        except ValueError as exc:
-            raise IntegrityError(f"release {release.tag}: {name} is corrupt: {exc}") from exc
-        return data
+        return self._bytes[asset.id]
 
     # -- adding a version -------------------------------------------------------------
 
@@ -406,6 +510,10 @@ class GitHubReleasesRegistry:
     def audit_log(self, fresh: bool = True) -> list[dict[str, Any]]:
         if not fresh and self._last_read is not None:
             return parse_audit(self._last_read[2])  # read with the champion, this run
+        if not fresh and self.reads is not None:
+            self._first_read()
+            self._keep_read()
+            return parse_audit(self._snapshot.audit if self._snapshot else "")
         return parse_audit(self._read_pointer()[2])
 
     def note(self, entry: dict[str, Any]) -> None:
