@@ -108,3 +108,8 @@ def test_an_unreadable_snapshot_is_read_again_from_github(run_read, fake_github,
     assert version is not None and version.number == 1
     assert fake_github.state.api_requests() > 0
     assert json.loads(run_read.read_text())["pointer"]["version"] == 1  # recorded afresh
+
+
+def test_a_new_run_first_stage_drops_an_earlier_runs_read(run_read, fake_github, tmp_path):
+    stage(fake_github, tmp_path / "cache", ChampionReads(run_read, reuse=False))
+    assert not run_read.exists()  # whatever this stage then reads, it is not the old run's

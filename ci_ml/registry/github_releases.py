@@ -237,7 +237,12 @@ class GitHubReleasesRegistry:
 
     def reuse_run_read(self) -> None:
         """Take the champion as this run's first stage read it, when it kept one."""
-        if self.reads is None or not self.reads.reuse or not self.reads.path.is_file():
+        if self.reads is None:
+            return
+        if not self.reads.reuse:  # the run's first stage: an earlier run's read must go
+            with contextlib.suppress(OSError):
+                self.reads.path.unlink(missing_ok=True)
+        if not self.reads.reuse or not self.reads.path.is_file():
             return
         try:
             snapshot = ChampionRead.from_json(json.loads(self.reads.path.read_text("utf-8")))
