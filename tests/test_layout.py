@@ -32,6 +32,7 @@ RUN_FOLDER_FILES = {
     "resampled.npz": "rundir.py",
     "resampled.json": "rundir.py",
     "drift.json": "rundir.py",
+    "champion-read.json": "rundir.py",
     "model-card.json": "bundle.py",
     "profile.json": "bundle.py",
     "record.json": "bundle.py",
