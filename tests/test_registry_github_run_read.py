@@ -19,6 +19,7 @@ from tests.fakegithub import FakeGitHub
 from tests.github_support import FAST, REPO, settings_for
 from tests.test_registry_local import trained_folder
 
+JOB = "77:pr-check"  # ChampionReads.run: the Actions run and job of the stages
 WHO = Who(actor="tester", at="2026-01-01T00:00:00+00:00", commit="abc", reason="test")
 
 
@@ -44,7 +45,7 @@ def run_read(fake_github: FakeGitHub, tmp_path: Path) -> Path:
     publisher.promote(1, None, WHO)
     path = tmp_path / "run" / "champion-read.json"
     path.parent.mkdir()
-    first = stage(fake_github, tmp_path / "cache", ChampionReads(path, reuse=False))
+    first = stage(fake_github, tmp_path / "cache", ChampionReads(path, False, JOB))
     version = first.champion()
     assert version is not None and version.number == 1
     load_model(first.model_file(1))
@@ -52,7 +53,7 @@ def run_read(fake_github: FakeGitHub, tmp_path: Path) -> Path:
 
 
 def test_later_stages_reuse_the_run_read_and_ask_github_nothing(run_read, fake_github, tmp_path):
-    later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, reuse=True))
+    later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, True, JOB))
     version = later.champion()
     assert version is not None and version.number == 1
     assert load_model(later.model_file(1)) is not None
@@ -66,7 +67,7 @@ def test_every_stage_compares_against_the_snapshot_but_a_promotion_reads_afresh(
     other = stage(fake_github, tmp_path / "other", None)  # another PR merged meanwhile
     other.add(trained_folder(tmp_path, "b"))
     other.promote(2, 1, WHO)
-    later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, reuse=True))
+    later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, True, JOB))
     version = later.champion()
     assert version is not None and version.number == 1  # the run's champion, as first read
     later.add(trained_folder(tmp_path, "c"))
@@ -78,7 +79,7 @@ def test_every_stage_compares_against_the_snapshot_but_a_promotion_reads_afresh(
 def test_a_cached_model_file_the_pointer_does_not_vouch_for_is_fetched_again(
     run_read, fake_github, tmp_path
 ):
-    later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, reuse=True))
+    later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, True, JOB))
     later.champion()
     cached = next((tmp_path / "cache").rglob("model.skops"))
     cached.write_bytes(b"not the champion")
@@ -95,7 +96,7 @@ def test_a_snapshot_whose_seal_disagrees_with_the_release_is_refused(
     kept = json.loads(run_read.read_text())
     kept["pointer"]["models"]["1"]["sha256"] = "0" * 64
     run_read.write_text(json.dumps(kept))
-    later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, reuse=True))
+    later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, True, JOB))
     later.champion()
     with pytest.raises(IntegrityError):
         later.model_file(1)
@@ -103,7 +104,7 @@ def test_a_snapshot_whose_seal_disagrees_with_the_release_is_refused(
 
 def test_an_unreadable_snapshot_is_read_again_from_github(run_read, fake_github, tmp_path):
     run_read.write_text("{half a file")
-    later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, reuse=True))
+    later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, True, JOB))
     version = later.champion()
     assert version is not None and version.number == 1
     assert fake_github.state.api_requests() > 0
@@ -111,5 +112,14 @@ def test_an_unreadable_snapshot_is_read_again_from_github(run_read, fake_github,
 
 
 def test_a_new_run_first_stage_drops_an_earlier_runs_read(run_read, fake_github, tmp_path):
-    stage(fake_github, tmp_path / "cache", ChampionReads(run_read, reuse=False))
+    stage(fake_github, tmp_path / "cache", ChampionReads(run_read, False, JOB))
     assert not run_read.exists()  # whatever this stage then reads, it is not the old run's
+
+
+def test_a_read_left_by_another_job_or_outside_actions_is_not_reused(
+    run_read, fake_github, tmp_path
+):
+    for run in ("78:pr-check", ""):  # the next workflow run; a laptop's left-over folder
+        later = stage(fake_github, tmp_path / "cache", ChampionReads(run_read, True, run))
+        assert later.champion() is not None
+        assert fake_github.state.api_requests() > 0  # read from GitHub, not the old file

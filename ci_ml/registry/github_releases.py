@@ -127,6 +127,8 @@ def open_github_releases(
     registry = GitHubReleasesRegistry.connect(
         settings, repository, config.name, config.registry.tag_prefix, cache, CLIENT_OPTIONS
     )
+    if reads is not None and settings.run_id:
+        reads = dataclasses.replace(reads, run=f"{settings.run_id}:{settings.job}")
     registry.reads = reads
     registry.reuse_run_read()
     return registry
@@ -138,6 +140,9 @@ class ChampionReads:
 
     path: Path  # the run folder's champion-read.json
     reuse: bool  # False for the run's first stage: it reads GitHub and records
+    # The Actions run and job this stage belongs to: a read is reused only within the
+    # job that made it, never by a later run on a laptop's left-over folder ("": never).
+    run: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,18 +154,20 @@ class ChampionRead:
     audit: str  # audit.jsonl
     releases: dict[str, ReleaseInfo]  # by tag: the champion's published release
     assets: dict[int, bytes]  # asset id -> bytes of record.json, model-card.json, profile.json
+    run: str = ""  # ChampionReads.run of the stage that read it
 
     def to_json(self) -> dict[str, Any]:
         releases = {tag: dataclasses.asdict(r) for tag, r in self.releases.items()}
         assets = {str(i): b.decode("utf-8") for i, b in self.assets.items()}
-        head = {"head": self.head, "pointer": self.pointer, "audit": self.audit}
+        head = {"run": self.run, "head": self.head, "pointer": self.pointer, "audit": self.audit}
         return head | {"releases": releases, "assets": assets}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChampionRead:
         releases = {tag: _release_of(r) for tag, r in data["releases"].items()}
         assets = {int(i): str(text).encode("utf-8") for i, text in data["assets"].items()}
-        return cls(data["head"], dict(data["pointer"]), str(data["audit"]), releases, assets)
+        pointer, audit = dict(data["pointer"]), str(data["audit"])
+        return cls(data["head"], pointer, audit, releases, assets, str(data["run"]))
 
 
 def _release_of(data: dict[str, Any]) -> ReleaseInfo:
@@ -248,6 +255,8 @@ class GitHubReleasesRegistry:
             snapshot = ChampionRead.from_json(json.loads(self.reads.path.read_text("utf-8")))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return  # unreadable: this stage reads GitHub and records afresh
+        if not self.reads.run or snapshot.run != self.reads.run:
+            return  # another job's read, or no job at all: read GitHub afresh
         self._releases.update(snapshot.releases)
         self._bytes.update(snapshot.assets)
         self._last_read = (snapshot.head, snapshot.pointer, snapshot.audit)
@@ -258,7 +267,10 @@ class GitHubReleasesRegistry:
         if self.reads is None or self._snapshot is None:
             return
         snapshot = dataclasses.replace(
-            self._snapshot, releases=dict(self._releases), assets=dict(self._bytes)
+            self._snapshot,
+            releases=dict(self._releases),
+            assets=dict(self._bytes),
+            run=self.reads.run,
         )
         write_json_atomic(self.reads.path, snapshot.to_json())
 
