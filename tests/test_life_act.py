@@ -229,7 +229,7 @@ def pr_check(life: Life, branch: str) -> tuple[Run, str]:
         permissions=PR_CHECK,
         artifacts=life.base / "artifacts" / branch,  # this run's, kept by GitHub
     )
-    assert run.act.code == 0, run.act.log()[-6000:]
+    assert run.act.code == 0, run.act.failed_log()[-8000:]
     assert run.act.job_results() == {"check": "success"}
     assert len(run.requests) <= STAGED_PR_RUN_BOUND, [r.route for r in run.requests]
     assert run.count("graphql.query") + run.count("user.get") == 0  # the action knew who
@@ -258,7 +258,7 @@ def merge(life: Life, branch: str, head: str) -> tuple[Run, str]:
         permissions=PROMOTE,
         artifacts=life.base / "artifacts" / branch,  # the PR check's artifact
     )
-    assert run.act.code == 0, run.act.log()[-6000:]
+    assert run.act.code == 0, run.act.failed_log()[-8000:]
     assert run.act.job_results() == {"promote": "success"}
     return run, merged
 
@@ -266,7 +266,7 @@ def merge(life: Life, branch: str, head: str) -> tuple[Run, str]:
 def weekly(life: Life) -> Run:
     work = life.checkout()
     run = life.act(work, "schedule", "ci-ml-weekly-retrain.yml", {}, permissions=WEEKLY)
-    assert run.act.code == 0, run.act.log()[-6000:]
+    assert run.act.code == 0, run.act.failed_log()[-8000:]
     return run
 
 

@@ -183,6 +183,13 @@ class ActRun:
     def log(self) -> str:
         return "\n".join(str(r.get("msg", "")) for r in self.records) + "\n" + self.stderr
 
+    def failed_log(self) -> str:
+        """The log of the jobs that failed (else all of it): what a failed assertion's
+        reader needs, not the jobs that ran after them."""
+        failed = {job for job, result in self.job_results().items() if result == "failure"}
+        lines = [str(r.get("msg", "")) for r in self.records if r.get("jobID") in failed]
+        return "\n".join(lines) + "\n" + self.stderr if lines else self.log()
+
 
 def run_act(
     repo: Path,
