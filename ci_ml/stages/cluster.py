@@ -175,7 +175,8 @@ def _drift_failures(
 
 def cluster_drift_check(config: Config, champion: Champion, data: str | None) -> dict[str, Any]:
     """`ci-ml drift` under spark: `data` (default data.train) against the champion."""
-    from ci_ml.stages.cluster_checks import champion_profile, cluster_drift
+    from ci_ml.stages.cluster_checks import cluster_drift
+    from ci_ml.stages.validate import champion_profile
 
     source = parse_source(data, config.root) if data else _train_source(config)
     profile = champion_profile(champion)

@@ -60,20 +60,6 @@ def cluster_drift(
     return result | {"champion": champion.version.number}, current
 
 
-def champion_profile(champion: Champion) -> dict[str, Any]:
-    from ci_ml.errors import EnvironmentProblem
-
-    assert champion.version is not None
-    number = champion.version.number
-    profile = champion.registry.profile(number)
-    if profile is None:
-        raise EnvironmentProblem(
-            f"champion version {number} has no training profile (trained by an older "
-            "ci-ml?); promote a model trained by this version to check drift"
-        )
-    return profile
-
-
 def _predictions(
     config: Config,
     engine: SparkEngine,

@@ -388,14 +388,22 @@ class DriftCheck:
 
 def check_drift(config: Config, champion: Champion, path: Path) -> DriftCheck:
     """Drift of a data file (default data.train) from the champion's training profile."""
-    from ci_ml.errors import EnvironmentProblem
-
     assert champion.version is not None
     if config.engine.name == "spark":
         from ci_ml.stages.cluster import cluster_drift_check
 
         data = None if path == config.data.train else str(path)
         return DriftCheck(cluster_drift_check(config, champion, data))
+    profile = champion_profile(champion)
+    number = champion.version.number
+    return DriftCheck(compare_with_profile(config, profile, path) | {"champion": number})
+
+
+def champion_profile(champion: Champion) -> dict[str, Any]:
+    """The champion's training profile, which `ci-ml drift` cannot do without."""
+    from ci_ml.errors import EnvironmentProblem
+
+    assert champion.version is not None
     number = champion.version.number
     profile = champion.registry.profile(number)
     if profile is None:
@@ -403,4 +411,4 @@ def check_drift(config: Config, champion: Champion, path: Path) -> DriftCheck:
             f"champion version {number} has no training profile (trained by an older "
             "ci-ml?); promote a model trained by this version to check drift"
         )
-    return DriftCheck(compare_with_profile(config, profile, path) | {"champion": number})
+    return profile
