@@ -15,6 +15,17 @@ runner's driver; the Spark server is a separate JVM) is its own:
   sample) or `engine: local` + `bootstrap: poisson` (one Parquet file: 1M rows
   only), train and eval both the benchmark rows.
 
+Validate and drift (`--cases validate-spark,validate-local,drift-spark,drift-local`)
+read single Parquet files (row groups of 1M rows), which both engines read:
+train-N (the rows above plus a `region` category) and new-N (other seeds, `c`
+shifted by 0.2 sd, `region` tilted, 0.1% of `d` null):
+
+- validate-*: the data schema's rules (types, ranges, allowed, non-null) on new-N,
+  `spark_rules.check_rules` on the cluster or `validate_table` streamed locally;
+- drift-*: the training profile of train-N and the drift of new-N over every
+  feature and the target, `spark_profile` on the cluster or `build_profile` +
+  `detect_drift` streamed locally; both decide with `drift.judge_drift`.
+
 Metrics: accuracy, neg_log_loss, roc_auc; challenger LogisticRegression,
 champion a depth-3 tree, both fitted on a 50,000-row sample.
 """
@@ -24,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -35,12 +45,16 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from validation_bench import peak_mib  # VmHWM: its own peak (ru_maxrss counts the parent)
 
 FEATURES = ("a", "b", "c", "d")
 METRICS = ("accuracy", "neg_log_loss", "roc_auc")
 FILE_ROWS = 1_000_000
 CASES = ("spark-poisson", "local-poisson", "local-percentile", "naive-topandas")
 CHECKS = ("check-spark", "check-local-poisson")
+CHECKED = ("validate-spark", "validate-local", "drift-spark", "drift-local")
+REGIONS = ("north", "south", "east", "west")
+DRIFTED = [*FEATURES, "region"]
 
 
 def write_data(folder: Path, rows: int) -> Path:
@@ -63,6 +77,99 @@ def _rows(n: int, seed: int, first_id: int) -> pd.DataFrame:
     frame["y"] = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n) > 0).astype(np.int64)
     frame["id"] = np.arange(first_id, first_id + n, dtype=np.int64)
     return frame
+
+
+def write_file(folder: Path, rows: int, new: bool) -> Path:
+    """`rows` rows in one Parquet file (written once): train-N or its drifted new-N."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = folder / f"{'new' if new else 'train'}-{rows}.parquet"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    partial, writer = path.with_suffix(".partial"), None
+    for index, start in enumerate(range(0, rows, FILE_ROWS)):
+        frame = _with_region(min(FILE_ROWS, rows - start), index + 1000 * new, start, new)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        writer = writer or pq.ParquetWriter(partial, table.schema)
+        writer.write_table(table, row_group_size=FILE_ROWS)
+    assert writer is not None
+    writer.close()
+    return partial.rename(path)
+
+
+def _with_region(n: int, seed: int, first_id: int, new: bool) -> pd.DataFrame:
+    frame = _rows(n, seed, first_id)
+    rng = np.random.default_rng(seed + 7)
+    shares = (0.2, 0.3, 0.2, 0.3) if new else (0.4, 0.3, 0.2, 0.1)
+    frame["region"] = np.asarray(REGIONS)[rng.choice(len(REGIONS), n, p=shares)]
+    if new:
+        frame["c"] += 0.2
+        frame.loc[rng.random(n) < 0.001, "d"] = np.nan  # NaN: written as null
+    return frame
+
+
+def schema_rules() -> dict[str, Any]:
+    """A data schema a team would write: types, ranges, allowed values, non-null."""
+    number = {"type": "float", "nullable": False, "min": -6.0, "max": 6.0}
+    columns: dict[str, Any] = {name: dict(number) for name in FEATURES}
+    columns["a"] |= {"min": -4.5, "max": 4.5}  # about 7 rows in 1M fall outside
+    columns["region"] = {"type": "string", "nullable": False, "allowed": list(REGIONS)}
+    columns["y"] = {"type": "int", "nullable": False, "allowed": [0, 1]}
+    columns["id"] = {"type": "int", "nullable": False, "min": 0}
+    return {"version": 1, "columns": columns}
+
+
+def run_checked(case: str, train: Path, new: Path) -> dict[str, Any]:
+    """validate-* or drift-*: seconds (session start apart) and what it found."""
+    from ci_ml.engines import parse_source
+
+    started, engine = time.perf_counter(), None
+    if case.endswith("-spark"):
+        from ci_ml.engines.settings import SparkSettings
+        from ci_ml.engines.spark import SparkEngine
+
+        engine = SparkEngine(SparkSettings("local[2]"))
+    setup = time.perf_counter() - started
+    if case.startswith("validate"):
+        found = _failures(engine, parse_source(new))
+    else:
+        found = _drifted(engine, parse_source(train), parse_source(new))
+    seconds = time.perf_counter() - started - setup
+    if engine is not None:
+        engine.close()
+    return {"seconds": seconds, "setup": setup, "found": found}
+
+
+def _failures(engine: Any, new: Any) -> list[str]:
+    from ci_ml.engines.spark_rules import check_rules
+    from ci_ml.validation import validate_table
+    from ci_ml.validation.schema import load_schema
+
+    schema = load_schema(schema_rules())
+    result = (
+        validate_table(new.location, schema) if engine is None else check_rules(engine, new, schema)
+    )
+    return [f"{f.column} {f.rule}: {f.failing_rows}" for f in result.failures]
+
+
+def _drifted(engine: Any, train: Any, new: Any) -> list[str]:
+    from ci_ml.engines.spark_profile import cluster_current, cluster_profile
+    from ci_ml.validation import build_profile, detect_drift
+    from ci_ml.validation.drift import CurrentData, DriftOptions, drift_columns, judge_drift
+
+    options, wanted = DriftOptions(), [*DRIFTED, "y"]
+    if engine is None:
+        profile = build_profile(train.location, DRIFTED, "y")
+        result = detect_drift(profile, new.location, options, wanted)
+    else:
+        profile = cluster_profile(engine, train, DRIFTED, "y", options.seed)
+        _, compared = drift_columns(profile, engine.columns(new), options, wanted)
+        current: CurrentData = cluster_current(engine, new, profile, compared, options.seed)
+        result = judge_drift(profile, current, wanted, options)
+    flagged = [*result.drifted_columns, *([result.target] if result.target else [])]
+    return [f"{c.column} ({c.method})" for c in flagged if c.drifted]
 
 
 def _models() -> list[Any]:
@@ -118,6 +225,9 @@ def run_case(case: str, folder: Path, resamples: int) -> dict[str, Any]:
 
     if case in CHECKS:
         return run_check(case, folder, resamples)
+    if case in CHECKED:
+        rows, data = int(folder.name.split("-")[1]), folder.parent
+        return run_checked(case, write_file(data, rows, False), write_file(data, rows, True))
 
     request = EvaluationRequest("y", FEATURES, METRICS, resamples=resamples, row_key=("id",))
     models, source = _models(), parse_source(folder)
@@ -185,23 +295,33 @@ def main() -> None:
     args = parser.parse_args()
     if args.case:
         out = run_case(args.case, args.folder, args.resamples)
-        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps(out))
+        print(json.dumps(out | {"peak_rss_mb": peak_mib()}))
         return
-    print("| rows | case | evaluate (s) | session start (s) | driver peak RSS (MiB) |")
-    print("|---|---|---|---|---|")
+    print("| rows | case | seconds | session start (s) | driver peak RSS (MiB) | load | found |")
+    print("|---|---|---|---|---|---|---|")
     for rows in (int(r) for r in args.rows.split(",")):
-        folder = write_data(args.data, rows)
         for case in args.cases.split(","):
-            r = measure(case, folder, args.resamples)
+            r = measure(case, _written(args.data, rows, case), args.resamples)
+            load = "/".join(f"{x:.1f}" for x in os.getloadavg())
             if "error" in r:
-                print(f"| {rows:,} | {case} | failed: {r['error'][:160]} | | |", flush=True)
+                print(
+                    f"| {rows:,} | {case} | failed: {r['error'][:160]} | | | {load} | |", flush=True
+                )
                 continue
             print(
                 f"| {rows:,} | {case} | {r['seconds']:.1f} | {r['setup']:.1f} "
-                f"| {r['peak_rss_mb']:.0f} |",
+                f"| {r['peak_rss_mb']:.0f} | {load} | {'; '.join(r.get('found', []))} |",
                 flush=True,
             )
+
+
+def _written(data: Path, rows: int, case: str) -> Path:
+    """The case's data, written before it is measured: files for validate/drift, else a folder."""
+    if case not in CHECKED:
+        return write_data(data, rows)
+    write_file(data, rows, new=False)
+    write_file(data, rows, new=True)
+    return data / f"rows-{rows}"
 
 
 if __name__ == "__main__":
