@@ -3,7 +3,7 @@
     python benchmarks/spark_bench.py [--rows 1000000,10000000] [--resamples 200]
 
 On the same Parquet folder (written once under --data), each case runs in its
-own subprocess so its peak memory (ru_maxrss of the Python process, i.e. the
+own subprocess so its peak memory (VmHWM of the Python process, i.e. the
 runner's driver; the Spark server is a separate JVM) is its own:
 
 - spark-poisson: `engine: spark` on local[2] (mergeable summaries, mapInArrow);
@@ -39,13 +39,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from validation_bench import peak_mib  # VmHWM: its own peak (ru_maxrss counts the parent)
+
+if TYPE_CHECKING:
+    from ci_ml.engines import DataSource
+    from ci_ml.engines.spark import SparkEngine
 
 FEATURES = ("a", "b", "c", "d")
 METRICS = ("accuracy", "neg_log_loss", "roc_auc")
@@ -142,7 +146,7 @@ def run_checked(case: str, train: Path, new: Path) -> dict[str, Any]:
     return {"seconds": seconds, "setup": setup, "found": found}
 
 
-def _failures(engine: Any, new: Any) -> list[str]:
+def _failures(engine: SparkEngine | None, new: DataSource) -> list[str]:
     from ci_ml.engines.spark_rules import check_rules
     from ci_ml.validation import validate_table
     from ci_ml.validation.schema import load_schema
@@ -154,10 +158,10 @@ def _failures(engine: Any, new: Any) -> list[str]:
     return [f"{f.column} {f.rule}: {f.failing_rows}" for f in result.failures]
 
 
-def _drifted(engine: Any, train: Any, new: Any) -> list[str]:
+def _drifted(engine: SparkEngine | None, train: DataSource, new: DataSource) -> list[str]:
     from ci_ml.engines.spark_profile import cluster_current, cluster_profile
     from ci_ml.validation import build_profile, detect_drift
-    from ci_ml.validation.drift import CurrentData, DriftOptions, drift_columns, judge_drift
+    from ci_ml.validation.drift import DriftOptions, drift_columns, judge_drift
 
     options, wanted = DriftOptions(), [*DRIFTED, "y"]
     if engine is None:
@@ -166,7 +170,7 @@ def _drifted(engine: Any, train: Any, new: Any) -> list[str]:
     else:
         profile = cluster_profile(engine, train, DRIFTED, "y", options.seed)
         _, compared = drift_columns(profile, engine.columns(new), options, wanted)
-        current: CurrentData = cluster_current(engine, new, profile, compared, options.seed)
+        current = cluster_current(engine, new, profile, compared, options.seed)
         result = judge_drift(profile, current, wanted, options)
     flagged = [*result.drifted_columns, *([result.target] if result.target else [])]
     return [f"{c.column} ({c.method})" for c in flagged if c.drifted]
