@@ -24,7 +24,7 @@ import shutil
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,8 +137,11 @@ class ModelBundle:
 
     def files(self) -> list[Path]:
         """The files a backend stores for this bundle, model file first."""
-        carried = [self.folder / n for n in CARRIED if (self.folder / n).is_file()]
-        return [self.model_file.path, *carried]
+        return [self.model_file.path, *self.carried()]
+
+    def carried(self) -> list[Path]:
+        """The card, profile and input example: what travels with the model file."""
+        return [self.folder / n for n in CARRIED if (self.folder / n).is_file()]
 
     def profile(self) -> dict[str, Any] | None:
         path = self.folder / PROFILE
@@ -497,10 +500,43 @@ def copy_model(path: Path, target: Path) -> None:
         shutil.copy2(path, target)
 
 
-def refuse_folder_model(model: ModelFile, backend: str) -> None:
-    """For backends that store one file per model: a folder model is refused, by name."""
-    if model.format == SPARK_PIPELINE:
-        raise ConfigError(
-            f"registry.backend {backend}: stores a model as one file, and {model.path.name} is "
-            "a Spark ML PipelineModel folder; use registry.backend: local for Spark ML models"
-        )
+def stored_name(model: ModelFile) -> str:
+    """The name a one-file-per-model registry stores the model under: a folder model's
+    deterministic archive (ci_ml.folder_archive), or the model file itself."""
+    from ci_ml.folder_archive import SUFFIX
+
+    return model.path.name + SUFFIX if model.format == SPARK_PIPELINE else model.path.name
+
+
+def as_one_file(model: ModelFile, scratch: Path) -> Path:
+    """The model as one file to upload: the file itself, or the folder packed in `scratch`."""
+    from ci_ml.folder_archive import pack
+
+    if model.format != SPARK_PIPELINE:
+        return model.path
+    return pack(model.path, scratch / stored_name(model))
+
+
+def holds(model: ModelFile) -> bool:
+    """Whether a cache already holds the very model the seal describes."""
+    kind_ok = model.path.is_dir() if model.format == SPARK_PIPELINE else model.path.is_file()
+    return kind_ok and sha256_path(model.path) == model.sha256
+
+
+def unpack_model(archive: Path, model: ModelFile, where: str) -> None:
+    """A downloaded archive unpacked to `model.path` only if the folder matches the seal:
+    checked before it is moved into place, so nothing unvouched is ever there to load."""
+    from ci_ml.folder_archive import unpack
+
+    staging = unpack(archive, model.path, where)
+    try:
+        verify(replace(model, path=staging), where)
+    except EnvironmentProblem as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        error.message = error.message.replace(str(staging), f"{model.path.name} (unpacked)")
+        error.args = (error.message,)
+        raise
+    if model.path.is_dir():
+        shutil.rmtree(model.path)  # a stale or tampered copy in ci-ml's own cache
+    os.chmod(staging, 0o755)  # mkdtemp made it private; teammates read the cache
+    staging.replace(model.path)

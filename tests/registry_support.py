@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from ci_ml.bundle import save_model
+from ci_ml.bundle import save_model, save_spark_pipeline
 from ci_ml.registry.base import Registry, Who
 
 WHO = Who(actor="tester", at="2026-01-01T00:00:00+00:00", commit="abc", reason="test")
@@ -32,6 +32,38 @@ def trained_folder(tmp_path: Path, name: str, extra: dict[str, Any] | None = Non
         "metrics": {"accuracy": 0.75, "f1": 0.5},
         "libraries": dict(model_file.libraries),
         **(extra or {}),
+    }
+    (folder / "model-card.json").write_text(json.dumps(card))
+    return folder
+
+
+def spark_model_folder(root: Path, coefficients: str = "coefficients") -> Path:
+    """The layout PipelineModel's writer leaves (the content does not matter to the seal)."""
+    for name, text in {
+        "metadata/part-00000": '{"class":"pyspark.ml.PipelineModel"}',
+        "metadata/_SUCCESS": "",
+        "metadata/.part-00000.crc": "crc",
+        "stages/0_VectorAssembler/metadata/part-00000": '{"inputCols":["a"]}',
+        "stages/1_LogisticRegression/data/part-00000.parquet": coefficients,
+    }.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def trained_spark_folder(tmp_path: Path, name: str) -> Path:
+    """A challenger folder whose model is a Spark ML PipelineModel folder (built without
+    Spark: the registries store and seal it without loading it)."""
+    folder = tmp_path / name
+    written = spark_model_folder(tmp_path / f"{name}-written", f"coefficients of {name}")
+    model_file = save_spark_pipeline(written, folder)
+    card = {
+        "name": name,
+        "estimator": "pyspark.ml.PipelineModel",
+        "model_file": model_file.to_dict(),
+        "git": {"commit": "c0ffee" + name, "dirty": False},
+        "metrics": {"accuracy": 0.75},
+        "libraries": dict(model_file.libraries),
     }
     (folder / "model-card.json").write_text(json.dumps(card))
     return folder

@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ci_ml.bundle import ModelFile, model_libraries, open_model, plain_name, save_model
 from ci_ml.errors import ENVIRONMENT, EnvironmentProblem, IntegrityError
+from tests.registry_support import spark_model_folder
 
 WORKTREE = Path(__file__).resolve().parent.parent
 OLD_SKLEARN = "1.5.2"
@@ -215,19 +216,6 @@ def test_a_champion_the_older_scikit_learn_cannot_load_is_a_clear_exit_3(tmp_pat
     assert "retrain the champion" in done.stdout
 
 
-def spark_model_folder(root: Path) -> Path:
-    """The layout PipelineModel's writer leaves (the content does not matter to the seal)."""
-    for name, text in {
-        "metadata/part-00000": '{"class":"pyspark.ml.PipelineModel"}',
-        "metadata/_SUCCESS": "",
-        "stages/0_VectorAssembler/metadata/part-00000": '{"inputCols":["a"]}',
-        "stages/1_LogisticRegression/data/part-00000.parquet": "coefficients",
-    }.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
-
-
 def test_a_spark_model_folder_is_sealed_by_every_files_path_and_content(tmp_path):
     from ci_ml.bundle import SparkPipeline, save_spark_pipeline, verify
 
@@ -246,13 +234,20 @@ def test_a_spark_model_folder_is_sealed_by_every_files_path_and_content(tmp_path
         verify(record)
 
 
-def test_a_spark_model_folder_is_refused_by_one_file_registries(tmp_path):
-    from ci_ml.bundle import refuse_folder_model, save_spark_pipeline
-    from ci_ml.errors import ConfigError
+def test_a_spark_model_folder_packs_to_one_archive_that_unpacks_only_when_sealed(tmp_path):
+    from ci_ml.bundle import as_one_file, holds, save_spark_pipeline, stored_name, unpack_model
 
     sealed = save_spark_pipeline(spark_model_folder(tmp_path / "written"), tmp_path / "bundle")
-    with pytest.raises(ConfigError, match=r"registry\.backend github-releases") as caught:
-        refuse_folder_model(sealed, "github-releases")
-    assert caught.value.exit_code == 2
+    assert stored_name(sealed) == "model.sparkml.tar"
+    (tmp_path / "scratch").mkdir()
+    archive = as_one_file(sealed, tmp_path / "scratch")
+    cached = ModelFile.from_dict(tmp_path / "cache", sealed.to_dict(), "the champion pointer")
+    unpack_model(archive, cached, "release v1")
+    assert holds(cached) and cached.path.is_dir()
+    other = ModelFile.from_dict(tmp_path / "other", {**sealed.to_dict(), "sha256": "0" * 64}, "p")
+    with pytest.raises(IntegrityError, match="does not match its record") as caught:
+        unpack_model(archive, other, "release v1")
+    assert caught.value.exit_code == ENVIRONMENT
+    assert list((tmp_path / "other").iterdir()) == []  # nothing unvouched left to load
     with pytest.raises(EnvironmentProblem, match="not a Spark ML model folder"):
         save_spark_pipeline(tmp_path / "bundle", tmp_path / "elsewhere")

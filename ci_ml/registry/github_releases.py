@@ -64,7 +64,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml import lineage
-from ci_ml.bundle import CARD, PROFILE, RECORD, ModelBundle, ModelFile, refuse_folder_model
+from ci_ml.bundle import (
+    CARD,
+    PROFILE,
+    RECORD,
+    ModelBundle,
+    ModelFile,
+    as_one_file,
+    holds,
+    stored_name,
+    unpack_model,
+)
 from ci_ml.data import sha256_file
 from ci_ml.environment import gh_cli_token
 from ci_ml.errors import EnvironmentProblem, IntegrityError
@@ -284,8 +294,8 @@ class GitHubReleasesRegistry:
         seal = (pointer.get("models") or {}).get(str(number))
         record = self._json_asset(release, RECORD)
         expected = ModelBundle(folder, version.card).vouched(seal, record, f"release {release.tag}")
-        if not (expected.path.is_file() and sha256_file(expected.path) == version.sha256):
-            self._download(release, expected.path)
+        if not holds(expected):
+            self._fetch(release, expected)
         return expected
 
     def profile(self, number: int) -> dict[str, Any] | None:
@@ -299,6 +309,18 @@ class GitHubReleasesRegistry:
             self._keep_read()
         return bundle.profile()
 
+    def _fetch(self, release: ReleaseInfo, model: ModelFile) -> None:
+        """The model into the cache: a file as it is (its hash is checked by load_model,
+        before any unpickling), a folder unpacked from its archive and checked at once."""
+        name = stored_name(model)
+        target = model.path.with_name(name)
+        self._download(release, target)
+        if name != model.path.name:
+            try:
+                unpack_model(target, model, f"release {release.tag}: {name}")
+            finally:
+                target.unlink(missing_ok=True)
+
     def _download(self, release: ReleaseInfo, target: Path) -> None:
         asset = release.asset(target.name)
         if asset is None:
@@ -306,7 +328,7 @@ class GitHubReleasesRegistry:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")
         self.store.download_asset(asset.id, partial)
-        partial.replace(target)  # the hash is checked by load_model, before any unpickling
+        partial.replace(target)
 
     def _published(self) -> dict[int, ReleaseInfo]:
         return self._versions_in(self.store.releases())
@@ -364,19 +386,25 @@ class GitHubReleasesRegistry:
     def add(self, folder: Path) -> Version:
         bundle = ModelBundle.read(folder)
         model = bundle.model_file
-        refuse_folder_model(model, "github-releases")
-        if not model.path.is_file() or sha256_file(model.path) != model.sha256:
+        if not holds(model):
             raise IntegrityError(f"{model.path}: missing or does not match its model card")
+        with tempfile.TemporaryDirectory(prefix="ci-ml-model-") as scratch:
+            return self._add(bundle, as_one_file(model, Path(scratch)))
+
+    def _add(self, bundle: ModelBundle, stored: Path) -> Version:
+        """Add the bundle whose model is uploaded as the one file `stored`."""
+        model = bundle.model_file
         listed = self.store.releases()  # one listing: drafts to clean, the latest, the next
         self._clean_stale_drafts(listed)
-        latest = self._latest(listed, model)
+        sha = model.sha256 if stored == model.path else sha256_file(stored)
+        latest = self._latest(listed, stored.name, sha)
         if latest is not None and bundle.stored_as(latest):
             return latest
         tag_commit = self._tag_commit(bundle.card, model)
         number, tag = self._reserve(self._next_number(listed), tag_commit)
         release = self._draft(tag, number)
         try:
-            self._fill(release, number, bundle)
+            self._fill(release, number, bundle, [stored, *bundle.carried()])
         except EnvironmentProblem as error:
             self._discard(release, tag)
             error.message += f"; version {number} was not added, the champion is unchanged"
@@ -391,15 +419,15 @@ class GitHubReleasesRegistry:
         numbers = [int(m.group(1)) for r in listed if (m := self._tag.match(r.tag))]
         return max(numbers, default=0) + 1
 
-    def _latest(self, listed: list[ReleaseInfo], model: ModelFile) -> Version | None:
+    def _latest(self, listed: list[ReleaseInfo], name: str, sha: str) -> Version | None:
         """The highest published version when its model asset has this very sha256 (a
         rerun finding its own bundle); read only then, so an add costs no extra request."""
         published = self._versions_in(listed)
         if not published:
             return None
         release = published[max(published)]
-        asset = release.asset(model.path.name)
-        if asset is None or asset.digest != f"sha256:{model.sha256}":
+        asset = release.asset(name)
+        if asset is None or asset.digest != f"sha256:{sha}":
             return None
         return self._version_of(max(published), release)
 
@@ -448,9 +476,10 @@ class GitHubReleasesRegistry:
     def _title(self, number: int) -> str:
         return f"{self.name} model version {number}"
 
-    def _fill(self, release: ReleaseInfo, number: int, bundle: ModelBundle) -> None:
+    def _fill(
+        self, release: ReleaseInfo, number: int, bundle: ModelBundle, files: list[Path]
+    ) -> None:
         record = bundle.record(number, lineage.now())
-        files = bundle.files()
         with tempfile.TemporaryDirectory(prefix="ci-ml-record-") as tmp:
             record_path = Path(tmp) / RECORD
             record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -91,10 +91,13 @@ from ci_ml import lineage
 from ci_ml.bundle import (
     CARD,
     PROFILE,
+    SPARK_PIPELINE,
     ModelBundle,
     ModelFile,
+    as_one_file,
     open_model,
-    refuse_folder_model,
+    stored_name,
+    unpack_model,
     verify,
 )
 from ci_ml.environment import Environment, current, export_defaults
@@ -204,8 +207,14 @@ class MlflowRegistry:
         where = f"{self.where}: version {number}"
         sealed = _sealed(dict(model_version.tags))
         record = ModelBundle(folder, version.card).vouched(None, sealed, where)
-        self._download(model_version.run_id, record.path.name, folder)
-        verify(record, f"{self.where}: version {number}")
+        name = stored_name(record)
+        self._download(model_version.run_id, name, folder)
+        if name != record.path.name:  # a folder model: checked as it is unpacked
+            try:
+                unpack_model(folder / name, record, f"{where}: {name}")
+            finally:
+                (folder / name).unlink(missing_ok=True)
+        verify(record, where)
         return record
 
     def profile(self, number: int) -> dict[str, Any] | None:
@@ -230,7 +239,6 @@ class MlflowRegistry:
     def add(self, folder: Path) -> Version:
         bundle = ModelBundle.read(folder)
         record = bundle.model_file
-        refuse_folder_model(record, "mlflow")
         verify(record, f"{folder}: the trained model")
         versions = self.versions()
         if versions and bundle.stored_as(versions[-1]):
@@ -476,26 +484,39 @@ class MlflowRegistry:
             run = self._client.create_run(experiment, run_name=f"{self.name} {sha[:12]}")
             run_id = run.info.run_id
             try:
-                for path in bundle.files():
-                    self._client.log_artifact(run_id, str(path), FOLDER)
-                self._log_mlflow_model(run_id, bundle, record)
+                self._log_files(run_id, bundle, record)
+                if record.format != SPARK_PIPELINE:
+                    self._log_mlflow_model(run_id, bundle, record)
+                self._log_numbers(run_id, bundle)
             except BaseException:
                 with contextlib.suppress(Exception):
                     self._client.set_terminated(run_id, "FAILED")
                 raise
             self._client.set_terminated(run_id)
-        return run_id, f"{run.info.artifact_uri}/{MODEL_FOLDER}"
+        # A Spark ML folder has no MLflow model here (that needs a Spark session): the
+        # version's source is ci-ml's own folder, its archive and card.
+        shown = FOLDER if record.format == SPARK_PIPELINE else MODEL_FOLDER
+        return run_id, f"{run.info.artifact_uri}/{shown}"
+
+    def _log_files(self, run_id: str, bundle: ModelBundle, record: ModelFile) -> None:
+        """The model as one artifact (a folder as its archive), with the card and profile."""
+        with tempfile.TemporaryDirectory(prefix="ci-ml-mlflow-files-") as scratch:
+            for path in [as_one_file(record, Path(scratch)), *bundle.carried()]:
+                self._client.log_artifact(run_id, str(path), FOLDER)
 
     def _log_mlflow_model(self, run_id: str, bundle: ModelBundle, record: ModelFile) -> None:
-        """The estimator as an MLflow model in the run's model/ folder, with the metrics
-        and params: for the MLflow UI and for serving, never loaded by ci-ml."""
-        from mlflow.entities import Metric, Param
-
+        """The estimator as an MLflow model in the run's model/ folder: for the MLflow UI
+        and for serving, never loaded by ci-ml."""
         model = open_model(record, "the trained model").model  # verified by add()
         with tempfile.TemporaryDirectory(prefix="ci-ml-mlflow-model-") as tmp:
             path = Path(tmp) / MODEL_FOLDER
             _save_flavour(model, path, bundle, record)
             self._client.log_artifacts(run_id, str(path), MODEL_FOLDER)
+
+    def _log_numbers(self, run_id: str, bundle: ModelBundle) -> None:
+        """The challenger's metrics and the estimator's params, as run metrics and params."""
+        from mlflow.entities import Metric, Param
+
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in _numbers(bundle.card.get("metrics"))]
         params = [Param(k, v) for k, v in _params(bundle.card)]

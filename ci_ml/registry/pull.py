@@ -24,6 +24,7 @@ from ci_ml.bundle import (
     PROFILE,
     LoadedModel,
     ModelFile,
+    copy_model,
     open_model,
     plain_name,
     read_json,
@@ -96,7 +97,7 @@ def _forget_earlier(out: Path) -> None:
     """An earlier pull's model file, which may have another name (skops vs pickle)."""
     earlier = read_json(out / PULLED, "earlier pull").get("model_file") or {}
     if isinstance(earlier, dict) and earlier.get("file"):
-        (out / plain_name(earlier["file"], str(out / PULLED))).unlink(missing_ok=True)
+        _remove(out / plain_name(earlier["file"], str(out / PULLED)))
     (out / PULLED).unlink()  # a pull that dies from here on leaves no claim
 
 
@@ -104,17 +105,27 @@ def _copy(vouched: ModelFile, out: Path) -> ModelFile:
     """The model file copied into `out` and checked again there (the copy is what serves)."""
     target = out / vouched.path.name
     partial = target.with_name(target.name + ".part")
-    shutil.copyfile(vouched.path, partial)
+    _remove(partial)
+    copy_model(vouched.path, partial)
     copied = ModelFile(partial, vouched.format, vouched.sha256, vouched.size_bytes,
                        vouched.trusted_types, vouched.libraries)  # fmt: skip
     try:
         verify(copied, f"-o {out}")
     except EnvironmentProblem:
-        partial.unlink(missing_ok=True)
+        _remove(partial)
         raise
+    _remove(target)  # a folder is not replaced by a rename
     partial.replace(target)
     return ModelFile(target, copied.format, copied.sha256, copied.size_bytes,
                      copied.trusted_types, copied.libraries)  # fmt: skip
+
+
+def _remove(path: Path) -> None:
+    """A model file or a Spark ML model folder of an earlier pull, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
