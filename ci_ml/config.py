@@ -49,6 +49,9 @@ class DataConfig:
     written: dict[str, str] = field(default_factory=dict)
 
 
+DEFAULT_COMMAND_TIMEOUT = 5 * 3600.0
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     estimator: str | None
@@ -56,6 +59,9 @@ class ModelConfig:
     preprocessing: str = "auto"
     command: tuple[str, ...] | None = None
     format: str = "auto"
+    # model.command's limit in seconds: under GitHub-hosted runners' 6-hour job limit, so a
+    # hung command fails with ci-ml's own message instead of the job being cancelled
+    timeout: float = DEFAULT_COMMAND_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -401,6 +407,10 @@ def problem_of(error: Any) -> Problem:
     if kind == "required":
         missing = [key for key in value if key not in found]
         return Problem(path, f"missing required key {', '.join(map(repr, missing))}")
+    if kind in {"pattern", "type"} and "x-duration" in error.schema:
+        from ci_ml.user_command import EXAMPLES
+
+        return Problem(path, f"expected a duration such as {EXAMPLES}, got {_show(found)}")
     if kind == "type":
         expected = " or ".join(_TYPE_NAMES.get(t, t) for t in _as_list(value))
         return Problem(path, f"expected {expected}, got {_show(found)}")
@@ -535,6 +545,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
             preprocessing=model.get("preprocessing", "auto"),
             command=_command(command),
             format=model.get("format", "auto"),
+            timeout=_command_timeout(model),
         ),
         metrics=metrics,
         custom_metrics={m["name"]: m for m in raw["metrics"] if isinstance(m, dict)},
@@ -636,6 +647,17 @@ def _registry(path: Path, name: str, section: dict[str, Any]) -> RegistryConfig:
         repository=section.get("repository"),
         tag_prefix=section.get("tag_prefix") or f"ci-ml/{name}/",
     )
+
+
+def _command_timeout(model: dict[str, Any]) -> float:
+    """model.timeout in seconds; it limits model.command and means nothing without it."""
+    from ci_ml.user_command import parse_duration
+
+    if "timeout" not in model:
+        return DEFAULT_COMMAND_TIMEOUT
+    if not model.get("command"):
+        raise ConfigError("model.timeout: limits model.command only; remove it or set a command")
+    return parse_duration(model["timeout"], "model.timeout")
 
 
 def _command(value: str | list[str] | None) -> tuple[str, ...] | None:

@@ -73,10 +73,14 @@ def unpack(archive: Path, beside: Path, where: str) -> Path:
                 _extract(tar, member, staging)
     except (tarfile.TarError, EOFError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise IntegrityError(f"{where}: the model archive is unreadable ({exc}); refusing it") from exc
+        raise IntegrityError(
+            f"{where}: the model archive is unreadable ({exc}); refusing it"
+        ) from exc
     except OSError as exc:  # a file where a folder should be, or a full disk
         shutil.rmtree(staging, ignore_errors=True)
-        raise IntegrityError(f"{where}: cannot unpack the model archive ({exc}); refusing it") from exc
+        raise IntegrityError(
+            f"{where}: cannot unpack the model archive ({exc}); refusing it"
+        ) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

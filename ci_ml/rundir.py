@@ -88,6 +88,11 @@ class RunDir:
         return self.path / "comment"
 
     @property
+    def training_failure(self) -> Path:
+        """What happened when model.command failed or was stopped (no model, no card)."""
+        return self.challenger / "training-failed.json"
+
+    @property
     def challenger_card(self) -> Path:
         return self.challenger / CARD
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-import subprocess
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from ci_ml.metrics import (
     config_metrics,
     metric_specs,
 )
+from ci_ml.user_command import CommandFailed, run_command
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -225,7 +226,11 @@ def _train_with_command(config: Config, data: Datasets, out: Path) -> Any:
     }
     env = current().child_env(paths | _spark_env(config))
     assert config.model.command is not None
-    _run_command(list(config.model.command), config.root, env)
+    try:
+        run_command(config.model.command, config.root, env, config.model.timeout)
+    except CommandFailed:
+        _forget_outputs(train_path, model_path, spark_path)  # none may pass for a model
+        raise
     train_path.unlink()
     if spark_path.is_dir():  # a Spark ML PipelineModel, saved with its own writer
         return SparkPipeline(str(spark_path), "")
@@ -249,14 +254,13 @@ def _spark_env(config: Config) -> dict[str, str]:
     return env | ({"CI_ML_TRAIN_SOURCE": source.location} if source else {})
 
 
-def _run_command(command: list[str], cwd: Path, env: dict[str, str]) -> None:
-    try:
-        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    except OSError as exc:
-        raise EnvironmentProblem(f"model.command: cannot run {command[0]!r}: {exc}") from exc
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        raise EnvironmentProblem(f"model.command exited with {done.returncode}:\n{tail}".rstrip())
+def _forget_outputs(*paths: Path) -> None:
+    """What a failed or stopped command wrote, or half wrote, in the challenger folder."""
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def model_card(

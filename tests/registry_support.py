@@ -208,7 +208,10 @@ def add(backend: Backend, tmp_path: Path, *names: str) -> list[int]:
     return [backend.registry.add(trained_folder(tmp_path, n)).number for n in names]
 
 
-@pytest.fixture(params=["local", "mlflow", "github-releases"])
+MLFLOW = pytest.param("mlflow", marks=pytest.mark.mlflow)
+
+
+@pytest.fixture(params=["local", MLFLOW, "github-releases"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "local":
         yield local_backend(tmp_path)

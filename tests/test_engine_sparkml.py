@@ -108,6 +108,35 @@ def test_a_pipeline_model_is_trained_sealed_stored_and_gated_on_the_cluster(
     assert metrics["accuracy"]["challenger"] != metrics["accuracy"]["champion"]
 
 
+def test_a_pipeline_model_champion_on_github_releases_is_compared_by_the_next_pr(
+    tmp_path: Path, run_cli: Any, on_cluster: Any, fake_github: Any, monkeypatch: Any
+) -> None:
+    from ci_ml.registry import github_releases
+    from tests.github_support import FAST, REPO, TOKEN
+
+    project = spark_ml_project(tmp_path / "project")
+    for name in ("a", "b"):
+        config = json.loads((project / f"ci-ml.{name}.yaml").read_text())
+        config["registry"] = {"backend": "github-releases"}
+        (project / f"ci-ml.{name}.yaml").write_text(json.dumps(config))
+    for name, value in {"GITHUB_API_URL": fake_github.url, "GITHUB_REPOSITORY": REPO}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setattr(github_releases, "CLIENT_OPTIONS", FAST)
+    assert run_cli("check", "--promote", "-c", "ci-ml.a.yaml", cwd=project).code == 0
+    assets = {a["name"] for a in fake_github.state.repo(REPO).assets.values()}
+    assert "model.sparkml.tar" in assets and "model.sparkml" not in assets
+    second = run_cli("check", "-c", "ci-ml.b.yaml", "--format", "json", cwd=project)
+    assert second.code in (0, 1), second.err
+    assert json.loads(second.out)["champion"] == 1
+    (cached,) = (project / ".ci-ml/cache/github-releases").rglob("model.sparkml")
+    metrics = json.loads((project / ".ci-ml/run/metrics.json").read_text())["metrics"]
+    rows = spark_predictions(on_cluster.session, cached, project / "eval")
+    assert metrics["accuracy"]["champion"] == pytest.approx(
+        accuracy_score(rows["y"], rows["prediction"]), abs=1e-12
+    )
+
+
 def test_a_changed_file_in_the_champions_folder_is_refused(
     tmp_path: Path, run_cli: Any, on_cluster: Any
 ) -> None:

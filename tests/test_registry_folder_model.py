@@ -20,6 +20,7 @@ from ci_ml.folder_archive import pack
 from ci_ml.registry.base import Registry
 from ci_ml.registry.pull import pull
 from tests.registry_support import (
+    MLFLOW,
     WHO,
     Backend,
     backend,
@@ -75,7 +76,7 @@ def test_storing_the_same_folder_again_adds_no_version(backend, tmp_path):
 # -- the archive, on the registries that keep one file per model ------------------------
 
 
-@pytest.fixture(params=["github-releases", "mlflow"])
+@pytest.fixture(params=["github-releases", MLFLOW])
 def one_file(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "github-releases":
         yield github_backend(tmp_path, request.getfixturevalue("fake_github"))
@@ -86,8 +87,8 @@ def one_file(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend
 
 def test_the_folder_is_stored_as_one_deterministic_archive(one_file, tmp_path):
     add_spark(one_file.registry, tmp_path, "a")
-    stored = tarfile.open(fileobj=io.BytesIO(one_file.stored(1, ARCHIVE)))
-    members = stored.getmembers()
+    with tarfile.open(fileobj=io.BytesIO(one_file.stored(1, ARCHIVE))) as stored:
+        members = stored.getmembers()
     names = [m.name for m in members]
     assert names == sorted(names) and "metadata/.part-00000.crc" in names
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}

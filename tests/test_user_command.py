@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
+import time
+
+import pytest
 
 TRAIN_SCRIPT = textwrap.dedent(
     """
@@ -76,3 +80,91 @@ def test_estimator_and_command_together_is_a_config_error(example, run_cli):
     result = run_cli("check", cwd=project)
     assert result.code == 2
     assert "model: expected exactly one of 'estimator' or 'command'" in result.err
+
+
+HANGING_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, subprocess, sys, time
+
+    if sys.argv[1:] == ["stubborn"]:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # only SIGKILL stops it
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    with open("child.pid", "w") as handle:
+        handle.write(str(child.pid))
+    with open(os.environ["CI_ML_MODEL_PATH"], "wb") as handle:
+        handle.write(b"half a model")  # never finished: must not be picked up
+    print("epoch 1 of 1000", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def _gone(pid: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("how", ["", "stubborn"])
+def test_a_command_past_model_timeout_is_stopped_with_its_children_and_nothing_promoted(
+    example, run_cli, monkeypatch, how
+):
+    from ci_ml import user_command
+
+    monkeypatch.setattr(user_command, "GRACE_SECONDS", 1.0)
+    project = example("diabetes")
+    (project / "train.py").write_text(HANGING_SCRIPT)
+    _use_command(project, f"{sys.executable} train.py {how}".strip())
+    config = project / "ci-ml.yaml"
+    config.write_text(config.read_text().replace("  command:", "  timeout: 2s\n  command:"))
+    result = run_cli("check", "--promote", cwd=project)
+    assert result.code == 3, result.err
+    assert "train.py" in result.err and "ran past model.timeout 2s" in result.err
+    assert "epoch 1 of 1000" in result.err and "nothing was promoted" in result.err
+    assert _gone(int((project / "child.pid").read_text()))  # the whole group went
+    challenger = project / ".ci-ml/run/challenger"
+    assert sorted(p.name for p in challenger.iterdir()) == ["training-failed.json"]
+    failure = json.loads((challenger / "training-failed.json").read_text())
+    assert failure["reason"] == "timeout" and failure["limit_seconds"] == 2.0
+    assert failure["command"][-1 if not how else -2] == "train.py"
+    assert not (project / ".ci-ml/registry/champion.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("10", "model.timeout: expected a duration such as '90s', '45m' or '6h', got 10"),
+        ("ten minutes", "model.timeout: expected a duration such as '90s'"),
+        ("0s", "model.timeout: expected a duration above zero, got '0s'"),
+    ],
+)
+def test_a_bad_model_timeout_is_a_config_error_naming_the_field(example, run_cli, value, expected):
+    project = example("diabetes")
+    _use_command(project, f"{sys.executable} train.py")
+    config = project / "ci-ml.yaml"
+    config.write_text(config.read_text().replace("  command:", f"  timeout: {value}\n  command:"))
+    result = run_cli("check", cwd=project)
+    assert result.code == 2
+    assert expected in result.err
+
+
+def test_model_timeout_without_a_command_is_a_config_error(example, run_cli):
+    project = example("diabetes")
+    config = project / "ci-ml.yaml"
+    config.write_text(config.read_text().replace("  params:", "  timeout: 1h\n  params:"))
+    result = run_cli("check", cwd=project)
+    assert result.code == 2
+    assert "model.timeout: limits model.command only" in result.err
+
+
+def test_model_timeout_defaults_under_a_hosted_jobs_six_hours(example):
+    from ci_ml.config import load_config
+
+    project = example("diabetes")
+    _use_command(project, f"{sys.executable} train.py")
+    assert load_config(project / "ci-ml.yaml").model.timeout == 5 * 3600

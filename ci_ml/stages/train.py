@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ci_ml.bundle import SparkPipeline
 from ci_ml.rundir import write_json_atomic
 from ci_ml.training import check_setup, train
+from ci_ml.user_command import CommandFailed
 
 if TYPE_CHECKING:
     from ci_ml.config import Config
@@ -48,7 +49,11 @@ def fit(config: Config, run: RunDir, data: Datasets) -> Trained:
     out = run.challenger
     if out.exists():
         shutil.rmtree(out)  # a stale challenger must never be evaluated by mistake
-    model, card = train(config, data, out)
+    try:
+        model, card = train(config, data, out)
+    except CommandFailed as failed:
+        write_json_atomic(run.training_failure, failed.run.to_dict() | {"message": failed.message})
+        raise
     write_json_atomic(run.challenger_profile, training_profile(config, data, model))
     write_json_atomic(run.challenger_card, card)
     return Trained(model, card)
