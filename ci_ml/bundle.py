@@ -528,7 +528,7 @@ def unpack_model(archive: Path, model: ModelFile, where: str) -> None:
     checked before it is moved into place, so nothing unvouched is ever there to load."""
     from ci_ml.folder_archive import unpack
 
-    staging = unpack(archive, model.path, where)
+    staging = unpack(archive, model.path, where, model.size_bytes)
     try:
         verify(replace(model, path=staging), where)
     except EnvironmentProblem as error:

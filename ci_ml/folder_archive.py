@@ -60,15 +60,17 @@ def _add(tar: tarfile.TarFile, folder: Path, path: Path) -> None:
         tar.addfile(info, handle)
 
 
-def unpack(archive: Path, beside: Path, where: str) -> Path:
+def unpack(archive: Path, beside: Path, where: str, max_bytes: int = 0) -> Path:
     """The archive's folder, extracted into a new temporary folder next to `beside`
     (same parent, so the caller can rename it into place); IntegrityError when an
-    entry is unsafe or the archive is unreadable, with nothing left behind."""
+    entry is unsafe, the files add up to more than `max_bytes` (0: no limit) or the
+    archive is unreadable, with nothing left behind."""
     beside.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{beside.name}.", dir=beside.parent))
     try:
         with tarfile.open(archive, "r:") as tar:
             members = _checked(tar.getmembers(), where)
+            _within(members, max_bytes, where)
             for member in members:
                 _extract(tar, member, staging)
     except (tarfile.TarError, EOFError) as exc:
@@ -101,6 +103,16 @@ def _checked(members: list[tarfile.TarInfo], where: str) -> list[tarfile.TarInfo
             raise IntegrityError(f"{where}: the model archive holds {name!r} twice; refusing it")
         seen.add(name)
     return members
+
+
+def _within(members: list[tarfile.TarInfo], max_bytes: int, where: str) -> None:
+    """The files add up to no more than the seal says the folder holds."""
+    total = sum(m.size for m in members if m.isreg())
+    if max_bytes and total > max_bytes:
+        raise IntegrityError(
+            f"{where}: the model archive holds {total} bytes of files, its seal says "
+            f"{max_bytes}; refusing it"
+        )
 
 
 def _safe_name(name: str, where: str) -> str:

@@ -116,36 +116,48 @@ def entry(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.T
 
 
 def tampered_archive(tmp_path: Path) -> bytes:
-    """A well-formed archive of a folder one byte different from the sealed one."""
-    folder = spark_model_folder(tmp_path / "evil" / "model.sparkml", "coefficients of a!")
+    """A well-formed archive of a folder as large as the sealed one, one byte changed."""
+    folder = spark_model_folder(tmp_path / "evil" / "model.sparkml", "coefficients of A")
     return pack(folder, tmp_path / "evil" / ARCHIVE).read_bytes()
 
 
-UNSAFE = {
-    "absolute path": lambda tmp: tar_bytes(entry(str(tmp / "outside" / "owned"))),
-    "dot-dot": lambda tmp: tar_bytes(entry("metadata/../../../outside/owned")),
-    "symlink": lambda tmp: tar_bytes(entry("metadata", tarfile.SYMTYPE, str(tmp / "outside"))),
-    "hard link": lambda tmp: tar_bytes(entry("m", tarfile.LNKTYPE, "/etc/passwd")),
-    "device": lambda tmp: tar_bytes(entry("metadata/dev", tarfile.CHRTYPE)),
-    "fifo": lambda tmp: tar_bytes(entry("metadata/pipe", tarfile.FIFOTYPE)),
-    "not a tar": lambda tmp: b"not an archive at all" * 100,
+BIG = b"x" * 10**6  # more bytes than the sealed folder holds
+
+UNSAFE = {  # attack: (the archive, what the refusal says)
+    "absolute path": (lambda tmp: tar_bytes(entry(str(tmp / "outside" / "owned"))), "absolute"),
+    "dot-dot": (lambda tmp: tar_bytes(entry("metadata/../../../outside/owned")), "'..'"),
+    "symlink": (
+        lambda tmp: tar_bytes(entry("metadata", tarfile.SYMTYPE, str(tmp / "outside"))),
+        "a link to",
+    ),
+    "hard link": (lambda tmp: tar_bytes(entry("m", tarfile.LNKTYPE, "/etc/passwd")), "a link"),
+    "device": (lambda tmp: tar_bytes(entry("metadata/dev", tarfile.CHRTYPE)), "a device"),
+    "fifo": (lambda tmp: tar_bytes(entry("metadata/pipe", tarfile.FIFOTYPE)), "a device or pipe"),
+    "twice": (lambda tmp: tar_bytes(entry("m"), entry("./m")), "twice"),
+    "not a tar": (lambda tmp: b"not an archive at all" * 100, "unreadable"),
+    "bigger than sealed": (
+        lambda tmp: tar_bytes(entry("metadata/part-00000"), content=BIG),
+        "bytes of files, its seal says",
+    ),
+    "tampered": (tampered_archive, "does not match its record"),
 }
 
 
-@pytest.mark.parametrize("attack", [*UNSAFE, "tampered"])
+@pytest.mark.parametrize("attack", UNSAFE)
 def test_an_unsafe_or_tampered_archive_is_refused_and_nothing_is_extracted(
     one_file, tmp_path, attack
 ):
     add_spark(one_file.registry, tmp_path, "a")
     one_file.registry.promote(1, None, WHO)
     (tmp_path / "outside").mkdir()
-    bad = tampered_archive(tmp_path) if attack == "tampered" else UNSAFE[attack](tmp_path)
-    one_file.replace(1, ARCHIVE, bad)
+    make, says = UNSAFE[attack]
+    one_file.replace(1, ARCHIVE, make(tmp_path))
     reader = one_file.fresh()
     with pytest.raises(IntegrityError) as caught:
         reader.model_file(1)
     assert caught.value.exit_code == ENVIRONMENT
-    assert "model.sparkml.tar" in caught.value.message and "refusing" in caught.value.message
+    message = caught.value.message
+    assert "model.sparkml.tar" in message and says in message and "refusing" in message
     assert list((tmp_path / "outside").iterdir()) == []
     cache = Path(getattr(reader, "cache_dir", None) or reader._cache)
     assert not list(cache.rglob("model.sparkml")) and not list(cache.rglob(".model.sparkml.*"))

@@ -122,6 +122,7 @@ CARD_TAG = "ci-ml.card"
 PENDING_TAG = "ci-ml.pending"
 SHA_TAG = "sha256"
 TRUSTED_TAG = "trusted_types"
+SIZE_TAG = "size_bytes"
 FOLDER = "ci-ml"
 MODEL_FOLDER = "model"  # the MLflow model, for MLflow's serving tools
 MAX_PARAM_VALUE = 6000  # MLflow's limit on a param's value
@@ -606,6 +607,7 @@ def _tags(card: dict[str, Any], record: ModelFile) -> dict[str, str]:
         SHA_TAG: record.sha256,
         "model_file": record.path.name,
         "format": record.format,
+        SIZE_TAG: str(record.size_bytes),
         TRUSTED_TAG: json.dumps(list(record.trusted_types)),
         "estimator": str(card.get("estimator")),
         "commit": str((card.get("git") or {}).get("commit")),
@@ -627,7 +629,9 @@ def _sealed(tags: dict[str, str]) -> dict[str, Any]:
     except ValueError:
         trusted = tags[TRUSTED_TAG]  # refused as malformed by the bundle
     seal = {"file": tags.get("model_file"), "format": tags.get("format"), "trusted_types": trusted}
-    return record | {"model_file": seal | {"sha256": tags.get(SHA_TAG)}}
+    size = tags.get(SIZE_TAG, "")
+    sized = {"size_bytes": int(size)} if size.isdigit() else {}  # older versions: no tag
+    return record | {"model_file": seal | sized | {"sha256": tags.get(SHA_TAG)}}
 
 
 def _pending(tags: dict[str, str]) -> dict[str, Any] | None:
