@@ -1,7 +1,9 @@
 """The github-releases registry: versions are GitHub releases, the champion a git branch.
 
     release  <prefix>v<N>       (prefix default `ci-ml/<name>/`): one model version,
-                                assets = the model bundle (ci_ml.bundle): model file,
+                                assets = the model bundle (ci_ml.bundle): model file
+                                (a Spark ML folder as one deterministic tar, unpacked
+                                and checked against the seal on read),
                                 model-card.json, profile.json (when present) and
                                 record.json (version, sha256, created_at, seal)
     branch   ci-ml/<name>/registry   a commit chain of its own (no code in it): each commit
