@@ -21,7 +21,7 @@ from ci_ml.metrics import (
     config_metrics,
     metric_specs,
 )
-from ci_ml.user_command import CommandFailed, run_command
+from ci_ml.user_command import run_command
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -228,8 +228,8 @@ def _train_with_command(config: Config, data: Datasets, out: Path) -> Any:
     assert config.model.command is not None
     try:
         run_command(config.model.command, config.root, env, config.model.timeout)
-    except CommandFailed:
-        _forget_outputs(train_path, model_path, spark_path)  # none may pass for a model
+    except BaseException:  # failed, stopped, or ci-ml cancelled: none may pass for a model
+        _forget_outputs(train_path, model_path, spark_path)
         raise
     train_path.unlink()
     if spark_path.is_dir():  # a Spark ML PipelineModel, saved with its own writer

@@ -8,11 +8,14 @@ folder after ci-ml has given up on it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,7 +87,8 @@ def run_command(command: tuple[str, ...], cwd: Path, env: dict[str, str], limit:
     except OSError as exc:
         raise EnvironmentProblem(f"model.command: cannot run {command[0]!r}: {exc}") from exc
     try:
-        out, err = process.communicate(timeout=limit)
+        with _terminated_as_exit():
+            out, err = process.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
         out, err = _stop_group(process)
         raise _timed_out(command, limit, time.monotonic() - started, err or out) from None
@@ -94,6 +98,24 @@ def run_command(command: tuple[str, ...], cwd: Path, env: dict[str, str], limit:
             process.wait()
     if process.returncode != 0:
         raise _exited(command, process.returncode, time.monotonic() - started, err or out)
+
+
+@contextlib.contextmanager
+def _terminated_as_exit() -> Iterator[None]:
+    """A SIGTERM to ci-ml (a cancelled job) while the command runs becomes SystemExit,
+    so the command's own process group, outside ci-ml's, is stopped with it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _stop_group(process: subprocess.Popen[str]) -> tuple[str, str]:

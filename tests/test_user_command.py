@@ -168,3 +168,24 @@ def test_model_timeout_defaults_under_a_hosted_jobs_six_hours(example):
     project = example("diabetes")
     _use_command(project, f"{sys.executable} train.py")
     assert load_config(project / "ci-ml.yaml").model.timeout == 5 * 3600
+
+
+def test_a_cancelled_ci_ml_stops_its_running_command_too(example):
+    import signal
+    import subprocess
+
+    project = example("diabetes")
+    (project / "train.py").write_text(HANGING_SCRIPT)
+    _use_command(project, f"{sys.executable} train.py")
+    ci_ml = subprocess.Popen(
+        [sys.executable, "-m", "ci_ml", "train"], cwd=project, stderr=subprocess.PIPE, text=True
+    )
+    pid_file = project / "child.pid"
+    deadline = time.monotonic() + 60
+    while not pid_file.is_file() or not pid_file.read_text():
+        assert time.monotonic() < deadline and ci_ml.poll() is None, "the command never started"
+        time.sleep(0.1)
+    ci_ml.send_signal(signal.SIGTERM)  # as a cancelled job's runner does
+    assert ci_ml.wait(timeout=30) == 128 + signal.SIGTERM
+    assert _gone(int(pid_file.read_text()))
+    assert sorted((project / ".ci-ml/run/challenger").iterdir()) == []  # no half a model

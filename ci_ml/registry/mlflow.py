@@ -6,7 +6,8 @@ Layout in MLflow, for registered model <name>:
                        The run's `ci-ml/` folder holds ci-ml's own model file,
                        model-card.json (and profile.json): the file ci-ml loads, checked
                        against its sha256 (a Spark ML folder: its deterministic tar,
-                       unpacked and checked on read; such a version has no model/). Its `model/` folder, the version's source, is
+                       unpacked and checked on read; such a version has no model/).
+                       Its `model/` folder, the version's source, is
                        the same estimator logged as an MLflow model (sklearn flavour,
                        with signature and input example from the eval rows), so
                        `mlflow.pyfunc.load_model("models:/<name>@champion")` and
