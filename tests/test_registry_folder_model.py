@@ -8,6 +8,8 @@ covers (every file's relative path and bytes) does not depend on what they hold.
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,8 +94,12 @@ def test_the_folder_is_stored_as_one_deterministic_archive(one_file, tmp_path):
     names = [m.name for m in members]
     assert names == sorted(names) and "metadata/.part-00000.crc" in names
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}
-    (tmp_path / "again").mkdir()
-    repacked = pack(tmp_path / "a" / "model.sparkml", tmp_path / "again" / ARCHIVE)
+    elsewhere = tmp_path / "again" / "model.sparkml"  # same files, other times and modes
+    shutil.copytree(tmp_path / "a" / "model.sparkml", elsewhere, copy_function=shutil.copyfile)
+    for path in elsewhere.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    repacked = pack(elsewhere, tmp_path / "again" / ARCHIVE)
     assert repacked.read_bytes() == one_file.stored(1, ARCHIVE)  # same folder, same bytes
 
 
