@@ -62,6 +62,12 @@ def test_failing_command_is_an_environment_error_with_its_output(example, run_cl
     assert result.code == 3
     assert "model.command exited with 4" in result.err
     assert "no GPU here" in result.err
+    failure = json.loads((project / ".ci-ml/run/challenger/training-failed.json").read_text())
+    assert (failure["reason"], failure["returncode"], failure["output_tail"]) == (
+        "exit",
+        4,
+        "no GPU here",
+    )
 
 
 def test_command_that_writes_no_model(example, run_cli):
