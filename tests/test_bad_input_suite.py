@@ -181,6 +181,14 @@ columns:
 CONFIG_CASES = [
     case(
         "config",
+        "model-timeout-not-a-duration",
+        replace("  params: {C: 1.0}", "  params: {C: 1.0}\n  timeout: 10 minutes"),
+        USAGE,
+        "model.timeout",
+        "expected a duration such as '90s'",
+    ),
+    case(
+        "config",
         "yaml-syntax",
         replace("task: classification", "task: [classification"),
         USAGE,
@@ -988,6 +996,17 @@ ENVIRONMENT_CASES = [
         ),
         ENVIRONMENT,
         "model.command",
+    ),
+    case(
+        "environment",
+        "model-command-hangs",
+        replace(
+            "  estimator: sklearn.linear_model.LogisticRegression\n  params: {C: 1.0}",
+            "  command: python -c 'import time; time.sleep(600)'\n  timeout: 1s",
+        ),
+        ENVIRONMENT,
+        "ran past model.timeout 1s",
+        "nothing was promoted",
     ),
     case(
         "environment",
