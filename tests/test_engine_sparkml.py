@@ -137,6 +137,33 @@ def test_a_pipeline_model_champion_on_github_releases_is_compared_by_the_next_pr
     )
 
 
+def test_a_pipeline_model_champion_in_mlflow_is_promoted_compared_and_rolled_back(
+    tmp_path: Path, run_cli: Any, on_cluster: Any, mlflow_server: Any, model_name: str
+) -> None:
+    project = spark_ml_project(tmp_path / "project")
+    for name in ("a", "b"):
+        config = json.loads((project / f"ci-ml.{name}.yaml").read_text())
+        config["registry"] = {
+            "backend": "mlflow",
+            "tracking_uri": mlflow_server.uri,
+            "model_name": model_name,
+        }
+        (project / f"ci-ml.{name}.yaml").write_text(json.dumps(config))
+    assert run_cli("check", "--promote", "-c", "ci-ml.a.yaml", cwd=project).code == 0
+    second = run_cli("check", "--promote", "-c", "ci-ml.b.yaml", "--format", "json", cwd=project)
+    assert second.code == 0, second.err  # the gate holds only accuracy >= 0.5
+    assert json.loads(second.out)["champion"] == 1  # compared with version 1 from MLflow
+    registry = open_registry(load_config(project / "ci-ml.a.yaml"))
+    assert registry.champion().number == 2
+    rolled = run_cli("rollback", "-c", "ci-ml.a.yaml", cwd=project)
+    assert rolled.code == 0, rolled.err
+    assert registry.champion().number == 1
+    champion = registry.model_file(1)
+    assert champion.format == "spark-pipeline" and (champion.path / "metadata").is_dir()
+    rows = spark_predictions(on_cluster.session, champion.path, project / "eval")
+    assert 0.5 < accuracy_score(rows["y"], rows["prediction"]) <= 1.0
+
+
 def test_a_changed_file_in_the_champions_folder_is_refused(
     tmp_path: Path, run_cli: Any, on_cluster: Any
 ) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_ml import lineage
-from ci_ml.bundle import INPUT_EXAMPLE
+from ci_ml.bundle import INPUT_EXAMPLE, SPARK_PIPELINE
 from ci_ml.errors import CiMlError, EnvironmentProblem
 from ci_ml.events import Announcement, ChampionEvent, Delivery, announce
 from ci_ml.github.plan import report_outputs, write_step_outputs
@@ -166,11 +166,17 @@ def _with_metrics(config: Config, run: RunDir, report: Report) -> Iterator[Path]
         card = run.read_challenger_card()
         card["metrics"] = {k: v.get("challenger") for k, v in report.metrics.items()}
         write_json_atomic(folder / run.challenger_card.name, card)  # a new file, not the link
-        if config.registry.backend in LOGS_MODELS:
+        if config.registry.backend in LOGS_MODELS and _logged_as_mlflow_model(card):
             _write_input_example(config, folder / INPUT_EXAMPLE)
         yield folder
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _logged_as_mlflow_model(card: dict[str, Any]) -> bool:
+    """A Spark ML folder is stored without an MLflow model, so it needs no example rows
+    (reading them would load the eval data onto the runner)."""
+    return (card.get("model_file") or {}).get("format") != SPARK_PIPELINE
 
 
 def _write_input_example(config: Config, path: Path) -> None:
