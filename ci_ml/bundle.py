@@ -332,8 +332,12 @@ def _provides(dist: importlib.metadata.Distribution, package: str) -> bool:
     declared = (dist.read_text("top_level.txt") or "").split()
     if declared:  # as packages_distributions(): a declared list is the whole answer
         return package in declared
-    listed = [dist.read_text(n) or "" for n in ("RECORD", "installed-files.txt", "SOURCES.txt")]
-    return any(package in text for text in listed) and package in _top_level_inferred(dist)
+    listed = "\n".join(
+        dist.read_text(n) or "" for n in ("RECORD", "installed-files.txt", "SOURCES.txt")
+    )
+    if re.search(rf'^"?{re.escape(package)}/', listed, re.MULTILINE):
+        return True  # a file in the package's folder: no need to parse the whole list
+    return package in listed and package in _top_level_inferred(dist)
 
 
 def _top_level_inferred(dist: importlib.metadata.Distribution) -> set[str]:
