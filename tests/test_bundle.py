@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from ci_ml.bundle import ModelFile, model_libraries, open_model, plain_name, save_model
+from ci_ml.bundle import (
+    ModelFile,
+    distributions_of,
+    model_libraries,
+    open_model,
+    plain_name,
+    save_model,
+)
 from ci_ml.errors import ENVIRONMENT, EnvironmentProblem, IntegrityError
 from tests.registry_support import spark_model_folder
 
@@ -54,6 +61,32 @@ def test_the_estimators_own_package_is_recorded():
     step = type("Booster", (), {"__module__": "click.boosting"})()
     pipeline = Pipeline([("scale", StandardScaler()), ("model", step)], memory=None)
     assert model_libraries(pipeline)["click"] == version("click")
+
+
+def test_each_package_maps_to_the_distributions_the_standard_library_names():
+    """The targeted lookup gives, for every top-level package installed here, the very
+    distributions (same order) `packages_distributions()` gives, so a model card lists
+    the same libraries as before the lookup was narrowed."""
+    from importlib.metadata import packages_distributions
+
+    expected = packages_distributions()
+    found = {package: list(distributions_of(package)) for package in expected}
+    assert found == expected
+    assert distributions_of("sklearn") == ("scikit-learn",)
+    assert distributions_of("no_such_package_here") == ()
+
+
+def test_a_pipelines_libraries_are_those_of_its_steps_packages():
+    """The card's library list: the base libraries and each step's distribution, once."""
+    from importlib.metadata import packages_distributions, version
+
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    step = type("Booster", (), {"__module__": "yaml.boosting"})()
+    pipeline = Pipeline([("scale", StandardScaler()), ("model", step)], memory=None)
+    names = ["scikit-learn", "numpy", "scipy", *packages_distributions()["yaml"]]
+    assert model_libraries(pipeline) == {name: version(name) for name in dict.fromkeys(names)}
 
 
 def test_a_minor_version_difference_is_a_warning_for_the_report(tmp_path):
