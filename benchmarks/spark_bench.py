@@ -7,6 +7,8 @@ own subprocess so its peak memory (VmHWM of the Python process, i.e. the
 runner's driver; the Spark server is a separate JVM) is its own:
 
 - spark-poisson: `engine: spark` on local[2] (mergeable summaries, mapInArrow);
+- spark-slices: the same, with `slice_by: [segment]` (8 values): the slices' sums come
+  from the same scoring pass;
 - local-poisson: `engine: local` with `bootstrap: poisson` (streamed batches);
 - local-percentile: today's path, the whole table in pandas, percentile bootstrap;
 - naive-topandas: Spark reads, toPandas() to the driver, today's local path;
@@ -55,6 +57,7 @@ FEATURES = ("a", "b", "c", "d")
 METRICS = ("accuracy", "neg_log_loss", "roc_auc")
 FILE_ROWS = 1_000_000
 CASES = ("spark-poisson", "local-poisson", "local-percentile", "naive-topandas")
+SLICED = "spark-slices"  # run with --cases spark-poisson,spark-slices
 CHECKS = ("check-spark", "check-local-poisson")
 CHECKED = ("validate-spark", "validate-local", "drift-spark", "drift-local")
 REGIONS = ("north", "south", "east", "west")
@@ -63,7 +66,7 @@ DRIFTED = [*FEATURES, "region"]
 
 def write_data(folder: Path, rows: int) -> Path:
     """`rows` rows as Parquet files of at most 1M rows each (written once)."""
-    target = folder / f"rows-{rows}"
+    target = folder / f"rows-{rows}-segment"  # the segment column: newer than rows-N
     if (target / "_SUCCESS").exists():
         return target
     target.mkdir(parents=True, exist_ok=True)
@@ -80,6 +83,7 @@ def _rows(n: int, seed: int, first_id: int) -> pd.DataFrame:
     frame = pd.DataFrame(x, columns=list(FEATURES))
     frame["y"] = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n) > 0).astype(np.int64)
     frame["id"] = np.arange(first_id, first_id + n, dtype=np.int64)
+    frame["segment"] = "s" + (frame["id"] % 8).astype(str)
     return frame
 
 
@@ -205,7 +209,7 @@ def run_check(case: str, folder: Path, resamples: int) -> dict[str, Any]:
     config = {
         "version": 1,
         "task": "classification",
-        "data": {"train": data, "eval": data, "target": "y", "drop": ["id"]},
+        "data": {"train": data, "eval": data, "target": "y", "drop": ["id", "segment"]},
         "model": {"estimator": "sklearn.linear_model.LogisticRegression"},
         "metrics": list(METRICS),
         "evaluation": {"bootstrap": "poisson", "resamples": resamples, "row_key": ["id"]},
@@ -237,12 +241,16 @@ def run_case(case: str, folder: Path, resamples: int) -> dict[str, Any]:
     models, source = _models(), parse_source(folder)
     started = time.perf_counter()
     setup = 0.0
-    if case == "spark-poisson":
+    if case in ("spark-poisson", SLICED):
+        from dataclasses import replace
+
         from ci_ml.engines.settings import SparkSettings
         from ci_ml.engines.spark import SparkEngine
 
         engine = SparkEngine(SparkSettings("local[2]"))
         setup = time.perf_counter() - started
+        if case == SLICED:
+            request = replace(request, slice_by=("segment",))
         value = engine.evaluate(source, request, models).results[0].challenger
         engine.close()
     elif case == "local-poisson":
