@@ -3,8 +3,9 @@
 The schema rules run on each source as `validate_table` runs them (see
 engines/spark_rules); drift compares the training source with the champion's
 profile from cluster-side statistics and decides with the local engine's
-function (see engines/spark_profile). Only tallies, summaries and seeded
-samples of bounded size reach the runner.
+function (see engines/spark_profile); the train/eval consistency checks find the
+local checks' offending rows on the cluster (see engines/spark_consistency). Only
+tallies, summaries and seeded samples of bounded size reach the runner.
 """
 
 from __future__ import annotations
@@ -132,29 +133,31 @@ def consistency_failures(
     check_slice_columns(config, engine.columns(held or train))
     numeric = numeric_columns(config, list(frame.columns), number_columns(frame))
     out: list[dict[str, Any]] = []
-    for role, source in (("train", train), ("eval", held)):
+    for source, known in ((train, None), (held, train)):
         if source is not None and config.data.target in engine.columns(source):
-            out += _source_failures(config, engine, role, source, numeric)
+            out += _source_failures(config, engine, source, numeric, known)
     named = {f.get("column") for f in found}
     return [f for f in out if f["column"] not in named]
 
 
 def _source_failures(
-    config: Config, engine: SparkEngine, role: str, source: DataSource, numeric: list[str]
+    config: Config,
+    engine: SparkEngine,
+    source: DataSource,
+    numeric: list[str],
+    known: DataSource | None,
 ) -> list[dict[str, Any]]:
-    """One source's number columns that hold text or infinities, and (eval, for a
-    classifier) its classes the training rows never have."""
+    """One source's number columns that hold text or infinities, and for a classifier's
+    eval rows, the classes the training rows (`known`) never have."""
     from ci_ml.engines.spark_consistency import not_finite_rows, unseen_classes
-    from ci_ml.stages.cluster import source_of
     from ci_ml.validation.consistency import number_failure, unseen_failure
 
     name, columns = source_name(source), engine.columns(source)
     wanted = [c for c in numeric if c in columns]
     bad = not_finite_rows(engine, source, wanted)
     out = [number_failure(config, c, bad[c], name) for c in wanted if c in bad]
-    train = source_of(config, "train")
-    if role == "eval" and config.task == "classification" and train is not None:
-        unseen = unseen_classes(engine, train, source, config.data.target)
+    if known is not None and config.task == "classification":
+        unseen = unseen_classes(engine, known, source, config.data.target)
         if unseen is not None:
             classes, rows, note = unseen
             out.append(unseen_failure(config, classes, rows, name, note))
