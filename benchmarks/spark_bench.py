@@ -7,6 +7,8 @@ own subprocess so its peak memory (VmHWM of the Python process, i.e. the
 runner's driver; the Spark server is a separate JVM) is its own:
 
 - spark-poisson: `engine: spark` on local[2] (mergeable summaries, mapInArrow);
+- spark-slices: the same, with `slice_by: [segment]` (8 values): the slices' sums come
+  from the same scoring pass;
 - local-poisson: `engine: local` with `bootstrap: poisson` (streamed batches);
 - local-percentile: today's path, the whole table in pandas, percentile bootstrap;
 - naive-topandas: Spark reads, toPandas() to the driver, today's local path;
@@ -55,6 +57,7 @@ FEATURES = ("a", "b", "c", "d")
 METRICS = ("accuracy", "neg_log_loss", "roc_auc")
 FILE_ROWS = 1_000_000
 CASES = ("spark-poisson", "local-poisson", "local-percentile", "naive-topandas")
+SLICED = "spark-slices"  # run with --cases spark-poisson,spark-slices
 CHECKS = ("check-spark", "check-local-poisson")
 CHECKED = ("validate-spark", "validate-local", "drift-spark", "drift-local")
 REGIONS = ("north", "south", "east", "west")
@@ -63,12 +66,13 @@ DRIFTED = [*FEATURES, "region"]
 
 def write_data(folder: Path, rows: int) -> Path:
     """`rows` rows as Parquet files of at most 1M rows each (written once)."""
-    target = folder / f"rows-{rows}"
+    target = folder / f"rows-{rows}-segment"  # the segment column: newer than rows-N
     if (target / "_SUCCESS").exists():
         return target
     target.mkdir(parents=True, exist_ok=True)
     for index, start in enumerate(range(0, rows, FILE_ROWS)):
         frame = _rows(min(FILE_ROWS, rows - start), seed=index, first_id=start)
+        frame["segment"] = "s" + (frame["id"] % 8).astype(str)  # what spark-slices slices by
         frame.to_parquet(target / f"part-{index:05d}.parquet", index=False)
     (target / "_SUCCESS").write_text("")
     return target
@@ -205,7 +209,7 @@ def run_check(case: str, folder: Path, resamples: int) -> dict[str, Any]:
     config = {
         "version": 1,
         "task": "classification",
-        "data": {"train": data, "eval": data, "target": "y", "drop": ["id"]},
+        "data": {"train": data, "eval": data, "target": "y", "drop": ["id", "segment"]},
         "model": {"estimator": "sklearn.linear_model.LogisticRegression"},
         "metrics": list(METRICS),
         "evaluation": {"bootstrap": "poisson", "resamples": resamples, "row_key": ["id"]},
@@ -224,6 +228,32 @@ def run_check(case: str, folder: Path, resamples: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "setup": 0.0, "exit": code}
 
 
+def tree_cpu(root: int | None = None) -> dict[int, float]:
+    """CPU seconds (user + system) so far of this process and every descendant (the local
+    Spark server's JVM and its Python workers), per pid, from /proc: time on a loaded
+    machine is other jobs' too, CPU seconds are this work's."""
+    parents, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    mine, todo = set(), [root or os.getpid()]
+    while todo:
+        pid = todo.pop()
+        mine.add(pid)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    return {pid: cpu[pid] for pid in mine if pid in cpu}
+
+
+def cpu_since(before: dict[int, float]) -> float:
+    """The tree's CPU seconds since `before` (a process started since counts whole)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in tree_cpu().items())
+
+
 def run_case(case: str, folder: Path, resamples: int) -> dict[str, Any]:
     from ci_ml.engines import EvaluationRequest, parse_source
 
@@ -237,14 +267,22 @@ def run_case(case: str, folder: Path, resamples: int) -> dict[str, Any]:
     models, source = _models(), parse_source(folder)
     started = time.perf_counter()
     setup = 0.0
-    if case == "spark-poisson":
+    if case in ("spark-poisson", SLICED):
+        from dataclasses import replace
+
         from ci_ml.engines.settings import SparkSettings
         from ci_ml.engines.spark import SparkEngine
 
         engine = SparkEngine(SparkSettings("local[2]"))
         setup = time.perf_counter() - started
+        if case == SLICED:
+            request = replace(request, slice_by=("segment",))
+        before = tree_cpu()
         value = engine.evaluate(source, request, models).results[0].challenger
+        cpu = cpu_since(before)
         engine.close()
+        seconds = time.perf_counter() - started - setup
+        return {"seconds": seconds, "setup": setup, "cpu": cpu, "accuracy": value}
     elif case == "local-poisson":
         from ci_ml.engines.local import LocalEngine
 
@@ -301,19 +339,24 @@ def main() -> None:
         out = run_case(args.case, args.folder, args.resamples)
         print(json.dumps(out | {"peak_rss_mb": peak_mib()}))
         return
-    print("| rows | case | seconds | session start (s) | driver peak RSS (MiB) | load | found |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| rows | case | seconds | CPU (s) | session start (s) | driver peak RSS (MiB) "
+        "| load | found |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for rows in (int(r) for r in args.rows.split(",")):
         for case in args.cases.split(","):
             r = measure(case, _written(args.data, rows, case), args.resamples)
             load = "/".join(f"{x:.1f}" for x in os.getloadavg())
             if "error" in r:
                 print(
-                    f"| {rows:,} | {case} | failed: {r['error'][:160]} | | | {load} | |", flush=True
+                    f"| {rows:,} | {case} | failed: {r['error'][:160]} | | | | {load} | |",
+                    flush=True,
                 )
                 continue
+            cpu = f"{r['cpu']:.1f}" if "cpu" in r else ""
             print(
-                f"| {rows:,} | {case} | {r['seconds']:.1f} | {r['setup']:.1f} "
+                f"| {rows:,} | {case} | {r['seconds']:.1f} | {cpu} | {r['setup']:.1f} "
                 f"| {r['peak_rss_mb']:.0f} | {load} | {'; '.join(r.get('found', []))} |",
                 flush=True,
             )

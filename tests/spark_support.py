@@ -188,3 +188,33 @@ def _fail_on_an_executor(always: bool) -> None:
     task = TaskContext.get()
     if task is not None and task.partitionId() == 0 and (always or task.attemptNumber() == 0):
         raise RuntimeError(f"executor lost (test), attempt {task.attemptNumber()}")
+
+
+class CountingTree(DecisionTreeClassifier):
+    """A tree that notes, in the file `log`, how many rows each predict call scored
+    (on an executor or on the runner): a second scoring pass shows as twice the rows."""
+
+    def __init__(self, log: str = "", max_depth: int | None = None) -> None:
+        super().__init__(max_depth=max_depth)
+        self.log = log
+
+    def predict(self, X: Any, check_input: bool = True) -> Any:
+        self._note("predict", len(X))
+        return super().predict(X, check_input)
+
+    def predict_proba(self, X: Any, check_input: bool = True) -> Any:
+        self._note("predict_proba", len(X))
+        return super().predict_proba(X, check_input)
+
+    def _note(self, method: str, rows: int) -> None:
+        with open(self.log, "a", encoding="utf-8") as out:
+            out.write(f"{method} {rows}\n")
+
+
+def scored_rows(log: Path) -> dict[str, int]:
+    """Per predict method, the rows a CountingTree scored."""
+    totals: dict[str, int] = {}
+    for line in log.read_text().splitlines():
+        method, rows = line.split()
+        totals[method] = totals.get(method, 0) + int(rows)
+    return totals

@@ -320,3 +320,92 @@ def _validation(project: Path) -> dict[str, Any]:
 
 def _failures(record: dict[str, Any]) -> list[tuple[Any, ...]]:
     return [(f["rule"], f["column"], f.get("failing_rows")) for f in record["failures"]]
+
+
+def inconsistent_project(root: Path, engine: Any, eval_name: str = "eval.parquet") -> Path:
+    """Train and eval files a model could be fitted on but not scored on."""
+    root.mkdir()
+    train, held = rows(1), rows(3)
+    train.loc[[7, 19], "a"] = [np.inf, -np.inf]  # a number column with infinities
+    held["b"] = held["b"].map(repr).astype(object)  # numbers in training, text here
+    held.loc[[4, 30, 2999], "b"] = ["n/a", "inf", ""]
+    held.loc[12, "c"] = -np.inf
+    held.loc[[5, 40, 41, 100], "y"] = [2, 3, 2, 7]  # classes training never saw
+    train.to_parquet(root / "train.parquet", index=False)
+    held.to_parquet(root / "eval.parquet", index=False)
+    data = {"train": "train.parquet", "eval": eval_name}
+    (root / "ci-ml.yaml").write_text(config_text(data, engine))
+    return root
+
+
+@pytest.mark.spark
+def test_consistency_rows_in_a_folder_name_their_file_and_a_cap_says_so(
+    tmp_path: Path, run_cli, on_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ci_ml.engines import spark_consistency
+
+    engine = {"name": "spark", "spark": {"remote": "local[2]"}}
+    lake = inconsistent_project(tmp_path / "lake", engine, eval_name="eval")
+    held = pd.read_parquet(lake / "eval.parquet")
+    (lake / "eval").mkdir()
+    for index, part in enumerate(np.array_split(np.arange(len(held)), 2)):
+        held.iloc[part].to_parquet(lake / "eval" / f"part-{index}.parquet", index=False)
+    monkeypatch.setattr(spark_consistency, "CLASS_CAP", 2)
+    assert run_cli("validate", cwd=lake).code == 1
+    failures = {f["column"]: f for f in _validation(lake)["failures"]}
+    assert failures["b"]["examples"][:3] == [
+        {"row": 4, "value": "n/a", "file": "part-0.parquet"},
+        {"row": 30, "value": "inf", "file": "part-0.parquet"},
+        {"row": 1499, "value": "", "file": "part-1.parquet"},
+    ]
+    classes = failures["y"]["message"]
+    assert "4 row(s) of class(es) '2', '3' (more than 2 such classes;" in classes
+    assert "row 5 of part-0.parquet: '2'" in classes
+
+
+def regression_project(root: Path, engine: Any) -> Path:
+    """A regression target that is infinite in training and text in the eval rows."""
+    root.mkdir()
+    train, held = rows(1), rows(3)
+    train["y"] = train["a"] * 3.0
+    train.loc[3, "y"] = np.inf
+    held["y"] = (held["a"] * 3.0).map(repr).astype(object)
+    held.loc[[8, 9], "y"] = ["?", "-inf"]
+    train.to_parquet(root / "train.parquet", index=False)
+    held.to_parquet(root / "eval.parquet", index=False)
+    config = json.loads(config_text({"train": "train.parquet", "eval": "eval.parquet"}, engine))
+    config |= {"task": "regression", "metrics": ["r2"], "gate": [{"metric": "r2", "min": 0}]}
+    config["model"]["estimator"] = "sklearn.tree.DecisionTreeRegressor"
+    (root / "ci-ml.yaml").write_text(json.dumps(config))
+    return root
+
+
+CONSISTENCY = {
+    "classification": (
+        inconsistent_project,
+        [("type", "a", 2), ("type", "b", 3), ("type", "c", 1), ("classes", "y", 4)],
+        ["row 4: 'n/a', row 30: 'inf', row 2999: ''", "class(es) '2', '3', '7'"],
+    ),
+    "regression": (
+        regression_project,
+        [("type", "y", 1), ("type", "y", 2)],
+        ["(the regression target in training)", "row 8: '?', row 9: '-inf'"],
+    ),
+}
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("task", list(CONSISTENCY))
+def test_train_eval_consistency_on_the_cluster_gives_the_local_failures(
+    task: str, tmp_path: Path, run_cli, on_cluster: Any
+) -> None:
+    build, expected, phrases = CONSISTENCY[task]
+    local = build(tmp_path / "local", "local")
+    lake = build(tmp_path / "lake", {"name": "spark", "spark": {"remote": "local[2]"}})
+    for project in (local, lake):
+        assert run_cli("validate", cwd=project).code == 1
+    on_spark, on_runner = (_validation(p)["failures"] for p in (lake, local))
+    assert [(f["rule"], f["column"], f["failing_rows"]) for f in on_runner] == expected
+    assert on_spark == on_runner  # the same messages, counts and example rows
+    messages = " ".join(f["message"] for f in on_spark)
+    assert all(phrase in messages for phrase in phrases), messages

@@ -216,3 +216,20 @@ def test_engine_spark_without_the_extra_names_the_pip_command() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("2 engine: spark needs the Spark Connect client")
     assert "pip install 'ci-ml[spark]'" in done.stdout
+
+
+def test_the_local_engine_scores_each_row_once_for_metrics_and_slices(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tests.spark_support import CountingTree, scored_rows
+
+    frame = eval_rows(150_000, "classification")  # three batches
+    frame["half"] = np.where(frame["a"] > 0, "high", "low")
+    log = tmp_path / "scored.log"
+    models = [CountingTree(str(log), max_depth=3).fit(frame[list(FEATURES)], frame["y"])]
+    wanted = replace(request("classification", resamples=20), slice_by=("half",))
+    log.write_text("")
+    found = LocalEngine().evaluate_frame(frame, wanted, models)
+    assert scored_rows(log) == {"predict": 150_000, "predict_proba": 150_000}
+    assert sorted(found.slices) == [("half", '"high"'), ("half", '"low"')]
+    assert sum(s[0] for s in found.slices.values()) == 150_000

@@ -6,19 +6,24 @@ from __future__ import annotations
 import os
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from ci_ml.engines import parse_source
 from ci_ml.engines.local import LocalEngine
 from ci_ml.errors import DataError, EnvironmentProblem
 from tests.spark_support import (
+    CountingTree,
     assert_same_results,
     contenders,
     eval_rows,
     request,
+    scored_rows,
     spark_engine,
     write_parts,
 )
@@ -170,3 +175,50 @@ def test_a_local_delta_folder_is_fingerprinted_by_its_log_version(
     }
     commit(table, 2, ["part-2.parquet"])
     assert spark_engine.fingerprint(parse_source(table)).version == 2
+
+
+def sliced_rows(n_rows: int) -> pd.DataFrame:
+    frame = eval_rows(n_rows, "classification")
+    regions = np.random.default_rng(4).choice(["north", "south", "east"], n_rows)
+    frame["region"] = np.where(frame["a"] > 1.5, None, regions)  # missing: its own slice
+    frame["k"] = np.sign(frame["b"]).astype(np.int64)
+    return frame
+
+
+def test_slices_come_from_the_scoring_pass_of_the_metrics(
+    spark_engine: Any, tmp_path: Path
+) -> None:
+    from ci_ml.engines.slices import slice_records
+
+    frame = sliced_rows(3000)
+    log = tmp_path / "scored.log"
+    x, y = frame[["a", "b", "c"]], frame["y"]
+    challenger = CountingTree(str(log), max_depth=3).fit(x, y)
+    models = [challenger, contenders(frame, "classification")[0]]
+    wanted = replace(
+        request("classification", resamples=50, row_key=("id",)), slice_by=("region", "k")
+    )
+    source = parse_source(write_parts(frame, tmp_path / "eval", parts=3))
+    log.write_text("")
+    spark = spark_engine.evaluate(source, wanted, models)
+    # every row scored once by each predict method, on the executors: no second pass
+    assert scored_rows(log) == {"predict": 3000, "predict_proba": 3000}
+    local = LocalEngine().evaluate(source, wanted, models)
+    assert_same_results(local, spark)
+    assert spark.slices.keys() == local.slices.keys() and len(spark.slices) == 6
+    for key, sums in local.slices.items():
+        np.testing.assert_allclose(spark.slices[key], sums, rtol=0, atol=1e-9, err_msg=str(key))
+    # a slice's values are the evaluation's point values on that slice's rows alone
+    assert spark.plan is not None
+    names = ["accuracy", "f1", "neg_log_loss", "balanced_accuracy"]
+    records = slice_records(spark.plan, spark.slices, ["region"], names, 100)
+    for value in ("north", "south", "east", None):
+        rows = frame[frame["region"].isna() if value is None else frame["region"] == value]
+        alone = LocalEngine().evaluate_frame(rows, request("classification", 10), models)
+        found = {r["metric"]: r for r in records if r["value"] == value}
+        for result in alone.results:
+            if result.metric in names:
+                entry = found[result.metric]
+                assert entry["n_rows"] == len(rows)
+                assert entry["challenger"] == pytest.approx(result.challenger, abs=1e-9)
+                assert entry["champion"] == pytest.approx(result.champion, abs=1e-9)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, log_loss
 
@@ -47,6 +48,7 @@ def spark_ml_project(root: Path) -> Path:
     for name, seed in {"train": 1, "eval": 3}.items():
         frame = eval_rows(2000, "classification", seed)
         frame["id"] += seed * 2000
+        frame["half"] = np.where(frame["a"] > 0, "high", "low")  # a slice, not a feature
         write_parts(frame, root / name, parts=2)
     (root / "train_job.py").write_text(TRAIN_JOB)
     for name, reg in {"a": "0.0", "b": "3.0"}.items():
@@ -54,10 +56,15 @@ def spark_ml_project(root: Path) -> Path:
             "version": 1,
             "name": "spark-ml",
             "task": "classification",
-            "data": {"train": "train", "eval": "eval", "target": "y", "drop": ["id"]},
+            "data": {"train": "train", "eval": "eval", "target": "y", "drop": ["id", "half"]},
             "model": {"command": ["python", "train_job.py", reg]},
             "metrics": ["accuracy", "neg_log_loss", "roc_auc"],
-            "evaluation": {"bootstrap": "poisson", "resamples": 100, "row_key": ["id"]},
+            "evaluation": {
+                "bootstrap": "poisson",
+                "resamples": 100,
+                "row_key": ["id"],
+                "slice_by": ["half"],
+            },
             "gate": [{"metric": "accuracy", "min": 0.5}],
             "drift": {"enabled": False},
             "validation": {"enabled": False},
@@ -74,7 +81,8 @@ def spark_predictions(session: Any, model: Path, eval_folder: Path) -> Any:
     from pyspark.ml.functions import vector_to_array
 
     scored = PipelineModel.load(str(model)).transform(session.read.parquet(str(eval_folder)))
-    return scored.select("y", "prediction", vector_to_array("probability").alias("p")).toPandas()
+    probability = vector_to_array("probability").alias("p")
+    return scored.select("y", "half", "prediction", probability).toPandas()
 
 
 def test_a_pipeline_model_is_trained_sealed_stored_and_gated_on_the_cluster(
@@ -95,7 +103,9 @@ def test_a_pipeline_model_is_trained_sealed_stored_and_gated_on_the_cluster(
     card = json.loads((project / ".ci-ml/run/challenger/model-card.json").read_text())
     assert card["model_file"]["format"] == "spark-pipeline"
     assert card["estimator"] == "pyspark.ml.PipelineModel"
-    metrics = json.loads((project / ".ci-ml/run/metrics.json").read_text())["metrics"]
+    record = json.loads((project / ".ci-ml/run/metrics.json").read_text())
+    metrics = record["metrics"]
+    sliced = {(s["value"], s["metric"]): s for s in record["slices"]}
     session = on_cluster.session
     challenger = project / ".ci-ml/run/challenger/model.sparkml"
     for role, folder in {"challenger": challenger, "champion": champion.path}.items():
@@ -105,6 +115,11 @@ def test_a_pipeline_model_is_trained_sealed_stored_and_gated_on_the_cluster(
         )
         proba = [list(p) for p in rows["p"]]
         assert -metrics["neg_log_loss"][role] == pytest.approx(log_loss(rows["y"], proba))
+        for half, part in rows.groupby("half"):  # slices from the same scoring pass
+            entry = sliced[(half, "accuracy")]
+            assert entry["n_rows"] == len(part)
+            exact = accuracy_score(part["y"], part["prediction"])
+            assert entry[role] == pytest.approx(exact, abs=1e-12)
     assert metrics["accuracy"]["challenger"] != metrics["accuracy"]["champion"]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,15 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from ci_ml.engines.slices import Sums, add, batch_summary
 from ci_ml.engines.sources import DataSource, Fingerprint, content_fingerprint, data_files
-from ci_ml.engines.summaries import EngineEvaluation, EvaluationRequest, finish, plan_summaries
+from ci_ml.engines.summaries import (
+    EngineEvaluation,
+    EvaluationRequest,
+    SummaryPlan,
+    finish,
+    plan_summaries,
+)
 from ci_ml.errors import ConfigError, DataError
 
 BATCH_ROWS = 65_536
@@ -35,10 +42,8 @@ class LocalEngine:
         dataset = open_dataset(source)
         labels, mean = target_summary(dataset, request)
         plan = plan_summaries(request, models, labels, mean)
-        totals = np.zeros((1 + request.resamples, plan.width))
-        for batch in batches(dataset, request.columns):
-            totals += plan.summarise(batch.to_pandas(), models)
-        return finish(plan, totals, self.name)
+        frames = (batch.to_pandas() for batch in batches(dataset, request.columns))
+        return self._summed(plan, frames, models)
 
     def columns(self, source: DataSource) -> list[str]:
         return list(open_dataset(source).schema.names)
@@ -50,10 +55,22 @@ class LocalEngine:
         table = pa.Table.from_pandas(frame[request.columns], preserve_index=False)
         labels, mean = target_summary(ds.dataset(table), request)
         plan = plan_summaries(request, models, labels, mean)
-        totals = np.zeros((1 + request.resamples, plan.width))
-        for start in range(0, len(frame), BATCH_ROWS):
-            totals += plan.summarise(frame.iloc[start : start + BATCH_ROWS], models)
-        return finish(plan, totals, self.name)
+        frames = (
+            frame.iloc[start : start + BATCH_ROWS] for start in range(0, len(frame), BATCH_ROWS)
+        )
+        return self._summed(plan, frames, models)
+
+    def _summed(
+        self, plan: SummaryPlan, frames: Iterable[pd.DataFrame], models: Sequence[Any]
+    ) -> EngineEvaluation:
+        """Each batch scored once: its summary and its slices' sums, added up."""
+        totals = np.zeros((1 + plan.request.resamples, plan.width))
+        slices: Sums = {}
+        for frame in frames:
+            summary, found = batch_summary(plan, frame, models)
+            totals += summary
+            add(slices, found)
+        return finish(plan, totals, self.name, slices)
 
     def close(self) -> None:
         """Nothing to release (the Spark engine stops its session)."""

@@ -1,53 +1,62 @@
 """Per-slice metrics from grouped sufficient statistics, on the runner or the cluster.
 
-Each batch of eval rows is scored once; its rows are grouped by the value of
-each `evaluation.slice_by` column and each group reduced to the plain sums of
-the evaluation's summary plan (row 0 of `summaries`: every weight 1). Sums of
-a slice add up across batches and partitions, so one float64 vector per slice
-value, never a row, leaves a worker. A slice's metric is computed from its sums
-as the whole eval set's is: label metrics and per-row losses equal the exact
-value to rounding (1e-9); ROC AUC and average precision are binned, as
-everywhere under the Poisson bootstrap (see `summaries`). Slices get point
-values, as locally: no per-slice interval.
+Each batch of eval rows is scored once (`batch_summary`): the scored rows give
+the batch's per-resample summary and, grouped by the value of each
+`evaluation.slice_by` column (`EvaluationRequest.slice_by`), the plain sums of
+each group (row 0 of `summaries`: every weight 1). Sums of a slice add up
+across batches and partitions, so one float64 vector per slice value, never a
+row, leaves a worker, beside the resample summary of the same pass. A slice's
+metric is computed from its sums as the whole eval set's is: label metrics and
+per-row losses equal the exact value to rounding (1e-9); ROC AUC and average
+precision are binned, as everywhere under the Poisson bootstrap (see
+`summaries`). Slices get point values, as locally: no per-slice interval.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ci_ml.comparison.significance import check_min_rows, clean
 from ci_ml.comparison.slices import SliceResult, order_slices
-from ci_ml.engines.summaries import SummaryPlan, group_sums, point_values
+from ci_ml.engines.summaries import (
+    ScoredBatch,
+    SliceSums,
+    SummaryPlan,
+    group_sums,
+    point_values,
+    resample_sums,
+    score_batch,
+)
 
-if TYPE_CHECKING:
-    from ci_ml.engines.sources import DataSource
-    from ci_ml.engines.spark import SparkEngine
-
-Sums = dict[tuple[str, str], np.ndarray]  # (slice column, value as JSON) -> plain sums
-Batches = Iterator[pa.RecordBatch]
-BATCH_ROWS = 65_536
+Sums = SliceSums
 
 
-def batch_slices(
-    plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any], columns: list[str]
-) -> Sums:
-    """The plain sums of each slice value in one batch (the batch scored once)."""
+def batch_summary(
+    plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any]
+) -> tuple[np.ndarray, Sums]:
+    """The batch's (1 + resamples, width) summary and its slices' sums, scored once."""
+    scored = score_batch(plan, frame, models)
+    return resample_sums(plan, scored), batch_slices(plan, frame, scored)
+
+
+def batch_slices(plan: SummaryPlan, frame: pd.DataFrame, scored: ScoredBatch) -> Sums:
+    """The plain sums of each value of each `slice_by` column in one scored batch."""
     keys, groups = [], []
-    for column in columns:
+    for column in plan.request.slice_by:
         values = [_key(v) for v in frame[column].tolist()]
         codes, uniques = pd.factorize(pd.Series(values, dtype=object))
         order = np.argsort(codes, kind="stable")
         bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
         keys += [(column, str(u)) for u in uniques]
         groups += np.split(order, bounds)
-    sums = group_sums(plan, frame, models, groups)
-    return dict(zip(keys, sums, strict=True))
+    if not groups:
+        return {}
+    return dict(zip(keys, group_sums(plan, scored, groups), strict=True))
 
 
 def _key(value: Any) -> str:
@@ -58,16 +67,6 @@ def _key(value: Any) -> str:
 def add(total: Sums, part: Sums) -> Sums:
     for key, sums in part.items():
         total[key] = total[key] + sums if key in total else sums
-    return total
-
-
-def local_slices(
-    plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any], columns: list[str]
-) -> Sums:
-    """The slices of rows in memory, batch by batch."""
-    total: Sums = {}
-    for start in range(0, len(frame), BATCH_ROWS):
-        add(total, batch_slices(plan, frame.iloc[start : start + BATCH_ROWS], models, columns))
     return total
 
 
@@ -103,61 +102,4 @@ def _result(
     check = check_min_rows(n_rows, min_rows)
     return SliceResult(
         column, value, n_rows, challenger, champion, delta, check.judged, check.reason
-    )
-
-
-# ---- on the cluster ----------------------------------------------------------------------
-
-
-def cluster_slices(
-    engine: SparkEngine,
-    source: DataSource,
-    plan: SummaryPlan,
-    models: Sequence[Any],
-    columns: list[str],
-) -> Sums:
-    """The slices of a source scored on the executors; one row per slice value returns."""
-    from ci_ml.engines.spark import check_shippable, collect_rows
-
-    wanted = list(dict.fromkeys([*plan.request.columns, *columns]))
-    frame = engine.read(source).select(*wanted)
-    check_shippable(plan, models)
-    schema = "column string, value string, stats binary"
-    parts = frame.mapInArrow(partition_slices(plan, models, columns), schema)
-    merged = parts.groupBy("column", "value").applyInPandas(sum_slices, schema)
-    rows = collect_rows(merged, "computes the slices")
-    return {(r["column"], r["value"]): np.frombuffer(r["stats"], np.float64) for r in rows}
-
-
-def partition_slices(
-    plan: SummaryPlan, models: Sequence[Any], columns: list[str]
-) -> Callable[[Batches], Batches]:
-    """The executor side: one row of sums per slice value seen in the partition."""
-    shipped = list(models)
-
-    def run(batches: Batches) -> Batches:
-        total: Sums = {}
-        for batch in batches:
-            if batch.num_rows:
-                add(total, batch_slices(plan, batch.to_pandas(), shipped, columns))
-        if total:
-            keys = list(total)
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.array([c for c, _ in keys]),
-                    pa.array([v for _, v in keys]),
-                    pa.array([total[k].tobytes() for k in keys], pa.binary()),
-                ],
-                names=["column", "value", "stats"],
-            )
-
-    return run
-
-
-def sum_slices(frame: pd.DataFrame) -> pd.DataFrame:
-    """One slice value's sums from every partition, added."""
-    total = np.sum([np.frombuffer(blob, dtype=np.float64) for blob in frame["stats"]], axis=0)
-    first = frame.iloc[0]
-    return pd.DataFrame(
-        {"column": [first["column"]], "value": [first["value"]], "stats": [total.tobytes()]}
     )

@@ -4,8 +4,9 @@ Imported only when `engine: spark` (it needs `pip install 'ci-ml[spark]'`).
 Models and the summary plan travel to the executors inside the mapInArrow
 function; the `ci_ml` package and the team's own estimator modules travel as
 zip artifacts (see `shipping`), so executors need only numpy, pandas, pyarrow
-and scikit-learn (and any installed library the estimator uses). Only summaries come back: per
-resample one float64 vector, summed over partitions by a small shuffle.
+and scikit-learn (and any installed library the estimator uses). Each batch is scored
+once; only summaries come back: per resample one float64 vector, and per value of each
+`slice_by` column one vector of plain sums, summed over partitions by a small shuffle.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pyarrow as pa
 import ci_ml
 from ci_ml.engines.settings import DEFAULT_CONF, SparkSettings
 from ci_ml.engines.shipping import ci_ml_zip, team_zip
+from ci_ml.engines.slices import Sums, add, batch_summary
 from ci_ml.engines.sources import (
     DataSource,
     Fingerprint,
@@ -125,12 +127,17 @@ class SparkEngine:
         plan = plan_summaries(request, models, labels, mean)
         check_shippable(plan, models)
         ship_team_modules(self.session, models)
-        parts = frame.mapInArrow(partition_summaries(plan, models), "b int, stats binary")
-        merged = parts.groupBy("b").applyInPandas(sum_summaries, "b int, stats binary")
+        parts = frame.mapInArrow(partition_summaries(plan, models), SUMMARY_ROWS)
+        merged = parts.groupBy("b", "column", "value").applyInPandas(sum_summaries, SUMMARY_ROWS)
         totals = np.zeros((1 + request.resamples, plan.width))
+        slices: Sums = {}
         for row in _collect(merged):
-            totals[row["b"]] = np.frombuffer(row["stats"], dtype=np.float64)
-        return finish(plan, totals, self.name)
+            stats = np.frombuffer(row["stats"], dtype=np.float64)
+            if row["b"] == SLICE_ROW:
+                slices[(row["column"], row["value"])] = stats
+            else:
+                totals[row["b"]] = stats
+        return finish(plan, totals, self.name, slices)
 
     def columns(self, source: DataSource) -> list[str]:
         return list(self.read(source).columns)
@@ -308,27 +315,55 @@ def check_shippable(
 
 
 Batches = Iterator[pa.RecordBatch]
+# a partition's output: one row per resample b (column and value ""), and one per slice
+# value seen (b = SLICE_ROW), each a float64 vector of sums
+SUMMARY_ROWS = "b int, column string, value string, stats binary"
+SLICE_ROW = -1
 
 
 def partition_summaries(plan: SummaryPlan, models: Sequence[Any]) -> Callable[[Batches], Batches]:
-    """The executor side: one summary per partition, one output row per resample."""
+    """The executor side: each batch scored once; one row per resample and slice value."""
     shipped = list(models)
 
     def run(batches: Batches) -> Batches:
-        total = None
+        total: np.ndarray | None = None
+        slices: Sums = {}
         for batch in batches:
             if batch.num_rows:
-                part = plan.summarise(batch.to_pandas(), shipped)
+                part, found = batch_summary(plan, batch.to_pandas(), shipped)
                 total = part if total is None else total + part
+                add(slices, found)
         if total is not None:
-            ids = pa.array(np.arange(len(total), dtype=np.int32))
-            stats = pa.array([row.tobytes() for row in total], pa.binary())
-            yield pa.RecordBatch.from_arrays([ids, stats], names=["b", "stats"])
+            yield summary_rows(total, slices)
 
     return run
 
 
+def summary_rows(total: np.ndarray, slices: Sums) -> pa.RecordBatch:
+    """A partition's resample summary and slice sums as rows of SUMMARY_ROWS."""
+    keys = list(slices)
+    b = [*range(len(total)), *[SLICE_ROW] * len(keys)]
+    stats = [row.tobytes() for row in total] + [slices[k].tobytes() for k in keys]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(b, pa.int32()),
+            pa.array([""] * len(total) + [c for c, _ in keys]),
+            pa.array([""] * len(total) + [v for _, v in keys]),
+            pa.array(stats, pa.binary()),
+        ],
+        names=["b", "column", "value", "stats"],
+    )
+
+
 def sum_summaries(frame: pd.DataFrame) -> pd.DataFrame:
-    """One resample's summaries from every partition, added."""
+    """One resample's (or slice value's) sums from every partition, added."""
     total = np.sum([np.frombuffer(blob, dtype=np.float64) for blob in frame["stats"]], axis=0)
-    return pd.DataFrame({"b": [int(frame["b"].iloc[0])], "stats": [total.tobytes()]})
+    first = frame.iloc[0]
+    return pd.DataFrame(
+        {
+            "b": [int(first["b"])],
+            "column": [first["column"]],
+            "value": [first["value"]],
+            "stats": [total.tobytes()],
+        }
+    )

@@ -54,7 +54,7 @@ def check_rules(engine: SparkEngine, source: DataSource, schema: DataSchema) -> 
     frame = with_row_numbers(engine.read(source))
     columns = [c for c in frame.columns if c not in (FILE, ROW)]
     present = [name for name in schema.columns if name in columns]
-    named = _names_files(source)
+    named = names_files(source)
     found = column_tallies(frame, schema, present)
     failures: list[RuleFailure] = []
     for name in present:
@@ -93,7 +93,7 @@ def with_row_numbers(frame: DataFrame) -> DataFrame:
     return named.withColumn(ROW, F.lit(None).cast("long"))
 
 
-def _names_files(source: DataSource) -> bool:
+def names_files(source: DataSource) -> bool:
     """Examples name their file unless the source is one local file."""
     return not (source.kind == "path" and Path(source.location).is_file())
 

@@ -57,6 +57,7 @@ DEFAULT_BINS = 1024
 _CHUNK_CELLS = 4_000_000
 RANKING = (skm.roc_auc_score, skm.average_precision_score)
 ROOT = (skm.root_mean_squared_error, skm.root_mean_squared_log_error)
+SliceSums = dict[tuple[str, str], np.ndarray]  # (slice column, value as JSON) -> plain sums
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class EvaluationRequest:
     bins: int = DEFAULT_BINS
     # per model, the columns it was trained on, when they differ from `features`
     model_features: tuple[tuple[str, ...], ...] = ()
+    # columns whose values slice the rows: their plain sums come from the same scoring pass
+    slice_by: tuple[str, ...] = ()
 
     def features_of(self, model: int) -> list[str]:
         return list(self.model_features[model] if self.model_features else self.features)
@@ -85,7 +88,8 @@ class EvaluationRequest:
     @property
     def columns(self) -> list[str]:
         used = [c for named in self.model_features for c in named]
-        return list(dict.fromkeys([*self.features, *used, self.target, *self.row_key]))
+        named = [*self.features, *used, self.target, *self.row_key, *self.slice_by]
+        return list(dict.fromkeys(named))
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ class EngineEvaluation:
     # rows (both right, only champion right, only challenger right, both wrong), if known
     agreement: tuple[int, int, int, int] | None = None
     plan: SummaryPlan | None = None  # how the summaries were laid out (slices reuse it)
+    # per (slice column, value as JSON), the slice's plain sums (`request.slice_by`)
+    slices: SliceSums = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -211,34 +217,50 @@ def _known_shape(
     return None
 
 
-def summarise_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any]) -> np.ndarray:
-    """Score the batch with every model and sum its statistics under each resample."""
+Codes = list[tuple[int, int, np.ndarray]]  # (offset, size, per-row code) to count
+Columns = list[tuple[int, np.ndarray]]  # (offset, per-row values) to sum
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """One batch scored by every model: what each row adds to the summary's columns."""
+
+    codes: Codes
+    columns: Columns
+    keys: np.ndarray  # the rows' hashed keys, which draw their Poisson weights
+
+
+def score_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any]) -> ScoredBatch:
+    """Score the batch once with every model: its rows' codes and values per slot."""
     request = plan.request
     metrics = [s.metric for s in plan.slots]
     preds = [_predict(m, frame[request.features_of(k)], metrics) for k, m in enumerate(models)]
-    y = frame[request.target].to_numpy()
-    codes, features = _row_statistics(plan, y, preds)
-    keys = row_keys(frame, request.key_columns)
+    codes, columns = _row_statistics(plan, frame[request.target].to_numpy(), preds)
+    return ScoredBatch(codes, columns, row_keys(frame, request.key_columns))
+
+
+def summarise_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any]) -> np.ndarray:
+    """Score the batch with every model and sum its statistics under each resample."""
+    return resample_sums(plan, score_batch(plan, frame, models))
+
+
+def resample_sums(plan: SummaryPlan, scored: ScoredBatch) -> np.ndarray:
+    """The (1 + resamples, width) summary of a scored batch."""
+    request = plan.request
     out = np.zeros((1 + request.resamples, plan.width))
-    for start, stop in _chunks(request.resamples + 1, len(frame)):
-        weights = _weights(keys, request.seed, start, stop)
-        out[start:stop] = _weighted_sums(plan.width, weights, codes, features)
+    for start, stop in _chunks(request.resamples + 1, len(scored.keys)):
+        weights = _weights(scored.keys, request.seed, start, stop)
+        out[start:stop] = _weighted_sums(plan.width, weights, scored.codes, scored.columns)
     return out
 
 
-def group_sums(
-    plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any], groups: list[np.ndarray]
-) -> np.ndarray:
-    """The plain sums (every weight 1) of each group of rows: (len(groups), width).
-    The batch is scored once; slices are groups of its rows."""
-    request = plan.request
-    metrics = [s.metric for s in plan.slots]
-    preds = [_predict(m, frame[request.features_of(k)], metrics) for k, m in enumerate(models)]
-    codes, features = _row_statistics(plan, frame[request.target].to_numpy(), preds)
+def group_sums(plan: SummaryPlan, scored: ScoredBatch, groups: list[np.ndarray]) -> np.ndarray:
+    """The plain sums (every weight 1) of each group of a scored batch's rows:
+    (len(groups), width). Slices are groups of its rows."""
     out = np.zeros((len(groups), plan.width))
     for index, rows in enumerate(groups):
-        picked = [(o, size, code[rows]) for o, size, code in codes]
-        columns = [(o, values[rows]) for o, values in features]
+        picked = [(o, size, code[rows]) for o, size, code in scored.codes]
+        columns = [(o, values[rows]) for o, values in scored.columns]
         out[index] = _weighted_sums(plan.width, np.ones((1, len(rows))), picked, columns)[0]
     return out
 
@@ -269,12 +291,7 @@ def _weights(keys: np.ndarray, seed: int, start: int, stop: int) -> np.ndarray:
     return np.vstack([ones, poisson_weights(keys, seed, 0, stop - 1)]) if stop > 1 else ones
 
 
-def _weighted_sums(
-    width: int,
-    weights: np.ndarray,
-    codes: list[tuple[int, int, np.ndarray]],
-    features: list[tuple[int, np.ndarray]],
-) -> np.ndarray:
+def _weighted_sums(width: int, weights: np.ndarray, codes: Codes, features: Columns) -> np.ndarray:
     out = np.zeros((len(weights), width))
     out[:, 0] = weights.sum(axis=1)
     for offset, size, code in codes:
@@ -293,10 +310,10 @@ def _weighted_count(weights: np.ndarray, code: np.ndarray, size: int) -> np.ndar
 
 def _row_statistics(
     plan: SummaryPlan, y: np.ndarray, preds: list[Predictions]
-) -> tuple[list[tuple[int, int, np.ndarray]], list[tuple[int, np.ndarray]]]:
+) -> tuple[Codes, Columns]:
     """Per slot: integer codes to count (offset, size, codes) or columns to sum."""
-    codes: list[tuple[int, int, np.ndarray]] = []
-    features: list[tuple[int, np.ndarray]] = []
+    codes: Codes = []
+    features: Columns = []
     for slot in plan.slots:
         if slot.kind == "label":
             codes.append((slot.offset, slot.width, _label_codes(plan, slot.metric, y, preds)))
@@ -373,7 +390,9 @@ def _log_loss_rows(y: np.ndarray, pred: Predictions, metric: Metric) -> np.ndarr
     return -np.log(np.clip(picked, eps, 1 - eps))
 
 
-def finish(plan: SummaryPlan, totals: np.ndarray, engine: str) -> EngineEvaluation:
+def finish(
+    plan: SummaryPlan, totals: np.ndarray, engine: str, slices: SliceSums | None = None
+) -> EngineEvaluation:
     """Merged summaries -> one BootstrapResult per metric, challenger first."""
     request = plan.request
     n_rows = round(float(totals[0, 0]))
@@ -397,7 +416,9 @@ def finish(plan: SummaryPlan, totals: np.ndarray, engine: str) -> EngineEvaluati
         if slot.kind == "ranking" and slot.metric.score_func is skm.roc_auc_score:
             bounds[slot.metric.name] = _tie_bound(plan, slot, totals[0])
     agreement = _agreement(plan, totals[0])
-    return EngineEvaluation(tuple(results), n_rows, engine, bounds, resampled, agreement, plan)
+    return EngineEvaluation(
+        tuple(results), n_rows, engine, bounds, resampled, agreement, plan, slices or {}
+    )
 
 
 def _agreement(plan: SummaryPlan, point_sums: np.ndarray) -> tuple[int, int, int, int] | None:

@@ -1,10 +1,10 @@
 """The stages' data under `engine: spark`: what stays on the cluster, what reaches the runner.
 
 One engine per process (a Spark Connect session costs seconds), closed at exit.
-Validation checks presence, target, classes, the schema rules and drift on the
-cluster (see cluster_checks). Training reads a seeded sample of at most
-`engine.spark.train_sample_rows` rows, and profiles the whole training source on
-the cluster; evaluation never reads rows here.
+Validation checks presence, target, classes, the schema rules, the train/eval
+consistency checks and drift on the cluster (see cluster_checks). Training reads
+a seeded sample of at most `engine.spark.train_sample_rows` rows, and profiles
+the whole training source on the cluster; evaluation never reads rows here.
 """
 
 from __future__ import annotations
@@ -126,13 +126,18 @@ def _require(columns: list[str], wanted: list[str], source: DataSource) -> None:
 
 def check_on_cluster(config: Config, champion: Champion) -> ValidationRecord:
     """validate under spark: presence, target and classes, the schema rules, the types
-    the champion was trained on and drift, each computed on the cluster."""
+    the champion was trained on, train/eval consistency and drift, each computed on the
+    cluster, in the local engine's order."""
     from ci_ml.records import ValidationRecord
+    from ci_ml.stages.cluster_checks import consistency_failures
     from ci_ml.stages.validate import (
         _champion_data_hash,
         _champion_profile,
+        _drift_message,
         _drift_warnings,
         data_hash,
+        drifted,
+        failure,
     )
 
     failures: list[dict[str, Any]] = []
@@ -146,6 +151,9 @@ def check_on_cluster(config: Config, champion: Champion) -> ValidationRecord:
     if profile is not None and "train" in files:
         drift, found = _drift_failures(config, champion, profile, failures)
         failures.extend(found)
+    failures.extend(consistency_failures(config, spark_engine(config), failures))
+    if drift is not None and drifted(drift) and drift.get("action") == "block":
+        failures.append(failure("drift", None, _drift_message(drift)))
     return ValidationRecord(
         passed=not [f for f in failures if f["severity"] == "error"],
         failures=failures,
@@ -160,17 +168,13 @@ def check_on_cluster(config: Config, champion: Champion) -> ValidationRecord:
 def _drift_failures(
     config: Config, champion: Champion, profile: dict[str, Any], found: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Drift of data.train from the champion's profile, and its failures: the types the
-    champion was trained on, and the drift itself when drift.action blocks."""
+    """Drift of data.train from the champion's profile, and the failures of the types the
+    champion was trained on (drift itself fails the run after the other checks)."""
     from ci_ml.stages.cluster_checks import cluster_drift, type_failures
-    from ci_ml.stages.validate import _drift_message, drifted, failure
 
     source = _train_source(config)
     drift, current = cluster_drift(config, spark_engine(config), champion, profile, source)
-    out = type_failures(profile, current, source, found)
-    if drifted(drift) and drift.get("action") == "block":
-        out.append(failure("drift", None, _drift_message(drift)))
-    return drift, out
+    return drift, type_failures(profile, current, source, found)
 
 
 def cluster_drift_check(config: Config, champion: Champion, data: str | None) -> dict[str, Any]:

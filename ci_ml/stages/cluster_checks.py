@@ -3,8 +3,9 @@
 The schema rules run on each source as `validate_table` runs them (see
 engines/spark_rules); drift compares the training source with the champion's
 profile from cluster-side statistics and decides with the local engine's
-function (see engines/spark_profile). Only tallies, summaries and seeded
-samples of bounded size reach the runner.
+function (see engines/spark_profile); the train/eval consistency checks find the
+local checks' offending rows on the cluster (see engines/spark_consistency). Only
+tallies, summaries and seeded samples of bounded size reach the runner.
 """
 
 from __future__ import annotations
@@ -111,4 +112,53 @@ def type_failures(
                 "examples": [],
             }
         )
+    return out
+
+
+def consistency_failures(
+    config: Config, engine: SparkEngine, found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`consistency.train_eval_failures` on the cluster, worded as validate words them;
+    a column faulted already (schema rules, the champion's types) is not named twice."""
+    from ci_ml.engines.spark_consistency import number_columns
+    from ci_ml.stages.cluster import source_of
+    from ci_ml.validation.consistency import check_slice_columns, numeric_columns
+
+    train, held = source_of(config, "train"), source_of(config, "eval")
+    if train is None:
+        return []
+    frame = engine.read(train)
+    if config.data.target not in frame.columns:
+        return []
+    check_slice_columns(config, engine.columns(held or train))
+    numeric = numeric_columns(config, list(frame.columns), number_columns(frame))
+    out: list[dict[str, Any]] = []
+    for source, known in ((train, None), (held, train)):
+        if source is not None and config.data.target in engine.columns(source):
+            out += _source_failures(config, engine, source, numeric, known)
+    named = {f.get("column") for f in found}
+    return [f for f in out if f["column"] not in named]
+
+
+def _source_failures(
+    config: Config,
+    engine: SparkEngine,
+    source: DataSource,
+    numeric: list[str],
+    known: DataSource | None,
+) -> list[dict[str, Any]]:
+    """One source's number columns that hold text or infinities, and for a classifier's
+    eval rows, the classes the training rows (`known`) never have."""
+    from ci_ml.engines.spark_consistency import not_finite_rows, unseen_classes
+    from ci_ml.validation.consistency import number_failure, unseen_failure
+
+    name, columns = source_name(source), engine.columns(source)
+    wanted = [c for c in numeric if c in columns]
+    bad = not_finite_rows(engine, source, wanted)
+    out = [number_failure(config, c, bad[c], name) for c in wanted if c in bad]
+    if known is not None and config.task == "classification":
+        unseen = unseen_classes(engine, known, source, config.data.target)
+        if unseen is not None:
+            classes, rows, note = unseen
+            out.append(unseen_failure(config, classes, rows, name, note))
     return out

@@ -5,8 +5,8 @@ summaries come back); with `evaluation.bootstrap: poisson` the local engine
 runs the same method on the rows in memory. Either way the record has the
 shape `score` gives, plus `comparison.bootstrap`, `engine` and
 `sketch_bounds`, and the resampled values the gate tests are per resample,
-never per row; slices come from grouped sums (see engines.slices). No row
-predictions are stored (nothing that grows with rows).
+never per row; slices come from grouped sums of the same scoring pass (see
+engines.slices). No row predictions are stored (nothing that grows with rows).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ci_ml.comparison import McNemarResult, mcnemar_counts
 from ci_ml.engines import EvaluationRequest
 from ci_ml.errors import EnvironmentProblem
 from ci_ml.metrics import config_metrics
-from ci_ml.stages.cluster import engine_for, held_out_source, spark_engine
+from ci_ml.stages.cluster import engine_for, held_out_source
 
 if TYPE_CHECKING:
     from ci_ml.comparison import Metric
@@ -47,6 +47,7 @@ def score_on_engine(
     if champion is not None and not _can_score(champion, data, warnings):
         champion = None
     contenders = [c for c in (challenger, champion) if c is not None]
+    _check_slice_columns(config, data)
     outcome = _evaluate(config, data, _request(config, data, metrics, contenders), contenders)
     roles = {"challenger": challenger, "champion": champion}
     xs = {c.role: data.eval[c.features] for c in contenders} if measure_latency else {}
@@ -54,7 +55,7 @@ def score_on_engine(
         "metrics": _metrics(metrics, outcome),
         "comparison": _comparison(config, outcome),
         "mcnemar": _mcnemar(config, outcome),
-        "slices": _slices(config, data, outcome, [c.model for c in contenders], metrics),
+        "slices": _slices(config, outcome, metrics),
         "budgets": _budgets(roles, xs, measure_latency),
         "warnings": warnings,
     }
@@ -79,6 +80,7 @@ def _request(
         confidence=settings.confidence,
         row_key=settings.row_key,
         model_features=tuple(tuple(c.features) for c in contenders),
+        slice_by=tuple(settings.slice_by),
     )
 
 
@@ -98,36 +100,27 @@ def _evaluate(
         raise EnvironmentProblem(f"cannot score the eval rows: {exc}") from exc
 
 
-def _slices(
-    config: Config,
-    data: Datasets,
-    outcome: EngineEvaluation,
-    models: list[Any],
-    metrics: list[Metric],
-) -> list[dict[str, Any]]:
-    """Per-slice metrics from grouped sums, where the eval rows are (see engines.slices)."""
-    from ci_ml.engines import slices
-
-    columns = list(config.evaluation.slice_by)
-    if not columns:
-        return []
-    missing = [c for c in columns if c not in data.eval.columns]
+def _check_slice_columns(config: Config, data: Datasets) -> None:
+    missing = [c for c in config.evaluation.slice_by if c not in data.eval.columns]
     if missing:
         raise EnvironmentProblem(
             f"evaluation.slice_by: column {missing[0]!r} is not in the eval data"
         )
-    plan = outcome.plan
-    assert plan is not None
-    try:
-        if config.engine.name == "local":
-            sums = slices.local_slices(plan, data.eval, models, columns)
-        else:
-            engine = spark_engine(config)
-            sums = slices.cluster_slices(engine, held_out_source(config), plan, models, columns)
-    except ValueError as exc:
-        raise EnvironmentProblem(f"cannot score the eval rows: {exc}") from exc
+
+
+def _slices(
+    config: Config, outcome: EngineEvaluation, metrics: list[Metric]
+) -> list[dict[str, Any]]:
+    """Per-slice metrics from the grouped sums of the scoring pass (see engines.slices)."""
+    from ci_ml.engines.slices import slice_records
+
+    columns = list(config.evaluation.slice_by)
+    if not columns:
+        return []
+    assert outcome.plan is not None
     names = [m.name for m in metrics]
-    return slices.slice_records(plan, sums, columns, names, config.evaluation.min_slice_rows)
+    min_rows = config.evaluation.min_slice_rows
+    return slice_records(outcome.plan, outcome.slices, columns, names, min_rows)
 
 
 def _metrics(metrics: list[Metric], outcome: EngineEvaluation) -> dict[str, Any]:

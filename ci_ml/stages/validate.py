@@ -168,7 +168,9 @@ def _schema_failures(path: Path, schema: Any) -> list[dict[str, Any]]:
 
 
 def _from_rule(entry: dict[str, Any], source: str) -> dict[str, Any]:
-    examples = ", ".join(f"{_where(e)}: {e['value']!r}" for e in entry["examples"][:3])
+    from ci_ml.validation.consistency import where as row_of
+
+    examples = ", ".join(f"{row_of(e)}: {e['value']!r}" for e in entry["examples"][:3])
     where = f"column {entry['column']!r}" if entry["column"] else "the table"
     message = (
         f"{source}: {where} fails {entry['rule']}: expected {entry['expected']}, "
@@ -177,14 +179,6 @@ def _from_rule(entry: dict[str, Any], source: str) -> dict[str, Any]:
     if entry.get("failing_rows"):
         message += f" ({entry['failing_rows']} row(s){'; ' + examples if examples else ''})"
     return entry | {"message": message}
-
-
-def _where(example: dict[str, Any]) -> str:
-    """`row 3`, or `row 3 of part-0.parquet` where the data is many files."""
-    row, file = example["row"], example.get("file")
-    if file is None:
-        return f"row {row}"
-    return file if row is None else f"row {row} of {file}"
 
 
 def failure(rule: str, column: str | None, message: str, severity: str = "error") -> dict[str, Any]:
