@@ -422,5 +422,8 @@ def test_the_bootstrap_of_many_distinct_scores_matches_sklearn_per_resample() ->
     rng = np.random.default_rng(11)
     y = rng.integers(0, 2, 400)
     scores = [y + rng.normal(0, s, len(y)) for s in (0.7, 2.0)]
-    models = [Predictions(decision_function=s, classes=np.array([0, 1])) for s in scores]
+    models = [
+        Predictions(predict=(s > 0.5).astype(int), decision_function=s, classes=np.array([0, 1]))
+        for s in scores
+    ]
     assert_matches_naive(["roc_auc", "accuracy"], y, models, n_resamples=30)
