@@ -161,11 +161,11 @@ class _Engine:
     def bytes_per_resample(self, n_rows: int) -> int:
         """Index (4 bytes a row) plus what counting codes and features holds at once.
 
-        Finishing a ranking metric keeps a few float copies of its counts, and one
-        counted by rows a few copies of the row counts.
+        Finishing a ranking metric keeps a few float copies of its counts; one
+        counted by rows, the int32 row counts (it works one resample at a time).
         """
         per_codes = n_rows * 8 + 32 * max((c.size for c in self.codes.values()), default=0)
-        per_rows = n_rows * 40 if self.by_rows else 0
+        per_rows = n_rows * 4 if self.by_rows else 0
         per_features = n_rows * 16 if self.features is not None else 0
         return n_rows * 4 + per_codes + per_rows + per_features
 
