@@ -389,3 +389,41 @@ def test_the_tail_mean_from_resample_counts_is_pengs_estimator() -> None:
         u = ordered[-k - 1]
         gamma = min(np.log(ordered[-k:]).mean() - np.log(u), 0.95)
         assert got == pytest.approx(ordered[:-k].sum() / 400 + k / 400 * u / (1 - gamma))
+
+
+@pytest.mark.parametrize("decimals", [1, 3, 6])
+def test_auc_from_row_counts_equals_the_group_counts_exactly(decimals: int) -> None:
+    """Many distinct scores: AUC is counted from each resample's row counts in ranked
+    order (RankedRows); it must give the very values of the (score, class) group counts."""
+    from ci_ml.comparison.bootstrap import _count
+    from ci_ml.comparison.kernels import (
+        RankedRows,
+        _ranking_kernel,
+        _score_groups,
+        roc_auc_from_counts,
+    )
+
+    rng = np.random.default_rng(decimals)
+    y = rng.integers(0, 2, 3000)
+    scores = np.round(y + rng.normal(0, 1, len(y)), decimals)  # ties at 1 decimal
+    idx = resample_indices(len(y), seed=4, start=0, stop=25)
+    groups = _score_groups(scores, y == 1)
+    assert groups is not None
+    by_groups = roc_auc_from_counts(_count(groups.values[idx], groups.size).reshape(25, -1, 2))
+    by_rows = RankedRows.of(scores, y == 1).auc(_count(idx, len(y), np.int32))
+    np.testing.assert_array_equal(by_rows, by_groups)
+    model = Predictions(decision_function=scores, classes=np.array([0, 1]))
+    kernel = _ranking_kernel(resolve_metric("roc_auc"), y, [model], {})
+    assert kernel is not None  # few distinct scores (1 decimal) keep the group counts
+    assert (kernel.from_rows is not None) == (decimals > 1)
+
+
+def test_the_bootstrap_of_many_distinct_scores_matches_sklearn_per_resample() -> None:
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 2, 400)
+    scores = [y + rng.normal(0, s, len(y)) for s in (0.7, 2.0)]
+    models = [
+        Predictions(predict=(s > 0.5).astype(int), decision_function=s, classes=np.array([0, 1]))
+        for s in scores
+    ]
+    assert_matches_naive(["roc_auc", "accuracy"], y, models, n_resamples=30)

@@ -74,12 +74,15 @@ class Kernel:
 
     Each `codes` entry is counted per resample, `features` (n, F) are summed
     with the resample counts; `finish(code_counts [(b, size), ...],
-    feature_sums (b, F))` returns (n_models, b) metric values, higher is better.
+    feature_sums (b, F))` returns (n_models, b) metric values, higher is better;
+    a kernel with `from_rows` gets the resamples' row counts instead.
     """
 
     codes: tuple[Codes, ...]
     features: np.ndarray | None
-    finish: Finish
+    finish: Finish | None
+    # (b, n) row counts -> (n_models, b) values, for a kernel that needs each row's count
+    from_rows: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def build_kernel(
@@ -230,12 +233,76 @@ def _ranking_kernel(
         if cache[key] is None:
             return None
         codes.append(cache[key])
+    if is_auc and _mostly_distinct(codes, len(y_true)):
+        return _auc_by_rows(metric, y_true == pos_label, models)
 
     def finish(counts: list[np.ndarray], _: np.ndarray | None) -> np.ndarray:
         rank = roc_auc_from_counts if is_auc else average_precision_from_counts
         return metric.sign * np.vstack([rank(c.reshape(len(c), -1, 2)) for c in counts])
 
     return Kernel(tuple(codes), None, finish)
+
+
+def _mostly_distinct(codes: list[Codes], n_rows: int) -> bool:
+    """Whether some model has more than n/8 distinct scores: then counting its rows in
+    ranked order beats counting (score, class) groups (measured at 200k rows)."""
+    return any(c.size // 2 > n_rows // 8 for c in codes)
+
+
+def _auc_by_rows(metric: Metric, positive: np.ndarray, models: Sequence[Predictions]) -> Kernel:
+    """Binary ROC AUC of each resample from its row counts (the same integers, so the
+    same values, as roc_auc_from_counts)."""
+    ranked = [RankedRows.of(np.asarray(response_values(metric, m), float), positive) for m in models]
+
+    def from_rows(weights: np.ndarray) -> np.ndarray:
+        return metric.sign * np.vstack([r.auc(weights) for r in ranked])
+
+    return Kernel((), None, None, from_rows)
+
+
+@dataclass(frozen=True, eq=False)
+class RankedRows:
+    """One model's rows for the Mann-Whitney count: negatives and positives each in
+    ascending score order, and per positive how many negatives score below it and how
+    many score at most it (so ties count half)."""
+
+    negatives: np.ndarray
+    positives: np.ndarray
+    below: np.ndarray
+    at_most: np.ndarray
+
+    @classmethod
+    def of(cls, scores: np.ndarray, positive: np.ndarray) -> RankedRows:
+        negatives, positives = (_by_score(scores, np.flatnonzero(m)) for m in (~positive, positive))
+        neg_scores, pos_scores = scores[negatives], scores[positives]
+        below = np.searchsorted(neg_scores, pos_scores, side="left")
+        at_most = np.searchsorted(neg_scores, pos_scores, side="right")
+        return cls(negatives, positives, below, at_most)
+
+    def auc(self, weights: np.ndarray) -> np.ndarray:
+        """Per resample (a row of `weights`, the (b, n) row counts), the AUC.
+
+        2 * wins = sum over positives of count * (negatives below + negatives at most),
+        in exact integers; one class drawn: NaN, as sklearn. One resample at a time,
+        in buffers reused: the arrays stay in the cache (2x faster at 200k rows)."""
+        twice_wins, pairs = np.empty(len(weights), np.int64), np.empty(len(weights), np.int64)
+        neg = np.empty(len(self.negatives), weights.dtype)
+        pos = np.empty(len(self.positives), weights.dtype)
+        cumulative = np.zeros(len(self.negatives) + 1, np.int64)
+        ranks, upper = (np.empty(len(self.positives), np.int64) for _ in range(2))
+        for b, row in enumerate(weights):
+            np.take(row, self.negatives, out=neg)
+            np.cumsum(neg, dtype=np.int64, out=cumulative[1:])
+            np.take(row, self.positives, out=pos)
+            np.take(cumulative, self.below, out=ranks)
+            ranks += np.take(cumulative, self.at_most, out=upper)
+            twice_wins[b] = np.multiply(ranks, pos, out=ranks).sum()
+            pairs[b] = int(pos.sum()) * int(cumulative[-1])
+        return _divide(twice_wins / 2, pairs, np.nan)
+
+
+def _by_score(scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return rows[np.argsort(scores[rows], kind="stable")]
 
 
 def _score_groups(scores: np.ndarray, positive: np.ndarray) -> Codes | None:
