@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ci_ml.comparison import mcnemar_exact, paired_bootstrap_values, resolve_metric  # noqa: E402
-from ci_ml.comparison.bootstrap import resampled_values  # noqa: E402
+from ci_ml.comparison.bootstrap import percentile_interval, resampled_values  # noqa: E402
 from ci_ml.comparison.metrics import as_predictions  # noqa: E402
 from ci_ml.config import parse_rules  # noqa: E402
 from ci_ml.gate import Decision, Evidence, decide  # noqa: E402
@@ -111,6 +111,14 @@ def gate_once(
 ) -> Any:
     """The decision, and the bootstrap result, on one simulated eval set; `raw` judges
     on the plain resamples (the percentile bootstrap ci-ml used before studentizing)."""
+    decision, result, _ = gate_once_values(rules, metric, data, seed, floor, raw)
+    return decision, result
+
+
+def gate_once_values(
+    rules: list[dict[str, Any]], metric: str, data: Any, seed: int, floor: bool, raw: bool = False
+) -> Any:
+    """`gate_once`, and the resampled values the gate tested, (2, B) with a champion."""
     y, challenger, champion = data
     results, values = paired_bootstrap_values(
         [metric], y, challenger, champion, n_resamples=RESAMPLES, seed=seed
@@ -138,7 +146,7 @@ def gate_once(
         min_rows=30,
         discordant=_discordant(y, challenger, champion) if floor else None,
     )
-    return decide(parse_rules(rules), evidence), result
+    return decide(parse_rules(rules), evidence), result, values[0]
 
 
 def _discordant(y: Any, challenger: Any, champion: Any) -> tuple[int, int]:
@@ -184,12 +192,36 @@ def power(n: int, share: float, gain: float, trials: int, floor: bool) -> Rate:
     return rate(trials, n + 1, once)
 
 
-def accuracy_coverage(n: int, share: float, trials: int) -> Rate:
-    def once(rng: np.random.Generator, t: int) -> bool:
-        _, result = gate_once(GAIN_RULE, "accuracy", equal_classifiers(rng, n, share), t, True)
-        return bool(result.delta_interval.contains(0.0))
+def accuracy_coverage(n: int, share: float, trials: int, gain: float = 0.0) -> Rate:
+    """How often the reported 95% interval of the accuracy change (metrics.json `interval`:
+    the hull of the percentile and the exact conditional one) covers the true change."""
+    return accuracy_intervals(n, share, trials, gain)[1]
 
-    return rate(trials, n + 2, once)
+
+def accuracy_intervals(n: int, share: float, trials: int, gain: float = 0.0) -> tuple[Rate, ...]:
+    """Coverage of the true change by the percentile interval alone (before) and by the
+    reported one (after), and how often the rule's own interval and its verdict disagree
+    (the two-sided interval wholly above 0 beside a failed rule, or wholly below beside a
+    passed one; the rule is `min_delta: 0` at 95%)."""
+    tally = np.zeros(4, dtype=int)
+    rng = np.random.default_rng(n + 2 if gain == 0 else [n, round(gain * 1000)])
+    for t in range(trials):
+        data = equal_classifiers(rng, n, share, gain)
+        tally += _interval_checks(*gate_once_values(GAIN_RULE, "accuracy", data, t, True), gain)
+    return tuple(Rate(int(hits), trials) for hits in tally)
+
+
+def _interval_checks(decision: Decision, result: Any, values: np.ndarray, gain: float) -> Any:
+    before = percentile_interval(values[0] - values[1], LEVEL)
+    rule = decision.rules[0]
+    was = _contradicts(before.low or 0.0, before.high or 0.0, bool(rule.passed))
+    now = _contradicts(*(rule.interval or (0.0, 0.0)), bool(rule.passed))
+    return np.array([before.contains(gain), result.delta_interval.contains(gain), was, now])
+
+
+def _contradicts(low: float, high: float, passed: bool) -> bool:
+    """A 95% interval wholly above 0 beside a failed `min_delta: 0` rule, or the reverse."""
+    return (low > 0 and not passed) or (high < 0 and passed)
 
 
 RMSE = "neg_root_mean_squared_error"
@@ -291,15 +323,33 @@ def _power_table(quick: bool) -> str:
     return title + _table(["eval rows", "true gain", "trials", "before", "after"], rows)
 
 
+COVERAGE_CASES = (
+    (100, 0.03, 0.0),
+    (100, 0.05, 0.0),
+    (100, 0.10, 0.0),
+    (100, 0.30, 0.0),
+    (100, 0.10, 0.04),
+    (1000, 0.05, 0.0),
+    (1000, 0.30, 0.0),
+    (1000, 0.10, 0.02),
+    (10000, 0.30, 0.0),
+)
+
+
 def _coverage_table(quick: bool) -> str:
     rows = []
-    for n, share in ((100, 0.05), (100, 0.3), (1000, 0.3), (10000, 0.3)):
-        trials = trials_at(n, quick)
-        rows.append(
-            [f"{n:,}", f"{share:.0%}", str(trials), accuracy_coverage(n, share, trials).cell()]
-        )
-    title = "### Coverage of the 95% interval of the accuracy change (equal models)\n\n"
-    return title + _table(["eval rows", "disagreement", "trials", "coverage"], rows)
+    for n, share, gain in COVERAGE_CASES:
+        trials = trials_at(n, quick) * (2 if n == 100 else 1)
+        rates = accuracy_intervals(n, share, trials, gain)
+        cells = [f"{n:,}", f"{share:.0%}", f"{gain:+.0%}", str(trials)]
+        rows.append([*cells, *(r.cell() for r in rates)])
+    title = (
+        "### Coverage of the 95% interval of the accuracy change; before: the percentile "
+        "bootstrap, after: its hull with the exact conditional interval (metrics.json "
+        "`interval`); and how often the rule's interval contradicts its verdict\n\n"
+    )
+    header = ["eval rows", "disagreement", "true change", "trials", "covers, before", "after"]
+    return title + _table([*header, "contradicts the verdict, before", "after"], rows)
 
 
 def _moment_table(quick: bool) -> str:
