@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from ci_ml.comparison import mcnemar_exact, paired_bootstrap_values, resolve_metric  # noqa: E402
 from ci_ml.comparison.bootstrap import percentile_interval, resampled_values  # noqa: E402
-from ci_ml.comparison.metrics import as_predictions  # noqa: E402
+from ci_ml.comparison.metrics import Predictions, as_predictions  # noqa: E402
+from ci_ml.comparison.significance import TAIL_EXTRAPOLATED  # noqa: E402
 from ci_ml.config import parse_rules  # noqa: E402
 from ci_ml.gate import Decision, Evidence, decide  # noqa: E402
 
@@ -254,6 +255,77 @@ def rmse_false_pass(
     return rate(trials, n + 4, once)
 
 
+LOG_LOSS = "neg_log_loss"
+LOGIT_SD = 1.5  # the true log-odds of the positive class are N(0, LOGIT_SD^2)
+OVERCONFIDENT = 1.3  # the overconfident classifier's log-odds are the true ones times this
+
+
+def classifier(logits: np.ndarray, scale: float) -> Predictions:
+    """A binary classifier whose log-odds are `scale` times the true ones (1: calibrated)."""
+    positive = 1 / (1 + np.exp(-scale * logits))
+    proba = np.column_stack([1 - positive, positive])
+    return Predictions(
+        predict=(positive > 0.5).astype(int), predict_proba=proba, classes=np.array([0, 1])
+    )
+
+
+def classifiers(rng: np.random.Generator, n: int, challenger: float, champion: float) -> Any:
+    """Labels drawn from the true probabilities, and two classifiers of those log-odds scales."""
+    logits = rng.normal(0, LOGIT_SD, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logits))).astype(int)
+    return y, classifier(logits, challenger), classifier(logits, champion)
+
+
+def true_log_loss(scale: float) -> float:
+    """The expected log loss of the classifier of log-odds scale `scale` (Gauss-Hermite)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(200)
+    logits = LOGIT_SD * nodes
+    positive = 1 / (1 + np.exp(-logits))
+    # log q = -log(1 + e^{-s z}), log(1 - q) = -log(1 + e^{s z})
+    loss = positive * np.logaddexp(0, -scale * logits) + (1 - positive) * np.logaddexp(
+        0, scale * logits
+    )
+    return float(weights @ loss / math.sqrt(2 * math.pi))
+
+
+TRUE_LOG_LOSS = {"calibrated": true_log_loss(1.0), "overconfident": true_log_loss(OVERCONFIDENT)}
+SCALES = {"calibrated": 1.0, "overconfident": OVERCONFIDENT}
+
+
+def log_loss_rules(challenger: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rules whose bound is the truth (each should pass at most 5% of the time): `max:` the
+    challenger's true log loss, and the true change against the other kind of classifier
+    (`min_delta` for the calibrated challenger, `max_regression` for the overconfident)."""
+    other = "calibrated" if challenger == "overconfident" else "overconfident"
+    gain = TRUE_LOG_LOSS[other] - TRUE_LOG_LOSS[challenger]
+    own = [{"metric": LOG_LOSS, "max": TRUE_LOG_LOSS[challenger], "confidence": LEVEL}]
+    kind = "min_delta" if gain > 0 else "max_regression"
+    return own, [{"metric": LOG_LOSS, kind: abs(gain), "confidence": LEVEL}]
+
+
+def log_loss_rates(n: int, trials: int, challenger: str) -> dict[str, Rate]:
+    """The challenger against the other kind: false passes of both rules, coverage of its
+    own and of the change's 95% interval, and how often the tail switch fired."""
+    other = "calibrated" if challenger == "overconfident" else "overconfident"
+    truth = -TRUE_LOG_LOSS[challenger], TRUE_LOG_LOSS[other] - TRUE_LOG_LOSS[challenger]
+    own_rule, change_rule = log_loss_rules(challenger)
+    tally = np.zeros(5, dtype=int)
+    rng = np.random.default_rng([n, len(challenger)])
+    for t in range(trials):
+        data = classifiers(rng, n, SCALES[challenger], SCALES[other])
+        own, result = gate_once(own_rule, LOG_LOSS, data, t, False)
+        change, _ = gate_once(change_rule, LOG_LOSS, data, t, False)
+        tally += [
+            promoted(own),
+            promoted(change),
+            result.challenger_interval.contains(truth[0]),
+            result.delta_interval.contains(truth[1]),
+            result.upper_bound_method == TAIL_EXTRAPOLATED,
+        ]
+    names = ("max", "change", "own", "change interval", "switch")
+    return {name: Rate(int(hits), trials) for name, hits in zip(names, tally, strict=True)}
+
+
 # -- tables ------------------------------------------------------------------------------------
 
 SIZES = (100, 1000, 10000)
@@ -274,6 +346,7 @@ def gate_tables(quick: bool, only: tuple[str, ...] = ()) -> str:
         "power": _power_table,
         "coverage": _coverage_table,
         "moment": _moment_table,
+        "log-loss": _log_loss_table,
     }
     return "\n\n".join(table(quick) for name, table in tables.items() if name in (only or tables))
 
@@ -389,6 +462,29 @@ def _moment_table(quick: bool) -> str:
     return title + _table(header, rows)
 
 
+def _log_loss_table(quick: bool) -> str:
+    rows = []
+    for challenger in ("calibrated", "overconfident"):
+        for n in (100, 1000):
+            trials = trials_at(n, quick)
+            rates = log_loss_rates(n, trials, challenger)
+            kind = "min_delta" if challenger == "calibrated" else "max_regression"
+            cells = [challenger, f"{n:,}", str(trials), kind]
+            rows.append([*cells, *(rates[k].cell() for k in LOG_LOSS_COLUMNS)])
+    title = (
+        "### Log loss: a calibrated and a slightly overconfident binary classifier (log-odds "
+        f"x{OVERCONFIDENT}; true log loss {TRUE_LOG_LOSS['calibrated']:.4f} and "
+        f"{TRUE_LOG_LOSS['overconfident']:.4f}), rules whose bound is the truth (should pass "
+        "at most 5%), the 95% intervals' coverage and how often the tail switch fired\n\n"
+    )
+    header = ["challenger", "eval rows", "trials", "change rule", "`max: <true log loss>` passes"]
+    header += ["change rule at the true change passes", "own interval", "change interval"]
+    return title + _table([*header, "switch fired"], rows)
+
+
+LOG_LOSS_COLUMNS = ("max", "change", "own", "change interval", "switch")
+
+
 # -- the document ------------------------------------------------------------------------------
 
 
@@ -440,7 +536,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="gate tables only, these (comma-separated): "
-        "false-promotion, discordant, power, coverage, moment",
+        "false-promotion, discordant, power, coverage, moment, log-loss",
     )
     parser.add_argument("--trials", help="trials per eval size, e.g. 100=400,1000=150,10000=30")
     parser.add_argument("--noise", choices=NOISES, help="the moment table for this noise only")
