@@ -208,7 +208,8 @@ def accuracy_intervals(n: int, share: float, trials: int, gain: float = 0.0) -> 
     rng = np.random.default_rng(n + 2 if gain == 0 else [n, round(gain * 1000)])
     for t in range(trials):
         data = equal_classifiers(rng, n, share, gain)
-        tally += _interval_checks(*gate_once_values(GAIN_RULE, "accuracy", data, t, True), gain)
+        decision, result, values = gate_once_values(GAIN_RULE, "accuracy", data, t, True)
+        tally += _interval_checks(decision, result, values, gain)
     return tuple(Rate(int(hits), trials) for hits in tally)
 
 
