@@ -60,6 +60,14 @@ def test_bootstrap_p_value_is_never_below_the_exact_one():
         assert rule.exact_p_value is not None and rule.p_value >= rule.exact_p_value
 
 
+def test_the_accuracy_change_interval_covers_when_disagreements_are_few():
+    # 5 of 100 rows in disagreement: the percentile interval covered 91.0% +- 1.4%
+    _, after, _, contradicts = suite.accuracy_intervals(100, 0.05, TRIALS)
+    assert TRIALS - after.hits <= most_allowed(TRIALS), after.cell()
+    # the interval and the verdict come from the same tests: never at odds, by construction
+    assert contradicts.hits == 0, contradicts.cell()
+
+
 # -- moment metrics under heavy tails: t(3) residuals, whose squares have infinite variance ----
 
 HEAVY_TRIALS = 120
