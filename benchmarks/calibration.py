@@ -193,6 +193,18 @@ def power(n: int, share: float, gain: float, trials: int, floor: bool) -> Rate:
     return rate(trials, n + 1, once)
 
 
+def non_inferiority(n: int, share: float, margin: float, trials: int, floor: bool) -> Rate:
+    """`max_regression: margin` when the challenger is worse by exactly the margin: should
+    pass at most 5% (before issue #16's follow-up the bootstrap alone judged it)."""
+    rule = [{"metric": "accuracy", "max_regression": margin, "confidence": LEVEL}]
+
+    def once(rng: np.random.Generator, t: int) -> bool:
+        data = equal_classifiers(rng, n, share, -margin)
+        return promoted(gate_once(rule, "accuracy", data, t, floor)[0])
+
+    return rate(trials, n + 5, once)
+
+
 def accuracy_coverage(n: int, share: float, trials: int, gain: float = 0.0) -> Rate:
     """How often the reported 95% interval of the accuracy change (metrics.json `interval`:
     the hull of the percentile and the exact conditional one) covers the true change."""

@@ -84,3 +84,12 @@ def test_the_own_rmse_interval_keeps_its_coverage_under_heavy_tails():
     result = suite.rmse_coverage(100, "t3", HEAVY_TRIALS, "own")
     misses = HEAVY_TRIALS - result.hits
     assert misses <= most_allowed(HEAVY_TRIALS), result.cell()
+
+
+def test_log_loss_rules_at_the_truth_pass_at_most_nominally():
+    # an overconfident classifier (log-odds x1.3), whose per-row log losses trip the tail
+    # switch on about a third of the eval sets of 100 rows
+    rates = suite.log_loss_rates(100, HEAVY_TRIALS, "overconfident")
+    for name in ("max", "change"):
+        assert rates[name].hits <= most_allowed(HEAVY_TRIALS), (name, rates[name].cell())
+    assert HEAVY_TRIALS - rates["own"].hits <= most_allowed(HEAVY_TRIALS), rates["own"].cell()
