@@ -358,6 +358,7 @@ def gate_tables(quick: bool, only: tuple[str, ...] = ()) -> str:
         "discordant": _discordant_table,
         "power": _power_table,
         "coverage": _coverage_table,
+        "non-inferiority": _non_inferiority_table,
         "moment": _moment_table,
         "log-loss": _log_loss_table,
     }
@@ -438,6 +439,27 @@ def _coverage_table(quick: bool) -> str:
     )
     header = ["eval rows", "disagreement", "true change", "trials", "covers, before", "after"]
     return title + _table([*header, "contradicts the verdict, before", "after"], rows)
+
+
+NON_INFERIORITY_CASES = ((100, 0.05, 0.02), (100, 0.10, 0.03), (1000, 0.10, 0.02))
+
+
+def _non_inferiority_table(quick: bool) -> str:
+    rows = []
+    for n, share, margin in NON_INFERIORITY_CASES:
+        trials = trials_at(n, quick)
+        before = non_inferiority(n, share, margin, trials, floor=False)
+        after = non_inferiority(n, share, margin, trials, floor=True)
+        rows.append(
+            [f"{n:,}", f"{share:.0%}", f"{margin:g}", str(trials), before.cell(), after.cell()]
+        )
+    title = (
+        "### Non-inferiority on accuracy: `max_regression: m` when the challenger is worse by "
+        "exactly m (should pass at most 5%); before: the bootstrap alone, after: floored by "
+        "the exact conditional test of the margin\n\n"
+    )
+    header = ["eval rows", "disagreement", "margin", "trials", "before", "after"]
+    return title + _table(header, rows)
 
 
 def _moment_table(quick: bool) -> str:
@@ -553,7 +575,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="gate tables only, these (comma-separated): "
-        "false-promotion, discordant, power, coverage, moment, log-loss",
+        "false-promotion, discordant, power, coverage, non-inferiority, moment, log-loss",
     )
     parser.add_argument("--trials", help="trials per eval size, e.g. 100=400,1000=150,10000=30")
     parser.add_argument("--noise", choices=NOISES, help="the moment table for this noise only")
