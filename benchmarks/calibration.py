@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ci_ml.comparison import mcnemar_exact, paired_bootstrap_values, resolve_metric  # noqa: E402
-from ci_ml.comparison.bootstrap import resampled_values  # noqa: E402
-from ci_ml.comparison.metrics import as_predictions  # noqa: E402
+from ci_ml.comparison.bootstrap import percentile_interval, resampled_values  # noqa: E402
+from ci_ml.comparison.metrics import Predictions, as_predictions  # noqa: E402
+from ci_ml.comparison.significance import TAIL_EXTRAPOLATED  # noqa: E402
 from ci_ml.config import parse_rules  # noqa: E402
 from ci_ml.gate import Decision, Evidence, decide  # noqa: E402
 
@@ -111,6 +112,14 @@ def gate_once(
 ) -> Any:
     """The decision, and the bootstrap result, on one simulated eval set; `raw` judges
     on the plain resamples (the percentile bootstrap ci-ml used before studentizing)."""
+    decision, result, _ = gate_once_values(rules, metric, data, seed, floor, raw)
+    return decision, result
+
+
+def gate_once_values(
+    rules: list[dict[str, Any]], metric: str, data: Any, seed: int, floor: bool, raw: bool = False
+) -> Any:
+    """`gate_once`, and the resampled values the gate tested, (2, B) with a champion."""
     y, challenger, champion = data
     results, values = paired_bootstrap_values(
         [metric], y, challenger, champion, n_resamples=RESAMPLES, seed=seed
@@ -138,7 +147,7 @@ def gate_once(
         min_rows=30,
         discordant=_discordant(y, challenger, champion) if floor else None,
     )
-    return decide(parse_rules(rules), evidence), result
+    return decide(parse_rules(rules), evidence), result, values[0]
 
 
 def _discordant(y: Any, challenger: Any, champion: Any) -> tuple[int, int]:
@@ -184,12 +193,49 @@ def power(n: int, share: float, gain: float, trials: int, floor: bool) -> Rate:
     return rate(trials, n + 1, once)
 
 
-def accuracy_coverage(n: int, share: float, trials: int) -> Rate:
-    def once(rng: np.random.Generator, t: int) -> bool:
-        _, result = gate_once(GAIN_RULE, "accuracy", equal_classifiers(rng, n, share), t, True)
-        return bool(result.delta_interval.contains(0.0))
+def non_inferiority(n: int, share: float, margin: float, trials: int, floor: bool) -> Rate:
+    """`max_regression: margin` when the challenger is worse by exactly the margin: should
+    pass at most 5% (before issue #16's follow-up the bootstrap alone judged it)."""
+    rule = [{"metric": "accuracy", "max_regression": margin, "confidence": LEVEL}]
 
-    return rate(trials, n + 2, once)
+    def once(rng: np.random.Generator, t: int) -> bool:
+        data = equal_classifiers(rng, n, share, -margin)
+        return promoted(gate_once(rule, "accuracy", data, t, floor)[0])
+
+    return rate(trials, n + 5, once)
+
+
+def accuracy_coverage(n: int, share: float, trials: int, gain: float = 0.0) -> Rate:
+    """How often the reported 95% interval of the accuracy change (metrics.json `interval`:
+    the hull of the percentile and the exact conditional one) covers the true change."""
+    return accuracy_intervals(n, share, trials, gain)[1]
+
+
+def accuracy_intervals(n: int, share: float, trials: int, gain: float = 0.0) -> tuple[Rate, ...]:
+    """Coverage of the true change by the percentile interval alone (before) and by the
+    reported one (after), and how often the rule's own interval and its verdict disagree
+    (the two-sided interval wholly above 0 beside a failed rule, or wholly below beside a
+    passed one; the rule is `min_delta: 0` at 95%)."""
+    tally = np.zeros(4, dtype=int)
+    rng = np.random.default_rng(n + 2 if gain == 0 else [n, round(gain * 1000)])
+    for t in range(trials):
+        data = equal_classifiers(rng, n, share, gain)
+        decision, result, values = gate_once_values(GAIN_RULE, "accuracy", data, t, True)
+        tally += _interval_checks(decision, result, values, gain)
+    return tuple(Rate(int(hits), trials) for hits in tally)
+
+
+def _interval_checks(decision: Decision, result: Any, values: np.ndarray, gain: float) -> Any:
+    before = percentile_interval(values[0] - values[1], LEVEL)
+    rule = decision.rules[0]
+    was = _contradicts(before.low or 0.0, before.high or 0.0, bool(rule.passed))
+    now = _contradicts(*(rule.interval or (0.0, 0.0)), bool(rule.passed))
+    return np.array([before.contains(gain), result.delta_interval.contains(gain), was, now])
+
+
+def _contradicts(low: float, high: float, passed: bool) -> bool:
+    """A 95% interval wholly above 0 beside a failed `min_delta: 0` rule, or the reverse."""
+    return (low > 0 and not passed) or (high < 0 and passed)
 
 
 RMSE = "neg_root_mean_squared_error"
@@ -222,6 +268,77 @@ def rmse_false_pass(
     return rate(trials, n + 4, once)
 
 
+LOG_LOSS = "neg_log_loss"
+LOGIT_SD = 1.5  # the true log-odds of the positive class are N(0, LOGIT_SD^2)
+OVERCONFIDENT = 1.3  # the overconfident classifier's log-odds are the true ones times this
+
+
+def classifier(logits: np.ndarray, scale: float) -> Predictions:
+    """A binary classifier whose log-odds are `scale` times the true ones (1: calibrated)."""
+    positive = 1 / (1 + np.exp(-scale * logits))
+    proba = np.column_stack([1 - positive, positive])
+    return Predictions(
+        predict=(positive > 0.5).astype(int), predict_proba=proba, classes=np.array([0, 1])
+    )
+
+
+def classifiers(rng: np.random.Generator, n: int, challenger: float, champion: float) -> Any:
+    """Labels drawn from the true probabilities, and two classifiers of those log-odds scales."""
+    logits = rng.normal(0, LOGIT_SD, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logits))).astype(int)
+    return y, classifier(logits, challenger), classifier(logits, champion)
+
+
+def true_log_loss(scale: float) -> float:
+    """The expected log loss of the classifier of log-odds scale `scale` (Gauss-Hermite)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(200)
+    logits = LOGIT_SD * nodes
+    positive = 1 / (1 + np.exp(-logits))
+    # log q = -log(1 + e^{-s z}), log(1 - q) = -log(1 + e^{s z})
+    loss = positive * np.logaddexp(0, -scale * logits) + (1 - positive) * np.logaddexp(
+        0, scale * logits
+    )
+    return float(weights @ loss / math.sqrt(2 * math.pi))
+
+
+TRUE_LOG_LOSS = {"calibrated": true_log_loss(1.0), "overconfident": true_log_loss(OVERCONFIDENT)}
+SCALES = {"calibrated": 1.0, "overconfident": OVERCONFIDENT}
+
+
+def log_loss_rules(challenger: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rules whose bound is the truth (each should pass at most 5% of the time): `max:` the
+    challenger's true log loss, and the true change against the other kind of classifier
+    (`min_delta` for the calibrated challenger, `max_regression` for the overconfident)."""
+    other = "calibrated" if challenger == "overconfident" else "overconfident"
+    gain = TRUE_LOG_LOSS[other] - TRUE_LOG_LOSS[challenger]
+    own = [{"metric": LOG_LOSS, "max": TRUE_LOG_LOSS[challenger], "confidence": LEVEL}]
+    kind = "min_delta" if gain > 0 else "max_regression"
+    return own, [{"metric": LOG_LOSS, kind: abs(gain), "confidence": LEVEL}]
+
+
+def log_loss_rates(n: int, trials: int, challenger: str) -> dict[str, Rate]:
+    """The challenger against the other kind: false passes of both rules, coverage of its
+    own and of the change's 95% interval, and how often the tail switch fired."""
+    other = "calibrated" if challenger == "overconfident" else "overconfident"
+    truth = -TRUE_LOG_LOSS[challenger], TRUE_LOG_LOSS[other] - TRUE_LOG_LOSS[challenger]
+    own_rule, change_rule = log_loss_rules(challenger)
+    tally = np.zeros(5, dtype=int)
+    rng = np.random.default_rng([n, len(challenger)])
+    for t in range(trials):
+        data = classifiers(rng, n, SCALES[challenger], SCALES[other])
+        own, result = gate_once(own_rule, LOG_LOSS, data, t, False)
+        change, _ = gate_once(change_rule, LOG_LOSS, data, t, False)
+        tally += [
+            promoted(own),
+            promoted(change),
+            result.challenger_interval.contains(truth[0]),
+            result.delta_interval.contains(truth[1]),
+            result.upper_bound_method == TAIL_EXTRAPOLATED,
+        ]
+    names = ("max", "change", "own", "change interval", "switch")
+    return {name: Rate(int(hits), trials) for name, hits in zip(names, tally, strict=True)}
+
+
 # -- tables ------------------------------------------------------------------------------------
 
 SIZES = (100, 1000, 10000)
@@ -241,7 +358,9 @@ def gate_tables(quick: bool, only: tuple[str, ...] = ()) -> str:
         "discordant": _discordant_table,
         "power": _power_table,
         "coverage": _coverage_table,
+        "non-inferiority": _non_inferiority_table,
         "moment": _moment_table,
+        "log-loss": _log_loss_table,
     }
     return "\n\n".join(table(quick) for name, table in tables.items() if name in (only or tables))
 
@@ -291,15 +410,56 @@ def _power_table(quick: bool) -> str:
     return title + _table(["eval rows", "true gain", "trials", "before", "after"], rows)
 
 
+COVERAGE_CASES = (
+    (100, 0.03, 0.0),
+    (100, 0.05, 0.0),
+    (100, 0.10, 0.0),
+    (100, 0.30, 0.0),
+    (100, 0.10, 0.04),
+    (1000, 0.05, 0.0),
+    (1000, 0.30, 0.0),
+    (10000, 0.30, 0.0),
+)
+
+
+def coverage_row(n: int, share: float, gain: float, trials: int) -> list[str]:
+    rates = accuracy_intervals(n, share, trials, gain)
+    cells = [f"{n:,}", f"{share:.0%}", f"{gain:+.0%}", str(trials)]
+    return [*cells, *(r.cell() for r in rates)]
+
+
 def _coverage_table(quick: bool) -> str:
     rows = []
-    for n, share in ((100, 0.05), (100, 0.3), (1000, 0.3), (10000, 0.3)):
+    for n, share, gain in COVERAGE_CASES:
+        rows.append(coverage_row(n, share, gain, trials_at(n, quick) * (2 if n == 100 else 1)))
+    title = (
+        "### Coverage of the 95% interval of the accuracy change; before: the percentile "
+        "bootstrap, after: its hull with the exact conditional interval (metrics.json "
+        "`interval`); and how often the rule's interval contradicts its verdict\n\n"
+    )
+    header = ["eval rows", "disagreement", "true change", "trials", "covers, before", "after"]
+    return title + _table([*header, "contradicts the verdict, before", "after"], rows)
+
+
+NON_INFERIORITY_CASES = ((100, 0.05, 0.02), (100, 0.10, 0.03), (1000, 0.10, 0.02))
+
+
+def _non_inferiority_table(quick: bool) -> str:
+    rows = []
+    for n, share, margin in NON_INFERIORITY_CASES:
         trials = trials_at(n, quick)
+        before = non_inferiority(n, share, margin, trials, floor=False)
+        after = non_inferiority(n, share, margin, trials, floor=True)
         rows.append(
-            [f"{n:,}", f"{share:.0%}", str(trials), accuracy_coverage(n, share, trials).cell()]
+            [f"{n:,}", f"{share:.0%}", f"{margin:g}", str(trials), before.cell(), after.cell()]
         )
-    title = "### Coverage of the 95% interval of the accuracy change (equal models)\n\n"
-    return title + _table(["eval rows", "disagreement", "trials", "coverage"], rows)
+    title = (
+        "### Non-inferiority on accuracy: `max_regression: m` when the challenger is worse by "
+        "exactly m (should pass at most 5%); before: the bootstrap alone, after: floored by "
+        "the exact conditional test of the margin\n\n"
+    )
+    header = ["eval rows", "disagreement", "margin", "trials", "before", "after"]
+    return title + _table(header, rows)
 
 
 def _moment_table(quick: bool) -> str:
@@ -337,6 +497,31 @@ def _moment_table(quick: bool) -> str:
         "after",
     ]
     return title + _table(header, rows)
+
+
+def log_loss_row(challenger: str, n: int, trials: int) -> list[str]:
+    rates = log_loss_rates(n, trials, challenger)
+    kind = "min_delta" if challenger == "calibrated" else "max_regression"
+    cells = [challenger, f"{n:,}", str(trials), kind]
+    return [*cells, *(rates[k].cell() for k in LOG_LOSS_COLUMNS)]
+
+
+def _log_loss_table(quick: bool) -> str:
+    rows = []
+    for challenger in ("calibrated", "overconfident"):
+        rows += [log_loss_row(challenger, n, trials_at(n, quick)) for n in (100, 1000)]
+    title = (
+        "### Log loss: a calibrated and a slightly overconfident binary classifier (log-odds "
+        f"x{OVERCONFIDENT}; true log loss {TRUE_LOG_LOSS['calibrated']:.4f} and "
+        f"{TRUE_LOG_LOSS['overconfident']:.4f}), rules whose bound is the truth (should pass "
+        "at most 5%), the 95% intervals' coverage and how often the tail switch fired\n\n"
+    )
+    header = ["challenger", "eval rows", "trials", "change rule", "`max: <true log loss>` passes"]
+    header += ["change rule at the true change passes", "own interval", "change interval"]
+    return title + _table([*header, "switch fired"], rows)
+
+
+LOG_LOSS_COLUMNS = ("max", "change", "own", "change interval", "switch")
 
 
 # -- the document ------------------------------------------------------------------------------
@@ -390,7 +575,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="gate tables only, these (comma-separated): "
-        "false-promotion, discordant, power, coverage, moment",
+        "false-promotion, discordant, power, coverage, non-inferiority, moment, log-loss",
     )
     parser.add_argument("--trials", help="trials per eval size, e.g. 100=400,1000=150,10000=30")
     parser.add_argument("--noise", choices=NOISES, help="the moment table for this noise only")

@@ -314,8 +314,9 @@ def _tested(
     claim: stats.Claim = "below" if result.rule == "max" else "above"
     p_boot = stats.bootstrap_p_value(samples, bound, claim)
     exact = _exact_p(result, bound, claim, entry, evidence)
-    alpha = 1 - level
-    low, high = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
+    one_sided, (low, high) = _limits(
+        samples, level, claim, _exact_limits(result, level, claim, entry, evidence)
+    )
     detectable = stats.detectable_change(samples, level)
     margin = 0.0 if result.rule in ("min", "max") else bound
     needed = stats.rows_needed(evidence.n_rows, detectable, margin)
@@ -323,11 +324,11 @@ def _tested(
         result,
         p_value=stats.exact_floor(p_boot, exact),
         exact_p_value=exact,
-        interval=(float(low), float(high)),
+        interval=(low, high),
         test=_test_name(result, exact, evidence) + _tail_words(result, entry),
         bound_method=_bound_method(result, entry),
         side="upper" if claim == "below" else "lower",
-        bound=stats.one_sided_bound(samples, level, claim),
+        bound=one_sided,
         target=bound,
         detectable_change=detectable,
         rows_needed=needed,
@@ -342,19 +343,72 @@ def _exact_p(
     entry: dict[str, Any] | None,
     evidence: Evidence,
 ) -> float | None:
-    """Exact tests on per-row correctness: binomial for a bound, McNemar for a gain >= 0."""
+    """Exact tests on per-row correctness: binomial for a bound, McNemar (conditional on the
+    discordant rows, its margin mapped with their share) for a change."""
     if result.metric not in ACCURACY_LIKE:
         return None
     if result.rule in ("min", "max"):
-        accuracy = _number(entry, "challenger")
-        if accuracy is None or evidence.n_rows <= 0:
+        correct = _correct_rows(entry, evidence)
+        if correct is None:
             return None
-        correct = round(accuracy * evidence.n_rows)
         return stats.exact_accuracy_p(correct, evidence.n_rows, bound, claim)
-    if evidence.discordant is None or bound < 0:
-        return None  # a non-inferiority margin: the bootstrap alone (see docs/statistics.md)
-    _, p_better = stats.mcnemar_counts(*evidence.discordant)
-    return p_better
+    if evidence.discordant is None:
+        return None
+    return stats.exact_change_p(*evidence.discordant, evidence.n_rows, bound)
+
+
+def _correct_rows(entry: dict[str, Any] | None, evidence: Evidence) -> int | None:
+    accuracy = _number(entry, "challenger")
+    if accuracy is None or evidence.n_rows <= 0:
+        return None
+    return round(accuracy * evidence.n_rows)
+
+
+Limits = tuple[float, tuple[float, float]]  # a one-sided bound and a two-sided interval
+
+
+def _exact_limits(
+    result: RuleResult,
+    level: float,
+    claim: stats.Claim,
+    entry: dict[str, Any] | None,
+    evidence: Evidence,
+) -> Limits | None:
+    """The exact test's own bound and interval (Clopper-Pearson), so that what the rule
+    reports agrees with the larger p-value that decides it; None where no exact test ran."""
+    if result.metric not in ACCURACY_LIKE:
+        return None
+    n_rows = evidence.n_rows
+    if result.rule in ("min", "max"):
+        correct = _correct_rows(entry, evidence)
+        if correct is None:
+            return None
+        bounds = [
+            stats.exact_accuracy_bound(correct, n_rows, q, c) for q, c in _sides(level, claim)
+        ]
+    elif evidence.discordant is not None:
+        counts = evidence.discordant
+        bounds = [stats.exact_change_bound(*counts, n_rows, q, c) for q, c in _sides(level, claim)]
+    else:
+        return None
+    return bounds[0], (bounds[1], bounds[2])
+
+
+def _sides(level: float, claim: stats.Claim) -> list[tuple[float, stats.Claim]]:
+    two_sided = (1 + level) / 2
+    return [(level, claim), (two_sided, "above"), (two_sided, "below")]
+
+
+def _limits(samples: np.ndarray, level: float, claim: stats.Claim, exact: Limits | None) -> Limits:
+    """The bootstrap's one-sided bound and two-sided interval, each widened to hold the
+    exact test's (the rule is judged on the larger p-value; its bound is then the looser)."""
+    alpha = 1 - level
+    low, high = (float(q) for q in np.quantile(samples, [alpha / 2, 1 - alpha / 2]))
+    bound = stats.one_sided_bound(samples, level, claim)
+    if exact is None:
+        return bound, (low, high)
+    loosest = min if claim == "above" else max
+    return loosest(bound, exact[0]), stats.hull((low, high), exact[1])
 
 
 def _test_name(result: RuleResult, exact: float | None, evidence: Evidence) -> str:

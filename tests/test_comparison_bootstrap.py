@@ -427,3 +427,18 @@ def test_the_bootstrap_of_many_distinct_scores_matches_sklearn_per_resample() ->
         for s in scores
     ]
     assert_matches_naive(["roc_auc", "accuracy"], y, models, n_resamples=30)
+
+
+def test_the_accuracy_change_interval_holds_the_exact_one_when_disagreements_are_few():
+    from ci_ml.comparison import exact_change_interval, paired_bootstrap
+
+    y = np.tile([0, 1], 50)
+    champion = y.copy()
+    challenger = y.copy()
+    challenger[:4] = 1 - y[:4]  # 4 rows only the champion gets right, 1 only the challenger
+    champion[4] = 1 - y[4]
+    result = paired_bootstrap(["accuracy"], y, challenger, champion, seed=0)[0]
+    low, high = exact_change_interval(4, 1, 100, 0.95)
+    assert result.delta_interval.low <= low and result.delta_interval.high >= high
+    assert result.delta_interval_method.startswith("percentile and exact conditional")
+    assert result.to_dict()["delta_interval_method"] == result.delta_interval_method

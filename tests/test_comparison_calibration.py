@@ -60,6 +60,14 @@ def test_bootstrap_p_value_is_never_below_the_exact_one():
         assert rule.exact_p_value is not None and rule.p_value >= rule.exact_p_value
 
 
+def test_the_accuracy_change_interval_covers_when_disagreements_are_few():
+    # 5 of 100 rows in disagreement: the percentile interval covered 91.0% +- 1.4%
+    _, after, _, contradicts = suite.accuracy_intervals(100, 0.05, TRIALS)
+    assert TRIALS - after.hits <= most_allowed(TRIALS), after.cell()
+    # the interval and the verdict come from the same tests: never at odds, by construction
+    assert contradicts.hits == 0, contradicts.cell()
+
+
 # -- moment metrics under heavy tails: t(3) residuals, whose squares have infinite variance ----
 
 HEAVY_TRIALS = 120
@@ -76,3 +84,12 @@ def test_the_own_rmse_interval_keeps_its_coverage_under_heavy_tails():
     result = suite.rmse_coverage(100, "t3", HEAVY_TRIALS, "own")
     misses = HEAVY_TRIALS - result.hits
     assert misses <= most_allowed(HEAVY_TRIALS), result.cell()
+
+
+def test_log_loss_rules_at_the_truth_pass_at_most_nominally():
+    # an overconfident classifier (log-odds x1.3), whose per-row log losses trip the tail
+    # switch on about a third of the eval sets of 100 rows
+    rates = suite.log_loss_rates(100, HEAVY_TRIALS, "overconfident")
+    for name in ("max", "change"):
+        assert rates[name].hits <= most_allowed(HEAVY_TRIALS), (name, rates[name].cell())
+    assert HEAVY_TRIALS - rates["own"].hits <= most_allowed(HEAVY_TRIALS), rates["own"].cell()

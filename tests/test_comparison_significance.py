@@ -95,3 +95,32 @@ def test_slice_where_metric_is_undefined_is_not_judged() -> None:
     assert results[0].value == 1 and results[0].judged and results[0].champion is None
     assert not results[1].judged and results[1].challenger is None
     assert results[1].reason is not None and "undefined" in results[1].reason
+
+
+def test_the_exact_change_test_is_mcnemar_at_margin_zero_and_its_bound_inverts_it():
+    from ci_ml.comparison import exact_change_bound, exact_change_p
+
+    for only_champion, only_challenger in ((0, 3), (2, 9), (10, 25)):
+        assert exact_change_p(only_champion, only_challenger, 100, 0.0) == pytest.approx(
+            mcnemar_counts(only_champion, only_challenger)[1]
+        )
+        bound = exact_change_bound(only_champion, only_challenger, 100, 0.95, "above")
+        assert exact_change_p(only_champion, only_challenger, 100, bound) == pytest.approx(0.05)
+
+
+def test_the_exact_change_interval_holds_the_truth_given_the_discordant_rows():
+    from ci_ml.comparison import exact_change_interval
+
+    low, high = exact_change_interval(2, 3, 100, 0.95)  # 5 discordant rows, change +0.01
+    assert low < 0 < 0.01 < high <= 0.05
+    assert exact_change_interval(0, 0, 100, 0.95) == (0.0, 0.0)  # no row says anything
+
+
+def test_the_exact_accuracy_bound_inverts_the_binomial_test():
+    from ci_ml.comparison import exact_accuracy_bound, exact_accuracy_p
+
+    lower = exact_accuracy_bound(80, 100, 0.95, "above")
+    upper = exact_accuracy_bound(80, 100, 0.95, "below")
+    assert lower < 0.8 < upper
+    assert exact_accuracy_p(80, 100, lower, "above") == pytest.approx(0.05)
+    assert exact_accuracy_p(80, 100, upper, "below") == pytest.approx(0.05)

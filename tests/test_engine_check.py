@@ -22,6 +22,7 @@ from ci_ml.engines import EvaluationRequest, parse_source
 from ci_ml.engines.local import LocalEngine
 from ci_ml.modelfile import load_model, model_file_from_card
 from ci_ml.registry import open_registry
+from ci_ml.stages.evaluate_engine import _exact_change
 from ci_ml.training import CARD_NAME
 from tests.spark_support import FEATURES, eval_rows, on_cluster, spark_engine, write_parts
 
@@ -102,7 +103,8 @@ def test_poisson_bootstrap_runs_the_check_and_the_gate(tmp_path: Path, run_cli) 
     # the very numbers the engine library gives on the eval file, with both models
     models = [_challenger(project), _champion(project)]
     expected = LocalEngine().evaluate(parse_source(project / "eval.parquet"), _request(), models)
-    for found in expected.results:
+    for result in expected.results:
+        found = _exact_change(result, expected)  # accuracy: the hull with the exact interval
         entry = record["metrics"][found.metric]
         assert entry["challenger"] == pytest.approx(found.challenger, abs=1e-12)
         assert entry["interval"]["low"] == pytest.approx(found.delta_interval.low, abs=1e-12)

@@ -350,6 +350,33 @@ def test_few_discordant_rows_cannot_pass_where_the_exact_test_says_no():
     assert "95% lower bound" in floored.reason and floored.side == "lower"
 
 
+def test_a_rule_decided_by_the_exact_test_reports_its_bound_and_interval():
+    # 4 of 4 discordant rows for the challenger: exact p = 1/16 > 0.05, the bootstrap's ~ e^-4
+    entry, values = _three_discordant_rows_all_for_the_challenger()
+    rule = {"metric": "accuracy", "min_delta": 0.0, "confidence": 0.95}
+    evidence = Evidence(
+        {"accuracy": entry}, True, resampled={"accuracy": values}, n_rows=100, discordant=(0, 4)
+    )
+    result = decide_on([rule], evidence).rules[0]
+    assert result.status == "fail" and result.exact_p_value == pytest.approx(1 / 16)
+    # never "95% lower bound 0.01, needs >= 0" beside a rule that failed for lack of confidence
+    assert result.bound is not None and result.bound < 0
+    assert result.interval is not None and result.interval[0] < 0 < result.interval[1]
+
+
+def test_a_change_margin_on_accuracy_is_tested_exactly_too():
+    # 10 of 10 discordant rows for the challenger on 100 rows: exact McNemar p = 2^-10, but
+    # a gain of at least 0.09 needs the challenger's share of them above 0.95: p = 0.95^10
+    entry, values = _three_discordant_rows_all_for_the_challenger()
+    rule = {"metric": "accuracy", "min_delta": 0.09, "confidence": 0.95}
+    evidence = Evidence(
+        {"accuracy": entry}, True, resampled={"accuracy": values}, n_rows=100, discordant=(0, 10)
+    )
+    result = decide_on([rule], evidence).rules[0]
+    assert result.exact_p_value == pytest.approx(0.95**10)
+    assert result.p_value is not None and result.p_value >= 0.95**10
+
+
 def test_a_passing_max_delta_reads_as_a_pass():
     result = decide(
         [{"metric": "accuracy", "max_delta": 0.3}], {"accuracy": metric(0.85, 0.8)}, True

@@ -36,7 +36,7 @@ from ci_ml.comparison.metrics import (
     resolve_metric,
     score,
 )
-from ci_ml.comparison.significance import clean
+from ci_ml.comparison.significance import clean, exact_change_interval, hull
 from ci_ml.comparison.studentized import studentized
 
 DEFAULT_RESAMPLES = 1000
@@ -88,6 +88,8 @@ class BootstrapResult:
     # its own upper bound ("studentized", or with Peng's tail when the index is below 2.5)
     tail_index: float | None = None
     upper_bound_method: str | None = None
+    # accuracy: the change's interval is also exact given the discordant rows (EXACT_CHANGE)
+    delta_interval_method: str | None = None
 
     @property
     def p_value_not_better(self) -> float | None:
@@ -315,9 +317,38 @@ def paired_bootstrap_values(
                 tail_index=pivots.tail_index[0],
                 upper_bound_method=pivots.bound_method[0],
             )
-        results.append(result)
+        results.append(with_exact_change(result, y, models))
         tested.append(own if deltas is None else np.vstack([own[0], own[0] - deltas]))
     return results, tested
+
+
+EXACT_CHANGE = "percentile and exact conditional (Clopper-Pearson on the discordant rows)"
+
+
+def with_exact_change(
+    result: BootstrapResult, y_true: np.ndarray, models: Sequence[Predictions]
+) -> BootstrapResult:
+    """Accuracy: the change's interval widened to hold the exact conditional one as well."""
+    if result.metric != "accuracy" or len(models) != 2 or models[0].predict is None:
+        return result
+    right = [np.asarray(model.predict) == y_true for model in models]
+    only_challenger = int(np.sum(right[0] & ~right[1]))
+    only_champion = int(np.sum(right[1] & ~right[0]))
+    return widened(result, only_champion, only_challenger)
+
+
+def widened(result: BootstrapResult, only_champion: int, only_challenger: int) -> BootstrapResult:
+    """`result` with its delta interval the hull of the bootstrap's and the exact one."""
+    interval = result.delta_interval
+    if interval is None or interval.low is None or interval.high is None:
+        return result
+    exact = exact_change_interval(only_champion, only_challenger, result.n_rows, interval.level)
+    low, high = hull((interval.low, interval.high), exact)
+    return replace(
+        result,
+        delta_interval=Interval(low, high, interval.level),
+        delta_interval_method=EXACT_CHANGE,
+    )
 
 
 def paired_deltas(values: np.ndarray) -> np.ndarray | None:

@@ -111,6 +111,64 @@ def exact_accuracy_p(correct: int, n_rows: int, bound: float, claim: Claim) -> f
     return float(binom.cdf(correct, n_rows, bound))
 
 
+def exact_accuracy_bound(correct: int, n_rows: int, level: float, claim: Claim) -> float:
+    """Clopper-Pearson one-sided bound on accuracy: the inverse of `exact_accuracy_p`."""
+    return _clopper_pearson(correct, n_rows, level, claim)
+
+
+def exact_change_p(only_champion: int, only_challenger: int, n_rows: int, margin: float) -> float:
+    """Exact p-value of "the accuracy change is at most `margin`", conditional on the D
+    discordant rows: the challenger's share of them is Binomial(D, (1 + margin n / D) / 2).
+    At margin 0 it is the one-sided exact McNemar test; a margin is mapped with D / n."""
+    from scipy.stats import binom
+
+    d, c = only_champion + only_challenger, only_challenger
+    share = 0.5 if d == 0 else (1 + margin * n_rows / d) / 2
+    if share <= 0:
+        return 0.0  # every split of the D rows clears a regression margin this wide
+    if share >= 1 or d == 0:
+        return 1.0
+    return float(binom.sf(c - 1, d, share))
+
+
+def exact_change_bound(
+    only_champion: int, only_challenger: int, n_rows: int, level: float, claim: Claim
+) -> float:
+    """The one-sided bound `exact_change_p` inverts: Clopper-Pearson on the challenger's
+    share of the D discordant rows, mapped to the accuracy change (D / n)(2 share - 1)."""
+    d = only_champion + only_challenger
+    if d == 0:
+        return 0.0
+    share = _clopper_pearson(only_challenger, d, level, claim)
+    return d / n_rows * (2 * share - 1)
+
+
+def exact_change_interval(
+    only_champion: int, only_challenger: int, n_rows: int, level: float
+) -> tuple[float, float]:
+    """Two-sided `exact_change_bound`s, (1 - level) / 2 on each side."""
+    one_sided = (1 + level) / 2
+    low = exact_change_bound(only_champion, only_challenger, n_rows, one_sided, "above")
+    high = exact_change_bound(only_champion, only_challenger, n_rows, one_sided, "below")
+    return low, high
+
+
+def _clopper_pearson(successes: int, trials: int, level: float, claim: Claim) -> float:
+    """The exact one-sided bound on a binomial proportion (Clopper and Pearson 1934)."""
+    from scipy.stats import beta
+
+    if claim == "above":
+        return (
+            0.0 if successes <= 0 else float(beta.ppf(1 - level, successes, trials - successes + 1))
+        )
+    return 1.0 if successes >= trials else float(beta.ppf(level, successes + 1, trials - successes))
+
+
+def hull(interval: tuple[float, float], other: tuple[float, float]) -> tuple[float, float]:
+    """The smallest interval holding both."""
+    return min(interval[0], other[0]), max(interval[1], other[1])
+
+
 def exact_floor(bootstrap_p: float, exact_p: float | None) -> float:
     """The p-value a rule on accuracy is judged on: never below the exact test's."""
     return bootstrap_p if exact_p is None else max(bootstrap_p, exact_p)

@@ -266,6 +266,8 @@ def _entry(metric: Metric, result: BootstrapResult) -> dict[str, Any]:
         "method": data["method"],
         "tail_index": data["tail_index"],
         "upper_bound_method": data["upper_bound_method"],
+        "interval_method": data["interval_method"],
+        "change_interval_method": data["delta_interval_method"],
     }
 
 

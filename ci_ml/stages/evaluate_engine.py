@@ -20,7 +20,7 @@ from ci_ml.metrics import config_metrics
 from ci_ml.stages.cluster import engine_for, held_out_source
 
 if TYPE_CHECKING:
-    from ci_ml.comparison import Metric
+    from ci_ml.comparison import BootstrapResult, Metric
     from ci_ml.config import Config
     from ci_ml.datasets import Datasets
     from ci_ml.engines import EngineEvaluation
@@ -126,8 +126,19 @@ def _slices(
 def _metrics(metrics: list[Metric], outcome: EngineEvaluation) -> dict[str, Any]:
     from ci_ml.stages.evaluate import _entry
 
-    results = {r.metric: r for r in outcome.results}
+    results = {r.metric: _exact_change(r, outcome) for r in outcome.results}
     return {m.name: _entry(m, results[m.name]) for m in metrics}
+
+
+def _exact_change(result: BootstrapResult, outcome: EngineEvaluation) -> BootstrapResult:
+    """Accuracy's change interval also holds the exact one on the discordant rows, as on
+    the row bootstrap (`comparison.bootstrap.widened`)."""
+    if result.metric != "accuracy" or outcome.agreement is None:
+        return result
+    from ci_ml.comparison.bootstrap import widened
+
+    _, only_champion, only_challenger, _ = outcome.agreement
+    return widened(result, only_champion, only_challenger)
 
 
 def _comparison(config: Config, outcome: EngineEvaluation) -> dict[str, Any]:
