@@ -202,7 +202,7 @@ def _count(values: np.ndarray, size: int, dtype: type = np.int64) -> np.ndarray:
 
     One bincount per row: a single one over b * size bins leaves the cache when the
     bins are many (row counts, distinct scores), 2x slower at 200k rows."""
-    out = np.empty((len(values), size), dtype)
+    out: np.ndarray = np.empty((len(values), size), dtype)
     for row, found in zip(values, out, strict=True):
         found[:] = np.bincount(row, minlength=size)
     return out

@@ -252,7 +252,9 @@ def _mostly_distinct(codes: list[Codes], n_rows: int) -> bool:
 def _auc_by_rows(metric: Metric, positive: np.ndarray, models: Sequence[Predictions]) -> Kernel:
     """Binary ROC AUC of each resample from its row counts (the same integers, so the
     same values, as roc_auc_from_counts)."""
-    ranked = [RankedRows.of(np.asarray(response_values(metric, m), float), positive) for m in models]
+    ranked = [
+        RankedRows.of(np.asarray(response_values(metric, m), float), positive) for m in models
+    ]
 
     def from_rows(weights: np.ndarray) -> np.ndarray:
         return metric.sign * np.vstack([r.auc(weights) for r in ranked])
