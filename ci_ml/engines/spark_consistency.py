@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from ci_ml.engines.spark_rules import FILE, ROW, names_files, with_row_numbers
+from ci_ml.engines.spark_rules import FILE, ROW, merge_json_parts, names_files, with_row_numbers
 from ci_ml.validation.consistency import MAX_EXAMPLES, Offenders, not_finite
 
 if TYPE_CHECKING:
@@ -94,11 +94,7 @@ def _order(example: list[Any]) -> tuple[str, int]:
 
 def merge_partitions(frame: pd.DataFrame) -> pd.DataFrame:
     """One column's parts from every partition, merged (a grouped shuffle's reducer)."""
-    parts = [json.loads(text) for text in frame["found"]]
-    total = parts[0]
-    for part in parts[1:]:
-        total = merge(total, part)
-    return pd.DataFrame({"column": [frame["column"].iloc[0]], "found": [json.dumps(total)]})
+    return merge_json_parts(frame, merge)
 
 
 def offenders(found: Found, named: bool) -> Offenders:

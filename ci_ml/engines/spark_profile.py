@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ci_ml.engines.sources import DataSource
+from ci_ml.engines.spark_rules import merge_json_parts
 from ci_ml.errors import EnvironmentProblem
 from ci_ml.validation.drift import CurrentColumn, CurrentData
 from ci_ml.validation.profile import (
@@ -227,11 +228,7 @@ def merge_moments(first: dict[str, Any], other: dict[str, Any]) -> dict[str, Any
 
 def merge_partitions(frame: pd.DataFrame) -> pd.DataFrame:
     """One column's statistics from every partition, merged (a grouped shuffle's reducer)."""
-    parts = [json.loads(text) for text in frame["found"]]
-    total = parts[0]
-    for part in parts[1:]:
-        total = merge_moments(total, part)
-    return pd.DataFrame({"column": [frame["column"].iloc[0]], "found": [json.dumps(total)]})
+    return merge_json_parts(frame, merge_moments)
 
 
 def _grid_counts(found: dict[str, Any] | None, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

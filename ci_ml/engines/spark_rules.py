@@ -183,10 +183,16 @@ def _first_row(found: Found) -> tuple[str, int]:
 
 def merge_partitions(frame: pd.DataFrame) -> pd.DataFrame:
     """One column's tallies from every partition, merged (a grouped shuffle's reducer)."""
-    tallies = [json.loads(text) for text in frame["found"]]
-    total = tallies[0]
-    for part in tallies[1:]:
-        total = merge(total, part)
+    return merge_json_parts(frame, merge)
+
+
+def merge_json_parts(frame: pd.DataFrame, merge_two: Callable[[Any, Any], Any]) -> pd.DataFrame:
+    """One column's JSON parts (the `found` of each partition) folded with `merge_two`:
+    the reducer the rules, the profile and the consistency checks share."""
+    parts = [json.loads(text) for text in frame["found"]]
+    total = parts[0]
+    for part in parts[1:]:
+        total = merge_two(total, part)
     return pd.DataFrame({"column": [frame["column"].iloc[0]], "found": [json.dumps(total)]})
 
 
