@@ -49,8 +49,9 @@ def fit(config: Config, run: RunDir, data: Datasets) -> Trained:
     out = run.challenger
     if out.exists():
         shutil.rmtree(out)  # a stale challenger must never be evaluated by mistake
+    run.command_log.unlink(missing_ok=True)  # nor an earlier command's log read as this one's
     try:
-        model, card = train(config, data, out)
+        model, card = train(config, data, out, run.command_log)
     except CommandFailed as failed:
         write_json_atomic(run.training_failure, failed.run.to_dict() | {"message": failed.message})
         raise
