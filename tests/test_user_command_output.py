@@ -210,3 +210,19 @@ def test_the_group_members_ps_finds_are_those_proc_finds():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group.pid, signal.SIGKILL)
         group.wait()
+
+
+def test_each_train_replaces_the_log_and_an_estimator_leaves_none(example, run_cli):
+    project = _project(example, "echo first; exit 3", "sh job.sh")
+    assert run_cli("train", cwd=project).code == 3
+    (project / "job.sh").write_text("echo second; exit 3")
+    assert run_cli("train", cwd=project).code == 3
+    assert (project / LOG).read_text() == "second\n"
+    config = project / "ci-ml.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "  command: sh job.sh\n", "  estimator: sklearn.linear_model.Ridge\n"
+        )
+    )
+    assert run_cli("train", cwd=project).code == 0
+    assert not (project / LOG).exists()  # no earlier command's log passes for this run's
