@@ -2,6 +2,7 @@
 
 validation.json     validate   data checks (and drift, when a champion exists)
 challenger/         train      model file, model-card.json, profile.json
+command.log         train      all that model.command printed (stdout and stderr)
 predictions.parquet evaluate   challenger and champion predictions on the eval rows
 metrics.json        evaluate   both models scored on the very same rows
 resampled.npz/.json evaluate   the bootstrap's resampled metric values, for the gate
@@ -59,6 +60,7 @@ _REPORT_MARKDOWN = "report.md"
 REPORT_HTML = "report.html"
 _DRIFT = "drift.json"
 _CHAMPION_READ = "champion-read.json"
+_COMMAND_LOG = "command.log"
 _TMP = ".tmp"  # the suffix of a file being written (then renamed into place)
 
 
@@ -91,6 +93,11 @@ class RunDir:
     def training_failure(self) -> Path:
         """What happened when model.command failed or was stopped (no model, no card)."""
         return self.challenger / "training-failed.json"
+
+    @property
+    def command_log(self) -> Path:
+        """model.command's whole output, as it printed it (ci-ml's stderr has it too)."""
+        return self.path / _COMMAND_LOG
 
     @property
     def challenger_card(self) -> Path:

@@ -159,15 +159,18 @@ def _distinct_text(values: pd.Series) -> bool:
     return values.dtype != object or infer_dtype(values, skipna=True) in {"string", "boolean"}
 
 
-def train(config: Config, data: Datasets, out: Path) -> tuple[Any, dict[str, Any]]:
-    """Fit the challenger, save it in `out`; the fitted model and its model card."""
+def train(
+    config: Config, data: Datasets, out: Path, command_log: Path
+) -> tuple[Any, dict[str, Any]]:
+    """Fit the challenger, save it in `out`; the fitted model and its model card.
+    model.command's output is written to `command_log` as it comes."""
     _require_target(data)
     metrics = config_metrics(config)
     if config.task == "classification":
         check_labels(config, metrics, data.y_train.drop_duplicates().tolist())
     started = time.perf_counter()
     if config.model.command:
-        model = _train_with_command(config, data, out)
+        model = _train_with_command(config, data, out, command_log)
         label = f"the model written by {config.model.command[0]}"
     else:
         estimator = make_estimator(config)
@@ -208,7 +211,7 @@ def _require_target(data: Datasets) -> None:
         )
 
 
-def _train_with_command(config: Config, data: Datasets, out: Path) -> Any:
+def _train_with_command(config: Config, data: Datasets, out: Path, log: Path) -> Any:
     import joblib
 
     out.mkdir(parents=True, exist_ok=True)
@@ -224,10 +227,13 @@ def _train_with_command(config: Config, data: Datasets, out: Path) -> Any:
         "CI_ML_MODEL_PATH": str(model_path),
         "CI_ML_SEED": str(config.data.seed),
     }
-    env = current().child_env(paths | _spark_env(config))
+    environment = current()
+    # a Python trainer's prints reach the live log as they are made, not 8 KiB later
+    env = {"PYTHONUNBUFFERED": "1"} | environment.child_env(paths | _spark_env(config))
     assert config.model.command is not None
+    command, limit = config.model.command, config.model.timeout
     try:
-        run_command(config.model.command, config.root, env, config.model.timeout)
+        run_command(command, config.root, env, limit, log, environment.in_actions)
     except BaseException:  # failed, stopped, or ci-ml cancelled: none may pass for a model
         _forget_outputs(train_path, model_path, spark_path)
         raise

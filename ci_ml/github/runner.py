@@ -96,3 +96,16 @@ def group(title: str) -> Iterator[None]:
         yield
     finally:
         print("::endgroup::", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def commands_stopped() -> Iterator[None]:
+    """What is printed inside is log text only: the runner takes no line of it for a
+    workflow command. GitHub's `::stop-commands::` lasts until its token is printed back,
+    and the token is random, so no text printed inside can end it early."""
+    token = uuid.uuid4().hex
+    print(f"::stop-commands::{token}", file=sys.stderr, flush=True)
+    try:
+        yield
+    finally:
+        print(f"::{token}::", file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@ registry keeps (stages/promote.py).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,8 +50,10 @@ def fit(config: Config, run: RunDir, data: Datasets) -> Trained:
     out = run.challenger
     if out.exists():
         shutil.rmtree(out)  # a stale challenger must never be evaluated by mistake
+    with contextlib.suppress(OSError):  # nor an earlier command's log read as this one's
+        run.command_log.unlink(missing_ok=True)
     try:
-        model, card = train(config, data, out)
+        model, card = train(config, data, out, run.command_log)
     except CommandFailed as failed:
         write_json_atomic(run.training_failure, failed.run.to_dict() | {"message": failed.message})
         raise
