@@ -108,7 +108,7 @@ def test_poisson_intervals_cover_the_true_accuracy_at_their_level() -> None:
         frame = pd.DataFrame(
             {"pred": np.where(right, y, 1 - y), "y": y, "id": np.arange(300) + trial * 300}
         )
-        plan = plan_summaries(req, [model], np.array([0, 1]), 0.0)
+        plan = plan_summaries(req, [model], np.array([0, 1]), 0.0, len(frame))
         interval = finish(plan, plan.summarise(frame, [model]), "local").results[0]
         hits += interval.challenger_interval.contains(0.8)
     sd = np.sqrt(0.9 * 0.1 / trials)

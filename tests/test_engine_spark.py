@@ -118,7 +118,7 @@ def test_a_model_too_large_to_ship_is_refused_with_its_size(spark_engine: Any) -
 
     frame = eval_rows(200, "classification")
     models = contenders(frame, "classification")
-    plan = plan_summaries(request("classification"), models, frame["y"].unique(), 0.0)
+    plan = plan_summaries(request("classification"), models, frame["y"].unique(), 0.0, len(frame))
     size = check_shippable(plan, models)
     with pytest.raises(EnvironmentProblem, match=r"MiB pickled; Spark Connect ships at most"):
         check_shippable(plan, models, limit=size - 1)
