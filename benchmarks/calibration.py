@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,6 +38,8 @@ from ci_ml.comparison.bootstrap import percentile_interval, resampled_values  # 
 from ci_ml.comparison.metrics import Predictions, as_predictions  # noqa: E402
 from ci_ml.comparison.significance import TAIL_EXTRAPOLATED  # noqa: E402
 from ci_ml.config import parse_rules  # noqa: E402
+from ci_ml.engines import EvaluationRequest  # noqa: E402
+from ci_ml.engines.local import LocalEngine  # noqa: E402
 from ci_ml.gate import Decision, Evidence, decide  # noqa: E402
 
 RESAMPLES = 1000
@@ -108,28 +112,45 @@ TRUE_GAIN = TRUE_RMSE["champion"] - TRUE_RMSE["challenger"]  # scorer units: -rm
 
 
 def gate_once(
-    rules: list[dict[str, Any]], metric: str, data: Any, seed: int, floor: bool, raw: bool = False
+    rules: list[dict[str, Any]],
+    metric: str,
+    data: Any,
+    seed: int,
+    floor: bool,
+    raw: bool = False,
+    bootstrap: str = "percentile",
 ) -> Any:
     """The decision, and the bootstrap result, on one simulated eval set; `raw` judges
-    on the plain resamples (the percentile bootstrap ci-ml used before studentizing)."""
-    decision, result, _ = gate_once_values(rules, metric, data, seed, floor, raw)
+    on the plain resamples (the percentile bootstrap ci-ml used before studentizing);
+    `bootstrap: poisson` runs the local engine's Poisson bootstrap instead."""
+    decision, result, _ = gate_once_values(rules, metric, data, seed, floor, raw, bootstrap)
     return decision, result
 
 
 def gate_once_values(
-    rules: list[dict[str, Any]], metric: str, data: Any, seed: int, floor: bool, raw: bool = False
+    rules: list[dict[str, Any]],
+    metric: str,
+    data: Any,
+    seed: int,
+    floor: bool,
+    raw: bool = False,
+    bootstrap: str = "percentile",
 ) -> Any:
     """`gate_once`, and the resampled values the gate tested, (2, B) with a champion."""
     y, challenger, champion = data
-    results, values = paired_bootstrap_values(
-        [metric], y, challenger, champion, n_resamples=RESAMPLES, seed=seed
-    )
+    if bootstrap == "poisson":
+        result, tested = poisson_once(metric, data, seed)
+        values = [tested]
+    else:
+        results, values = paired_bootstrap_values(
+            [metric], y, challenger, champion, n_resamples=RESAMPLES, seed=seed
+        )
+        result = results[0]
     if raw:
         models = [as_predictions(challenger), as_predictions(champion)]
         values, _ = resampled_values(
             [resolve_metric(metric)], np.asarray(y), models, RESAMPLES, seed
         )
-    result = results[0]
     entry = {
         "challenger": result.challenger,
         "champion": result.champion,
@@ -148,6 +169,38 @@ def gate_once_values(
         discordant=_discordant(y, challenger, champion) if floor else None,
     )
     return decide(parse_rules(rules), evidence), result, values[0]
+
+
+class StoredPredictions(RegressorMixin, BaseEstimator):
+    """A regressor whose predictions are a column of the eval rows."""
+
+    def __init__(self, column: str = "") -> None:
+        self.column = column
+
+    def predict(self, x: Any) -> Any:
+        return x[self.column].to_numpy()
+
+
+def poisson_once(metric: str, data: Any, seed: int) -> tuple[Any, np.ndarray]:
+    """The Poisson bootstrap of the local engine (`evaluation.bootstrap: poisson`) on one
+    simulated regression eval set: its result and the resampled values the gate tests."""
+    y, challenger, champion = data
+    frame = pd.DataFrame(
+        {"challenger": challenger, "champion": champion, "y": y, "id": np.arange(len(y))}
+    )
+    request = EvaluationRequest(
+        "y",
+        ("challenger", "champion"),
+        (metric,),
+        "regression",
+        resamples=RESAMPLES,
+        seed=seed,
+        row_key=("id",),
+        model_features=(("challenger",), ("champion",)),
+    )
+    models = [StoredPredictions("challenger"), StoredPredictions("champion")]
+    outcome = LocalEngine().evaluate_frame(frame, request, models)
+    return outcome.results[0], outcome.resampled[metric]
 
 
 def _discordant(y: Any, challenger: Any, champion: Any) -> tuple[int, int]:
@@ -241,11 +294,14 @@ def _contradicts(low: float, high: float, passed: bool) -> bool:
 RMSE = "neg_root_mean_squared_error"
 
 
-def rmse_coverage(n: int, noise: str, trials: int, which: str) -> Rate:
+def rmse_coverage(
+    n: int, noise: str, trials: int, which: str, bootstrap: str = "percentile"
+) -> Rate:
     """How often the 95% interval (own, or of the change) covers the true value."""
 
     def once(rng: np.random.Generator, t: int) -> bool:
-        _, result = gate_once(GAIN_RULE_RMSE, RMSE, regressors(rng, n, noise), t, False)
+        data = regressors(rng, n, noise)
+        _, result = gate_once(GAIN_RULE_RMSE, RMSE, data, t, False, bootstrap=bootstrap)
         if which == "own":
             return bool(result.challenger_interval.contains(-TRUE_RMSE["challenger"]))
         return bool(result.delta_interval.contains(TRUE_GAIN))
@@ -258,12 +314,18 @@ BOUND_RULE_RMSE = [{"metric": RMSE, "max": TRUE_RMSE["challenger"], "confidence"
 
 
 def rmse_false_pass(
-    n: int, noise: str, trials: int, rules: list[dict[str, Any]], raw: bool = False
+    n: int,
+    noise: str,
+    trials: int,
+    rules: list[dict[str, Any]],
+    raw: bool = False,
+    bootstrap: str = "percentile",
 ) -> Rate:
     """A rule whose bound is the truth must pass at most 5% of the time."""
 
     def once(rng: np.random.Generator, t: int) -> bool:
-        return promoted(gate_once(rules, RMSE, regressors(rng, n, noise), t, False, raw)[0])
+        data = regressors(rng, n, noise)
+        return promoted(gate_once(rules, RMSE, data, t, False, raw, bootstrap)[0])
 
     return rate(trials, n + 4, once)
 
@@ -361,6 +423,7 @@ def gate_tables(quick: bool, only: tuple[str, ...] = ()) -> str:
         "non-inferiority": _non_inferiority_table,
         "moment": _moment_table,
         "log-loss": _log_loss_table,
+        "poisson-moment": _poisson_moment_table,
     }
     return "\n\n".join(table(quick) for name, table in tables.items() if name in (only or tables))
 
@@ -524,6 +587,38 @@ def _log_loss_table(quick: bool) -> str:
 LOG_LOSS_COLUMNS = ("max", "change", "own", "change interval", "switch")
 
 
+POISSON_SIZES = (100, 1000)
+
+
+def _poisson_moment_table(quick: bool) -> str:
+    rows = []
+    for noise in NOISES:
+        for n in POISSON_SIZES:
+            trials = trials_at(n, quick)
+            cells = [
+                rmse_coverage(n, noise, trials, "own", "poisson"),
+                rmse_coverage(n, noise, trials, "change", "poisson"),
+                rmse_false_pass(n, noise, trials, BOUND_RULE_RMSE, bootstrap="poisson"),
+                rmse_false_pass(n, noise, trials, GAIN_RULE_RMSE, bootstrap="poisson"),
+            ]
+            rows.append([noise, f"{n:,}", str(trials), *(c.cell() for c in cells)])
+    title = (
+        "### RMSE under the Poisson bootstrap (`evaluation.bootstrap: poisson`, `engine: "
+        "spark`): coverage of the 95% intervals and rules whose bound is the truth "
+        "(should pass at most 5%)\n\n"
+    )
+    header = [
+        "noise",
+        "eval rows",
+        "trials",
+        "own interval",
+        "change interval",
+        "`max: <true RMSE>` passes",
+        "`min_delta: <true gain>` passes",
+    ]
+    return title + _table(header, rows)
+
+
 # -- the document ------------------------------------------------------------------------------
 
 
@@ -575,7 +670,8 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="gate tables only, these (comma-separated): "
-        "false-promotion, discordant, power, coverage, non-inferiority, moment, log-loss",
+        "false-promotion, discordant, power, coverage, non-inferiority, moment, log-loss, "
+        "poisson-moment",
     )
     parser.add_argument("--trials", help="trials per eval size, e.g. 100=400,1000=150,10000=30")
     parser.add_argument("--noise", choices=NOISES, help="the moment table for this noise only")
