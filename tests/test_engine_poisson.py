@@ -13,13 +13,22 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import get_scorer
 
+from ci_ml.comparison import STUDENTIZED, TAIL_EXTRAPOLATED, paired_bootstrap
 from ci_ml.config import load_config
 from ci_ml.engines import EvaluationRequest, parse_engine, parse_source
 from ci_ml.engines.local import LocalEngine
+from ci_ml.engines.moments import TopLosses, candidate_rows
 from ci_ml.engines.poisson import poisson_weights, row_keys
-from ci_ml.engines.summaries import finish, plan_summaries
+from ci_ml.engines.summaries import Summary, finish, plan_summaries
 from ci_ml.errors import ConfigError, DataError, EnvironmentProblem
-from tests.spark_support import FEATURES, contenders, eval_rows, request, write_parts
+from tests.spark_support import (
+    FEATURES,
+    assert_same_results,
+    contenders,
+    eval_rows,
+    request,
+    write_parts,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,19 +76,83 @@ def test_point_values_are_sklearns(task: str, tmp_path: Path) -> None:
     assert result.n_rows == 3000 and result.to_dict()["bootstrap"] == "poisson"
 
 
-def test_results_do_not_depend_on_how_the_rows_are_split(tmp_path: Path) -> None:
-    frame = eval_rows(2500, "classification")
-    models = contenders(frame, "classification")
+@pytest.mark.parametrize(("task", "heavy"), [("classification", False), ("regression", True)])
+def test_results_do_not_depend_on_how_the_rows_are_split(
+    task: str, heavy: bool, tmp_path: Path
+) -> None:
+    frame = eval_rows(2500, task, heavy=heavy)
+    models = contenders(frame, task)
     one = LocalEngine().evaluate(
-        parse_source(write_parts(frame, tmp_path / "one", 1)), request("classification"), models
+        parse_source(write_parts(frame, tmp_path / "one", 1)), request(task), models
     )
     many = LocalEngine().evaluate(
-        parse_source(write_parts(frame, tmp_path / "many", 7)), request("classification"), models
+        parse_source(write_parts(frame, tmp_path / "many", 7)), request(task), models
     )
     for a, b in zip(one.results, many.results, strict=True):
         assert a.delta_interval is not None and b.delta_interval is not None
         assert a.delta_interval.low == pytest.approx(b.delta_interval.low, abs=1e-12)
         assert a.challenger_interval.high == pytest.approx(b.challenger_interval.high, abs=1e-12)
+        assert (a.tail_index, a.upper_bound_method) == (b.tail_index, b.upper_bound_method)
+    # heavy tails: the top losses merged across files made the same tail-extrapolated bound
+    methods = {r.metric: r.upper_bound_method for r in many.results}
+    assert heavy == (methods.get("neg_root_mean_squared_error") == TAIL_EXTRAPOLATED)
+
+
+MOMENT_METRICS = {
+    "neg_root_mean_squared_error",
+    "neg_mean_absolute_error",
+    "neg_mean_squared_error",
+    "neg_log_loss",
+}
+
+
+@pytest.mark.parametrize("heavy", [False, True])
+def test_moment_metrics_get_the_local_bootstraps_interval_and_tail_switch(
+    heavy: bool, tmp_path: Path
+) -> None:
+    """Studentized intervals, and the same Hill index and bound method as the percentile
+    bootstrap on the same rows; the gate tests the values the intervals came from."""
+    frame = eval_rows(2000, "regression", heavy=heavy)
+    models = contenders(frame, "regression")
+    source = parse_source(write_parts(frame, tmp_path / "eval", parts=3))
+    poisson = LocalEngine().evaluate(source, request("regression"), models)
+    x, y = frame[list(FEATURES)], frame["y"].to_numpy()
+    predicted = [m.predict(x) for m in models]
+    names = [r.metric for r in poisson.results]
+    local = paired_bootstrap(names, y, *predicted, n_resamples=200)
+    expected = TAIL_EXTRAPOLATED if heavy else STUDENTIZED
+    for found, percentile in zip(poisson.results, local, strict=True):
+        moment = found.metric in MOMENT_METRICS
+        assert found.interval_method == ("studentized" if moment else "percentile")
+        assert found.upper_bound_method == percentile.upper_bound_method
+        if not moment:
+            assert found.tail_index is None is percentile.tail_index
+        else:
+            assert found.tail_index == pytest.approx(percentile.tail_index, rel=1e-12)
+            assert found.upper_bound_method == expected, found.metric
+            tested = poisson.resampled[found.metric]
+            change = np.quantile(tested[0] - tested[1], [0.025, 0.975])
+            assert found.delta_interval is not None
+            assert change.tolist() == pytest.approx(
+                [found.delta_interval.low, found.delta_interval.high], abs=1e-12
+            )
+
+
+def test_the_tail_from_the_top_losses_is_the_tail_from_every_row() -> None:
+    """Peng's bound from the merged top losses (about 4 sqrt(n) of them) equals the one
+    from all the rows' losses with their weights: the candidates always hold the top."""
+    frame = eval_rows(3000, "regression", heavy=True)
+    models = contenders(frame, "regression")
+    req = EvaluationRequest("y", FEATURES, ("neg_root_mean_squared_error",), "regression")
+    plan = plan_summaries(req, models, None, float(frame["y"].mean()), len(frame))
+    summary = plan.empty() + plan.summarise(frame, models)
+    keys = row_keys(frame, req.key_columns)
+    x, y = frame[list(FEATURES)], frame["y"].to_numpy()
+    every = tuple(TopLosses.of((y - m.predict(x)) ** 2, keys, len(frame)) for m in models)
+    assert len(summary.tops[0].values) == candidate_rows(3000) < len(frame) // 10
+    top, whole = (finish(plan, s, "local") for s in (summary, Summary(summary.sums, every)))
+    assert top.results[0].upper_bound_method == TAIL_EXTRAPOLATED
+    assert_same_results(top, whole, tol=1e-12)
 
 
 class StoredLabels(ClassifierMixin, BaseEstimator):
