@@ -306,3 +306,37 @@ def test_the_local_engine_scores_each_row_once_for_metrics_and_slices(tmp_path: 
     assert scored_rows(log) == {"predict": 150_000, "predict_proba": 150_000}
     assert sorted(found.slices) == [("half", '"high"'), ("half", '"low"')]
     assert sum(s[0] for s in found.slices.values()) == 150_000
+    # the log loss's studentized interval and top losses came from that same pass
+    log_loss = next(r for r in found.results if r.metric == "neg_log_loss")
+    assert log_loss.interval_method == "studentized" and log_loss.tail_index is not None
+
+
+def test_slices_of_moment_metrics_beside_the_tail_switch(tmp_path: Path) -> None:
+    """Heavy-tailed losses over three files: the bound takes Peng's tail from the top
+    losses, and each slice's RMSE and MAE, from the same scoring pass, are sklearn's on
+    that slice's rows alone."""
+    from dataclasses import replace
+
+    from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
+    from ci_ml.engines.slices import slice_records
+
+    frame = eval_rows(3000, "regression", heavy=True)
+    frame["half"] = np.where(frame["a"] > 0, "high", "low")
+    models = contenders(frame, "regression")
+    wanted = replace(request("regression", resamples=50, row_key=("id",)), slice_by=("half",))
+    found = LocalEngine().evaluate(
+        parse_source(write_parts(frame, tmp_path / "eval", 3)), wanted, models
+    )
+    rmse = next(r for r in found.results if r.metric == "neg_root_mean_squared_error")
+    assert (rmse.interval_method, rmse.upper_bound_method) == ("studentized", TAIL_EXTRAPOLATED)
+    assert found.plan is not None
+    names = ["neg_root_mean_squared_error", "neg_mean_absolute_error"]
+    records = slice_records(found.plan, found.slices, ["half"], names, 100)
+    scorers = {names[0]: root_mean_squared_error, names[1]: mean_absolute_error}
+    for entry in records:
+        rows = frame[frame["half"] == entry["value"]]
+        y, x = rows["y"], rows[list(FEATURES)]
+        assert entry["n_rows"] == len(rows)
+        expected = [-scorers[entry["metric"]](y, m.predict(x)) for m in models]
+        assert [entry["challenger"], entry["champion"]] == pytest.approx(expected, abs=1e-9)

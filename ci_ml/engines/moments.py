@@ -52,6 +52,21 @@ def moment_width(n_models: int) -> int:
     return 2 * n_models + (n_models == 2)
 
 
+def moment_columns(offset: int, losses: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """A moment slot's columns to sum, from its (rows, models) losses: the losses first,
+    summed alone as before the studentized sums (so point values and slices keep their
+    exact sums), then each l_k^2 and, for a pair, l_0 * l_1."""
+    n_models = losses.shape[1]
+    cross = [losses[:, :1] * losses[:, 1:]] if n_models == 2 else []
+    return [(offset, losses), (offset + n_models, np.hstack([losses**2, *cross]))]
+
+
+def moment_order(n_models: int) -> np.ndarray:
+    """The slot's columns in the order of `studentized.moment_features`."""
+    order = [c for k in range(n_models) for c in (k, n_models + k)]
+    return np.array(order + ([2 * n_models] if n_models == 2 else []))
+
+
 @dataclass(frozen=True)
 class TopLosses:
     """The `size` largest losses seen (descending, ties by row key) and their row keys."""
@@ -96,8 +111,9 @@ class TopLosses:
 
 @dataclass(frozen=True)
 class MomentSummary:
-    """One moment metric's merged summary: (1 + resamples, moment_width) sums with their
-    total weights (row 0: every weight 1), and each model's top losses."""
+    """One moment metric's merged summary: (1 + resamples, moment_width) sums, in the order
+    of `moment_features`, with their total weights (row 0: every weight 1), and each
+    model's top losses."""
 
     sums: np.ndarray
     weight: np.ndarray

@@ -1,9 +1,9 @@
 """Per-slice metrics from grouped sufficient statistics, on the runner or the cluster.
 
 Each batch of eval rows is scored once (`batch_summary`): the scored rows give
-the batch's summary (per-resample sums, largest losses) and, grouped by the value of each
-`evaluation.slice_by` column (`EvaluationRequest.slice_by`), the plain sums of
-each group (row 0 of `summaries`: every weight 1). Sums of a slice add up
+the batch's summary (per-resample sums, largest losses) and, grouped by the
+value of each `evaluation.slice_by` column (`EvaluationRequest.slice_by`), the
+plain sums of each group (row 0 of `summaries`: every weight 1). Sums of a slice add up
 across batches and partitions, so one float64 vector per slice value, never a
 row, leaves a worker, beside the resample summary of the same pass. A slice's
 metric is computed from its sums as the whole eval set's is: label metrics and

@@ -15,9 +15,10 @@ batches add up, so only this matrix, never a row, leaves a worker. Its columns:
   pairs that share a bin) of the reported one; average precision has no such
   bound (ties within a bin are averaged as sklearn averages equal scores);
 - per-row losses (MSE, RMSE, MAE, MSLE, RMSLE, MAPE, log loss): weighted sums
-  of l and l^2 per contender and of l_0 * l_1, for studentized intervals; beside
-  the matrix, each contender's largest losses with their row keys, for the
-  heavy-tail switch (see `moments`): a `Summary` is both;
+  of l per contender (the point values' and the slices' sums), then of l^2 per
+  contender and of l_0 * l_1, for studentized intervals; beside the matrix,
+  each contender's largest losses with their row keys, for the heavy-tail
+  switch (see `moments`): a `Summary` is both, from the same scored batch;
 - r2 / explained variance: sums of y, y^2, residual, residual^2 (y centred on
   its mean, taken in a first pass).
 """
@@ -58,11 +59,12 @@ from ci_ml.comparison.metrics import (
     response_values,
     select_method,
 )
-from ci_ml.comparison.studentized import moment_features
 from ci_ml.engines.moments import (
     MomentSummary,
     TopLosses,
     candidate_rows,
+    moment_columns,
+    moment_order,
     moment_width,
     poisson_studentized,
 )
@@ -304,10 +306,10 @@ def scored_summary(plan: SummaryPlan, scored: ScoredBatch) -> Summary:
 
 
 def top_losses(plan: SummaryPlan, scored: ScoredBatch) -> tuple[TopLosses, ...]:
-    """Per moment slot and model, the batch's largest losses (column 2k of the slot)."""
+    """Per moment slot and model, the batch's largest losses (column k of the slot)."""
     columns, size = dict(scored.columns), candidate_rows(plan.n_rows)
     return tuple(
-        TopLosses.of(columns[slot.offset][:, 2 * k], scored.keys, size)
+        TopLosses.of(columns[slot.offset][:, k], scored.keys, size)
         for slot in plan.moment_slots
         for k in range(plan.n_models)
     )
@@ -381,6 +383,8 @@ def _row_statistics(
             for k, pred in enumerate(preds):
                 code = _score_codes(plan, slot.metric, y, pred)
                 codes.append((slot.offset + k * per_model, per_model, code))
+        elif slot.kind in MOMENT:
+            features += moment_columns(slot.offset, _losses(slot, y, preds))
         else:
             features.append((slot.offset, _feature_columns(plan, slot, y, preds)))
     return codes, features
@@ -420,16 +424,21 @@ def _score_codes(plan: SummaryPlan, metric: Metric, y: np.ndarray, pred: Predict
     return 2 * binned + (y == positive)
 
 
+def _losses(slot: Slot, y: np.ndarray, preds: list[Predictions]) -> np.ndarray:
+    """Each model's per-row losses of a moment metric: (rows, models)."""
+    metric = slot.metric
+    if slot.kind == "log-loss":
+        return np.column_stack([_log_loss_rows(y, p, metric) for p in preds])
+    per_row = PER_ROW_LOSSES[metric.score_func]
+    responses = [np.asarray(response_values(metric, p), dtype=float) for p in preds]
+    return np.column_stack([per_row(y.astype(float), r) for r in responses])
+
+
 def _feature_columns(
     plan: SummaryPlan, slot: Slot, y: np.ndarray, preds: list[Predictions]
 ) -> np.ndarray:
+    """r2 / explained variance: the centred target, the residuals and their squares."""
     metric = slot.metric
-    if slot.kind == "log-loss":
-        return moment_features([_log_loss_rows(y, p, metric) for p in preds])
-    if slot.kind == "loss":
-        per_row = PER_ROW_LOSSES[metric.score_func]
-        responses = [np.asarray(response_values(metric, p), dtype=float) for p in preds]
-        return moment_features([per_row(y.astype(float), r) for r in responses])
     y_c = y.astype(float) - plan.y_shift
     columns = [y_c, y_c**2]
     for pred in preds:
@@ -491,7 +500,7 @@ def _slot_result(
 
 def _moment_summary(plan: SummaryPlan, slot: Slot, summary: Summary) -> MomentSummary:
     index = plan.moment_slots.index(slot) * plan.n_models
-    sums = summary.sums[:, slot.offset : slot.offset + slot.width]
+    sums = summary.sums[:, slot.offset : slot.offset + slot.width][:, moment_order(plan.n_models)]
     return MomentSummary(
         sums,
         summary.sums[:, 0],
@@ -536,7 +545,7 @@ def _slot_values(plan: SummaryPlan, slot: Slot, totals: np.ndarray) -> np.ndarra
         per_model = np.split(sums, plan.n_models, axis=1)
         return metric.sign * np.vstack([rank(s.reshape(len(s), -1, 2)) for s in per_model])
     if slot.kind in MOMENT:
-        mean = (sums[:, 0 : 2 * plan.n_models : 2] / weight[:, None]).T
+        mean = (sums[:, : plan.n_models] / weight[:, None]).T
         return metric.sign * (np.sqrt(mean) if metric.score_func in ROOT else mean)
     return metric.sign * _r2_values(sums, weight, plan.n_models, slot.kind == "explained")
 
