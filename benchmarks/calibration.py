@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,6 +38,8 @@ from ci_ml.comparison.bootstrap import percentile_interval, resampled_values  # 
 from ci_ml.comparison.metrics import Predictions, as_predictions  # noqa: E402
 from ci_ml.comparison.significance import TAIL_EXTRAPOLATED  # noqa: E402
 from ci_ml.config import parse_rules  # noqa: E402
+from ci_ml.engines import EvaluationRequest  # noqa: E402
+from ci_ml.engines.local import LocalEngine  # noqa: E402
 from ci_ml.gate import Decision, Evidence, decide  # noqa: E402
 
 RESAMPLES = 1000
@@ -108,28 +112,54 @@ TRUE_GAIN = TRUE_RMSE["champion"] - TRUE_RMSE["challenger"]  # scorer units: -rm
 
 
 def gate_once(
-    rules: list[dict[str, Any]], metric: str, data: Any, seed: int, floor: bool, raw: bool = False
+    rules: list[dict[str, Any]],
+    metric: str,
+    data: Any,
+    seed: int,
+    floor: bool,
+    raw: bool = False,
+    bootstrap: str = "percentile",
 ) -> Any:
     """The decision, and the bootstrap result, on one simulated eval set; `raw` judges
-    on the plain resamples (the percentile bootstrap ci-ml used before studentizing)."""
-    decision, result, _ = gate_once_values(rules, metric, data, seed, floor, raw)
+    on the plain resamples (the percentile bootstrap ci-ml used before studentizing);
+    `bootstrap: poisson` runs the local engine's Poisson bootstrap instead."""
+    decision, result, _ = gate_once_values(rules, metric, data, seed, floor, raw, bootstrap)
     return decision, result
 
 
 def gate_once_values(
-    rules: list[dict[str, Any]], metric: str, data: Any, seed: int, floor: bool, raw: bool = False
+    rules: list[dict[str, Any]],
+    metric: str,
+    data: Any,
+    seed: int,
+    floor: bool,
+    raw: bool = False,
+    bootstrap: str = "percentile",
 ) -> Any:
     """`gate_once`, and the resampled values the gate tested, (2, B) with a champion."""
     y, challenger, champion = data
-    results, values = paired_bootstrap_values(
-        [metric], y, challenger, champion, n_resamples=RESAMPLES, seed=seed
-    )
+    if bootstrap == "poisson":
+        result, tested = poisson_once(metric, data, seed)
+        values = [tested]
+    else:
+        results, values = paired_bootstrap_values(
+            [metric], y, challenger, champion, n_resamples=RESAMPLES, seed=seed
+        )
+        result = results[0]
     if raw:
         models = [as_predictions(challenger), as_predictions(champion)]
         values, _ = resampled_values(
             [resolve_metric(metric)], np.asarray(y), models, RESAMPLES, seed
         )
-    result = results[0]
+    discordant = _discordant(y, challenger, champion) if floor else None
+    evidence = evidence_of(result, values[0], len(y), discordant)
+    return decide(parse_rules(rules), evidence), result, values[0]
+
+
+def evidence_of(
+    result: Any, tested: np.ndarray, n_rows: int, discordant: tuple[int, int] | None = None
+) -> Evidence:
+    """What `ci-ml gate` reads: the metric's entry and the values its rules test."""
     entry = {
         "challenger": result.challenger,
         "champion": result.champion,
@@ -138,16 +168,47 @@ def gate_once_values(
         "tail_index": result.tail_index,
         "upper_bound_method": result.upper_bound_method,
     }
-    evidence = Evidence(
-        {metric: entry},
+    return Evidence(
+        {result.metric: entry},
         has_champion=True,
-        primary=metric,
-        resampled={metric: values[0]},
-        n_rows=len(y),
+        primary=result.metric,
+        resampled={result.metric: tested},
+        n_rows=n_rows,
         min_rows=30,
-        discordant=_discordant(y, challenger, champion) if floor else None,
+        discordant=discordant,
     )
-    return decide(parse_rules(rules), evidence), result, values[0]
+
+
+class StoredPredictions(RegressorMixin, BaseEstimator):
+    """A regressor whose predictions are a column of the eval rows."""
+
+    def __init__(self, column: str = "") -> None:
+        self.column = column
+
+    def predict(self, x: Any) -> Any:
+        return x[self.column].to_numpy()
+
+
+def poisson_once(metric: str, data: Any, seed: int) -> tuple[Any, np.ndarray]:
+    """The Poisson bootstrap of the local engine (`evaluation.bootstrap: poisson`) on one
+    simulated regression eval set: its result and the resampled values the gate tests."""
+    y, challenger, champion = data
+    frame = pd.DataFrame(
+        {"challenger": challenger, "champion": champion, "y": y, "id": np.arange(len(y))}
+    )
+    request = EvaluationRequest(
+        "y",
+        ("challenger", "champion"),
+        (metric,),
+        "regression",
+        resamples=RESAMPLES,
+        seed=seed,
+        row_key=("id",),
+        model_features=(("challenger",), ("champion",)),
+    )
+    models = [StoredPredictions("challenger"), StoredPredictions("champion")]
+    outcome = LocalEngine().evaluate_frame(frame, request, models)
+    return outcome.results[0], outcome.resampled[metric]
 
 
 def _discordant(y: Any, challenger: Any, champion: Any) -> tuple[int, int]:
@@ -241,11 +302,14 @@ def _contradicts(low: float, high: float, passed: bool) -> bool:
 RMSE = "neg_root_mean_squared_error"
 
 
-def rmse_coverage(n: int, noise: str, trials: int, which: str) -> Rate:
+def rmse_coverage(
+    n: int, noise: str, trials: int, which: str, bootstrap: str = "percentile"
+) -> Rate:
     """How often the 95% interval (own, or of the change) covers the true value."""
 
     def once(rng: np.random.Generator, t: int) -> bool:
-        _, result = gate_once(GAIN_RULE_RMSE, RMSE, regressors(rng, n, noise), t, False)
+        data = regressors(rng, n, noise)
+        _, result = gate_once(GAIN_RULE_RMSE, RMSE, data, t, False, bootstrap=bootstrap)
         if which == "own":
             return bool(result.challenger_interval.contains(-TRUE_RMSE["challenger"]))
         return bool(result.delta_interval.contains(TRUE_GAIN))
@@ -258,12 +322,18 @@ BOUND_RULE_RMSE = [{"metric": RMSE, "max": TRUE_RMSE["challenger"], "confidence"
 
 
 def rmse_false_pass(
-    n: int, noise: str, trials: int, rules: list[dict[str, Any]], raw: bool = False
+    n: int,
+    noise: str,
+    trials: int,
+    rules: list[dict[str, Any]],
+    raw: bool = False,
+    bootstrap: str = "percentile",
 ) -> Rate:
     """A rule whose bound is the truth must pass at most 5% of the time."""
 
     def once(rng: np.random.Generator, t: int) -> bool:
-        return promoted(gate_once(rules, RMSE, regressors(rng, n, noise), t, False, raw)[0])
+        data = regressors(rng, n, noise)
+        return promoted(gate_once(rules, RMSE, data, t, False, raw, bootstrap)[0])
 
     return rate(trials, n + 4, once)
 
@@ -361,6 +431,7 @@ def gate_tables(quick: bool, only: tuple[str, ...] = ()) -> str:
         "non-inferiority": _non_inferiority_table,
         "moment": _moment_table,
         "log-loss": _log_loss_table,
+        "poisson-moment": _poisson_moment_table,
     }
     return "\n\n".join(table(quick) for name, table in tables.items() if name in (only or tables))
 
@@ -524,6 +595,53 @@ def _log_loss_table(quick: bool) -> str:
 LOG_LOSS_COLUMNS = ("max", "change", "own", "change interval", "switch")
 
 
+POISSON_SIZES = [100, 1000]  # of the Poisson moment table; --sizes picks
+
+
+def poisson_rmse_rates(n: int, noise: str, trials: int) -> list[Rate]:
+    """Under the Poisson bootstrap, from one bootstrap per simulated eval set: how often
+    the own and the change 95% intervals cover the truth, and how often the `max:` and
+    `min_delta:` rules whose bound is the truth pass."""
+    rng = np.random.default_rng(n + 5)
+    hits = np.zeros(4, dtype=int)
+    for t in range(trials):
+        data = regressors(rng, n, noise)
+        result, tested = poisson_once(RMSE, data, t)
+        evidence = evidence_of(result, tested, n)
+        rules = (BOUND_RULE_RMSE, GAIN_RULE_RMSE)
+        passes = [promoted(decide(parse_rules(r), evidence)) for r in rules]
+        hits += [
+            result.challenger_interval.contains(-TRUE_RMSE["challenger"]),
+            result.delta_interval.contains(TRUE_GAIN),
+            *passes,
+        ]
+    return [Rate(int(h), trials) for h in hits]
+
+
+def _poisson_moment_table(quick: bool) -> str:
+    rows = []
+    for noise in NOISES:
+        for n in POISSON_SIZES:
+            trials = trials_at(n, quick)
+            cells = poisson_rmse_rates(n, noise, trials)
+            rows.append([noise, f"{n:,}", str(trials), *(c.cell() for c in cells)])
+    title = (
+        "### RMSE under the Poisson bootstrap (`evaluation.bootstrap: poisson`, `engine: "
+        "spark`): coverage of the 95% intervals and rules whose bound is the truth "
+        "(should pass at most 5%)\n\n"
+    )
+    header = [
+        "noise",
+        "eval rows",
+        "trials",
+        "own interval",
+        "change interval",
+        "`max: <true RMSE>` passes",
+        "`min_delta: <true gain>` passes",
+    ]
+    return title + _table(header, rows)
+
+
 # -- the document ------------------------------------------------------------------------------
 
 
@@ -575,13 +693,17 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="gate tables only, these (comma-separated): "
-        "false-promotion, discordant, power, coverage, non-inferiority, moment, log-loss",
+        "false-promotion, discordant, power, coverage, non-inferiority, moment, log-loss, "
+        "poisson-moment",
     )
     parser.add_argument("--trials", help="trials per eval size, e.g. 100=400,1000=150,10000=30")
     parser.add_argument("--noise", choices=NOISES, help="the moment table for this noise only")
+    parser.add_argument("--sizes", help="eval sizes of the poisson-moment table, e.g. 100,1000")
     args = parser.parse_args()
     if args.noise:
         NOISES[:] = [args.noise]
+    if args.sizes:
+        POISSON_SIZES[:] = [int(n) for n in args.sizes.split(",")]
     if args.trials:
         TRIALS.update({int(k): int(v) for k, v in (p.split("=") for p in args.trials.split(","))})
     if args.only:

@@ -43,12 +43,14 @@ REGRESSION_METRICS = (
 REPO = Path(__file__).resolve().parent.parent
 
 
-def eval_rows(n_rows: int, task: str, seed: int = 0) -> pd.DataFrame:
-    """Three numeric features, an id, and a target that depends on them."""
+def eval_rows(n_rows: int, task: str, seed: int = 0, heavy: bool = False) -> pd.DataFrame:
+    """Three numeric features, an id, and a target that depends on them; `heavy`: with
+    Student t(2) noise, whose squared errors have a tail index of 1 (the tail switch)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n_rows, 3))
     frame = pd.DataFrame(x, columns=list(FEATURES))
-    signal = x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n_rows)
+    noise = rng.standard_t(2, n_rows) if heavy else rng.normal(size=n_rows)
+    signal = x[:, 0] + 0.5 * x[:, 1] + noise
     frame["y"] = (signal > 0).astype(np.int64) if task == "classification" else 3 * signal
     frame["id"] = np.arange(n_rows, dtype=np.int64)
     return frame

@@ -16,7 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from sklearn.metrics import roc_auc_score
 
-from ci_ml.comparison import mcnemar_exact
+from ci_ml.comparison import STUDENTIZED, TAIL_EXTRAPOLATED, mcnemar_exact
 from ci_ml.config import load_config, shipped_schema
 from ci_ml.engines import EvaluationRequest, parse_source
 from ci_ml.engines.local import LocalEngine
@@ -52,6 +52,8 @@ def config_text(data: dict[str, str], engine: str = "local", **extra: Any) -> st
         "gate": [
             {"metric": "accuracy", "min": 0.6},
             {"metric": "roc_auc", "max_regression": 0.05, "confidence": 0.9},
+            # always met (sklearn clips a row's log loss at 36): here for its bound_method
+            {"metric": "neg_log_loss", "max": 40, "confidence": 0.9},
         ],
         "drift": {"enabled": False},
         "registry": {"backend": "local", "path": ".ci-ml/registry"},
@@ -109,6 +111,8 @@ def test_poisson_bootstrap_runs_the_check_and_the_gate(tmp_path: Path, run_cli) 
         assert entry["challenger"] == pytest.approx(found.challenger, abs=1e-12)
         assert entry["interval"]["low"] == pytest.approx(found.delta_interval.low, abs=1e-12)
         assert entry["method"] == found.method
+        assert entry["upper_bound_method"] == found.upper_bound_method
+        assert entry["tail_index"] == found.tail_index
     # McNemar from the summaries' exact row-type counts, as from the row predictions
     frame = pd.read_parquet(project / "eval.parquet")
     x = frame[list(FEATURES)]
@@ -119,6 +123,10 @@ def test_poisson_bootstrap_runs_the_check_and_the_gate(tmp_path: Path, run_cli) 
     # the gate judged the confidence rule on the engine's resampled values
     rule = next(r for r in report_json(project)["rules"] if r["metric"] == "roc_auc")
     assert rule["status"] in ("pass", "fail") and rule["p_value"] is not None
+    # a moment metric's bound: studentized, with the tail switch, as the percentile one
+    loss = next(r for r in report_json(project)["rules"] if r["metric"] == "neg_log_loss")
+    assert loss["bound_method"] == record["metrics"]["neg_log_loss"]["upper_bound_method"]
+    assert loss["bound_method"] in (STUDENTIZED, TAIL_EXTRAPOLATED)
 
 
 def _request() -> EvaluationRequest:
@@ -201,6 +209,10 @@ def test_spark_check_equals_the_local_poisson_check_on_the_same_rows(
     assert [r["status"] for r in spark_report["rules"]] == [
         r["status"] for r in local_report["rules"]
     ]
+    for found, expected in zip(spark_report["rules"], local_report["rules"], strict=True):
+        assert found.get("bound_method") == expected.get("bound_method")
+        _same({"bound": found.get("bound")}, {"bound": expected.get("bound")}, "rule bound")
+    assert spark_report["rules"][-1].get("bound_method") is not None  # the log-loss rule
     card = json.loads((lake / ".ci-ml/run/challenger" / CARD_NAME).read_text())
     assert card["data"]["train"]["fingerprint"]["kind"] == "file-listing"
     assert card["data"]["train"]["sample"] | {"method": None} == {

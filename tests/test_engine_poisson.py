@@ -13,13 +13,22 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import get_scorer
 
+from ci_ml.comparison import STUDENTIZED, TAIL_EXTRAPOLATED, paired_bootstrap
 from ci_ml.config import load_config
 from ci_ml.engines import EvaluationRequest, parse_engine, parse_source
 from ci_ml.engines.local import LocalEngine
+from ci_ml.engines.moments import TopLosses, candidate_rows
 from ci_ml.engines.poisson import poisson_weights, row_keys
-from ci_ml.engines.summaries import finish, plan_summaries
+from ci_ml.engines.summaries import Summary, finish, plan_summaries
 from ci_ml.errors import ConfigError, DataError, EnvironmentProblem
-from tests.spark_support import FEATURES, contenders, eval_rows, request, write_parts
+from tests.spark_support import (
+    FEATURES,
+    assert_same_results,
+    contenders,
+    eval_rows,
+    request,
+    write_parts,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,19 +76,83 @@ def test_point_values_are_sklearns(task: str, tmp_path: Path) -> None:
     assert result.n_rows == 3000 and result.to_dict()["bootstrap"] == "poisson"
 
 
-def test_results_do_not_depend_on_how_the_rows_are_split(tmp_path: Path) -> None:
-    frame = eval_rows(2500, "classification")
-    models = contenders(frame, "classification")
+@pytest.mark.parametrize(("task", "heavy"), [("classification", False), ("regression", True)])
+def test_results_do_not_depend_on_how_the_rows_are_split(
+    task: str, heavy: bool, tmp_path: Path
+) -> None:
+    frame = eval_rows(2500, task, heavy=heavy)
+    models = contenders(frame, task)
     one = LocalEngine().evaluate(
-        parse_source(write_parts(frame, tmp_path / "one", 1)), request("classification"), models
+        parse_source(write_parts(frame, tmp_path / "one", 1)), request(task), models
     )
     many = LocalEngine().evaluate(
-        parse_source(write_parts(frame, tmp_path / "many", 7)), request("classification"), models
+        parse_source(write_parts(frame, tmp_path / "many", 7)), request(task), models
     )
     for a, b in zip(one.results, many.results, strict=True):
         assert a.delta_interval is not None and b.delta_interval is not None
         assert a.delta_interval.low == pytest.approx(b.delta_interval.low, abs=1e-12)
         assert a.challenger_interval.high == pytest.approx(b.challenger_interval.high, abs=1e-12)
+        assert (a.tail_index, a.upper_bound_method) == (b.tail_index, b.upper_bound_method)
+    # heavy tails: the top losses merged across files made the same tail-extrapolated bound
+    methods = {r.metric: r.upper_bound_method for r in many.results}
+    assert heavy == (methods.get("neg_root_mean_squared_error") == TAIL_EXTRAPOLATED)
+
+
+MOMENT_METRICS = {
+    "neg_root_mean_squared_error",
+    "neg_mean_absolute_error",
+    "neg_mean_squared_error",
+    "neg_log_loss",
+}
+
+
+@pytest.mark.parametrize("heavy", [False, True])
+def test_moment_metrics_get_the_local_bootstraps_interval_and_tail_switch(
+    heavy: bool, tmp_path: Path
+) -> None:
+    """Studentized intervals, and the same Hill index and bound method as the percentile
+    bootstrap on the same rows; the gate tests the values the intervals came from."""
+    frame = eval_rows(2000, "regression", heavy=heavy)
+    models = contenders(frame, "regression")
+    source = parse_source(write_parts(frame, tmp_path / "eval", parts=3))
+    poisson = LocalEngine().evaluate(source, request("regression"), models)
+    x, y = frame[list(FEATURES)], frame["y"].to_numpy()
+    predicted = [m.predict(x) for m in models]
+    names = [r.metric for r in poisson.results]
+    local = paired_bootstrap(names, y, *predicted, n_resamples=200)
+    expected = TAIL_EXTRAPOLATED if heavy else STUDENTIZED
+    for found, percentile in zip(poisson.results, local, strict=True):
+        moment = found.metric in MOMENT_METRICS
+        assert found.interval_method == ("studentized" if moment else "percentile")
+        assert found.upper_bound_method == percentile.upper_bound_method
+        if not moment:
+            assert found.tail_index is None is percentile.tail_index
+        else:
+            assert found.tail_index == pytest.approx(percentile.tail_index, rel=1e-12)
+            assert found.upper_bound_method == expected, found.metric
+            tested = poisson.resampled[found.metric]
+            change = np.quantile(tested[0] - tested[1], [0.025, 0.975])
+            assert found.delta_interval is not None
+            assert change.tolist() == pytest.approx(
+                [found.delta_interval.low, found.delta_interval.high], abs=1e-12
+            )
+
+
+def test_the_tail_from_the_top_losses_is_the_tail_from_every_row() -> None:
+    """Peng's bound from the merged top losses (about 4 sqrt(n) of them) equals the one
+    from all the rows' losses with their weights: the candidates always hold the top."""
+    frame = eval_rows(3000, "regression", heavy=True)
+    models = contenders(frame, "regression")
+    req = EvaluationRequest("y", FEATURES, ("neg_root_mean_squared_error",), "regression")
+    plan = plan_summaries(req, models, None, float(frame["y"].mean()), len(frame))
+    summary = plan.empty() + plan.summarise(frame, models)
+    keys = row_keys(frame, req.key_columns)
+    x, y = frame[list(FEATURES)], frame["y"].to_numpy()
+    every = tuple(TopLosses.of((y - m.predict(x)) ** 2, keys, len(frame)) for m in models)
+    assert len(summary.tops[0].values) == candidate_rows(3000) < len(frame) // 10
+    top, whole = (finish(plan, s, "local") for s in (summary, Summary(summary.sums, every)))
+    assert top.results[0].upper_bound_method == TAIL_EXTRAPOLATED
+    assert_same_results(top, whole, tol=1e-12)
 
 
 class StoredLabels(ClassifierMixin, BaseEstimator):
@@ -108,7 +181,7 @@ def test_poisson_intervals_cover_the_true_accuracy_at_their_level() -> None:
         frame = pd.DataFrame(
             {"pred": np.where(right, y, 1 - y), "y": y, "id": np.arange(300) + trial * 300}
         )
-        plan = plan_summaries(req, [model], np.array([0, 1]), 0.0)
+        plan = plan_summaries(req, [model], np.array([0, 1]), 0.0, len(frame))
         interval = finish(plan, plan.summarise(frame, [model]), "local").results[0]
         hits += interval.challenger_interval.contains(0.8)
     sd = np.sqrt(0.9 * 0.1 / trials)
@@ -233,3 +306,37 @@ def test_the_local_engine_scores_each_row_once_for_metrics_and_slices(tmp_path: 
     assert scored_rows(log) == {"predict": 150_000, "predict_proba": 150_000}
     assert sorted(found.slices) == [("half", '"high"'), ("half", '"low"')]
     assert sum(s[0] for s in found.slices.values()) == 150_000
+    # the log loss's studentized interval and top losses came from that same pass
+    log_loss = next(r for r in found.results if r.metric == "neg_log_loss")
+    assert log_loss.interval_method == "studentized" and log_loss.tail_index is not None
+
+
+def test_slices_of_moment_metrics_beside_the_tail_switch(tmp_path: Path) -> None:
+    """Heavy-tailed losses over three files: the bound takes Peng's tail from the top
+    losses, and each slice's RMSE and MAE, from the same scoring pass, are sklearn's on
+    that slice's rows alone."""
+    from dataclasses import replace
+
+    from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
+    from ci_ml.engines.slices import slice_records
+
+    frame = eval_rows(3000, "regression", heavy=True)
+    frame["half"] = np.where(frame["a"] > 0, "high", "low")
+    models = contenders(frame, "regression")
+    wanted = replace(request("regression", resamples=50, row_key=("id",)), slice_by=("half",))
+    found = LocalEngine().evaluate(
+        parse_source(write_parts(frame, tmp_path / "eval", 3)), wanted, models
+    )
+    rmse = next(r for r in found.results if r.metric == "neg_root_mean_squared_error")
+    assert (rmse.interval_method, rmse.upper_bound_method) == ("studentized", TAIL_EXTRAPOLATED)
+    assert found.plan is not None
+    names = ["neg_root_mean_squared_error", "neg_mean_absolute_error"]
+    records = slice_records(found.plan, found.slices, ["half"], names, 100)
+    scorers = {names[0]: root_mean_squared_error, names[1]: mean_absolute_error}
+    for entry in records:
+        rows = frame[frame["half"] == entry["value"]]
+        y, x = rows["y"], rows[list(FEATURES)]
+        assert entry["n_rows"] == len(rows)
+        expected = [-scorers[entry["metric"]](y, m.predict(x)) for m in models]
+        assert [entry["challenger"], entry["champion"]] == pytest.approx(expected, abs=1e-9)

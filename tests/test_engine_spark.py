@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ci_ml.comparison import STUDENTIZED, TAIL_EXTRAPOLATED
 from ci_ml.engines import parse_source
 from ci_ml.engines.local import LocalEngine
 from ci_ml.errors import DataError, EnvironmentProblem
@@ -32,11 +33,15 @@ pytestmark = pytest.mark.spark
 __all__ = ["spark_engine"]  # the session fixture
 
 
-@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize(
+    ("task", "heavy"), [("classification", False), ("regression", False), ("regression", True)]
+)
 def test_spark_gives_the_local_engines_metrics_and_intervals(
-    task: str, spark_engine: Any, tmp_path: Path
+    task: str, heavy: bool, spark_engine: Any, tmp_path: Path
 ) -> None:
-    frame = eval_rows(4000, task)
+    """Every value, interval, tail index and bound method to 1e-9; `heavy`: t(2) noise,
+    so the moment metrics' upper bounds take Peng's tail from the merged top losses."""
+    frame = eval_rows(4000, task, heavy=heavy)
     models = contenders(frame, task)
     source = parse_source(write_parts(frame, tmp_path / "eval", parts=5))
     local = LocalEngine().evaluate(source, request(task), models)
@@ -44,6 +49,12 @@ def test_spark_gives_the_local_engines_metrics_and_intervals(
     assert spark.engine == "spark" and spark.n_rows == 4000
     assert_same_results(local, spark, tol=1e-9)
     assert spark.sketch_bounds == local.sketch_bounds
+    for name, values in local.resampled.items():  # what the gate tests
+        assert np.allclose(values, spark.resampled[name], rtol=0, atol=1e-9), name
+    methods = {r.metric: (r.interval_method, r.upper_bound_method) for r in spark.results}
+    loss = "neg_log_loss" if task == "classification" else "neg_root_mean_squared_error"
+    bound = TAIL_EXTRAPOLATED if heavy else STUDENTIZED
+    assert methods[loss] == ("studentized", bound)
 
 
 def test_a_catalog_table_and_its_fingerprint(spark_engine: Any, tmp_path: Path) -> None:
@@ -118,7 +129,7 @@ def test_a_model_too_large_to_ship_is_refused_with_its_size(spark_engine: Any) -
 
     frame = eval_rows(200, "classification")
     models = contenders(frame, "classification")
-    plan = plan_summaries(request("classification"), models, frame["y"].unique(), 0.0)
+    plan = plan_summaries(request("classification"), models, frame["y"].unique(), 0.0, len(frame))
     size = check_shippable(plan, models)
     with pytest.raises(EnvironmentProblem, match=r"MiB pickled; Spark Connect ships at most"):
         check_shippable(plan, models, limit=size - 1)

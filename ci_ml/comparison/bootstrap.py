@@ -37,7 +37,7 @@ from ci_ml.comparison.metrics import (
     score,
 )
 from ci_ml.comparison.significance import clean, exact_change_interval, hull
-from ci_ml.comparison.studentized import studentized
+from ci_ml.comparison.studentized import Studentized, studentized
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
@@ -311,14 +311,9 @@ def paired_bootstrap_values(
         own, deltas = (vals, paired_deltas(vals)) if pivots is None else (pivots.own, pivots.change)
         result = bootstrap_result(metric, point, own, deltas, method, confidence, seed, len(y))
         if pivots is not None:
-            result = replace(
-                result,
-                interval_method="studentized",
-                tail_index=pivots.tail_index[0],
-                upper_bound_method=pivots.bound_method[0],
-            )
+            result = studentized_result(result, pivots)
         results.append(with_exact_change(result, y, models))
-        tested.append(own if deltas is None else np.vstack([own[0], own[0] - deltas]))
+        tested.append(tested_values(own, deltas))
     return results, tested
 
 
@@ -349,6 +344,23 @@ def widened(result: BootstrapResult, only_champion: int, only_challenger: int) -
         delta_interval=Interval(low, high, interval.level),
         delta_interval_method=EXACT_CHANGE,
     )
+
+
+def studentized_result(result: BootstrapResult, pivots: Studentized) -> BootstrapResult:
+    """The result of a moment metric says its interval is studentized, and how the
+    challenger's upper bound was computed."""
+    return replace(
+        result,
+        interval_method="studentized",
+        tail_index=pivots.tail_index[0],
+        upper_bound_method=pivots.bound_method[0],
+    )
+
+
+def tested_values(own: np.ndarray, deltas: np.ndarray | None) -> np.ndarray:
+    """What the gate tests: the challenger's own values and, for a pair, values whose
+    row 0 - row 1 is `deltas` (the studentized change, for moment metrics)."""
+    return own if deltas is None else np.vstack([own[0], own[0] - deltas])
 
 
 def paired_deltas(values: np.ndarray) -> np.ndarray | None:

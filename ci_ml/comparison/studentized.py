@@ -64,11 +64,10 @@ def studentized(
     if found is None:
         return None
     losses, root = found
-    features = _features(losses)
+    features = moment_features(losses)
     n_rows = len(y_true)
     indices = tuple(hill_tail_index(loss) for loss in losses)
-    heavy = [k for k, index in enumerate(indices) if index is not None and index < HEAVY_TAIL_INDEX]
-    tails = {k: _Tail.of(losses[k], n_resamples) for k in heavy}
+    tails = {k: _Tail.of(losses[k], n_resamples) for k in heavy_models(indices)}
     sums = np.empty((n_resamples, features.shape[1]))
     # a heavy-tailed model's Peng estimate holds about five more (chunk, rows) arrays
     step = max(1, chunk_bytes // max(n_rows * (12 + 48 * len(tails)), 1))
@@ -79,9 +78,39 @@ def studentized(
         for tail in tails.values():
             tail.add(counts, start, stop)
     full = features.sum(axis=0)[None, :]
-    own = np.vstack([_own(full, sums, k, n_rows, root, tails.get(k)) for k in range(len(losses))])
-    change = _change(full, sums, n_rows, root) if len(losses) == 2 else None
-    methods = tuple(TAIL_EXTRAPOLATED if k in tails else STUDENTIZED for k in range(len(losses)))
+    means = {k: tail.means for k, tail in tails.items()}
+    return from_sums(metric, MomentSums(full, float(n_rows), sums, n_rows, root), indices, means)
+
+
+@dataclass(frozen=True)
+class MomentSums:
+    """The sums of `moment_features` over all rows (`full`, (1, width), of `n_full` rows)
+    and per resample (`sums`, (B, width), of `n_each` rows: a number, or per resample)."""
+
+    full: np.ndarray
+    n_full: float
+    sums: np.ndarray
+    n_each: np.ndarray | float
+    root: bool
+
+
+def heavy_models(indices: Sequence[float | None]) -> list[int]:
+    """The models whose losses' tail index calls for the tail-extrapolated upper bound."""
+    return [k for k, index in enumerate(indices) if index is not None and index < HEAVY_TAIL_INDEX]
+
+
+def from_sums(
+    metric: Metric,
+    moments: MomentSums,
+    indices: tuple[float | None, ...],
+    tail_means: dict[int, np.ndarray],
+) -> Studentized:
+    """The pseudo-resamples from the moment sums and, per heavy-tailed model, the
+    resamples' tail-extrapolated means (both bootstraps, multinomial and Poisson, end here)."""
+    n_models = len(indices)
+    own = np.vstack([_own(moments, k, tail_means.get(k)) for k in range(n_models)])
+    change = _change(moments) if n_models == 2 else None
+    methods = tuple(TAIL_EXTRAPOLATED if k in tail_means else STUDENTIZED for k in range(n_models))
     signed = None if change is None else metric.sign * change
     return Studentized(metric.sign * own, signed, indices, methods)
 
@@ -94,10 +123,15 @@ def tail_rows(n_rows: int) -> int:
 def hill_tail_index(losses: np.ndarray) -> float | None:
     """Hill's estimate of the tail index of the losses (1 / the mean log excess of the
     top tail_rows(n) over the next one); None when too few positive losses to tell."""
-    k = tail_rows(len(losses))
-    if len(losses) < 2 * k:
+    return hill_of_top(np.sort(losses)[-tail_rows(len(losses)) - 1 :], len(losses))
+
+
+def hill_of_top(top: np.ndarray, n_rows: int) -> float | None:
+    """`hill_tail_index` from the tail_rows(n) + 1 largest of n losses, ascending."""
+    k = tail_rows(n_rows)
+    if n_rows < 2 * k or len(top) < k + 1:
         return None
-    top = np.sort(losses)[-k - 1 :]
+    top = top[-k - 1 :]
     if top[0] <= 0:
         return None
     gamma = float(np.mean(np.log(top[1:])) - math.log(top[0]))
@@ -128,17 +162,35 @@ class _Tail:
 
     def estimate(self, counts: np.ndarray) -> np.ndarray:
         """Counts per row in descending order of loss -> Peng's estimate per resample."""
-        n, k = counts.shape[1], self.k
-        cumulative = np.cumsum(counts, axis=1)
-        top = np.clip(k - (cumulative - counts), 0.0, counts)  # each row's share of the top k
-        threshold_at = np.argmax(cumulative >= k + 1, axis=1)
-        threshold = self.values[threshold_at]
-        gamma = (top @ self.logs) / k - self.logs[threshold_at]
-        gamma = np.clip(gamma, 0.0, 0.95)  # at 1 the tail has no mean at all
-        rest = counts @ self.values - top @ self.values
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tail = np.where(threshold > 0, k * threshold / (1 - gamma), top @ self.values)
-        return np.asarray((rest + tail) / n)
+        return peng_means(
+            self.values, self.logs, counts, self.k, counts @ self.values, len(counts.T)
+        )
+
+
+def peng_means(
+    values: np.ndarray,
+    logs: np.ndarray,
+    weights: np.ndarray,
+    k: int,
+    total: np.ndarray,
+    n_each: np.ndarray | float,
+) -> np.ndarray:
+    """Peng's tail-extrapolated mean per resample, from the weights (B, m) of the m largest
+    losses (`values`, descending, and their `logs`), each resample's weighted sum of all
+    its losses (`total`) and its total weight (`n_each`). The top k weighted losses are
+    the tail, the next one its threshold; a resample whose m rows weigh at most k (a
+    Poisson resample of a tiny eval set) has no threshold: its plain mean stands."""
+    cumulative = np.cumsum(weights, axis=1)
+    top = np.clip(k - (cumulative - weights), 0.0, weights)  # each row's share of the top k
+    threshold_at = np.argmax(cumulative >= k + 1, axis=1)
+    threshold = values[threshold_at]
+    gamma = (top @ logs) / k - logs[threshold_at]
+    gamma = np.clip(gamma, 0.0, 0.95)  # at 1 the tail has no mean at all
+    rest = total - top @ values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail = np.where(threshold > 0, k * threshold / (1 - gamma), top @ values)
+        reached = cumulative[:, -1] >= k + 1
+        return np.asarray(np.where(reached, (rest + tail) / n_each, total / n_each))
 
 
 def _upper_union(pivots: np.ndarray, tail: np.ndarray) -> np.ndarray:
@@ -150,7 +202,7 @@ def _upper_union(pivots: np.ndarray, tail: np.ndarray) -> np.ndarray:
     return low
 
 
-def _features(losses: list[np.ndarray]) -> np.ndarray:
+def moment_features(losses: list[np.ndarray]) -> np.ndarray:
     """Columns l_k and l_k^2 per model, then l_0 * l_1 for a pair."""
     columns = [c for loss in losses for c in (loss, loss**2)]
     if len(losses) == 2:
@@ -163,7 +215,7 @@ def _counts(idx: np.ndarray, n_rows: int) -> np.ndarray:
     return np.bincount(flat, minlength=len(idx) * n_rows).reshape(len(idx), n_rows).astype(float)
 
 
-def _moments(sums: np.ndarray, k: int, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+def _moments(sums: np.ndarray, k: int, n_rows: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     mean = sums[:, 2 * k] / n_rows
     return mean, np.maximum(sums[:, 2 * k + 1] / n_rows - mean**2, 0.0)
 
@@ -175,27 +227,26 @@ def _pivot(estimate: np.ndarray, se: np.ndarray, point: float, point_se: float) 
     return point - t * point_se
 
 
-def _own(
-    full: np.ndarray, sums: np.ndarray, k: int, n_rows: int, root: bool, tail: _Tail | None
-) -> np.ndarray:
-    mean, var = _moments(sums, k, n_rows)
-    point, point_var = _moments(full, k, n_rows)
-    pseudo = _pivot(
-        mean, np.sqrt(var / n_rows), float(point[0]), float(np.sqrt(point_var[0] / n_rows))
-    )
+def _own(moments: MomentSums, k: int, tail: np.ndarray | None) -> np.ndarray:
+    mean, var = _moments(moments.sums, k, moments.n_each)
+    point, point_var = _moments(moments.full, k, moments.n_full)
+    se, point_se = np.sqrt(var / moments.n_each), float(np.sqrt(point_var[0] / moments.n_full))
+    pseudo = _pivot(mean, se, float(point[0]), point_se)
     if tail is not None:
-        pseudo = _upper_union(pseudo, tail.means)
-    return np.sqrt(np.maximum(pseudo, 0.0)) if root else pseudo
+        pseudo = _upper_union(pseudo, tail)
+    return np.sqrt(np.maximum(pseudo, 0.0)) if moments.root else pseudo
 
 
-def _change(full: np.ndarray, sums: np.ndarray, n_rows: int, root: bool) -> np.ndarray:
+def _change(moments: MomentSums) -> np.ndarray:
     """Pseudo-resamples of metric(model 0) - metric(model 1), in loss units."""
-    estimate, se = _difference(sums, n_rows, root)
-    point, point_se = _difference(full, n_rows, root)
+    estimate, se = _difference(moments.sums, moments.n_each, moments.root)
+    point, point_se = _difference(moments.full, moments.n_full, moments.root)
     return _pivot(estimate, se, float(point[0]), float(point_se[0]))
 
 
-def _difference(sums: np.ndarray, n_rows: int, root: bool) -> tuple[np.ndarray, np.ndarray]:
+def _difference(
+    sums: np.ndarray, n_rows: np.ndarray | float, root: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """The change and its standard error (delta method for square roots)."""
     mean_a, var_a = _moments(sums, 0, n_rows)
     mean_b, var_b = _moments(sums, 1, n_rows)

@@ -40,8 +40,7 @@ class LocalEngine:
     ) -> EngineEvaluation:
         """Poisson bootstrap of `models` (challenger first) on the rows of `source`."""
         dataset = open_dataset(source)
-        labels, mean = target_summary(dataset, request)
-        plan = plan_summaries(request, models, labels, mean)
+        plan = plan_summaries(request, models, *target_summary(dataset, request))
         frames = (batch.to_pandas() for batch in batches(dataset, request.columns))
         return self._summed(plan, frames, models)
 
@@ -53,8 +52,7 @@ class LocalEngine:
     ) -> EngineEvaluation:
         """The same bootstrap on rows already in memory (a seeded split of train)."""
         table = pa.Table.from_pandas(frame[request.columns], preserve_index=False)
-        labels, mean = target_summary(ds.dataset(table), request)
-        plan = plan_summaries(request, models, labels, mean)
+        plan = plan_summaries(request, models, *target_summary(ds.dataset(table), request))
         frames = (
             frame.iloc[start : start + BATCH_ROWS] for start in range(0, len(frame), BATCH_ROWS)
         )
@@ -64,13 +62,13 @@ class LocalEngine:
         self, plan: SummaryPlan, frames: Iterable[pd.DataFrame], models: Sequence[Any]
     ) -> EngineEvaluation:
         """Each batch scored once: its summary and its slices' sums, added up."""
-        totals = np.zeros((1 + plan.request.resamples, plan.width))
+        total = plan.empty()
         slices: Sums = {}
         for frame in frames:
             summary, found = batch_summary(plan, frame, models)
-            totals += summary
+            total += summary
             add(slices, found)
-        return finish(plan, totals, self.name, slices)
+        return finish(plan, total, self.name, slices)
 
     def close(self) -> None:
         """Nothing to release (the Spark engine stops its session)."""
@@ -120,17 +118,17 @@ def batches(dataset: ds.Dataset, columns: list[str]) -> Iterator[pa.RecordBatch]
         )
 
 
-def target_summary(dataset: ds.Dataset, request: EvaluationRequest) -> tuple[Any, float]:
-    """(distinct targets or None for regression, mean target) in one streamed pass."""
+def target_summary(dataset: ds.Dataset, request: EvaluationRequest) -> tuple[Any, float, int]:
+    """(distinct targets or None for regression, mean target, rows) in one streamed pass."""
     distinct: set[Any] = set()
     total, count = 0.0, 0
     for batch in batches(dataset, [request.target]):
         column = batch.column(0)
+        count += len(column)
         if request.task == "classification":
             distinct.update(column.unique().to_pylist())
         else:
             total += float(pc.sum(column).as_py() or 0.0)
-            count += len(column)
     if request.task == "classification":
-        return np.array(sorted(distinct)), 0.0
-    return None, total / max(count, 1)
+        return np.array(sorted(distinct)), 0.0, count
+    return None, total / max(count, 1), count

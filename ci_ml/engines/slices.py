@@ -1,9 +1,9 @@
 """Per-slice metrics from grouped sufficient statistics, on the runner or the cluster.
 
 Each batch of eval rows is scored once (`batch_summary`): the scored rows give
-the batch's per-resample summary and, grouped by the value of each
-`evaluation.slice_by` column (`EvaluationRequest.slice_by`), the plain sums of
-each group (row 0 of `summaries`: every weight 1). Sums of a slice add up
+the batch's summary (per-resample sums, largest losses) and, grouped by the
+value of each `evaluation.slice_by` column (`EvaluationRequest.slice_by`), the
+plain sums of each group (row 0 of `summaries`: every weight 1). Sums of a slice add up
 across batches and partitions, so one float64 vector per slice value, never a
 row, leaves a worker, beside the resample summary of the same pass. A slice's
 metric is computed from its sums as the whole eval set's is: label metrics and
@@ -26,11 +26,12 @@ from ci_ml.comparison.slices import SliceResult, order_slices
 from ci_ml.engines.summaries import (
     ScoredBatch,
     SliceSums,
+    Summary,
     SummaryPlan,
     group_sums,
     point_values,
-    resample_sums,
     score_batch,
+    scored_summary,
 )
 
 Sums = SliceSums
@@ -38,10 +39,10 @@ Sums = SliceSums
 
 def batch_summary(
     plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any]
-) -> tuple[np.ndarray, Sums]:
-    """The batch's (1 + resamples, width) summary and its slices' sums, scored once."""
+) -> tuple[Summary, Sums]:
+    """The batch's summary (resample sums, top losses) and its slices' sums, scored once."""
     scored = score_batch(plan, frame, models)
-    return resample_sums(plan, scored), batch_slices(plan, frame, scored)
+    return scored_summary(plan, scored), batch_slices(plan, frame, scored)
 
 
 def batch_slices(plan: SummaryPlan, frame: pd.DataFrame, scored: ScoredBatch) -> Sums:

@@ -5,12 +5,14 @@ Models and the summary plan travel to the executors inside the mapInArrow
 function; the `ci_ml` package and the team's own estimator modules travel as
 zip artifacts (see `shipping`), so executors need only numpy, pandas, pyarrow
 and scikit-learn (and any installed library the estimator uses). Each batch is scored
-once; only summaries come back: per resample one float64 vector, and per value of each
-`slice_by` column one vector of plain sums, summed over partitions by a small shuffle.
+once; only summaries come back: per resample one float64 vector, per model of each
+moment metric its largest losses with their row keys, and per value of each `slice_by`
+column one vector of plain sums, merged over partitions by a small shuffle.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -26,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 import ci_ml
+from ci_ml.engines.moments import TopLosses
 from ci_ml.engines.settings import DEFAULT_CONF, SparkSettings
 from ci_ml.engines.shipping import ci_ml_zip, team_zip
 from ci_ml.engines.slices import Sums, add, batch_summary
@@ -40,6 +43,7 @@ from ci_ml.engines.sparkml import score_pipelines
 from ci_ml.engines.summaries import (
     EngineEvaluation,
     EvaluationRequest,
+    Summary,
     SummaryPlan,
     finish,
     plan_summaries,
@@ -123,21 +127,13 @@ class SparkEngine:
         """Poisson bootstrap of `models` (challenger first) on the cluster."""
         frame = self._columns(self.read(source), source, request.columns)
         frame, request, models = score_pipelines(frame, request, models)
-        labels, mean = self._target_summary(frame, request)
-        plan = plan_summaries(request, models, labels, mean)
+        plan = plan_summaries(request, models, *self._target_summary(frame, request))
         check_shippable(plan, models)
         ship_team_modules(self.session, models)
         parts = frame.mapInArrow(partition_summaries(plan, models), SUMMARY_ROWS)
         merged = parts.groupBy("b", "column", "value").applyInPandas(sum_summaries, SUMMARY_ROWS)
-        totals = np.zeros((1 + request.resamples, plan.width))
-        slices: Sums = {}
-        for row in _collect(merged):
-            stats = np.frombuffer(row["stats"], dtype=np.float64)
-            if row["b"] == SLICE_ROW:
-                slices[(row["column"], row["value"])] = stats
-            else:
-                totals[row["b"]] = stats
-        return finish(plan, totals, self.name, slices)
+        summary, slices = _gathered(plan, _collect(merged))
+        return finish(plan, summary, self.name, slices)
 
     def columns(self, source: DataSource) -> list[str]:
         return list(self.read(source).columns)
@@ -175,13 +171,17 @@ class SparkEngine:
             raise DataError(f"{source.label}: no column(s) {missing}; found {frame.columns}")
         return frame.select(*columns)
 
-    def _target_summary(self, frame: DataFrame, request: EvaluationRequest) -> tuple[Any, float]:
+    def _target_summary(
+        self, frame: DataFrame, request: EvaluationRequest
+    ) -> tuple[Any, float, int]:
+        """(distinct targets or None for regression, mean target, rows)."""
         if request.task != "classification":
-            return None, float(frame.agg(F.mean(request.target)).collect()[0][0] or 0.0)
-        rows = frame.select(request.target).distinct().limit(MAX_CLASSES + 1).collect()
+            row = frame.agg(F.mean(request.target), F.count(F.lit(1))).collect()[0]
+            return None, float(row[0] or 0.0), int(row[1])
+        rows = frame.groupBy(request.target).count().limit(MAX_CLASSES + 1).collect()
         if len(rows) > MAX_CLASSES:
             raise DataError(f"{request.target}: more than {MAX_CLASSES} classes")
-        return np.array(sorted(r[0] for r in rows)), 0.0
+        return np.array(sorted(r[0] for r in rows)), 0.0, sum(int(r[1]) for r in rows)
 
 
 def _collect(frame: DataFrame) -> list[Any]:
@@ -315,18 +315,21 @@ def check_shippable(
 
 
 Batches = Iterator[pa.RecordBatch]
-# a partition's output: one row per resample b (column and value ""), and one per slice
-# value seen (b = SLICE_ROW), each a float64 vector of sums
+# a partition's output: one row per resample b (column and value ""), one per model's top
+# losses of each moment metric (b = TOP_ROW - j, j in slot-major order), and one per slice
+# value seen (b = SLICE_ROW); stats: float64 sums, or TopLosses bytes
 SUMMARY_ROWS = "b int, column string, value string, stats binary"
 SLICE_ROW = -1
+TOP_ROW = -2
 
 
 def partition_summaries(plan: SummaryPlan, models: Sequence[Any]) -> Callable[[Batches], Batches]:
-    """The executor side: each batch scored once; one row per resample and slice value."""
+    """The executor side: each batch scored once; one row per resample, top-loss list and
+    slice value."""
     shipped = list(models)
 
     def run(batches: Batches) -> Batches:
-        total: np.ndarray | None = None
+        total: Summary | None = None
         slices: Sums = {}
         for batch in batches:
             if batch.num_rows:
@@ -339,16 +342,18 @@ def partition_summaries(plan: SummaryPlan, models: Sequence[Any]) -> Callable[[B
     return run
 
 
-def summary_rows(total: np.ndarray, slices: Sums) -> pa.RecordBatch:
-    """A partition's resample summary and slice sums as rows of SUMMARY_ROWS."""
-    keys = list(slices)
-    b = [*range(len(total)), *[SLICE_ROW] * len(keys)]
-    stats = [row.tobytes() for row in total] + [slices[k].tobytes() for k in keys]
+def summary_rows(total: Summary, slices: Sums) -> pa.RecordBatch:
+    """A partition's summary (resample sums, top losses) and slice sums as SUMMARY_ROWS."""
+    keys, n_plain = list(slices), len(total.sums) + len(total.tops)
+    tops = [TOP_ROW - j for j in range(len(total.tops))]
+    b = [*range(len(total.sums)), *tops, *[SLICE_ROW] * len(keys)]
+    stats = [row.tobytes() for row in total.sums] + [t.to_bytes() for t in total.tops]
+    stats += [slices[k].tobytes() for k in keys]
     return pa.RecordBatch.from_arrays(
         [
             pa.array(b, pa.int32()),
-            pa.array([""] * len(total) + [c for c, _ in keys]),
-            pa.array([""] * len(total) + [v for _, v in keys]),
+            pa.array([""] * n_plain + [c for c, _ in keys]),
+            pa.array([""] * n_plain + [v for _, v in keys]),
             pa.array(stats, pa.binary()),
         ],
         names=["b", "column", "value", "stats"],
@@ -356,14 +361,32 @@ def summary_rows(total: np.ndarray, slices: Sums) -> pa.RecordBatch:
 
 
 def sum_summaries(frame: pd.DataFrame) -> pd.DataFrame:
-    """One resample's (or slice value's) sums from every partition, added."""
-    total = np.sum([np.frombuffer(blob, dtype=np.float64) for blob in frame["stats"]], axis=0)
+    """One resample's (or slice value's) sums from every partition, added; or one
+    model's top losses, merged (the largest kept)."""
     first = frame.iloc[0]
+    b = int(first["b"])
+    if b <= TOP_ROW:
+        tops = [TopLosses.from_bytes(blob) for blob in frame["stats"]]
+        stats = functools.reduce(TopLosses.merge, tops).to_bytes()
+    else:
+        blobs = frame["stats"]
+        stats = np.sum([np.frombuffer(blob, dtype=np.float64) for blob in blobs], axis=0).tobytes()
     return pd.DataFrame(
-        {
-            "b": [int(first["b"])],
-            "column": [first["column"]],
-            "value": [first["value"]],
-            "stats": [total.tobytes()],
-        }
+        {"b": [b], "column": [first["column"]], "value": [first["value"]], "stats": [stats]}
     )
+
+
+def _gathered(plan: SummaryPlan, rows: list[Any]) -> tuple[Summary, Sums]:
+    """The merged rows of `sum_summaries` as one Summary and the slices' sums (no rows:
+    the empty ones)."""
+    empty = plan.empty()
+    sums, tops, slices = empty.sums, list(empty.tops), {}
+    for row in rows:
+        b, blob = row["b"], row["stats"]
+        if b >= 0:
+            sums[b] = np.frombuffer(blob, dtype=np.float64)
+        elif b == SLICE_ROW:
+            slices[(row["column"], row["value"])] = np.frombuffer(blob, dtype=np.float64)
+        else:
+            tops[TOP_ROW - b] = TopLosses.from_bytes(blob)
+    return Summary(sums, tuple(tops)), slices

@@ -14,7 +14,11 @@ batches add up, so only this matrix, never a row, leaves a worker. Its columns:
   AUC is within `sketch_bounds[metric]` (half the share of positive-negative
   pairs that share a bin) of the reported one; average precision has no such
   bound (ties within a bin are averaged as sklearn averages equal scores);
-- per-row losses (MSE, RMSE, MAE, MSLE, RMSLE, MAPE, log loss): weighted sums;
+- per-row losses (MSE, RMSE, MAE, MSLE, RMSLE, MAPE, log loss): weighted sums
+  of l per contender (the point values' and the slices' sums), then of l^2 per
+  contender and of l_0 * l_1, for studentized intervals; beside the matrix,
+  each contender's largest losses with their row keys, for the heavy-tail
+  switch (see `moments`): a `Summary` is both, from the same scored batch;
 - r2 / explained variance: sums of y, y^2, residual, residual^2 (y centred on
   its mean, taken in a first pass).
 """
@@ -29,7 +33,13 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from ci_ml.comparison.bootstrap import BootstrapResult, bootstrap_result, paired_deltas
+from ci_ml.comparison.bootstrap import (
+    BootstrapResult,
+    bootstrap_result,
+    paired_deltas,
+    studentized_result,
+    tested_values,
+)
 from ci_ml.comparison.kernels import (
     LABEL_FUNCS,
     PER_ROW_LOSSES,
@@ -49,6 +59,15 @@ from ci_ml.comparison.metrics import (
     response_values,
     select_method,
 )
+from ci_ml.engines.moments import (
+    MomentSummary,
+    TopLosses,
+    candidate_rows,
+    moment_columns,
+    moment_order,
+    moment_width,
+    poisson_studentized,
+)
 from ci_ml.engines.poisson import poisson_weights, row_keys
 from ci_ml.errors import ConfigError
 
@@ -56,6 +75,7 @@ DEFAULT_BINS = 1024
 # weights and bincount indices of one chunk stay under this many cells
 _CHUNK_CELLS = 4_000_000
 RANKING = (skm.roc_auc_score, skm.average_precision_score)
+MOMENT = ("loss", "log-loss")
 ROOT = (skm.root_mean_squared_error, skm.root_mean_squared_log_error)
 SliceSums = dict[tuple[str, str], np.ndarray]  # (slice column, value as JSON) -> plain sums
 
@@ -113,10 +133,34 @@ class SummaryPlan:
     labels: np.ndarray | None  # sorted union of the targets and the models' classes
     y_labels: np.ndarray | None  # the distinct targets (AUC's positive class is the last)
     y_shift: float  # regression: the mean target, so sums of squares stay exact
+    n_rows: int  # of the whole eval set: how many top losses a summary keeps
 
-    def summarise(self, frame: pd.DataFrame, models: Sequence[Any]) -> np.ndarray:
-        """The (1 + resamples, width) summary of one batch of rows."""
+    def summarise(self, frame: pd.DataFrame, models: Sequence[Any]) -> Summary:
+        """The summary of one batch of rows."""
         return summarise_batch(self, frame, models)
+
+    @property
+    def moment_slots(self) -> tuple[Slot, ...]:
+        return tuple(s for s in self.slots if s.kind in MOMENT)
+
+    def empty(self) -> Summary:
+        """The summary of no rows: what batches' summaries are added to."""
+        size = candidate_rows(self.n_rows)
+        tops = (TopLosses.empty(size),) * (len(self.moment_slots) * self.n_models)
+        return Summary(np.zeros((1 + self.request.resamples, self.width)), tops)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A batch's (or a merge's) summary: the (1 + resamples, width) sums and, per
+    moment slot and model (slot-major), the largest losses with their row keys."""
+
+    sums: np.ndarray
+    tops: tuple[TopLosses, ...]
+
+    def __add__(self, other: Summary) -> Summary:
+        tops = tuple(a.merge(b) for a, b in zip(self.tops, other.tops, strict=True))
+        return Summary(self.sums + other.sums, tops)
 
 
 @dataclass(frozen=True)
@@ -150,8 +194,10 @@ def plan_summaries(
     models: Sequence[Any],
     y_labels: np.ndarray | None,
     y_mean: float,
+    n_rows: int,
 ) -> SummaryPlan:
-    """Lay out the summary columns; `y_labels` is None for a regression target."""
+    """Lay out the summary columns; `y_labels` is None for a regression target;
+    `n_rows`: the eval set's rows (moment metrics keep about 4 sqrt(n) top losses)."""
     labels = _labels(y_labels, models)
     slots, offset = [], 1
     for name in request.metrics:
@@ -160,7 +206,7 @@ def plan_summaries(
         slots.append(Slot(metric, kind, offset, width))
         offset += width
     shift = float(y_mean) if y_labels is None else 0.0
-    return SummaryPlan(request, tuple(slots), offset, len(models), labels, y_labels, shift)
+    return SummaryPlan(request, tuple(slots), offset, len(models), labels, y_labels, shift, n_rows)
 
 
 def _labels(y_labels: np.ndarray | None, models: Sequence[Any]) -> np.ndarray | None:
@@ -209,9 +255,9 @@ def _known_shape(
     if labels is not None and len(labels) == 2 and func in RANKING:
         return "ranking", n_models * 2 * bins
     if func is skm.log_loss and labels is not None:
-        return "log-loss", n_models
+        return "log-loss", moment_width(n_models)
     if func in PER_ROW_LOSSES:
-        return "loss", n_models
+        return "loss", moment_width(n_models)
     if func in (skm.r2_score, skm.explained_variance_score):
         return ("r2" if func is skm.r2_score else "explained"), 2 + 2 * n_models
     return None
@@ -239,9 +285,9 @@ def score_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any]) -
     return ScoredBatch(codes, columns, row_keys(frame, request.key_columns))
 
 
-def summarise_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any]) -> np.ndarray:
+def summarise_batch(plan: SummaryPlan, frame: pd.DataFrame, models: Sequence[Any]) -> Summary:
     """Score the batch with every model and sum its statistics under each resample."""
-    return resample_sums(plan, score_batch(plan, frame, models))
+    return scored_summary(plan, score_batch(plan, frame, models))
 
 
 def resample_sums(plan: SummaryPlan, scored: ScoredBatch) -> np.ndarray:
@@ -252,6 +298,21 @@ def resample_sums(plan: SummaryPlan, scored: ScoredBatch) -> np.ndarray:
         weights = _weights(scored.keys, request.seed, start, stop)
         out[start:stop] = _weighted_sums(plan.width, weights, scored.codes, scored.columns)
     return out
+
+
+def scored_summary(plan: SummaryPlan, scored: ScoredBatch) -> Summary:
+    """A scored batch's summary: its resample sums and its largest losses."""
+    return Summary(resample_sums(plan, scored), top_losses(plan, scored))
+
+
+def top_losses(plan: SummaryPlan, scored: ScoredBatch) -> tuple[TopLosses, ...]:
+    """Per moment slot and model, the batch's largest losses (column k of the slot)."""
+    columns, size = dict(scored.columns), candidate_rows(plan.n_rows)
+    return tuple(
+        TopLosses.of(columns[slot.offset][:, k], scored.keys, size)
+        for slot in plan.moment_slots
+        for k in range(plan.n_models)
+    )
 
 
 def group_sums(plan: SummaryPlan, scored: ScoredBatch, groups: list[np.ndarray]) -> np.ndarray:
@@ -322,6 +383,8 @@ def _row_statistics(
             for k, pred in enumerate(preds):
                 code = _score_codes(plan, slot.metric, y, pred)
                 codes.append((slot.offset + k * per_model, per_model, code))
+        elif slot.kind in MOMENT:
+            features += moment_columns(slot.offset, _losses(slot, y, preds))
         else:
             features.append((slot.offset, _feature_columns(plan, slot, y, preds)))
     return codes, features
@@ -361,16 +424,21 @@ def _score_codes(plan: SummaryPlan, metric: Metric, y: np.ndarray, pred: Predict
     return 2 * binned + (y == positive)
 
 
-def _feature_columns(
-    plan: SummaryPlan, slot: Slot, y: np.ndarray, preds: list[Predictions]
-) -> np.ndarray:
+def _losses(slot: Slot, y: np.ndarray, preds: list[Predictions]) -> np.ndarray:
+    """Each model's per-row losses of a moment metric: (rows, models)."""
     metric = slot.metric
     if slot.kind == "log-loss":
         return np.column_stack([_log_loss_rows(y, p, metric) for p in preds])
-    if slot.kind == "loss":
-        per_row = PER_ROW_LOSSES[metric.score_func]
-        responses = [np.asarray(response_values(metric, p), dtype=float) for p in preds]
-        return np.column_stack([per_row(y.astype(float), r) for r in responses])
+    per_row = PER_ROW_LOSSES[metric.score_func]
+    responses = [np.asarray(response_values(metric, p), dtype=float) for p in preds]
+    return np.column_stack([per_row(y.astype(float), r) for r in responses])
+
+
+def _feature_columns(
+    plan: SummaryPlan, slot: Slot, y: np.ndarray, preds: list[Predictions]
+) -> np.ndarray:
+    """r2 / explained variance: the centred target, the residuals and their squares."""
+    metric = slot.metric
     y_c = y.astype(float) - plan.y_shift
     columns = [y_c, y_c**2]
     for pred in preds:
@@ -391,33 +459,55 @@ def _log_loss_rows(y: np.ndarray, pred: Predictions, metric: Metric) -> np.ndarr
 
 
 def finish(
-    plan: SummaryPlan, totals: np.ndarray, engine: str, slices: SliceSums | None = None
+    plan: SummaryPlan, summary: Summary, engine: str, slices: SliceSums | None = None
 ) -> EngineEvaluation:
     """Merged summaries -> one BootstrapResult per metric, challenger first."""
-    request = plan.request
+    totals = summary.sums
     n_rows = round(float(totals[0, 0]))
     results, bounds, resampled = [], {}, {}
     for slot in plan.slots:
-        values = _slot_values(plan, slot, totals)
-        resampled[slot.metric.name] = values[:, 1:]
-        points = [float(v) for v in values[:, 0]]
-        results.append(
-            bootstrap_result(
-                slot.metric,
-                points,
-                values[:, 1:],
-                paired_deltas(values[:, 1:]),
-                f"poisson-{slot.kind}",
-                request.confidence,
-                request.seed,
-                n_rows,
-            )
-        )
+        result, resampled[slot.metric.name] = _slot_result(plan, slot, summary, n_rows)
+        results.append(result)
         if slot.kind == "ranking" and slot.metric.score_func is skm.roc_auc_score:
             bounds[slot.metric.name] = _tie_bound(plan, slot, totals[0])
     agreement = _agreement(plan, totals[0])
     return EngineEvaluation(
         tuple(results), n_rows, engine, bounds, resampled, agreement, plan, slices or {}
+    )
+
+
+def _slot_result(
+    plan: SummaryPlan, slot: Slot, summary: Summary, n_rows: int
+) -> tuple[BootstrapResult, np.ndarray]:
+    """One metric's result and the resampled values the gate tests; moment metrics
+    studentized, with the tail switch, as the local bootstrap does."""
+    values = _slot_values(plan, slot, summary.sums)
+    points = [float(v) for v in values[:, 0]]
+    own, deltas = values[:, 1:], paired_deltas(values[:, 1:])
+    pivots = None
+    if slot.kind in MOMENT:
+        pivots = poisson_studentized(slot.metric, _moment_summary(plan, slot, summary))
+        own, deltas = pivots.own, pivots.change
+    request = plan.request
+    method = f"poisson-{slot.kind}"
+    result = bootstrap_result(
+        slot.metric, points, own, deltas, method, request.confidence, request.seed, n_rows
+    )
+    if pivots is None:
+        return result, own
+    return studentized_result(result, pivots), tested_values(own, deltas)
+
+
+def _moment_summary(plan: SummaryPlan, slot: Slot, summary: Summary) -> MomentSummary:
+    index = plan.moment_slots.index(slot) * plan.n_models
+    sums = summary.sums[:, slot.offset : slot.offset + slot.width][:, moment_order(plan.n_models)]
+    return MomentSummary(
+        sums,
+        summary.sums[:, 0],
+        summary.tops[index : index + plan.n_models],
+        plan.n_rows,
+        plan.request.seed,
+        slot.metric.score_func in ROOT,
     )
 
 
@@ -454,8 +544,8 @@ def _slot_values(plan: SummaryPlan, slot: Slot, totals: np.ndarray) -> np.ndarra
         )
         per_model = np.split(sums, plan.n_models, axis=1)
         return metric.sign * np.vstack([rank(s.reshape(len(s), -1, 2)) for s in per_model])
-    if slot.kind in ("loss", "log-loss"):
-        mean = (sums / weight[:, None]).T
+    if slot.kind in MOMENT:
+        mean = (sums[:, : plan.n_models] / weight[:, None]).T
         return metric.sign * (np.sqrt(mean) if metric.score_func in ROOT else mean)
     return metric.sign * _r2_values(sums, weight, plan.n_models, slot.kind == "explained")
 
