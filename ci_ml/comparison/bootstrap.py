@@ -317,13 +317,17 @@ def paired_bootstrap_values(
     return results, tested
 
 
-EXACT_CHANGE = "percentile and exact conditional (Clopper-Pearson on the discordant rows)"
+# the exact interval bounds the discordant rows' split and their share of all rows, so it
+# holds whatever their number (`significance.exact_change_bound`)
+EXACT_CHANGE = (
+    "percentile and exact unconditional (Clopper-Pearson on the discordant rows' split and share)"
+)
 
 
 def with_exact_change(
     result: BootstrapResult, y_true: np.ndarray, models: Sequence[Predictions]
 ) -> BootstrapResult:
-    """Accuracy: the change's interval widened to hold the exact conditional one as well."""
+    """Accuracy: the change's interval widened to hold the exact one as well."""
     if result.metric != "accuracy" or len(models) != 2 or models[0].predict is None:
         return result
     right = [np.asarray(model.predict) == y_true for model in models]
