@@ -36,7 +36,12 @@ from ci_ml.comparison.metrics import (
     resolve_metric,
     score,
 )
-from ci_ml.comparison.significance import clean, exact_change_interval, hull
+from ci_ml.comparison.significance import (
+    FEW_DISCORDANT,
+    clean,
+    exact_change_interval,
+    hull,
+)
 from ci_ml.comparison.studentized import Studentized, studentized
 
 DEFAULT_RESAMPLES = 1000
@@ -317,10 +322,11 @@ def paired_bootstrap_values(
     return results, tested
 
 
-# the exact interval bounds the discordant rows' split and their share of all rows, so it
-# holds whatever their number (`significance.exact_change_bound`)
+# the exact interval bounds the discordant rows' split and, when they are few, their share
+# of all rows, so it does not rest on their count (`significance.exact_change_bound`)
 EXACT_CHANGE = (
-    "percentile and exact unconditional (Clopper-Pearson on the discordant rows' split and share)"
+    "percentile and exact (Clopper-Pearson on the discordant rows' split, and below "
+    f"{FEW_DISCORDANT} of them on their share of all rows)"
 )
 
 
