@@ -93,7 +93,7 @@ class BootstrapResult:
     # its own upper bound ("studentized", or with Peng's tail when the index is below 2.5)
     tail_index: float | None = None
     upper_bound_method: str | None = None
-    # accuracy: the change's interval is also exact given the discordant rows (EXACT_CHANGE)
+    # accuracy: the change's interval also holds the exact one (EXACT_CHANGE)
     delta_interval_method: str | None = None
 
     @property
