@@ -134,6 +134,8 @@ def test_a_regression_margin_is_shown_by_no_discordant_row_only_when_the_rows_ar
     assert exact_change_p(0, 0, 1000, -0.01) == pytest.approx(NUISANCE_LEVEL)
     assert exact_change_p(0, 0, 100, -0.01) == 1.0  # 100 rows: up to 6.7% could disagree
     assert exact_change_p(0, 0, 1000, 0.0) == 1.0  # and nothing shows a gain
+    # 30 of 100 rows discordant, all for the champion: a regression of 0.5 is out of reach
+    assert exact_change_p(30, 0, 100, -0.5) == 0.0
 
 
 def test_the_change_test_is_monotone_in_the_margin_and_a_regression_never_needs_more():

@@ -161,8 +161,8 @@ def _split_p(challenger: int, discordant: int, share: float) -> float:
 
     if discordant == 0 or share >= 1:
         return 1.0
-    if share <= 0:
-        return 1.0 if challenger <= 0 else 0.0
+    if share <= 0:  # below 0 no split is in the null; at 0 only "none for the challenger"
+        return 1.0 if share == 0 and challenger <= 0 else 0.0
     return float(binom.sf(challenger - 1, discordant, share))
 
 
