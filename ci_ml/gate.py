@@ -420,7 +420,8 @@ def _test_name(result: RuleResult, exact: float | None, evidence: Evidence, marg
     rows = only_champion + only_challenger
     if margin == 0:  # a margin also bounds the discordant rows' share of all rows
         return f"paired bootstrap and exact McNemar on {rows} discordant rows"
-    return f"paired bootstrap and exact McNemar on {rows} discordant rows of {evidence.n_rows}"
+    of = evidence.n_rows
+    return f"paired bootstrap and exact test of the margin on {rows} discordant rows of {of}"
 
 
 def _bound_method(result: RuleResult, entry: dict[str, Any] | None) -> str | None:

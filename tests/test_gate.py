@@ -381,7 +381,7 @@ def test_a_change_margin_on_accuracy_is_tested_exactly_too():
     fewest = float(beta.ppf(0.001, 20, 81))
     assert result.exact_p_value == pytest.approx(0.001 + (0.5 + 0.09 / (2 * fewest)) ** 20)
     assert result.p_value is not None and result.p_value >= result.exact_p_value
-    assert "exact McNemar on 20 discordant rows of 100" in result.reason
+    assert "exact test of the margin on 20 discordant rows of 100" in result.reason
 
 
 def test_no_discordant_row_on_many_rows_shows_a_small_regression_and_says_how_small():
