@@ -238,6 +238,19 @@ def false_promotion(n: int, share: float, trials: int, floor: bool) -> Rate:
     return rate(trials, n, once)
 
 
+def false_promotions(n: int, share: float, trials: int) -> tuple[Rate, Rate]:
+    """`false_promotion` without and with the exact floor from one bootstrap per trial: the
+    same verdicts with the same seeds, at half the cost."""
+    tally = np.zeros(2, dtype=int)
+    rng = np.random.default_rng(n)
+    for t in range(trials):
+        data = equal_classifiers(rng, n, share)
+        decision, result, tested = gate_once_values(GAIN_RULE, "accuracy", data, t, False)
+        evidence = evidence_of(result, tested, len(data[0]), _discordant(*data))
+        tally += [promoted(decision), promoted(decide(parse_rules(GAIN_RULE), evidence))]
+    return Rate(int(tally[0]), trials), Rate(int(tally[1]), trials)
+
+
 def false_promotion_at(count: int, trials: int, floor: bool, n: int = 100) -> Rate:
     def once(rng: np.random.Generator, t: int) -> bool:
         data = fixed_discordant(rng, n, count)
@@ -481,8 +494,7 @@ def _false_promotion_table(quick: bool) -> str:
     rows = []
     for n, share in ((100, 0.05), (100, 0.3), (1000, 0.3), (10000, 0.3)):
         trials = trials_at(n, quick)
-        before = false_promotion(n, share, trials, floor=False)
-        after = false_promotion(n, share, trials, floor=True)
+        before, after = false_promotions(n, share, trials)
         rows.append([f"{n:,}", f"{share:.0%}", str(trials), before.cell(), after.cell()])
     title = (
         "### False promotion: `{metric: accuracy, min_delta: 0, confidence: 0.95}`, "
