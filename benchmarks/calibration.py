@@ -220,7 +220,7 @@ def promoted(decision: Decision) -> bool:
     return decision.verdict == "promote"
 
 
-def rate(trials: int, seed: int, once: Callable[[np.random.Generator, int], bool]) -> Rate:
+def rate(trials: int, seed: Any, once: Callable[[np.random.Generator, int], bool]) -> Rate:
     rng = np.random.default_rng(seed)
     return Rate(sum(once(rng, t) for t in range(trials)), trials)
 
@@ -236,6 +236,19 @@ def false_promotion(n: int, share: float, trials: int, floor: bool) -> Rate:
         return promoted(gate_once(GAIN_RULE, "accuracy", data, t, floor)[0])
 
     return rate(trials, n, once)
+
+
+def false_promotions(n: int, share: float, trials: int) -> tuple[Rate, Rate]:
+    """`false_promotion` without and with the exact floor from one bootstrap per trial: the
+    same verdicts with the same seeds, at half the cost."""
+    tally = np.zeros(2, dtype=int)
+    rng = np.random.default_rng(n)
+    for t in range(trials):
+        data = equal_classifiers(rng, n, share)
+        decision, result, tested = gate_once_values(GAIN_RULE, "accuracy", data, t, False)
+        evidence = evidence_of(result, tested, len(data[0]), _discordant(*data))
+        tally += [promoted(decision), promoted(decide(parse_rules(GAIN_RULE), evidence))]
+    return Rate(int(tally[0]), trials), Rate(int(tally[1]), trials)
 
 
 def false_promotion_at(count: int, trials: int, floor: bool, n: int = 100) -> Rate:
@@ -254,16 +267,36 @@ def power(n: int, share: float, gain: float, trials: int, floor: bool) -> Rate:
     return rate(trials, n + 1, once)
 
 
-def non_inferiority(n: int, share: float, margin: float, trials: int, floor: bool) -> Rate:
+def non_inferiority(
+    n: int, share: float, margin: float, trials: int, floor: bool, gain: float | None = None
+) -> Rate:
     """`max_regression: margin` when the challenger is worse by exactly the margin: should
-    pass at most 5% (before issue #16's follow-up the bootstrap alone judged it)."""
-    rule = [{"metric": "accuracy", "max_regression": margin, "confidence": LEVEL}]
+    pass at most 5% (before issue #16's follow-up the bootstrap alone judged it); with
+    `gain`, the challenger's true change instead (its power, e.g. at 0)."""
+    return margin_rule("max_regression", n, share, margin, trials, floor, gain)
+
+
+def margin_rule(
+    kind: str,
+    n: int,
+    share: float,
+    margin: float,
+    trials: int,
+    floor: bool,
+    gain: float | None = None,
+) -> Rate:
+    """How often `{kind: margin}` on accuracy passes when the true change is `gain` (by
+    default the rule's own bound: -margin for `max_regression`, +margin for `min_delta`)."""
+    rule = [{"metric": "accuracy", kind: margin, "confidence": LEVEL}]
+    bound = -margin if kind == "max_regression" else margin
+    truth = bound if gain is None else gain
 
     def once(rng: np.random.Generator, t: int) -> bool:
-        data = equal_classifiers(rng, n, share, -margin)
+        data = equal_classifiers(rng, n, share, truth)
         return promoted(gate_once(rule, "accuracy", data, t, floor)[0])
 
-    return rate(trials, n + 5, once)
+    seed = n + 5 if kind == "max_regression" and gain is None else [*_seed(n, truth), 5]
+    return rate(trials, seed, once)
 
 
 def accuracy_coverage(n: int, share: float, trials: int, gain: float = 0.0) -> Rate:
@@ -272,18 +305,34 @@ def accuracy_coverage(n: int, share: float, trials: int, gain: float = 0.0) -> R
     return accuracy_intervals(n, share, trials, gain)[1]
 
 
-def accuracy_intervals(n: int, share: float, trials: int, gain: float = 0.0) -> tuple[Rate, ...]:
+def accuracy_intervals(n: int, share: float, trials: int, gain: float = 0.0) -> tuple[Any, ...]:
     """Coverage of the true change by the percentile interval alone (before) and by the
-    reported one (after), and how often the rule's own interval and its verdict disagree
-    (the two-sided interval wholly above 0 beside a failed rule, or wholly below beside a
-    passed one; the rule is `min_delta: 0` at 95%)."""
-    tally = np.zeros(4, dtype=int)
-    rng = np.random.default_rng(n + 2 if gain == 0 else [n, round(gain * 1000)])
+    reported one (after), how often the rule's own interval and its verdict disagree (the
+    two-sided interval wholly above 0 beside a failed rule, or wholly below beside a passed
+    one; the rule is `min_delta: 0` at 95%), how many eval sets had at most 2 discordant
+    rows, and the median width of the reported interval over the percentile one's."""
+    tally = np.zeros(5, dtype=int)
+    widths = []
+    rng = np.random.default_rng(n + 2 if gain == 0 else _seed(n, gain))
     for t in range(trials):
         data = equal_classifiers(rng, n, share, gain)
         decision, result, values = gate_once_values(GAIN_RULE, "accuracy", data, t, True)
-        tally += _interval_checks(decision, result, values, gain)
-    return tuple(Rate(int(hits), trials) for hits in tally)
+        tally += [*_interval_checks(decision, result, values, gain), sum(_discordant(*data)) <= 2]
+        widths.append(_width_ratio(result, values))
+    return (*(Rate(int(hits), trials) for hits in tally), float(np.nanmedian(widths)))
+
+
+def _seed(n: int, gain: float) -> list[int]:
+    """A seed per eval size and true change (non-negative entries, as numpy needs)."""
+    return [n, round(gain * 1000)] if gain >= 0 else [n, round(-gain * 1000), 1]
+
+
+def _width_ratio(result: Any, values: np.ndarray) -> float:
+    """The reported interval's width over the percentile interval's (NaN when that is 0)."""
+    before = percentile_interval(values[0] - values[1], LEVEL)
+    width = (before.high or 0.0) - (before.low or 0.0)
+    reported = result.delta_interval
+    return (reported.high - reported.low) / width if width > 0 else math.nan
 
 
 def _interval_checks(decision: Decision, result: Any, values: np.ndarray, gain: float) -> Any:
@@ -445,8 +494,7 @@ def _false_promotion_table(quick: bool) -> str:
     rows = []
     for n, share in ((100, 0.05), (100, 0.3), (1000, 0.3), (10000, 0.3)):
         trials = trials_at(n, quick)
-        before = false_promotion(n, share, trials, floor=False)
-        after = false_promotion(n, share, trials, floor=True)
+        before, after = false_promotions(n, share, trials)
         rows.append([f"{n:,}", f"{share:.0%}", str(trials), before.cell(), after.cell()])
     title = (
         "### False promotion: `{metric: accuracy, min_delta: 0, confidence: 0.95}`, "
@@ -482,11 +530,16 @@ def _power_table(quick: bool) -> str:
 
 
 COVERAGE_CASES = (
+    (100, 0.01, 0.0),
+    (100, 0.01, 0.01),  # about 1 discordant row, each favouring the challenger
+    (100, 0.03, 0.03),
     (100, 0.03, 0.0),
     (100, 0.05, 0.0),
     (100, 0.10, 0.0),
     (100, 0.30, 0.0),
     (100, 0.10, 0.04),
+    (1000, 0.002, 0.002),
+    (1000, 0.01, -0.01),
     (1000, 0.05, 0.0),
     (1000, 0.30, 0.0),
     (10000, 0.30, 0.0),
@@ -494,9 +547,9 @@ COVERAGE_CASES = (
 
 
 def coverage_row(n: int, share: float, gain: float, trials: int) -> list[str]:
-    rates = accuracy_intervals(n, share, trials, gain)
-    cells = [f"{n:,}", f"{share:.0%}", f"{gain:+.0%}", str(trials)]
-    return [*cells, *(r.cell() for r in rates)]
+    *rates, few, width = accuracy_intervals(n, share, trials, gain)
+    cells = [f"{n:,}", f"{share:.1%}", f"{gain:+.1%}", str(trials), few.cell()]
+    return [*cells, *(r.cell() for r in rates), f"{width:.2f}"]
 
 
 def _coverage_table(quick: bool) -> str:
@@ -505,32 +558,53 @@ def _coverage_table(quick: bool) -> str:
         rows.append(coverage_row(n, share, gain, trials_at(n, quick) * (2 if n == 100 else 1)))
     title = (
         "### Coverage of the 95% interval of the accuracy change; before: the percentile "
-        "bootstrap, after: its hull with the exact conditional interval (metrics.json "
-        "`interval`); and how often the rule's interval contradicts its verdict\n\n"
+        "bootstrap, after: its hull with the exact interval (metrics.json `interval`); how "
+        "often the rule's interval contradicts its verdict; and the reported interval's "
+        "median width over the percentile one's\n\n"
     )
-    header = ["eval rows", "disagreement", "true change", "trials", "covers, before", "after"]
-    return title + _table([*header, "contradicts the verdict, before", "after"], rows)
+    header = ["eval rows", "disagreement", "true change", "trials", "sets with D <= 2"]
+    header += ["covers, before", "after", "contradicts the verdict, before", "after"]
+    return title + _table([*header, "width / percentile"], rows)
 
 
-NON_INFERIORITY_CASES = ((100, 0.05, 0.02), (100, 0.10, 0.03), (1000, 0.10, 0.02))
+NON_INFERIORITY_CASES = (
+    ("max_regression", 100, 0.01, 0.01),  # the challenger loses every discordant row
+    ("max_regression", 100, 0.03, 0.03),
+    ("max_regression", 100, 0.10, 0.03),
+    ("max_regression", 1000, 0.005, 0.005),
+    ("max_regression", 1000, 0.10, 0.02),
+    ("min_delta", 100, 0.03, 0.03),  # the challenger wins every discordant row
+    ("min_delta", 100, 0.10, 0.03),
+)
+
+
+def margin_row(kind: str, n: int, share: float, margin: float, trials: int) -> list[str]:
+    """False passes at the rule's bound (bootstrap alone, floored) and the floored rule's
+    power when the models are truly equal (`max_regression`) or the gain is 2 margins."""
+    before = margin_rule(kind, n, share, margin, trials, floor=False)
+    after = margin_rule(kind, n, share, margin, trials, floor=True)
+    gain = 0.0 if kind == "max_regression" else 2 * margin
+    power = "–"  # no gain of 2 margins when the discordant rows are fewer
+    if gain <= share:
+        rule = margin_rule(kind, n, share, margin, trials, floor=True, gain=gain)
+        power = f"{gain:+.1%}: {rule.cell()}"
+    cells = [f"`{kind}: {margin:g}`", f"{n:,}", f"{share:.1%}", str(trials)]
+    return [*cells, before.cell(), after.cell(), power]
 
 
 def _non_inferiority_table(quick: bool) -> str:
-    rows = []
-    for n, share, margin in NON_INFERIORITY_CASES:
-        trials = trials_at(n, quick)
-        before = non_inferiority(n, share, margin, trials, floor=False)
-        after = non_inferiority(n, share, margin, trials, floor=True)
-        rows.append(
-            [f"{n:,}", f"{share:.0%}", f"{margin:g}", str(trials), before.cell(), after.cell()]
-        )
+    rows = [
+        margin_row(kind, n, share, margin, trials_at(n, quick))
+        for kind, n, share, margin in NON_INFERIORITY_CASES
+    ]
     title = (
-        "### Non-inferiority on accuracy: `max_regression: m` when the challenger is worse by "
-        "exactly m (should pass at most 5%); before: the bootstrap alone, after: floored by "
-        "the exact conditional test of the margin\n\n"
+        "### Margins on accuracy: `max_regression: m` when the challenger is worse by exactly "
+        "m, `min_delta: m` when it is better by exactly m (should pass at most 5%); before: "
+        "the bootstrap alone, after: floored by the exact test of the margin; and the "
+        "floored rule's power at a true change\n\n"
     )
-    header = ["eval rows", "disagreement", "margin", "trials", "before", "after"]
-    return title + _table(header, rows)
+    header = ["rule", "eval rows", "disagreement", "trials", "passes, before", "after"]
+    return title + _table([*header, "power at true change"], rows)
 
 
 def _moment_table(quick: bool) -> str:

@@ -325,7 +325,7 @@ def _tested(
         p_value=stats.exact_floor(p_boot, exact),
         exact_p_value=exact,
         interval=(low, high),
-        test=_test_name(result, exact, evidence) + _tail_words(result, entry),
+        test=_test_name(result, exact, evidence, bound) + _tail_words(result, entry),
         bound_method=_bound_method(result, entry),
         side="upper" if claim == "below" else "lower",
         bound=one_sided,
@@ -343,8 +343,8 @@ def _exact_p(
     entry: dict[str, Any] | None,
     evidence: Evidence,
 ) -> float | None:
-    """Exact tests on per-row correctness: binomial for a bound, McNemar (conditional on the
-    discordant rows, its margin mapped with their share) for a change."""
+    """Exact tests on per-row correctness: binomial for a bound, McNemar for a change (for a
+    margin, with Berger and Boos's bound on the discordant rows' share: `exact_change_p`)."""
     if result.metric not in ACCURACY_LIKE:
         return None
     if result.rule in ("min", "max"):
@@ -411,14 +411,17 @@ def _limits(samples: np.ndarray, level: float, claim: stats.Claim, exact: Limits
     return loosest(bound, exact[0]), stats.hull((low, high), exact[1])
 
 
-def _test_name(result: RuleResult, exact: float | None, evidence: Evidence) -> str:
+def _test_name(result: RuleResult, exact: float | None, evidence: Evidence, margin: float) -> str:
     if exact is None:
         return "paired bootstrap" if result.rule not in ("min", "max") else "bootstrap"
     if result.rule in ("min", "max"):
         return f"bootstrap and exact binomial on {evidence.n_rows} rows"
     only_champion, only_challenger = evidence.discordant or (0, 0)
     rows = only_champion + only_challenger
-    return f"paired bootstrap and exact McNemar on {rows} discordant rows"
+    if margin == 0:  # a margin also bounds the discordant rows' share of all rows
+        return f"paired bootstrap and exact McNemar on {rows} discordant rows"
+    of = evidence.n_rows
+    return f"paired bootstrap and exact test of the margin on {rows} discordant rows of {of}"
 
 
 def _bound_method(result: RuleResult, entry: dict[str, Any] | None) -> str | None:

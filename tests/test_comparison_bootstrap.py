@@ -440,5 +440,5 @@ def test_the_accuracy_change_interval_holds_the_exact_one_when_disagreements_are
     result = paired_bootstrap(["accuracy"], y, challenger, champion, seed=0)[0]
     low, high = exact_change_interval(4, 1, 100, 0.95)
     assert result.delta_interval.low <= low and result.delta_interval.high >= high
-    assert result.delta_interval_method.startswith("percentile and exact conditional")
+    assert result.delta_interval_method.startswith("percentile and exact (Clopper-Pearson")
     assert result.to_dict()["delta_interval_method"] == result.delta_interval_method

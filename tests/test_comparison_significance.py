@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 from ci_ml.comparison.metrics import Predictions
 from ci_ml.comparison.significance import (
+    NUISANCE_LEVEL,
     adjust,
     benjamini_hochberg,
     bonferroni,
@@ -112,8 +114,89 @@ def test_the_exact_change_interval_holds_the_truth_given_the_discordant_rows():
     from ci_ml.comparison import exact_change_interval
 
     low, high = exact_change_interval(2, 3, 100, 0.95)  # 5 discordant rows, change +0.01
-    assert low < 0 < 0.01 < high <= 0.05
-    assert exact_change_interval(0, 0, 100, 0.95) == (0.0, 0.0)  # no row says anything
+    assert low < 0 < 0.01 < high
+
+
+def test_with_no_discordant_row_the_change_interval_is_the_bound_on_their_share_not_0():
+    from ci_ml.comparison import discordant_share_bounds, exact_change_interval
+
+    for n_rows in (100, 1000):
+        _, most = discordant_share_bounds(0, n_rows, NUISANCE_LEVEL)
+        assert most == pytest.approx(1 - NUISANCE_LEVEL ** (1 / n_rows))  # 0 of n seen
+        assert exact_change_interval(0, 0, n_rows, 0.95) == pytest.approx((-most, most))
+    assert exact_change_interval(0, 0, 100, 0.95)[1] > 0.06  # 100 rows rule out little
+
+
+def test_a_regression_margin_is_shown_by_no_discordant_row_only_when_the_rows_are_many():
+    from ci_ml.comparison import exact_change_p
+
+    # 1,000 rows with no disagreement: the discordant share is below 0.0069 at 99.9%
+    assert exact_change_p(0, 0, 1000, -0.01) == pytest.approx(NUISANCE_LEVEL)
+    assert exact_change_p(0, 0, 100, -0.01) == 1.0  # 100 rows: up to 6.7% could disagree
+    assert exact_change_p(0, 0, 1000, 0.0) == 1.0  # and nothing shows a gain
+    # 30 of 100 rows discordant, all for the champion: a regression of 0.5 is out of reach
+    assert exact_change_p(30, 0, 100, -0.5) == 0.0
+
+
+def test_the_change_test_is_monotone_in_the_margin_and_a_regression_never_needs_more():
+    from ci_ml.comparison import exact_change_p
+
+    margins = np.linspace(-0.2, 0.2, 81)
+    for only_champion, only_challenger in ((0, 0), (0, 2), (3, 1), (10, 20), (40, 45)):
+        p = [exact_change_p(only_champion, only_challenger, 100, m) for m in margins]
+        assert np.all(np.diff(p) >= -1e-12), (only_champion, only_challenger)
+        mcnemar = exact_change_p(only_champion, only_challenger, 100, 0.0)
+        assert max(p[:40]) <= mcnemar  # every regression margin: at most McNemar's p
+
+
+EXACT_ROWS = 40  # every outcome on this many rows is enumerated: no simulation error
+
+
+@functools.cache
+def _outcomes() -> list[tuple[int, int]]:
+    """Every (only champion, only challenger) count on EXACT_ROWS rows."""
+    return [(b, c) for b in range(EXACT_ROWS + 1) for c in range(EXACT_ROWS + 1 - b)]
+
+
+def _probabilities(discordant: float, share: float) -> np.ndarray:
+    from scipy.stats import multinomial
+
+    cells = [discordant * (1 - share), discordant * share, 1 - discordant]
+    tables = [[b, c, EXACT_ROWS - b - c] for b, c in _outcomes()]
+    return np.asarray(multinomial.pmf(tables, EXACT_ROWS, cells))
+
+
+@functools.cache
+def _intervals() -> np.ndarray:
+    from ci_ml.comparison import exact_change_interval
+
+    return np.array([exact_change_interval(b, c, EXACT_ROWS, 0.95) for b, c in _outcomes()])
+
+
+@functools.cache
+def _passes(margin: float) -> np.ndarray:
+    from ci_ml.comparison import exact_change_p
+
+    return np.array([exact_change_p(b, c, EXACT_ROWS, -margin) <= 0.05 for b, c in _outcomes()])
+
+
+@pytest.mark.parametrize("discordant", [0.01, 0.03, 0.1, 0.3])
+def test_the_change_interval_covers_unconditionally_computed_exactly(discordant):
+    # the probability over every outcome, D = 0 included, whichever model the rows favour
+    for share in (0.0, 0.25, 0.5, 0.75, 1.0):
+        change = discordant * (2 * share - 1)
+        low, high = _intervals().T
+        coverage = _probabilities(discordant, share) @ ((low <= change) & (change <= high))
+        assert coverage >= 0.95, (share, coverage)
+
+
+@pytest.mark.parametrize("margin", [0.01, 0.03, 0.1])
+def test_a_regression_margin_at_the_truth_passes_at_most_its_level_computed_exactly(margin):
+    for discordant in (margin, 2 * margin, 0.3):
+        share = 0.5 - margin / (2 * discordant)  # the challenger worse by exactly the margin
+        size = _probabilities(discordant, share) @ _passes(margin)
+        # level + NUISANCE_LEVEL is the proved bound (docs/statistics.md)
+        assert size <= 0.05 + NUISANCE_LEVEL, (discordant, size)
 
 
 def test_the_exact_accuracy_bound_inverts_the_binomial_test():

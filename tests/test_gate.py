@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy.stats import beta
 
 from ci_ml.config import parse_rules
 from ci_ml.gate import Evidence
@@ -366,15 +367,38 @@ def test_a_rule_decided_by_the_exact_test_reports_its_bound_and_interval():
 
 def test_a_change_margin_on_accuracy_is_tested_exactly_too():
     # 10 of 10 discordant rows for the challenger on 100 rows: exact McNemar p = 2^-10, but
-    # a gain of at least 0.09 needs the challenger's share of them above 0.95: p = 0.95^10
+    # a gain of at least 0.09 needs at least 9% of all rows discordant, and 10 of 100 do not
+    # show that: at 99.9% as few as 3.5% could be (Berger-Boos; the plug-in D / n said 0.6)
     entry, values = _three_discordant_rows_all_for_the_challenger()
     rule = {"metric": "accuracy", "min_delta": 0.09, "confidence": 0.95}
     evidence = Evidence(
         {"accuracy": entry}, True, resampled={"accuracy": values}, n_rows=100, discordant=(0, 10)
     )
     result = decide_on([rule], evidence).rules[0]
-    assert result.exact_p_value == pytest.approx(0.95**10)
-    assert result.p_value is not None and result.p_value >= 0.95**10
+    assert result.exact_p_value == 1.0 and result.status == "fail"
+    # 20 of 20: their share is at least 10.4%, so the split must be above 0.5 + 0.09 / 0.208
+    result = decide_on([rule], replace(evidence, discordant=(0, 20))).rules[0]
+    fewest = float(beta.ppf(0.001, 20, 81))
+    assert result.exact_p_value == pytest.approx(0.001 + (0.5 + 0.09 / (2 * fewest)) ** 20)
+    assert result.p_value is not None and result.p_value >= result.exact_p_value
+    assert "exact test of the margin on 20 discordant rows of 100" in result.reason
+
+
+def test_no_discordant_row_on_many_rows_shows_a_small_regression_and_says_how_small():
+    # identical predictions on 1,000 rows: at 99.9% under 0.69% of such rows disagree, so a
+    # regression of 0.01 is ruled out; the bound says -0.0069, not "0 to 0"
+    rule = {"metric": "accuracy", "max_regression": 0.01, "confidence": 0.95}
+    entry = metric(0.8, 0.8)
+    resampled = {"accuracy": np.full((2, 200), 0.8)}
+    evidence = Evidence(
+        {"accuracy": entry}, True, resampled=resampled, n_rows=1000, discordant=(0, 0)
+    )
+    result = decide_on([rule], evidence).rules[0]
+    assert result.status == "pass" and result.exact_p_value == pytest.approx(0.001)
+    assert result.bound == pytest.approx(-(1 - 0.001 ** (1 / 1000)))
+    assert result.interval is not None and result.interval[0] < 0 < result.interval[1]
+    few = decide_on([rule], replace(evidence, n_rows=100)).rules[0]  # 100 rows: up to 6.7%
+    assert few.status == "fail" and few.exact_p_value == 1.0
 
 
 def test_a_passing_max_delta_reads_as_a_pass():

@@ -36,7 +36,12 @@ from ci_ml.comparison.metrics import (
     resolve_metric,
     score,
 )
-from ci_ml.comparison.significance import clean, exact_change_interval, hull
+from ci_ml.comparison.significance import (
+    FEW_DISCORDANT,
+    clean,
+    exact_change_interval,
+    hull,
+)
 from ci_ml.comparison.studentized import Studentized, studentized
 
 DEFAULT_RESAMPLES = 1000
@@ -88,7 +93,7 @@ class BootstrapResult:
     # its own upper bound ("studentized", or with Peng's tail when the index is below 2.5)
     tail_index: float | None = None
     upper_bound_method: str | None = None
-    # accuracy: the change's interval is also exact given the discordant rows (EXACT_CHANGE)
+    # accuracy: the change's interval also holds the exact one (EXACT_CHANGE)
     delta_interval_method: str | None = None
 
     @property
@@ -317,13 +322,18 @@ def paired_bootstrap_values(
     return results, tested
 
 
-EXACT_CHANGE = "percentile and exact conditional (Clopper-Pearson on the discordant rows)"
+# the exact interval bounds the discordant rows' split and, when they are few, their share
+# of all rows, so it does not rest on their count (`significance.exact_change_bound`)
+EXACT_CHANGE = (
+    "percentile and exact (Clopper-Pearson on the discordant rows' split, and below "
+    f"{FEW_DISCORDANT} of them on their share of all rows)"
+)
 
 
 def with_exact_change(
     result: BootstrapResult, y_true: np.ndarray, models: Sequence[Predictions]
 ) -> BootstrapResult:
-    """Accuracy: the change's interval widened to hold the exact conditional one as well."""
+    """Accuracy: the change's interval widened to hold the exact one as well."""
     if result.metric != "accuracy" or len(models) != 2 or models[0].predict is None:
         return result
     right = [np.asarray(model.predict) == y_true for model in models]

@@ -28,6 +28,16 @@ POWER = 0.8  # the power at which a "smallest detectable change" is quoted
 HEAVY_TAIL_INDEX = 2.5
 STUDENTIZED = "studentized"
 TAIL_EXTRAPOLATED = "studentized and Peng tail-extrapolated"
+# The share of a change test's level spent on the nuisance, the share of discordant rows
+# (Berger and Boos 1994, JASA 89, and Berger and Sidik 2003 for matched pairs use 0.001):
+# what makes the accuracy change's test and interval valid whatever the number of them.
+NUISANCE_LEVEL = 0.001
+# Below this many discordant rows the change's exact test and bound also bound their share
+# (NUISANCE_LEVEL); from it on they take the observed D / n, and the bootstrap beside them,
+# asymptotically valid there, carries the unconditional coverage. The bound over both is
+# 1 + z / sqrt(D) times too wide at D rows (2x at 10, 1.4x at 50); 25 is the usual count
+# from which McNemar's normal approximation is trusted.
+FEW_DISCORDANT = 25
 
 
 def clean(value: Any) -> Any:
@@ -117,30 +127,78 @@ def exact_accuracy_bound(correct: int, n_rows: int, level: float, claim: Claim) 
 
 
 def exact_change_p(only_champion: int, only_challenger: int, n_rows: int, margin: float) -> float:
-    """Exact p-value of "the accuracy change is at most `margin`", conditional on the D
-    discordant rows: the challenger's share of them is Binomial(D, (1 + margin n / D) / 2).
-    At margin 0 it is the one-sided exact McNemar test; a margin is mapped with D / n."""
+    """Exact p-value of "the accuracy change is at most `margin`", not only given D.
+
+    The change is pi_d (2 p - 1): pi_d the share of discordant rows, p the challenger's
+    share of them. At margin 0 the null fixes p = 1/2 whatever pi_d: the one-sided exact
+    McNemar test. Otherwise pi_d is a nuisance. Below FEW_DISCORDANT rows the p-value is
+    Berger and Boos's (1994): the largest binomial p-value of the D rows' split over the
+    pi_d inside a Clopper-Pearson set of tail NUISANCE_LEVEL that the null allows, plus
+    NUISANCE_LEVEL. A regression margin also takes McNemar's if smaller (its null lies
+    inside McNemar's), so `max_regression: m` never needs more than `min_delta: 0`; the
+    price is a size of at most level + NUISANCE_LEVEL, proved, instead of level. From
+    FEW_DISCORDANT rows on, pi_d is taken as D / n (docs/statistics.md)."""
+    d, c = only_champion + only_challenger, only_challenger
+    mcnemar = _split_p(c, d, 0.5)
+    if margin == 0:
+        return mcnemar
+    if d >= FEW_DISCORDANT:
+        return _split_p(c, d, 0.5 + margin * n_rows / (2 * d))
+    low, high = discordant_share_bounds(d, n_rows, NUISANCE_LEVEL)
+    if margin < 0:
+        # the null needs pi_d >= -margin; its largest split share is at the largest pi_d
+        if high < -margin:
+            return min(mcnemar, NUISANCE_LEVEL)
+        nuisance = NUISANCE_LEVEL + _split_p(c, d, 0.5 + margin / (2 * high))
+        return min(1.0, mcnemar, nuisance)
+    share = 1.0 if low <= margin else 0.5 + margin / (2 * low)  # largest at the least pi_d
+    return min(1.0, NUISANCE_LEVEL + _split_p(c, d, share))
+
+
+def _split_p(challenger: int, discordant: int, share: float) -> float:
+    """P(at least `challenger` of `discordant` rows favour the challenger | its share)."""
     from scipy.stats import binom
 
-    d, c = only_champion + only_challenger, only_challenger
-    share = 0.5 if d == 0 else (1 + margin * n_rows / d) / 2
-    if share <= 0:
-        return 0.0  # every split of the D rows clears a regression margin this wide
-    if share >= 1 or d == 0:
+    if discordant == 0 or share >= 1:
         return 1.0
-    return float(binom.sf(c - 1, d, share))
+    if share <= 0:  # below 0 no split is in the null; at 0 only "none for the challenger"
+        return 1.0 if share == 0 and challenger <= 0 else 0.0
+    return float(binom.sf(challenger - 1, discordant, share))
+
+
+def discordant_share_bounds(discordant: int, n_rows: int, tail: float) -> tuple[float, float]:
+    """One-sided Clopper-Pearson bounds, `tail` on each side, on the share of rows only one
+    model gets right: above 0 even when no row is discordant."""
+    if n_rows <= 0:
+        return 0.0, 1.0
+    level = 1 - tail
+    return (
+        _clopper_pearson(discordant, n_rows, level, "above"),
+        _clopper_pearson(discordant, n_rows, level, "below"),
+    )
 
 
 def exact_change_bound(
     only_champion: int, only_challenger: int, n_rows: int, level: float, claim: Claim
 ) -> float:
-    """The one-sided bound `exact_change_p` inverts: Clopper-Pearson on the challenger's
-    share of the D discordant rows, mapped to the accuracy change (D / n)(2 share - 1)."""
+    """The one-sided bound `exact_change_p` inverts: below FEW_DISCORDANT rows the least
+    change pi_d (2 p - 1) over Clopper-Pearson bounds on p (tail 1 - level -
+    NUISANCE_LEVEL) and on pi_d (tail NUISANCE_LEVEL), raised to 0 when McNemar's test
+    passes at `level`: it holds whatever pi_d, and with no discordant row it is minus the
+    bound on pi_d, not 0. From FEW_DISCORDANT on, (D / n)(2 p - 1) at p's bound. An upper
+    bound ("below") is minus the lower bound of the champion's change."""
+    if claim == "below":
+        return -exact_change_bound(only_challenger, only_champion, n_rows, level, "above")
+    alpha = 1 - level
     d = only_champion + only_challenger
-    if d == 0:
-        return 0.0
-    share = _clopper_pearson(only_challenger, d, level, claim)
-    return d / n_rows * (2 * share - 1)
+    if d >= FEW_DISCORDANT:
+        return d / n_rows * (2 * _clopper_pearson(only_challenger, d, level, "above") - 1)
+    nuisance = NUISANCE_LEVEL if alpha > 2 * NUISANCE_LEVEL else alpha / 2
+    low, high = discordant_share_bounds(d, n_rows, nuisance)
+    # with no discordant row the split can be anything: its lower bound is 0
+    lean = 2 * _clopper_pearson(only_challenger, d, 1 - alpha + nuisance, "above") - 1
+    bound = lean * (high if lean < 0 else low)
+    return max(bound, 0.0) if _split_p(only_challenger, d, 0.5) <= alpha else bound
 
 
 def exact_change_interval(

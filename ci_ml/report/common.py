@@ -139,6 +139,9 @@ def _shown_relative(entry: dict[str, Any]) -> float | None:
 def _interval(interval: dict[str, Any] | None, show: Formatter) -> str:
     if not interval:
         return "–"
+    if interval["low"] == interval["high"] == 0:
+        # no resample told the models apart: that is not certainty that they are equal
+        return "0 in every resample"
     return f"[{show(interval['low'], True)}, {show(interval['high'], True)}]"
 
 
