@@ -97,8 +97,12 @@ def fixed_discordant(rng: np.random.Generator, n: int, count: int) -> Any:
 
 
 def regressors(rng: np.random.Generator, n: int, noise: str) -> Any:
-    """A target with Gaussian or t(3) noise and two regressors of known RMSE."""
-    shared = rng.standard_t(3, n) if noise == "t3" else rng.normal(0, math.sqrt(T3_VARIANCE), n)
+    """A target with Gaussian (variance 3) or t(df) noise ("t3", "t2.5", "t4") and two
+    regressors of known RMSE (`true_rmse`)."""
+    if noise.startswith("t"):
+        shared = rng.standard_t(float(noise[1:]), n)
+    else:
+        shared = rng.normal(0, math.sqrt(T3_VARIANCE), n)
     signal = rng.normal(0, 1, n)
     y = signal + shared
     return y, signal + rng.normal(0, 0.5, n), signal + rng.normal(0, 0.6, n)
@@ -106,6 +110,13 @@ def regressors(rng: np.random.Generator, n: int, noise: str) -> Any:
 
 TRUE_RMSE = {"challenger": math.sqrt(T3_VARIANCE + 0.25), "champion": math.sqrt(T3_VARIANCE + 0.36)}
 TRUE_GAIN = TRUE_RMSE["champion"] - TRUE_RMSE["challenger"]  # scorer units: -rmse
+
+
+def true_rmse(noise: str) -> float:
+    """The challenger's true RMSE under this noise (t(df) has variance df / (df - 2))."""
+    df = float(noise[1:]) if noise.startswith("t") else math.inf
+    variance = T3_VARIANCE if math.isinf(df) else df / (df - 2)
+    return math.sqrt(variance + 0.25)
 
 
 # -- one trial through ci-ml's own bootstrap and gate -----------------------------------------
@@ -385,6 +396,24 @@ def rmse_false_pass(
         return promoted(gate_once(rules, RMSE, data, t, False, raw, bootstrap)[0])
 
     return rate(trials, n + 4, once)
+
+
+OWN_RMSE_COLUMNS = ("covers", "upper end below the truth", "lower end above it", "max", "switch")
+
+
+def own_rmse_rates(n: int, noise: str, trials: int) -> dict[str, Rate]:
+    """From one bootstrap per simulated eval set: how often the challenger's own 95% RMSE
+    interval covers the truth, on which side it misses, how often `max: <true RMSE>`
+    passes (at most 5%), and how often the tail switch fired."""
+    rng, truth = np.random.default_rng(n + 3), true_rmse(noise)
+    rules = [{"metric": RMSE, "max": truth, "confidence": LEVEL}]
+    hits = np.zeros(len(OWN_RMSE_COLUMNS), dtype=int)
+    for t in range(trials):
+        decision, result = gate_once(rules, RMSE, regressors(rng, n, noise), t, False)
+        low, high = -result.challenger_interval.high, -result.challenger_interval.low
+        fired = result.upper_bound_method == TAIL_EXTRAPOLATED
+        hits += [low <= truth <= high, high < truth, low > truth, promoted(decision), fired]
+    return {c: Rate(int(h), trials) for c, h in zip(OWN_RMSE_COLUMNS, hits, strict=True)}
 
 
 LOG_LOSS = "neg_log_loss"
