@@ -510,6 +510,7 @@ def gate_tables(quick: bool, only: tuple[str, ...] = ()) -> str:
         "moment": _moment_table,
         "log-loss": _log_loss_table,
         "poisson-moment": _poisson_moment_table,
+        "own-rmse": _own_rmse_table,
     }
     return "\n\n".join(table(quick) for name, table in tables.items() if name in (only or tables))
 
@@ -745,6 +746,24 @@ def _poisson_moment_table(quick: bool) -> str:
     return title + _table(header, rows)
 
 
+def _own_rmse_table(quick: bool) -> str:
+    rows = []
+    for noise in NOISES:
+        for n in SIZES:
+            trials = trials_at(n, quick)
+            if trials:
+                rates = own_rmse_rates(n, noise, trials).values()
+                rows.append([noise, f"{n:,}", str(trials), *(r.cell() for r in rates)])
+    title = (
+        "### RMSE: the challenger's own 95% interval, which end misses the true RMSE, "
+        "`max: <true RMSE>` (should pass at most 5%) and the tail switch, from one "
+        "bootstrap per eval set\n\n"
+    )
+    header = ["noise", "eval rows", "trials", "own interval covers", "upper end below the truth"]
+    header += ["lower end above it", "`max: <true RMSE>` passes", "tail switch fired"]
+    return title + _table(header, rows)
+
+
 # -- the document ------------------------------------------------------------------------------
 
 
@@ -797,10 +816,14 @@ def main() -> None:
         "--only",
         help="gate tables only, these (comma-separated): "
         "false-promotion, discordant, power, coverage, non-inferiority, moment, log-loss, "
-        "poisson-moment",
+        "poisson-moment, own-rmse",
     )
     parser.add_argument("--trials", help="trials per eval size, e.g. 100=400,1000=150,10000=30")
-    parser.add_argument("--noise", choices=NOISES, help="the moment table for this noise only")
+    parser.add_argument(
+        "--noise",
+        choices=[*NOISES, "t2.5", "t4"],
+        help="the moment tables for this noise only (t2.5 and t4: own-rmse only)",
+    )
     parser.add_argument("--sizes", help="eval sizes of the poisson-moment table, e.g. 100,1000")
     args = parser.parse_args()
     if args.noise:

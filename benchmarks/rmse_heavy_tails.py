@@ -149,32 +149,38 @@ def _row(noise: str, n: int, trials: int, method: str, tally: list[float], ratio
 
 
 SHIPPED = "Hill < 2.5 (shipped): max upper"
+PENG_LOWER = "Hill < 2.5 (shipped): Peng lower, max upper"
 SIDES = ("covers", "lower end above the truth", "upper end below it", "95% upper bound below it")
 
 
 def side_rows(n: int, noise: str, trials: int, scales: tuple[float, ...] = (2.0, 1.0)) -> list[str]:
     """Where the shipped rule's two-sided interval misses (its lower end above the true MSE,
     or its upper end below), and its 95% upper bound below the truth (the `max: <true
-    RMSE>` rule passes), with Peng's tail on scale sqrt(n) rows: the same resamples per
-    scale (a copy of the generator)."""
+    RMSE>` rule passes), with Peng's tail on scale sqrt(n) rows, and with Peng's lower end
+    too: the same resamples per scale (the generator's state replayed)."""
     rng = np.random.default_rng([n, len(noise), 16])
-    tally = np.zeros((len(scales), len(SIDES)))
+    cases = [(scale, method) for scale in scales for method in (SHIPPED, PENG_LOWER)]
+    tally = np.zeros((len(cases), len(SIDES)))
     for _ in range(trials):
         x = squared_errors(rng, n, noise)
         state = rng.bit_generator.state
-        for j, scale in enumerate(scales):
+        for scale in scales:
             rng.bit_generator.state = state
-            low, high, up = bounds(x, rng, scale)[SHIPPED]
-            tally[j] += [low <= TRUE_MSE <= high, low > TRUE_MSE, high < TRUE_MSE, up < TRUE_MSE]
-    return [_side_row(n, noise, trials, scale, tally[j]) for j, scale in enumerate(scales)]
+            found = bounds(x, rng, scale)
+            for method in (SHIPPED, PENG_LOWER):
+                low, high, up = found[method]
+                hits = [low <= TRUE_MSE <= high, low > TRUE_MSE, high < TRUE_MSE, up < TRUE_MSE]
+                tally[cases.index((scale, method))] += hits
+    return [_side_row(n, noise, trials, case, tally[j]) for j, case in enumerate(cases)]
 
 
-def _side_row(n: int, noise: str, trials: int, scale: float, tally: np.ndarray) -> str:
+def _side_row(n: int, noise: str, trials: int, case: tuple[float, str], tally: np.ndarray) -> str:
     def rate(hits: float) -> str:
         p = hits / trials
         return f"{p:.1%} ± {math.sqrt(max(p * (1 - p), 1 / trials**2) / trials):.1%}"
 
-    cells = [noise, f"{n:,}", str(trials), f"{scale:g} sqrt(n) = {peng_k(n, scale)}"]
+    scale, method = case
+    cells = [noise, f"{n:,}", str(trials), method, f"{scale:g} sqrt(n) = {peng_k(n, scale)}"]
     return "| " + " | ".join(cells + [rate(h) for h in tally]) + " |"
 
 
@@ -252,11 +258,11 @@ def main() -> None:
 
 def _print_sides(noise: str, counts: list[int]) -> None:
     print(
-        "| noise | eval rows | trials | Peng's tail rows k | 95% interval covers | "
+        "| noise | eval rows | trials | rule | Peng's tail rows k | 95% interval covers | "
         + " | ".join(SIDES[1:])
         + " |"
     )
-    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    print("|---|---:|---:|---|---|---:|---:|---:|---:|")
     for n, trials in zip(SIZES, counts, strict=True):
         if trials:
             print("\n".join(side_rows(n, noise, trials)), flush=True)
