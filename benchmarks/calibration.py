@@ -97,8 +97,12 @@ def fixed_discordant(rng: np.random.Generator, n: int, count: int) -> Any:
 
 
 def regressors(rng: np.random.Generator, n: int, noise: str) -> Any:
-    """A target with Gaussian or t(3) noise and two regressors of known RMSE."""
-    shared = rng.standard_t(3, n) if noise == "t3" else rng.normal(0, math.sqrt(T3_VARIANCE), n)
+    """A target with Gaussian (variance 3) or t(df) noise ("t3", "t2.5", "t4") and two
+    regressors of known RMSE (`true_rmse`)."""
+    if noise.startswith("t"):
+        shared = rng.standard_t(float(noise[1:]), n)
+    else:
+        shared = rng.normal(0, math.sqrt(T3_VARIANCE), n)
     signal = rng.normal(0, 1, n)
     y = signal + shared
     return y, signal + rng.normal(0, 0.5, n), signal + rng.normal(0, 0.6, n)
@@ -106,6 +110,13 @@ def regressors(rng: np.random.Generator, n: int, noise: str) -> Any:
 
 TRUE_RMSE = {"challenger": math.sqrt(T3_VARIANCE + 0.25), "champion": math.sqrt(T3_VARIANCE + 0.36)}
 TRUE_GAIN = TRUE_RMSE["champion"] - TRUE_RMSE["challenger"]  # scorer units: -rmse
+
+
+def true_rmse(noise: str) -> float:
+    """The challenger's true RMSE under this noise (t(df) has variance df / (df - 2))."""
+    df = float(noise[1:]) if noise.startswith("t") else math.inf
+    variance = T3_VARIANCE if math.isinf(df) else df / (df - 2)
+    return math.sqrt(variance + 0.25)
 
 
 # -- one trial through ci-ml's own bootstrap and gate -----------------------------------------
@@ -387,6 +398,24 @@ def rmse_false_pass(
     return rate(trials, n + 4, once)
 
 
+OWN_RMSE_COLUMNS = ("covers", "upper end below the truth", "lower end above it", "max", "switch")
+
+
+def own_rmse_rates(n: int, noise: str, trials: int) -> dict[str, Rate]:
+    """From one bootstrap per simulated eval set: how often the challenger's own 95% RMSE
+    interval covers the truth, on which side it misses, how often `max: <true RMSE>`
+    passes (at most 5%), and how often the tail switch fired."""
+    rng, truth = np.random.default_rng(n + 3), true_rmse(noise)
+    rules = [{"metric": RMSE, "max": truth, "confidence": LEVEL}]
+    hits = np.zeros(len(OWN_RMSE_COLUMNS), dtype=int)
+    for t in range(trials):
+        decision, result = gate_once(rules, RMSE, regressors(rng, n, noise), t, False)
+        low, high = -result.challenger_interval.high, -result.challenger_interval.low
+        fired = result.upper_bound_method == TAIL_EXTRAPOLATED
+        hits += [low <= truth <= high, high < truth, low > truth, promoted(decision), fired]
+    return {c: Rate(int(h), trials) for c, h in zip(OWN_RMSE_COLUMNS, hits, strict=True)}
+
+
 LOG_LOSS = "neg_log_loss"
 LOGIT_SD = 1.5  # the true log-odds of the positive class are N(0, LOGIT_SD^2)
 OVERCONFIDENT = 1.3  # the overconfident classifier's log-odds are the true ones times this
@@ -481,6 +510,7 @@ def gate_tables(quick: bool, only: tuple[str, ...] = ()) -> str:
         "moment": _moment_table,
         "log-loss": _log_loss_table,
         "poisson-moment": _poisson_moment_table,
+        "own-rmse": _own_rmse_table,
     }
     return "\n\n".join(table(quick) for name, table in tables.items() if name in (only or tables))
 
@@ -716,6 +746,24 @@ def _poisson_moment_table(quick: bool) -> str:
     return title + _table(header, rows)
 
 
+def _own_rmse_table(quick: bool) -> str:
+    rows = []
+    for noise in NOISES:
+        for n in SIZES:
+            trials = trials_at(n, quick)
+            if trials:
+                rates = own_rmse_rates(n, noise, trials).values()
+                rows.append([noise, f"{n:,}", str(trials), *(r.cell() for r in rates)])
+    title = (
+        "### RMSE: the challenger's own 95% interval, which end misses the true RMSE, "
+        "`max: <true RMSE>` (should pass at most 5%) and the tail switch, from one "
+        "bootstrap per eval set\n\n"
+    )
+    header = ["noise", "eval rows", "trials", "own interval covers", "upper end below the truth"]
+    header += ["lower end above it", "`max: <true RMSE>` passes", "tail switch fired"]
+    return title + _table(header, rows)
+
+
 # -- the document ------------------------------------------------------------------------------
 
 
@@ -768,10 +816,14 @@ def main() -> None:
         "--only",
         help="gate tables only, these (comma-separated): "
         "false-promotion, discordant, power, coverage, non-inferiority, moment, log-loss, "
-        "poisson-moment",
+        "poisson-moment, own-rmse",
     )
     parser.add_argument("--trials", help="trials per eval size, e.g. 100=400,1000=150,10000=30")
-    parser.add_argument("--noise", choices=NOISES, help="the moment table for this noise only")
+    parser.add_argument(
+        "--noise",
+        choices=[*NOISES, "t2.5", "t4"],
+        help="the moment tables for this noise only (t2.5 and t4: own-rmse only)",
+    )
     parser.add_argument("--sizes", help="eval sizes of the poisson-moment table, e.g. 100,1000")
     args = parser.parse_args()
     if args.noise:

@@ -81,16 +81,30 @@ def switched(methods: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndar
     return out
 
 
-def bounds(x: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """(lower 2.5%, upper 97.5%, upper 95%) of each method."""
+def peng_k(n: int, scale: float = 2.0) -> int:
+    """Peng's tail rows: scale sqrt(n), at least 10 (the gate's: scale 2)."""
+    return max(10, round(scale * math.sqrt(n)))
+
+
+def top_sorted(samples: np.ndarray, k: int) -> np.ndarray:
+    """Each row with its top k + 1 values last and ascending (the rest in any order): all
+    `tail_extrapolated` needs for k or fewer tail rows, in linear time."""
+    n = samples.shape[-1]
+    part = np.partition(samples, n - k - 1, axis=-1)
+    part[..., n - k - 1 :] = np.sort(part[..., n - k - 1 :], axis=-1)
+    return part
+
+
+def bounds(x: np.ndarray, rng: np.random.Generator, scale: float = 2.0) -> dict[str, np.ndarray]:
+    """(lower 2.5%, upper 97.5%, upper 95%) of each method; Peng's on peng_k(n, scale) rows."""
     n = len(x)
     resampled = x[rng.integers(0, n, (RESAMPLES, n))]
     mean, sd = x.mean(), x.std()
     means, sds = resampled.mean(1), resampled.std(1)
     t = (means - mean) / sds
     log_t = (np.log(means) - np.log(mean)) / (sds / means)
-    k = max(10, round(2 * math.sqrt(n)))
-    tail = tail_extrapolated(np.sort(resampled, axis=1), k)
+    k = peng_k(n, scale)
+    tail = tail_extrapolated(top_sorted(resampled, k), k)
     upper = [0.975, 0.025, 0.05]
     methods = {
         "percentile": np.quantile(means, [0.025, 0.975, 0.95]),
@@ -132,6 +146,42 @@ def _row(noise: str, n: int, trials: int, method: str, tally: list[float], ratio
     cells = [noise, f"{n:,}", str(trials), method, rate(tally[0]), rate(tally[1])]
     cells += [f"{median:.2f}", f"{ratio:g}x: {rate(tally[2])}"]
     return "| " + " | ".join(cells) + " |"
+
+
+SHIPPED = "Hill < 2.5 (shipped): max upper"
+PENG_LOWER = "Hill < 2.5 (shipped): Peng lower, max upper"
+SIDES = ("covers", "lower end above the truth", "upper end below it", "95% upper bound below it")
+
+
+def side_rows(n: int, noise: str, trials: int, scales: tuple[float, ...] = (2.0, 1.0)) -> list[str]:
+    """Where the shipped rule's two-sided interval misses (its lower end above the true MSE,
+    or its upper end below), and its 95% upper bound below the truth (the `max: <true
+    RMSE>` rule passes), with Peng's tail on scale sqrt(n) rows, and with Peng's lower end
+    too: the same resamples per scale (the generator's state replayed)."""
+    rng = np.random.default_rng([n, len(noise), 16])
+    cases = [(scale, method) for scale in scales for method in (SHIPPED, PENG_LOWER)]
+    tally = np.zeros((len(cases), len(SIDES)))
+    for _ in range(trials):
+        x = squared_errors(rng, n, noise)
+        state = rng.bit_generator.state
+        for scale in scales:
+            rng.bit_generator.state = state
+            found = bounds(x, rng, scale)
+            for method in (SHIPPED, PENG_LOWER):
+                low, high, up = found[method]
+                hits = [low <= TRUE_MSE <= high, low > TRUE_MSE, high < TRUE_MSE, up < TRUE_MSE]
+                tally[cases.index((scale, method))] += hits
+    return [_side_row(n, noise, trials, case, tally[j]) for j, case in enumerate(cases)]
+
+
+def _side_row(n: int, noise: str, trials: int, case: tuple[float, str], tally: np.ndarray) -> str:
+    def rate(hits: float) -> str:
+        p = hits / trials
+        return f"{p:.1%} ± {math.sqrt(max(p * (1 - p), 1 / trials**2) / trials):.1%}"
+
+    scale, method = case
+    cells = [noise, f"{n:,}", str(trials), method, f"{scale:g} sqrt(n) = {peng_k(n, scale)}"]
+    return "| " + " | ".join(cells + [rate(h) for h in tally]) + " |"
 
 
 def tail_estimates(x: np.ndarray, k: int) -> tuple[float, float]:
@@ -178,7 +228,13 @@ def main() -> None:
     parser.add_argument("--trials", default="400,200,40", help="trials at 100,1000,10000 rows")
     parser.add_argument("--noise", choices=("gaussian", "t3"), help="this noise only")
     parser.add_argument("--switch", type=int, help="the tail-test table, this many trials")
+    parser.add_argument(
+        "--sides", action="store_true", help="where the shipped interval misses, by Peng's k"
+    )
     args = parser.parse_args()
+    if args.sides:
+        _print_sides(args.noise or "t3", [int(t) for t in args.trials.split(",")])
+        return
     if args.switch:
         print(
             "| eval rows | k | trials | estimator | Gaussian sets it fires on, at 98% of t(3) "
@@ -198,6 +254,18 @@ def main() -> None:
             if trials == 0:
                 continue
             print("\n".join(rows(n, noise, trials)), flush=True)
+
+
+def _print_sides(noise: str, counts: list[int]) -> None:
+    print(
+        "| noise | eval rows | trials | rule | Peng's tail rows k | 95% interval covers | "
+        + " | ".join(SIDES[1:])
+        + " |"
+    )
+    print("|---|---:|---:|---|---|---:|---:|---:|---:|")
+    for n, trials in zip(SIZES, counts, strict=True):
+        if trials:
+            print("\n".join(side_rows(n, noise, trials)), flush=True)
 
 
 if __name__ == "__main__":
