@@ -20,10 +20,12 @@ from ci_ml.data import data_sha256, read_table
 from ci_ml.datasets import feature_columns
 from ci_ml.errors import DataError
 from ci_ml.github.plan import write_step_outputs
+from ci_ml.preload import alongside
 from ci_ml.records import ValidationRecord
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from ci_ml.config import Config
     from ci_ml.environment import Environment
@@ -195,16 +197,33 @@ def _champion_profile(config: Config, champion: Champion) -> dict[str, Any] | No
 def _drift(
     config: Config, champion: Champion, profile: dict[str, Any], frame: pd.DataFrame
 ) -> dict[str, Any]:
-    """Drift of the training data from the champion's training profile."""
+    """Drift of the training data from the champion's training profile. The frame read
+    once for the run is scanned (as the profile was built, from the typed frame), in a
+    thread while the champion loads and predicts."""
+    from ci_ml.validation.drift import DriftOptions, judge_drift, scan_data
+
     assert champion.version is not None
+    options = DriftOptions.from_config(config.drift.options)
+    scanned = alongside(lambda: scan_data(profile, _as_arrow(frame), options))
     predictions, sample = None, None
     if "prediction" in profile:
         sample = prediction_sample(profile, len(frame), config.data.seed)
         predictions = _champion_predictions(champion, profile, sample.rows_of(frame))
-    result = compare_with_profile(config, profile, config.data.train, predictions)
+    found, wanted = scanned()
+    reference = profile.get("prediction") if predictions is not None else None
+    judged = judge_drift(profile, found, wanted, options, predictions, reference)
+    result: dict[str, Any] = judged.to_dict()
     if predictions is not None and sample is not None:
         result["prediction_sample"] = sample.to_dict(len(predictions))
     return result | {"champion": champion.version.number}
+
+
+def _as_arrow(frame: pd.DataFrame) -> pa.Table:
+    """The frame as the drift scan reads it, converted here: the scan's thread imports
+    nothing (two threads importing at once can see half-initialized modules)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 @dataclass(frozen=True)
