@@ -25,6 +25,8 @@ SPANS = (
     "ci_ml.stages.validate.validate",
     "ci_ml.stages.validate._check_file",
     "ci_ml.data._read_table_cached",
+    "ci_ml.validation.drift.scan_data",
+    "ci_ml.validation.drift.judge_drift",
     "ci_ml.data._sha256_cached",
     "ci_ml.stages.validate._type_failures",
     "ci_ml.stages.validate._consistency_failures",
