@@ -11,6 +11,7 @@ indented. cProfile sees only the main thread; this sees the helper threads too.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import threading
@@ -116,10 +117,8 @@ def main() -> None:
     imported = time.perf_counter()
     install()
     print(f"imports until ci_ml.cli loaded: {imported - STARTED:.3f}")
-    try:
+    with contextlib.suppress(SystemExit):
         cli(["check"])
-    except SystemExit:
-        pass
     show(time.perf_counter() - STARTED)
 
 

@@ -76,8 +76,8 @@ def read_ahead(paths: Iterable[Path]) -> threading.Thread:
     initialized modules). A failed read is left for the caller's own `read_table`
     to raise, with its message and exit code."""
     import pandas  # noqa: F401
-    import pyarrow.csv  # noqa: F401
-    import pyarrow.pandas_compat  # noqa: F401
+    import pyarrow.csv
+    import pyarrow.pandas_compat
     import pyarrow.parquet  # noqa: F401
 
     def read() -> None:

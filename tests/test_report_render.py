@@ -255,10 +255,7 @@ def json_of(path: Path) -> dict[str, Any]:
 
 def test_confusion_counts_are_scikit_learns_confusion_matrix() -> None:
     """Rows true, columns predicted, pairs outside the shown labels left out."""
-    import numpy as np
     from sklearn.metrics import confusion_matrix
-
-    from ci_ml.report.curves import confusion_counts
 
     rng = np.random.default_rng(0)
     for classes in (2, 3, 12):
@@ -266,4 +263,4 @@ def test_confusion_counts_are_scikit_learns_confusion_matrix() -> None:
         predicted = rng.integers(0, classes + 1, 3_000).astype(str)  # one label never true
         shown = sorted(set(truth.tolist()))[:10]
         expected = confusion_matrix(truth, predicted, labels=shown)
-        assert confusion_counts(truth, predicted, shown).tolist() == expected.tolist()
+        assert curves.confusion_counts(truth, predicted, shown).tolist() == expected.tolist()

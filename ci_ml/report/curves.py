@@ -173,8 +173,7 @@ def _confusion(frame: pd.DataFrame, y: np.ndarray, roles: list[str]) -> Confusio
     ordered = [str(v) for v in values[np.argsort(-counts, kind="stable")]]
     shown = sorted(ordered[:MAX_MATRIX])
     matrices = {
-        r: confusion_counts(truth, frame[f"{r}_pred"].to_numpy().astype(str), shown)
-        for r in roles
+        r: confusion_counts(truth, frame[f"{r}_pred"].to_numpy().astype(str), shown) for r in roles
     }
     champion = matrices.get("champion")
     return Confusion(

@@ -25,7 +25,6 @@ from ci_ml.records import ValidationRecord
 
 if TYPE_CHECKING:
     import pandas as pd
-    import pyarrow as pa
 
     from ci_ml.config import Config
     from ci_ml.environment import Environment
@@ -201,10 +200,12 @@ def _drift(
     once for the run is scanned (as the profile was built, from the typed frame), in a
     thread while the champion loads and predicts."""
     from ci_ml.validation.drift import DriftOptions, judge_drift, scan_data
+    from ci_ml.validation.scan import arrow_table
 
     assert champion.version is not None
     options = DriftOptions.from_config(config.drift.options)
-    scanned = alongside(lambda: scan_data(profile, _as_arrow(frame), options))
+    table = arrow_table(frame)
+    scanned = alongside(lambda: scan_data(profile, table, options))
     predictions, sample = None, None
     if "prediction" in profile:
         sample = prediction_sample(profile, len(frame), config.data.seed)
@@ -216,14 +217,6 @@ def _drift(
     if predictions is not None and sample is not None:
         result["prediction_sample"] = sample.to_dict(len(predictions))
     return result | {"champion": champion.version.number}
-
-
-def _as_arrow(frame: pd.DataFrame) -> pa.Table:
-    """The frame as the drift scan reads it, converted here: the scan's thread imports
-    nothing (two threads importing at once can see half-initialized modules)."""
-    import pyarrow as pa
-
-    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 @dataclass(frozen=True)

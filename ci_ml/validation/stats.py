@@ -213,7 +213,8 @@ def sum_counts(table: pa.Table) -> pa.Table:
     an import on every run)."""
     encoded = pc.dictionary_encode(table["value"].combine_chunks())
     counts = table["count"].combine_chunks().to_numpy()
-    sums = np.bincount(encoded.indices.to_numpy(), weights=counts, minlength=len(encoded.dictionary))
+    distinct = len(encoded.dictionary)
+    sums = np.bincount(encoded.indices.to_numpy(), weights=counts, minlength=distinct)
     return pa.table({"value": encoded.dictionary, "count": pa.array(sums.astype(np.int64))})
 
 
