@@ -321,17 +321,18 @@ def well_typed_rows(frame: pd.DataFrame, reference: dict[str, Any]) -> pd.DataFr
 
 
 def compare_with_profile(
-    config: Config, profile: dict[str, Any], path: Path, predictions: Any = None
+    config: Config, profile: dict[str, Any], data: Any, predictions: Any = None
 ) -> dict[str, Any]:
+    """Drift of `data` (a frame, or a file read as text) from the profile."""
     from ci_ml.validation import DriftOptions, detect_drift
 
     options = DriftOptions.from_config(config.drift.options)
     reference = profile.get("prediction") if predictions is not None else None
     result = detect_drift(
-        profile, path, options, predictions=predictions, prediction_profile=reference
+        profile, data, options, predictions=predictions, prediction_profile=reference
     )
-    data: dict[str, Any] = result.to_dict()
-    return data
+    found: dict[str, Any] = result.to_dict()
+    return found
 
 
 def drifted(drift: dict[str, Any]) -> bool:
@@ -402,7 +403,10 @@ def check_drift(config: Config, champion: Champion, path: Path) -> DriftCheck:
         return DriftCheck(cluster_drift_check(config, champion, data))
     profile = champion_profile(champion)
     number = champion.version.number
-    return DriftCheck(compare_with_profile(config, profile, path) | {"champion": number})
+    # typed, as the profile was built and as `check` compares: text would make a CSV's
+    # booleans ("True") new categories next to the profile's ("true")
+    frame = read_table(path)
+    return DriftCheck(compare_with_profile(config, profile, frame) | {"champion": number})
 
 
 def champion_profile(champion: Champion) -> dict[str, Any]:
