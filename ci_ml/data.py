@@ -7,8 +7,11 @@ data verdict (exit 1) naming the file and what was wrong.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+# one read or hash at a time: a file being read ahead is waited for, never read twice
+_READING = threading.Lock()
 
 
 def _identity(path: Path) -> tuple[str, int, int]:
@@ -31,7 +36,8 @@ def _identity(path: Path) -> tuple[str, int, int]:
 def data_sha256(path: Path) -> str:
     """A data file's fingerprint, hashed once per process (never for integrity checks)."""
     try:
-        return _sha256_cached(*_identity(path))
+        with _READING:
+            return _sha256_cached(*_identity(path))
     except FileNotFoundError as exc:
         raise EnvironmentProblem(f"{path}: file not found") from exc
 
@@ -59,7 +65,35 @@ def read_table(path: Path) -> pd.DataFrame:
     same frames. Callers must not modify the frame in place.
     """
     _require_file(path)
-    return _read_table_cached(path, *_identity(path))
+    with _READING:
+        return _read_table_cached(path, *_identity(path))
+
+
+def read_ahead(paths: Iterable[Path]) -> threading.Thread:
+    """Read and hash the data files in a thread while the caller imports and checks its
+    config (parsing releases the GIL): `read_table` then finds them read. The caller
+    imports what reading needs first (two threads importing at once can see half
+    initialized modules). A failed read is left for the caller's own `read_table`
+    to raise, with its message and exit code."""
+    import pandas  # noqa: F401
+    import pyarrow.csv
+    import pyarrow.pandas_compat
+    import pyarrow.parquet  # noqa: F401
+
+    def read() -> None:
+        for path in paths:
+            with contextlib.suppress(Exception):
+                read_table(path)
+                data_sha256(path)
+
+    thread = threading.Thread(target=read, name="ci-ml-read-ahead", daemon=True)
+    thread.start()
+    return thread
+
+
+def _one_core() -> bool:
+    """A read off the main thread runs beside it: it uses one core, not pyarrow's pool."""
+    return threading.current_thread() is not threading.main_thread()
 
 
 @functools.lru_cache(maxsize=4)
@@ -85,10 +119,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, use_threads=not _one_core())
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from exc
-    return table.to_pandas()
+    return table.to_pandas(use_threads=not _one_core())
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -99,6 +133,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         table = pacsv.read_csv(
             path,
+            read_options=pacsv.ReadOptions(use_threads=not _one_core()),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             # an empty field is a missing value in every column, text included
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
@@ -107,7 +142,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable CSV file: {_csv_reason(exc)}") from exc
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot read: {exc}") from exc
-    return table.to_pandas()
+    return table.to_pandas(use_threads=not _one_core())
 
 
 def _csv_reason(exc: Exception) -> str:

@@ -1,4 +1,5 @@
-"""Import what the later stages need while the model fits (fitting releases the GIL).
+"""Import what the later stages need while the model fits (fitting releases the GIL),
+and read the data while scikit-learn imports.
 
 Two threads importing one package at once can each see the other's modules
 half initialized ("cannot import name ... from partially initialized module"),
@@ -30,6 +31,15 @@ _PIPELINE_MODULES = (
     "sklearn.pipeline",
     "sklearn.preprocessing",
 )
+
+
+def while_checking_setup(config: Config) -> threading.Thread | None:
+    """Read the data files while `check_setup` imports scikit-learn, when a core is spare."""
+    if config.engine.name == "spark" or cores() < 2:
+        return None  # the cluster reads them
+    from ci_ml.data import read_ahead
+
+    return read_ahead(p for p in (config.data.train, config.data.eval) if p is not None)
 
 
 def while_training(config: Config) -> threading.Thread | None:

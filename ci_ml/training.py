@@ -8,6 +8,7 @@ import importlib
 import inspect
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -164,6 +165,21 @@ def train(
 ) -> tuple[Any, dict[str, Any]]:
     """Fit the challenger, save it in `out`; the fitted model and its model card.
     model.command's output is written to `command_log` as it comes."""
+    return seal(config, data, fit_model(config, data, out, command_log), out)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A challenger fit but not yet saved: what it is called in messages, how long it took."""
+
+    model: Any
+    label: str
+    seconds: float
+
+
+def fit_model(config: Config, data: Datasets, out: Path, command_log: Path) -> Fitted:
+    """The challenger fit on the training rows (or written by the project's command,
+    whose output goes to `command_log` as it comes)."""
     _require_target(data)
     metrics = config_metrics(config)
     if config.task == "classification":
@@ -178,14 +194,19 @@ def train(
         model = build_pipeline(estimator, data.x_train, config.model.preprocessing)
         model = _fit(model, data)
         label = str(config.model.estimator)
-    seconds = time.perf_counter() - started
+    return Fitted(model, label, time.perf_counter() - started)
+
+
+def seal(config: Config, data: Datasets, fitted: Fitted, out: Path) -> tuple[Any, dict[str, Any]]:
+    """The fitted challenger saved in `out`: the model as saved, and its model card."""
+    model = fitted.model
     if isinstance(model, SparkPipeline):  # scored on the cluster: its columns are checked there
         model_file = save_spark_pipeline(Path(model.path), out)
         model = SparkPipeline(str(model_file.path), model_file.sha256)
     else:
-        check_estimator_supports(model, metrics, label)
+        check_estimator_supports(model, config_metrics(config), fitted.label)
         model_file = save_model(model, out, config.model.format)
-    return model, model_card(config, data, model, model_file, seconds)
+    return model, model_card(config, data, model, model_file, fitted.seconds)
 
 
 def model_features(x: pd.DataFrame) -> pd.DataFrame:

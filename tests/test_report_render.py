@@ -251,3 +251,16 @@ def json_of(path: Path) -> dict[str, Any]:
 
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+def test_confusion_counts_are_scikit_learns_confusion_matrix() -> None:
+    """Rows true, columns predicted, pairs outside the shown labels left out."""
+    from sklearn.metrics import confusion_matrix
+
+    rng = np.random.default_rng(0)
+    for classes in (2, 3, 12):
+        truth = rng.integers(0, classes, 3_000).astype(str)
+        predicted = rng.integers(0, classes + 1, 3_000).astype(str)  # one label never true
+        shown = sorted(set(truth.tolist()))[:10]
+        expected = confusion_matrix(truth, predicted, labels=shown)
+        assert curves.confusion_counts(truth, predicted, shown).tolist() == expected.tolist()

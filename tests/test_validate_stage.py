@@ -202,3 +202,51 @@ def test_prediction_drift_predicts_a_seeded_sample_the_size_of_the_profiles() ->
     assert sample.to_dict(9_990) == {"rows": 9_990, "size": 10_000, "seed": 7}
     small = frame.head(300)
     assert prediction_sample(profile, len(small), seed=7).rows_of(small) is small
+
+
+def test_unchanged_training_data_does_not_drift_from_its_own_profile(example, run_cli):
+    """The profile is built from the typed frame; the drift scan reads that frame too (the
+    file is read once per run). Read as text, a CSV boolean column ("True") looked like
+    all-new categories next to its profile ("true") and drifted from itself."""
+    project = example("penguins")
+    for name in ("train", "eval"):
+        frame = pd.read_csv(project / f"data/{name}.csv")
+        frame["tagged"] = frame["bill_length_mm"].fillna(0) > 42
+        frame.to_csv(project / f"data/{name}.csv", index=False)
+    assert "True" in (project / "data/train.csv").read_text()
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    assert run_cli("check", cwd=project).code == 0
+    drift = _report(project)["validation"]["drift"]
+    assert drift["drifted_columns"] == [] and not drift["dataset_drift"]
+    tagged = next(c for c in drift["columns"] if c["column"] == "tagged")
+    assert tagged["kind"] == "categorical" and tagged["statistic"] == 0.0
+
+
+def test_the_drift_scan_of_the_frame_matches_the_file_beside_booleans(tmp_path) -> None:
+    """Numbers, text with nulls and an unseen category: the frame read once gives the very
+    statistics the file read again as text gave."""
+    from ci_ml.data import read_table
+    from ci_ml.validation import build_profile, detect_drift
+
+    rng = np.random.default_rng(3)
+    rows = 5_000
+
+    def table(shift: float) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {
+                "x": rng.normal(shift, 1, rows),
+                "n": rng.integers(0, 9, rows),
+                "c": rng.choice(["a", "b", "c"] + (["d"] if shift else []), rows),
+            }
+        )
+        frame.loc[rng.random(rows) < 0.05, "x"] = np.nan
+        frame.loc[rng.random(rows) < 0.05, "c"] = None
+        return frame
+
+    table(0.0).to_csv(tmp_path / "old.csv", index=False)
+    table(0.3).to_csv(tmp_path / "new.csv", index=False)
+    profile = build_profile(read_table(tmp_path / "old.csv"), seed=0)
+    from_file = detect_drift(profile, tmp_path / "new.csv").to_dict()
+    from_frame = detect_drift(profile, read_table(tmp_path / "new.csv")).to_dict()
+    assert from_frame["columns"] == from_file["columns"]
+    assert from_frame["drifted_columns"] == from_file["drifted_columns"] == ["c", "x"]

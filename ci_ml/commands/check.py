@@ -23,6 +23,7 @@ def run(
     publish: PublishOptions | None = None,
 ) -> int:
     config, folder = ws.config, ws.run
+    preload.while_checking_setup(config)
     check_setup(config)  # fail before any work
     check_can_post(ws.env, publish.github if publish else None)
     gate.gate_rules(config)  # a rule naming an unknown metric fails before any training

@@ -168,15 +168,12 @@ def _calibration(role: str, truth: np.ndarray, score: np.ndarray) -> Series:
 def _confusion(frame: pd.DataFrame, y: np.ndarray, roles: list[str]) -> Confusion | None:
     if "challenger" not in roles:
         return None
-    from sklearn.metrics import confusion_matrix
-
     truth = y.astype(str)
     values, counts = np.unique(truth, return_counts=True)
     ordered = [str(v) for v in values[np.argsort(-counts, kind="stable")]]
     shown = sorted(ordered[:MAX_MATRIX])
     matrices = {
-        r: confusion_matrix(truth, frame[f"{r}_pred"].to_numpy().astype(str), labels=shown)
-        for r in roles
+        r: confusion_counts(truth, frame[f"{r}_pred"].to_numpy().astype(str), shown) for r in roles
     }
     champion = matrices.get("champion")
     return Confusion(
@@ -185,6 +182,20 @@ def _confusion(frame: pd.DataFrame, y: np.ndarray, roles: list[str]) -> Confusio
         matrices["challenger"].tolist(),
         max(0, len(ordered) - MAX_MATRIX),
     )
+
+
+def confusion_counts(truth: np.ndarray, predicted: np.ndarray, labels: list[str]) -> np.ndarray:
+    """scikit-learn's confusion_matrix(truth, predicted, labels=labels) of text labels: row
+    = true label, column = predicted, rows with a label not in `labels` left out; one
+    bincount (its input checks cost 50 ms at 20,000 rows)."""
+    import pandas as pd
+
+    index = pd.Index(labels)
+    true_at, predicted_at = index.get_indexer(truth), index.get_indexer(predicted)
+    known = (true_at >= 0) & (predicted_at >= 0)
+    cells = true_at[known] * len(labels) + predicted_at[known]
+    size = len(labels)
+    return np.bincount(cells, minlength=size * size).reshape(size, size)
 
 
 # -- regression -------------------------------------------------------------------------

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ci_ml.bundle import SparkPipeline
+from ci_ml.preload import alongside
 from ci_ml.rundir import write_json_atomic
-from ci_ml.training import check_setup, train
+from ci_ml.training import check_setup, fit_model, seal
 from ci_ml.user_command import CommandFailed
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ci_ml.config import Config
     from ci_ml.datasets import Datasets
     from ci_ml.rundir import RunDir
@@ -53,28 +56,41 @@ def fit(config: Config, run: RunDir, data: Datasets) -> Trained:
     with contextlib.suppress(OSError):  # nor an earlier command's log read as this one's
         run.command_log.unlink(missing_ok=True)
     try:
-        model, card = train(config, data, out, run.command_log)
+        fitted = fit_model(config, data, out, run.command_log)
     except CommandFailed as failed:
         write_json_atomic(run.training_failure, failed.run.to_dict() | {"message": failed.message})
         raise
-    write_json_atomic(run.challenger_profile, training_profile(config, data, model))
+    rows_profile = _rows_profile(config, data)
+    model, card = seal(config, data, fitted, out)
+    write_json_atomic(run.challenger_profile, training_profile(config, data, model, rows_profile()))
     write_json_atomic(run.challenger_card, card)
     return Trained(model, card)
 
 
-def training_profile(config: Config, data: Datasets, model: Any) -> dict[str, Any]:
-    """A compact profile of the training rows (and of the model's predictions on them),
-    kept with the model so later data can be checked for drift without this data."""
-    from ci_ml.training import model_features
-    from ci_ml.validation import build_profile, profile_values
-
-    seed = config.data.seed
+def _rows_profile(config: Config, data: Datasets) -> Callable[[], dict[str, Any]]:
+    """The training rows' profile: on the runner, scanned in a thread while the model is
+    saved (the returned call waits for it); on the cluster, by the cluster."""
     if config.engine.name == "spark":  # every training row, not the sample fit on
         from ci_ml.stages.cluster import train_profile
 
-        profile = train_profile(config, data.features)
-    else:
-        profile = build_profile(data.train, data.features, data.target, seed=seed)
+        return lambda: train_profile(config, data.features)
+    from ci_ml.validation import build_profile
+    from ci_ml.validation.scan import arrow_table
+
+    table = arrow_table(data.train)  # converted here: the thread imports nothing
+    seed = config.data.seed
+    return alongside(lambda: build_profile(table, data.features, data.target, seed=seed))
+
+
+def training_profile(
+    config: Config, data: Datasets, model: Any, profile: dict[str, Any]
+) -> dict[str, Any]:
+    """A compact profile of the training rows (`profile`) and of the model's predictions
+    on them, kept with the model so later data can be checked for drift without this data."""
+    from ci_ml.training import model_features
+    from ci_ml.validation import profile_values
+
+    seed = config.data.seed
     if isinstance(model, SparkPipeline):
         return profile  # its predictions are made on the cluster only: no prediction profile
     kind = "categorical" if config.task == "classification" else "numeric"

@@ -20,6 +20,7 @@ from ci_ml.data import data_sha256, read_table
 from ci_ml.datasets import feature_columns
 from ci_ml.errors import DataError
 from ci_ml.github.plan import write_step_outputs
+from ci_ml.preload import alongside
 from ci_ml.records import ValidationRecord
 
 if TYPE_CHECKING:
@@ -195,13 +196,24 @@ def _champion_profile(config: Config, champion: Champion) -> dict[str, Any] | No
 def _drift(
     config: Config, champion: Champion, profile: dict[str, Any], frame: pd.DataFrame
 ) -> dict[str, Any]:
-    """Drift of the training data from the champion's training profile."""
+    """Drift of the training data from the champion's training profile. The frame read
+    once for the run is scanned (as the profile was built, from the typed frame), in a
+    thread while the champion loads and predicts."""
+    from ci_ml.validation.drift import DriftOptions, judge_drift, scan_data
+    from ci_ml.validation.scan import arrow_table
+
     assert champion.version is not None
+    options = DriftOptions.from_config(config.drift.options)
+    table = arrow_table(frame)
+    scanned = alongside(lambda: scan_data(profile, table, options))
     predictions, sample = None, None
     if "prediction" in profile:
         sample = prediction_sample(profile, len(frame), config.data.seed)
         predictions = _champion_predictions(champion, profile, sample.rows_of(frame))
-    result = compare_with_profile(config, profile, config.data.train, predictions)
+    found, wanted = scanned()
+    reference = profile.get("prediction") if predictions is not None else None
+    judged = judge_drift(profile, found, wanted, options, predictions, reference)
+    result: dict[str, Any] = judged.to_dict()
     if predictions is not None and sample is not None:
         result["prediction_sample"] = sample.to_dict(len(predictions))
     return result | {"champion": champion.version.number}
@@ -309,17 +321,18 @@ def well_typed_rows(frame: pd.DataFrame, reference: dict[str, Any]) -> pd.DataFr
 
 
 def compare_with_profile(
-    config: Config, profile: dict[str, Any], path: Path, predictions: Any = None
+    config: Config, profile: dict[str, Any], data: Any, predictions: Any = None
 ) -> dict[str, Any]:
+    """Drift of `data` (a frame, or a file read as text) from the profile."""
     from ci_ml.validation import DriftOptions, detect_drift
 
     options = DriftOptions.from_config(config.drift.options)
     reference = profile.get("prediction") if predictions is not None else None
     result = detect_drift(
-        profile, path, options, predictions=predictions, prediction_profile=reference
+        profile, data, options, predictions=predictions, prediction_profile=reference
     )
-    data: dict[str, Any] = result.to_dict()
-    return data
+    found: dict[str, Any] = result.to_dict()
+    return found
 
 
 def drifted(drift: dict[str, Any]) -> bool:
@@ -390,7 +403,10 @@ def check_drift(config: Config, champion: Champion, path: Path) -> DriftCheck:
         return DriftCheck(cluster_drift_check(config, champion, data))
     profile = champion_profile(champion)
     number = champion.version.number
-    return DriftCheck(compare_with_profile(config, profile, path) | {"champion": number})
+    # typed, as the profile was built and as `check` compares: text would make a CSV's
+    # booleans ("True") new categories next to the profile's ("true")
+    frame = read_table(path)
+    return DriftCheck(compare_with_profile(config, profile, frame) | {"champion": number})
 
 
 def champion_profile(champion: Champion) -> dict[str, Any]:

@@ -661,11 +661,18 @@ def detect_drift(
     """
     if not isinstance(options, DriftOptions):
         options = DriftOptions.from_config(options)
+    found, wanted = scan_data(profile, data, options, columns)
+    return judge_drift(profile, found, wanted, options, predictions, prediction_profile)
+
+
+def scan_data(
+    profile: dict[str, Any], data: Any, options: DriftOptions, columns: list[str] | None = None
+) -> tuple[CurrentData, list[str]]:
+    """The new data's side of detect_drift (one pass), and the columns to judge."""
     source = open_source(data)
     wanted, compared = drift_columns(profile, source.columns, options, columns)
     current, rows, threshold = scan_current(source, profile["columns"], compared, options.seed)
-    found = CurrentData(current, rows, threshold, source.columns)
-    return judge_drift(profile, found, wanted, options, predictions, prediction_profile)
+    return CurrentData(current, rows, threshold, source.columns), wanted
 
 
 def drift_columns(

@@ -88,8 +88,15 @@ def open_source(data: Any) -> Source:
     if isinstance(data, pa.Table):
         return _table_source(data)
     if hasattr(data, "columns") and hasattr(data, "to_numpy"):
-        return _table_source(pa.Table.from_pandas(data, preserve_index=False))
+        return _table_source(arrow_table(data))
     return _file_source(Path(data))
+
+
+def arrow_table(frame: Any) -> pa.Table:
+    """A pandas DataFrame as every scan reads it (the profile, the drift check). A thread
+    that scans is handed the table: converting may import, and two threads importing at
+    once can see half-initialized modules."""
+    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def _table_source(table: pa.Table) -> TableSource:

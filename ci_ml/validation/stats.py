@@ -2,7 +2,7 @@
 
 Everything is accumulated one record batch at a time with numpy/Arrow kernels:
 moments by Chan's parallel formula, a seeded bottom-k row sample for quantiles,
-and capped category counts merged with Arrow group-by.
+and capped category counts merged by value.
 """
 
 from __future__ import annotations
@@ -163,13 +163,12 @@ class CategoryStats:
             self._merge()
 
     def _merge(self) -> None:
-        """Sum the counts of the batches seen since the last merge (one group-by for many)."""
+        """Sum the counts of the batches seen since the last merge (one merge for many)."""
         tables = [self.merged, *self.pending] if self.merged is not None else self.pending
         self.pending, self.pending_rows = [], 0
         if not tables:
             return
-        merged = pa.concat_tables(tables).group_by("value").aggregate([("count", "sum")])
-        self.merged = self._cap(merged.rename_columns(["value", "count"]))
+        self.merged = self._cap(sum_counts(pa.concat_tables(tables)))
 
     @property
     def counts(self) -> pa.Table | None:
@@ -206,6 +205,17 @@ class CategoryStats:
         positions = pc.drop_null(index).to_pylist()  # at most len(categories) items
         result[positions] = found["count"].to_pylist()
         return result
+
+
+def sum_counts(table: pa.Table) -> pa.Table:
+    """(value, count) rows with the counts of equal values summed, in first-seen order
+    (a dictionary encoding and a bincount: no Arrow group-by, whose acero engine costs
+    an import on every run)."""
+    encoded = pc.dictionary_encode(table["value"].combine_chunks())
+    counts = table["count"].combine_chunks().to_numpy()
+    distinct = len(encoded.dictionary)
+    sums = np.bincount(encoded.indices.to_numpy(), weights=counts, minlength=distinct)
+    return pa.table({"value": encoded.dictionary, "count": pa.array(sums.astype(np.int64))})
 
 
 def bin_counts(values: np.ndarray, edges: np.ndarray, side: str = "left") -> np.ndarray:
