@@ -199,7 +199,7 @@ def _drift(
     """Drift of the training data from the champion's training profile. The frame read
     once for the run is scanned (as the profile was built, from the typed frame), in a
     thread while the champion loads and predicts."""
-    from ci_ml.validation.drift import DriftOptions, judge_drift, scan_data
+    from ci_ml.validation.drift import DriftOptions, scan_data
     from ci_ml.validation.scan import arrow_table
 
     assert champion.version is not None
@@ -210,10 +210,7 @@ def _drift(
     if "prediction" in profile:
         sample = prediction_sample(profile, len(frame), config.data.seed)
         predictions = _champion_predictions(champion, profile, sample.rows_of(frame))
-    found, wanted = scanned()
-    reference = profile.get("prediction") if predictions is not None else None
-    judged = judge_drift(profile, found, wanted, options, predictions, reference)
-    result: dict[str, Any] = judged.to_dict()
+    result = _judged(profile, scanned(), options, predictions)
     if predictions is not None and sample is not None:
         result["prediction_sample"] = sample.to_dict(len(predictions))
     return result | {"champion": champion.version.number}
@@ -324,15 +321,24 @@ def compare_with_profile(
     config: Config, profile: dict[str, Any], data: Any, predictions: Any = None
 ) -> dict[str, Any]:
     """Drift of `data` (a frame, or a file read as text) from the profile."""
-    from ci_ml.validation import DriftOptions, detect_drift
+    from ci_ml.validation.drift import DriftOptions, scan_data
 
     options = DriftOptions.from_config(config.drift.options)
+    return _judged(profile, scan_data(profile, data, options), options, predictions)
+
+
+def _judged(
+    profile: dict[str, Any], scanned: tuple[Any, list[str]], options: Any, predictions: Any
+) -> dict[str, Any]:
+    """The drift record of scanned data (`scan_data`), with prediction drift when the
+    champion's predictions are given."""
+    from ci_ml.validation.drift import judge_drift
+
+    found, wanted = scanned
     reference = profile.get("prediction") if predictions is not None else None
-    result = detect_drift(
-        profile, data, options, predictions=predictions, prediction_profile=reference
-    )
-    found: dict[str, Any] = result.to_dict()
-    return found
+    judged = judge_drift(profile, found, wanted, options, predictions, reference)
+    result: dict[str, Any] = judged.to_dict()
+    return result
 
 
 def drifted(drift: dict[str, Any]) -> bool:
