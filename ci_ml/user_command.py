@@ -105,7 +105,7 @@ def run_command(
     with _log_file(log) as handle, _shown(in_actions):
         output = CommandOutput(handle, sys.stderr)
         code, left = _supervise(_start(command, cwd, env), output, limit)
-    seconds, tail = time.monotonic() - started, output.tail.text()
+    seconds, tail = time.monotonic() - started, redact(output.tail.text(), secret_values(env))
     if left:
         _warn(_left_behind(left), in_actions)
     if output.log_problem:
@@ -114,6 +114,27 @@ def run_command(
         raise _timed_out(command, limit, seconds, tail, log)
     if code != 0:
         raise _exited(command, code, seconds, tail, log)
+
+
+# Names of environment variables that hold credentials by convention (GITHUB_TOKEN,
+# AWS_SECRET_ACCESS_KEY, MLFLOW_TRACKING_PASSWORD, ...). The job log is masked by
+# GitHub, but the quoted tail also goes to training-failed.json, an uploaded artifact.
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE")
+SHORTEST_SECRET = 6  # shorter values ("true", "0") are settings, and masking them garbles text
+
+
+def secret_values(env: dict[str, str]) -> tuple[str, ...]:
+    """The values of `env` whose names say they are credentials, longest first."""
+    found = {
+        v for k, v in env.items() if SECRET_NAME.search(k.upper()) and len(v) >= SHORTEST_SECRET
+    }
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 class OutputTail:

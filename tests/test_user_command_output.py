@@ -226,3 +226,26 @@ def test_each_train_replaces_the_log_and_an_estimator_leaves_none(example, run_c
     )
     assert run_cli("train", cwd=project).code == 0
     assert not (project / LOG).exists()  # no earlier command's log passes for this run's
+
+
+LEAKY_JOB = """
+echo "connecting with $WAREHOUSE_API_TOKEN"
+echo "retry=$RETRY_TOKEN_COUNT" >&2
+exit 4
+"""
+
+
+def test_a_failure_quotes_no_credential_from_the_commands_environment(
+    example, run_cli, monkeypatch
+):
+    """training-failed.json is uploaded as an artifact, which GitHub does not mask."""
+    monkeypatch.setenv("WAREHOUSE_API_TOKEN", "s3cr3t-v4lue-9z")
+    monkeypatch.setenv("RETRY_TOKEN_COUNT", "3")  # too short to be a credential: kept
+    project = _project(example, LEAKY_JOB, "sh job.sh")
+    result = run_cli("train", cwd=project)
+    assert result.code == 3
+    failure = json.loads((project / ".ci-ml/run/challenger/training-failed.json").read_text())
+    assert failure["output_tail"] == "connecting with ***\nretry=3"
+    quoted = result.err.split("all its output is in")[-1]
+    assert "s3cr3t-v4lue-9z" not in quoted and "connecting with ***" in quoted
+    assert "s3cr3t-v4lue-9z" in (project / LOG).read_text()  # the run folder's own log is whole
