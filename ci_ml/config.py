@@ -62,6 +62,8 @@ class ModelConfig:
     # model.command's limit in seconds: under GitHub-hosted runners' 6-hour job limit, so a
     # hung command fails with ci-ml's own message instead of the job being cancelled
     timeout: float = DEFAULT_COMMAND_TIMEOUT
+    # variables masked in a failure's quoted output beyond those named like credentials
+    secret_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -546,6 +548,7 @@ def _build(path: Path, raw: dict[str, Any], display_path: str) -> Config:
             command=_command(command),
             format=model.get("format", "auto"),
             timeout=_command_timeout(model),
+            secret_env=_secret_env(model),
         ),
         metrics=metrics,
         custom_metrics={m["name"]: m for m in raw["metrics"] if isinstance(m, dict)},
@@ -658,6 +661,13 @@ def _command_timeout(model: dict[str, Any]) -> float:
     if not model.get("command"):
         raise ConfigError("model.timeout: limits model.command only; remove it or set a command")
     return parse_duration(model["timeout"], "model.timeout")
+
+
+def _secret_env(model: dict[str, Any]) -> tuple[str, ...]:
+    """model.secret_env: it masks model.command's output and means nothing without it."""
+    if model.get("secret_env") and not model.get("command"):
+        raise ConfigError("model.secret_env: masks model.command's output only; set a command")
+    return tuple(model.get("secret_env") or ())
 
 
 def _command(value: str | list[str] | None) -> tuple[str, ...] | None:

@@ -98,14 +98,20 @@ def run_command(
     limit: float,
     log: Path,
     in_actions: bool = False,
+    secret_names: tuple[str, ...] = (),
 ) -> None:
     """Run the command to completion within `limit` seconds, its output streamed to
-    ci-ml's stderr and written whole to `log`; raise CommandFailed unless it exits 0."""
+    ci-ml's stderr and written whole to `log`; raise CommandFailed unless it exits 0.
+    A failure quotes the output's tail with the values of credential-named variables
+    and of `secret_names` masked."""
     started = time.monotonic()
     with _log_file(log) as handle, _shown(in_actions):
         output = CommandOutput(handle, sys.stderr)
         code, left = _supervise(_start(command, cwd, env), output, limit)
-    seconds, tail = time.monotonic() - started, redact(output.tail.text(), secret_values(env))
+    seconds, tail = (
+        time.monotonic() - started,
+        redact(output.tail.text(), secret_values(env, secret_names)),
+    )
     if left:
         _warn(_left_behind(left), in_actions)
     if output.log_problem:
@@ -123,11 +129,13 @@ SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|ACCE
 SHORTEST_SECRET = 6  # shorter values ("true", "0") are settings, and masking them garbles text
 
 
-def secret_values(env: dict[str, str]) -> tuple[str, ...]:
-    """The values of `env` whose names say they are credentials, longest first."""
+def secret_values(env: dict[str, str], names: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The values of `env` whose names say they are credentials, or are among `names`
+    (model.secret_env, masked whatever their length), longest first."""
     found = {
         v for k, v in env.items() if SECRET_NAME.search(k.upper()) and len(v) >= SHORTEST_SECRET
     }
+    found |= {env[k] for k in names if env.get(k)}
     return tuple(sorted(found, key=len, reverse=True))
 
 

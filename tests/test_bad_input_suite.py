@@ -189,6 +189,21 @@ CONFIG_CASES = [
     ),
     case(
         "config",
+        "model-secret-env-without-command",
+        replace("  params: {C: 1.0}", "  params: {C: 1.0}\n  secret_env: [WAREHOUSE_DSN]"),
+        USAGE,
+        "model.secret_env",
+        "masks model.command's output only",
+    ),
+    case(
+        "config",
+        "model-secret-env-not-a-name",
+        replace("  params: {C: 1.0}", "  params: {C: 1.0}\n  secret_env: [warehouse dsn]"),
+        USAGE,
+        "model.secret_env",
+    ),
+    case(
+        "config",
         "yaml-syntax",
         replace("task: classification", "task: [classification"),
         USAGE,

@@ -249,3 +249,22 @@ def test_a_failure_quotes_no_credential_from_the_commands_environment(
     quoted = result.err.split("all its output is in")[-1]
     assert "s3cr3t-v4lue-9z" not in quoted and "connecting with ***" in quoted
     assert "s3cr3t-v4lue-9z" in (project / LOG).read_text()  # the run folder's own log is whole
+
+
+def test_model_secret_env_masks_a_credential_whose_name_does_not_say_so(
+    example, run_cli, monkeypatch
+):
+    """A connection string in WAREHOUSE_DSN: no credential word in its name."""
+    monkeypatch.setenv("WAREHOUSE_DSN", "postgres://ml:pw-77@db/features")
+    project = _project(example, 'echo "reading $WAREHOUSE_DSN"\nexit 4\n', "sh job.sh")
+    config = project / "ci-ml.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "  command: sh job.sh\n", "  command: sh job.sh\n  secret_env: [WAREHOUSE_DSN]\n"
+        )
+    )
+    result = run_cli("train", cwd=project)
+    assert result.code == 3
+    failure = json.loads((project / ".ci-ml/run/challenger/training-failed.json").read_text())
+    assert failure["output_tail"] == "reading ***"
+    assert "pw-77" not in result.err.split("all its output is in")[-1]
