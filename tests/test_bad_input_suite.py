@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from urllib3.util.retry import Retry
 
 from tests.conftest import Result
 from tests.fakegithub import FakeGitHub
@@ -1396,6 +1397,9 @@ def test_github(
     shutil.copytree(templates["classification"], project)
     pr = open_pr(fake_github)
     set_env(monkeypatch, pull_request_env(tmp_path, pr, fake_github, **dict(one.env)))
+    # urllib3 still retries a refused connection or a 5xx as often as in production,
+    # without sleeping between tries (12 s of the unreachable case): the same errors reach ci-ml
+    monkeypatch.setattr(Retry, "get_backoff_time", lambda self: 0.0)
     one.setup(fake_github, pr)
     others = [dict(c) for c in fake_github.state.comments(REPO, pr)]
 

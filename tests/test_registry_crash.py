@@ -66,6 +66,21 @@ def prepared(make: Callable[[], Backend], tmp_path: Path) -> Backend:
     return backend
 
 
+Start = Callable[[Path], Backend]  # a registry as it is just before the change
+
+
+def start_of(make: Callable[[], Backend], change: str) -> Start:
+    """Prepared from scratch: versions 1 and 2, champion 1 (2 before a rollback)."""
+
+    def start(where: Path) -> Backend:
+        backend = prepared(make, where)
+        if change == "rollback":
+            promote(backend.registry)
+        return backend
+
+    return start
+
+
 def events(registry: Registry) -> list[tuple[str, int, int | None]]:
     return [(e["event"], e["version"], e["previous"]) for e in registry.audit_log()]
 
@@ -93,27 +108,23 @@ CHANGES = {
 }
 
 
-def writes_of(make: Callable[[], Backend], tmp_path: Path, change: str) -> int:
+def writes_of(start: Start, tmp_path: Path, change: str) -> int:
     """How many writes one whole change makes (counted, not assumed)."""
-    backend = prepared(make, tmp_path / "count")
-    if change == "rollback":
-        promote(backend.registry)
+    backend = start(tmp_path / "count")
     with killed_at(backend, 10_000, after=False) as made:
         CHANGES[change][0](backend.fresh())
     assert made, "the change made no write the test can kill"
     return len(made)
 
 
-def check_every_kill_point(make: Callable[[], Backend], tmp_path: Path, change: str) -> None:
+def check_every_kill_point(start: Start, tmp_path: Path, change: str) -> None:
     run, done, champion = CHANGES[change]
     before = done[:-1]
-    total = writes_of(make, tmp_path, change)
+    total = writes_of(start, tmp_path, change)
     for k in range(1, total + 1):
         for after in (False, True):
             where = tmp_path / f"k{k}{'after' if after else 'before'}"
-            backend = prepared(make, where)
-            if change == "rollback":
-                promote(backend.registry)
+            backend = start(where)
             with killed_at(backend, k, after) as made, contextlib.suppress(Exception):
                 run(backend.fresh())  # a kill after the commit point may be survived
             assert len(made) >= k
@@ -144,7 +155,8 @@ def check_stored_log(backend: Backend, done: list[tuple[str, int, int | None]]) 
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_local_kill_points(tmp_path, change):
     counter = iter(range(1000))
-    check_every_kill_point(lambda: local_backend(tmp_path / f"r{next(counter)}"), tmp_path, change)
+    make = lambda: local_backend(tmp_path / f"r{next(counter)}")  # noqa: E731
+    check_every_kill_point(start_of(make, change), tmp_path, change)
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
@@ -156,20 +168,52 @@ def test_github_releases_kill_points(tmp_path, fake_github, change):
         fake_github.state.repo(REPO)
         return github_backend(tmp_path / f"r{next(fakes)}", fake_github)
 
-    check_every_kill_point(make, tmp_path, change)
+    check_every_kill_point(start_of(make, change), tmp_path, change)
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_mlflow_kill_points(tmp_path, mlflow_server, model_name, change):
     from ci_ml.registry.mlflow import Lease
 
-    counter = iter(range(1000))
     # a dead run's lease expires fast; the window leaves an ordinary write room on a
     # loaded machine, so every run makes the same writes and each kill point is the same
     lease = Lease(ttl=4, window=1.5, settle=1.6, wait=30)
 
     def make() -> Backend:
-        n = next(counter)
-        return mlflow_backend(tmp_path / f"r{n}", mlflow_server.uri, f"{model_name}-{n}", lease)
+        return mlflow_backend(tmp_path / "r", mlflow_server.uri, model_name, lease)
 
-    check_every_kill_point(make, tmp_path, change)
+    check_every_kill_point(restoring(start_of(make, change), tmp_path), tmp_path, change)
+
+
+Snapshot = tuple[dict[str, str], dict[str, str]]  # the registered model's tags, aliases
+
+
+def restoring(start: Start, tmp_path: Path) -> Start:
+    """The start prepared once, then restored before each kill point instead of
+    registering two versions and promoting again (seconds each, with the lease's settle).
+    A promotion or rollback writes only the registered model's tags and aliases (the
+    backend's `writes`), so putting those back is the prepared registry again."""
+    backend = start(tmp_path / "prepared")
+    client = backend.registry._client  # type: ignore[attr-defined]
+    name: str = backend.registry.name  # type: ignore[attr-defined]
+
+    def snapshot() -> Snapshot:
+        model = client.get_registered_model(name)
+        return dict(model.tags or {}), {k: str(v) for k, v in (model.aliases or {}).items()}
+
+    prepared_state = snapshot()
+
+    def again(where: Path) -> Backend:
+        tags, aliases = snapshot()
+        for key in tags.keys() - prepared_state[0].keys():
+            client.delete_registered_model_tag(name, key)
+        for key, value in prepared_state[0].items():
+            client.set_registered_model_tag(name, key, value)
+        for alias in aliases.keys() - prepared_state[1].keys():
+            client.delete_registered_model_alias(name, alias)
+        for alias, version in prepared_state[1].items():
+            client.set_registered_model_alias(name, alias, version)
+        assert snapshot() == prepared_state
+        return backend
+
+    return again
