@@ -254,9 +254,8 @@ def _train_with_command(config: Config, data: Datasets, out: Path, log: Path) ->
     assert config.model.command is not None
     command, limit = config.model.command, config.model.timeout
     try:
-        run_command(
-            command, config.root, env, limit, log, environment.in_actions, config.model.secret_env
-        )
+        secrets = config.model.secret_env
+        run_command(command, config.root, env, limit, log, environment.in_actions, secrets)
     except BaseException:  # failed, stopped, or ci-ml cancelled: none may pass for a model
         _forget_outputs(train_path, model_path, spark_path)
         raise

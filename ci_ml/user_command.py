@@ -108,10 +108,8 @@ def run_command(
     with _log_file(log) as handle, _shown(in_actions):
         output = CommandOutput(handle, sys.stderr)
         code, left = _supervise(_start(command, cwd, env), output, limit)
-    seconds, tail = (
-        time.monotonic() - started,
-        redact(output.tail.text(), secret_values(env, secret_names)),
-    )
+    seconds = time.monotonic() - started
+    tail = redact(output.tail.text(), secret_values(env, secret_names))
     if left:
         _warn(_left_behind(left), in_actions)
     if output.log_problem:
