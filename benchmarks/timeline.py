@@ -62,9 +62,15 @@ SPANS = (
     "ci_ml.rundir.RunDir.save_resampled",
     "ci_ml.stages.gate.judge",
     "ci_ml.stages.report.report",
+    "ci_ml.workspace.open_workspace",
+    "ci_ml.config.load_config",
+    "ci_ml.config.schema_problems",
+    "ci_ml.bundle.model_libraries",
+    "ci_ml.rundir.write_atomic",
+    "ci_ml.stages.report.assemble",
 )
 
-spans: list[tuple[str, str, float, float, int]] = []
+spans: list[tuple[str, str, float, float, int, float]] = []
 depth = threading.local()
 
 
@@ -72,12 +78,14 @@ def wrap(name: str, inner: object) -> object:
     def timed(*args: object, **kwargs: object) -> object:
         level = getattr(depth, "n", 0)
         depth.n = level + 1
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         try:
             return inner(*args, **kwargs)  # type: ignore[operator]
         finally:
             depth.n = level
-            spans.append((threading.current_thread().name, name, began, time.perf_counter(), level))
+            cpu = time.thread_time() - cpu
+            thread = threading.current_thread().name
+            spans.append((thread, name, began, time.perf_counter(), level, cpu))
 
     return timed
 
@@ -101,13 +109,14 @@ def install() -> None:
 
 
 def show(wall: float) -> None:
-    for thread, name, began, ended, level in sorted(spans, key=lambda s: (s[2], s[4])):
+    print("  start     end   wall    cpu  span (cpu: that thread's own CPU time)")
+    for thread, name, began, ended, level, cpu in sorted(spans, key=lambda s: (s[2], s[4])):
         where = "" if thread == "MainThread" else f"  [{thread}]"
         print(
-            f"{began - STARTED:7.3f} {ended - STARTED:7.3f} {ended - began:6.3f} "
+            f"{began - STARTED:7.3f} {ended - STARTED:7.3f} {ended - began:6.3f} {cpu:6.3f} "
             f"{'  ' * level}{name}{where}"
         )
-    print(f"process wall {wall:.3f}")
+    print(f"process wall {wall:.3f}, process CPU {time.process_time():.3f}")
 
 
 def main() -> None:

@@ -67,6 +67,8 @@ _TMP = ".tmp"  # the suffix of a file being written (then renamed into place)
 class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = path
+        # the predictions this process wrote, with the file's (mtime, size) just after
+        self._predictions: tuple[tuple[int, int], pd.DataFrame] | None = None
 
     @property
     def challenger(self) -> Path:
@@ -151,11 +153,14 @@ class RunDir:
                 ) from exc
 
     def load_predictions(self) -> pd.DataFrame | None:
-        """evaluate's row-by-row predictions of both models, when it ran."""
+        """evaluate's row-by-row predictions of both models, when it ran: in `ci-ml check`
+        the frame evaluate wrote, unless the file has changed since."""
         import pandas as pd
 
         if not self.predictions.is_file():
             return None
+        if self._predictions is not None and self._predictions[0] == _stamp(self.predictions):
+            return self._predictions[1]
         try:
             return pd.read_parquet(self.predictions)
         except (OSError, ValueError) as exc:
@@ -179,12 +184,21 @@ class RunDir:
         import numpy as np
 
         arrays: dict[str, Any] = {f"m{i}": v for i, v in enumerate(resampled.values())}
-        write_atomic(self.file(_RESAMPLED), lambda handle: np.savez_compressed(handle, **arrays))
+        write_atomic(
+            self.file(_RESAMPLED),
+            lambda handle: np.savez_compressed(handle, **arrays),
+            durable=False,
+        )
         self.write(_RESAMPLED_INDEX, {"metrics": list(resampled)})
 
     def save_predictions(self, predictions: pd.DataFrame) -> None:
         """evaluate's row-by-row predictions of both models."""
-        write_atomic(self.predictions, lambda handle: predictions.to_parquet(handle, index=False))
+        write_atomic(
+            self.predictions,
+            lambda handle: predictions.to_parquet(handle, index=False),
+            durable=False,
+        )
+        self._predictions = (_stamp(self.predictions), predictions)
 
     def load_resampled(self) -> dict[str, np.ndarray]:
         import numpy as np
@@ -210,25 +224,32 @@ class RunDir:
 
     def write(self, name: str, data: dict[str, Any]) -> Path:
         path = self.path / name
-        write_json_atomic(path, data)
+        write_json_atomic(path, data, durable=False)
         return path
 
     def write_text(self, name: str, text: str) -> Path:
         path = self.path / name
-        write_text_atomic(path, text)
+        write_text_atomic(path, text, durable=False)
         return path
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+def write_json_atomic(path: Path, data: Any, durable: bool = True) -> None:
+    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    write_text_atomic(path, text, durable)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+def write_text_atomic(path: Path, text: str, durable: bool = True) -> None:
+    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")), durable)
 
 
-def write_atomic(path: Path, fill: Callable[[BinaryIO], object]) -> None:
-    """Write beside the target, then rename: a crash never leaves half a file."""
+def write_atomic(path: Path, fill: Callable[[BinaryIO], object], durable: bool = True) -> None:
+    """Write beside the target, then rename: a crash of ci-ml never leaves half a file.
+
+    `durable` also syncs the file to disk before the rename, so that it survives a
+    power loss too: the registry's pointer and records need that. The run folder's
+    files (`durable=False`) are remade by running the stage again, and the later CI
+    steps that read them read the page cache: syncing each cost a disk flush.
+    """
     _writable(path)
     tmp = None
     try:
@@ -237,13 +258,19 @@ def write_atomic(path: Path, fill: Callable[[BinaryIO], object]) -> None:
             fill(handle)
             handle.flush()
             os.fchmod(handle.fileno(), FILE_MODE)
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from exc
     finally:
         if tmp is not None:  # a full disk or a failed writer leaves no half file behind
             Path(tmp).unlink(missing_ok=True)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
 
 
 def remove_leftovers(folder: Path) -> None:

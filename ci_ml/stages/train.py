@@ -58,12 +58,14 @@ def fit(config: Config, run: RunDir, data: Datasets) -> Trained:
     try:
         fitted = fit_model(config, data, out, run.command_log)
     except CommandFailed as failed:
-        write_json_atomic(run.training_failure, failed.run.to_dict() | {"message": failed.message})
+        failure = failed.run.to_dict() | {"message": failed.message}
+        write_json_atomic(run.training_failure, failure, durable=False)
         raise
     rows_profile = _rows_profile(config, data)
     model, card = seal(config, data, fitted, out)
-    write_json_atomic(run.challenger_profile, training_profile(config, data, model, rows_profile()))
-    write_json_atomic(run.challenger_card, card)
+    profile = training_profile(config, data, model, rows_profile())
+    write_json_atomic(run.challenger_profile, profile, durable=False)  # the run folder's
+    write_json_atomic(run.challenger_card, card, durable=False)
     return Trained(model, card)
 
 
