@@ -261,11 +261,37 @@ def write_atomic(path: Path, fill: Callable[[BinaryIO], object], durable: bool =
             if durable:
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
+        if durable:
+            sync_folder(path.parent)  # the rename itself, not only the file's bytes
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from exc
     finally:
         if tmp is not None:  # a full disk or a failed writer leaves no half file behind
             Path(tmp).unlink(missing_ok=True)
+
+
+def sync_tree(path: Path) -> None:
+    """Every file and folder under `path` (and `path`) synced to disk: a copied bundle
+    survives a power loss before the pointer that names it moves."""
+    for item in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if item.is_file() and not item.is_symlink():
+            with item.open("rb") as handle:
+                os.fsync(handle.fileno())
+        elif item.is_dir():
+            sync_folder(item)
+    sync_folder(path)
+
+
+def sync_folder(path: Path) -> None:
+    """A folder's entries synced (a rename into it, a new file); POSIX only, as Windows
+    cannot open a folder for syncing."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _stamp(path: Path) -> tuple[int, int]:

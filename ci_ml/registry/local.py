@@ -41,7 +41,7 @@ from ci_ml.registry.base import (
     rollback_target,
     stale_champion,
 )
-from ci_ml.rundir import write_json_atomic
+from ci_ml.rundir import sync_folder, sync_tree, write_json_atomic
 
 INCOMING = ".incoming-"
 LOCK_SECONDS = 300
@@ -102,7 +102,9 @@ class LocalRegistry:
             write_json_atomic(staging / RECORD, bundle.record(number, lineage.now()))
             share(staging / RECORD)
             os.chmod(staging, 0o755)
+            sync_tree(staging)  # on disk before any pointer can name it
             os.rename(staging, self._versions_dir / str(number))
+            sync_folder(self._versions_dir)
         return self.version(number)
 
     def promote(self, number: int, expected: int | None, who: Who) -> None:
