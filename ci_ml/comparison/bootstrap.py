@@ -357,13 +357,14 @@ def widened(result: BootstrapResult, only_champion: int, only_challenger: int) -
 
 
 def studentized_result(result: BootstrapResult, pivots: Studentized) -> BootstrapResult:
-    """The result of a moment metric says its interval is studentized, and how the
-    challenger's upper bound was computed."""
+    """The result of a moment metric says its interval is studentized, how the
+    challenger's upper bound was computed and, when not studentized, the change's."""
     return replace(
         result,
         interval_method="studentized",
         tail_index=pivots.tail_index[0],
         upper_bound_method=pivots.bound_method[0],
+        delta_interval_method=pivots.change_method,
     )
 
 
