@@ -256,11 +256,12 @@ def _pivot(estimate: np.ndarray, se: np.ndarray, point: float, point_se: float) 
 def _symmetric_pivot(
     estimate: np.ndarray, se: np.ndarray, point: float, point_se: float
 ) -> np.ndarray:
-    """Pseudo-resamples of the symmetric bootstrap-t (Hall 1988): point -/+ |t_b| * point_se,
-    every other of the 2B sorted values, so that each side's quantiles are those of |t_b|."""
+    """Pseudo-resamples of the symmetric bootstrap-t (Hall 1988): the 2B sorted values
+    point -/+ |t_b| * point_se, each consecutive pair averaged into one, so that both
+    sides' quantiles are those of |t_b| and the B values are symmetric about the point."""
     size = np.sort(np.abs(_t(estimate, se, point)))
     both = np.concatenate([point - size[::-1] * point_se, point + size * point_se])
-    return both[::2]
+    return np.asarray((both[0::2] + both[1::2]) / 2)
 
 
 def _own(moments: MomentSums, k: int, tail: np.ndarray | None) -> np.ndarray:
