@@ -93,7 +93,8 @@ class BootstrapResult:
     # its own upper bound ("studentized", or with Peng's tail when the index is below 2.5)
     tail_index: float | None = None
     upper_bound_method: str | None = None
-    # accuracy: the change's interval also holds the exact one (EXACT_CHANGE)
+    # accuracy: the change's interval also holds the exact one (EXACT_CHANGE); moment metrics
+    # under heavy tails: the symmetric studentized change (SYMMETRIC_STUDENTIZED)
     delta_interval_method: str | None = None
 
     @property
