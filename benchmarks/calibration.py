@@ -699,7 +699,7 @@ def _log_loss_table(quick: bool) -> str:
 LOG_LOSS_COLUMNS = ("max", "change", "own", "change interval", "switch")
 
 
-POISSON_SIZES = [100, 1000]  # of the Poisson moment table; --sizes picks
+POISSON_SIZES = [100, 1000, 10000]  # of the Poisson moment table; --sizes picks
 
 
 def poisson_rmse_rates(n: int, noise: str, trials: int) -> list[Rate]:

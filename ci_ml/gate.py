@@ -426,15 +426,24 @@ def _test_name(result: RuleResult, exact: float | None, evidence: Evidence, marg
 
 def _bound_method(result: RuleResult, entry: dict[str, Any] | None) -> str | None:
     """A moment metric's bound: studentized, or for a `max:` rule on heavy-tailed losses
-    also Peng's tail-extrapolated mean (`comparison.studentized`); None for other metrics."""
+    also Peng's tail-extrapolated mean, and for a change rule when either model's losses
+    are heavy-tailed the symmetric studentized change (`comparison.studentized`); None for
+    other metrics."""
     upper = (entry or {}).get("upper_bound_method")
     if not isinstance(upper, str):
         return None
-    return upper if result.rule == "max" else stats.STUDENTIZED
+    if result.rule == "max":
+        return upper
+    if result.rule in ("min", "max") or entry is None:
+        return stats.STUDENTIZED
+    symmetric = entry.get("change_interval_method") == stats.SYMMETRIC_STUDENTIZED
+    return stats.SYMMETRIC_STUDENTIZED if symmetric else stats.STUDENTIZED
 
 
 def _tail_words(result: RuleResult, entry: dict[str, Any] | None) -> str:
     method, index = _bound_method(result, entry), _number(entry, "tail_index")
+    if method == stats.SYMMETRIC_STUDENTIZED:
+        return f" ({method}: a model's losses have a tail index < {_f(stats.HEAVY_TAIL_INDEX)})"
     if method in (None, stats.STUDENTIZED) or index is None:
         return ""
     return f" ({method}: the losses' tail index {_f(index)} < {_f(stats.HEAVY_TAIL_INDEX)})"

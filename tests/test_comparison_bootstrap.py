@@ -16,7 +16,13 @@ from ci_ml.comparison.bootstrap import (
     resampled_values,
 )
 from ci_ml.comparison.metrics import Metric, Predictions, resolve_metric, score
-from ci_ml.comparison.significance import HEAVY_TAIL_INDEX, STUDENTIZED, TAIL_EXTRAPOLATED
+from ci_ml.comparison.significance import (
+    HEAVY_TAIL_INDEX,
+    STUDENTIZED,
+    SYMMETRIC_STUDENTIZED,
+    TAIL_EXTRAPOLATED,
+    bootstrap_p_value,
+)
 from ci_ml.comparison.studentized import _Tail, hill_tail_index, peng_rows, tail_rows
 
 LABEL_METRICS = [
@@ -365,6 +371,43 @@ def test_heavy_tailed_losses_take_the_tail_extrapolated_upper_bound() -> None:
     assert (heavy.challenger_interval.low or 0.0) < studentized_only
     payload = heavy.to_dict()
     assert payload["upper_bound_method"] == TAIL_EXTRAPOLATED
+
+
+def _heavy_pair(seed: int, noise: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A target with t(3) or Gaussian noise and two regressors, the challenger better."""
+    rng = np.random.default_rng(seed)
+    shared = rng.standard_t(3, 400) if noise == "t3" else rng.normal(0, math.sqrt(3), 400)
+    signal = rng.normal(0, 1, 400)
+    return signal + shared, signal + rng.normal(0, 0.5, 400), signal + rng.normal(0, 0.6, 400)
+
+
+def test_under_heavy_tails_the_change_is_the_symmetric_studentized_mean_difference() -> None:
+    from ci_ml.comparison import paired_bootstrap_values
+
+    y, challenger, champion = _heavy_pair(13, "t3")
+    metrics = ["neg_root_mean_squared_error", "neg_mean_squared_error"]
+    results, values = paired_bootstrap_values(metrics, y, challenger, champion)
+    rmse, mse = results
+    assert rmse.upper_bound_method == TAIL_EXTRAPOLATED
+    assert rmse.delta_interval_method == mse.delta_interval_method == SYMMETRIC_STUDENTIZED
+    assert rmse.to_dict()["delta_interval_method"] == SYMMETRIC_STUDENTIZED
+    change = values[0][0] - values[0][1]
+    # symmetric about the point change, on each side the quantiles of |t_b|
+    low, mid, high = np.quantile(change, [0.05, 0.5, 0.95])
+    assert mid == pytest.approx(rmse.delta, abs=1e-12)
+    assert high - mid == pytest.approx(mid - low, rel=1e-9)
+    # RMSE's change is MSE's divided by the sum of the RMSEs: `min_delta: 0` agrees
+    mse_change = values[1][0] - values[1][1]
+    root_sum = math.sqrt(-mse.challenger) + math.sqrt(-mse.champion)
+    assert np.sort(change) == pytest.approx(np.sort(mse_change) / root_sum, rel=1e-9)
+    assert bootstrap_p_value(change, 0.0, "above") == bootstrap_p_value(mse_change, 0.0, "above")
+
+
+def test_light_tailed_losses_keep_the_bootstrap_t_change() -> None:
+    y, challenger, champion = _heavy_pair(14, "gaussian")
+    rmse = paired_bootstrap(["neg_root_mean_squared_error"], y, challenger, champion)[0]
+    assert rmse.upper_bound_method == STUDENTIZED
+    assert rmse.delta_interval_method is None
 
 
 def _studentized_low(y: np.ndarray, prediction: np.ndarray) -> float:

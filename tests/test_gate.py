@@ -452,6 +452,7 @@ def _rmse_evidence(y, challenger, champion):
     entry = metric(result.challenger, result.champion) | {
         "tail_index": result.tail_index,
         "upper_bound_method": result.upper_bound_method,
+        "change_interval_method": result.delta_interval_method,
     }
     return Evidence({name: entry}, True, resampled={name: values[0]}, n_rows=len(y), min_rows=30)
 
@@ -468,7 +469,10 @@ def test_a_max_rule_on_heavy_tailed_errors_says_its_bound_is_tail_extrapolated()
     assert bound.bound_method == "studentized and Peng tail-extrapolated"
     assert "Peng tail-extrapolated: the losses' tail index" in bound.reason
     assert bound.to_dict()["bound_method"] == bound.bound_method
-    assert change.bound_method == "studentized" and "Peng" not in change.reason
+    # the change: the symmetric studentized mean difference (docs/statistics.md)
+    assert change.bound_method == "symmetric studentized on the mean losses' difference"
+    assert "symmetric studentized on the mean losses' difference: a model's" in change.reason
+    assert "Peng" not in change.reason
 
 
 def test_a_max_rule_on_gaussian_errors_keeps_the_studentized_bound():

@@ -93,7 +93,8 @@ class BootstrapResult:
     # its own upper bound ("studentized", or with Peng's tail when the index is below 2.5)
     tail_index: float | None = None
     upper_bound_method: str | None = None
-    # accuracy: the change's interval also holds the exact one (EXACT_CHANGE)
+    # accuracy: the change's interval also holds the exact one (EXACT_CHANGE); moment metrics
+    # under heavy tails: the symmetric studentized change (SYMMETRIC_STUDENTIZED)
     delta_interval_method: str | None = None
 
     @property
@@ -357,13 +358,14 @@ def widened(result: BootstrapResult, only_champion: int, only_challenger: int) -
 
 
 def studentized_result(result: BootstrapResult, pivots: Studentized) -> BootstrapResult:
-    """The result of a moment metric says its interval is studentized, and how the
-    challenger's upper bound was computed."""
+    """The result of a moment metric says its interval is studentized, how the
+    challenger's upper bound was computed and, when not studentized, the change's."""
     return replace(
         result,
         interval_method="studentized",
         tail_index=pivots.tail_index[0],
         upper_bound_method=pivots.bound_method[0],
+        delta_interval_method=pivots.change_method,
     )
 
 

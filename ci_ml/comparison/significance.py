@@ -28,6 +28,8 @@ POWER = 0.8  # the power at which a "smallest detectable change" is quoted
 HEAVY_TAIL_INDEX = 2.5
 STUDENTIZED = "studentized"
 TAIL_EXTRAPOLATED = "studentized and Peng tail-extrapolated"
+# the change of a moment metric when either model's losses are heavy-tailed
+SYMMETRIC_STUDENTIZED = "symmetric studentized on the mean losses' difference"
 # The share of a change test's level spent on the nuisance, the share of discordant rows
 # (Berger and Boos 1994, JASA 89, and Berger and Sidik 2003 for matched pairs use 0.001):
 # what makes the accuracy change's test and interval valid whatever the number of them.
