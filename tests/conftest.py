@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ci_ml.cli import main
+from tests.act.harness import run_act
 from tests.fakegithub import FakeGitHub
 from tests.mlflow_server import MlflowServer, mlflow_available, running_server
 
@@ -22,23 +23,63 @@ EXAMPLES = REPO / "examples"
 NPM_FOLDERS = (REPO / "tests" / "openapi", REPO / "tests" / "render")
 
 
-# test modules that run workflows with act (slow: each run starts the action afresh)
+# test modules that run workflows with act (slow: each run starts the action afresh);
+# any other module that imports the act harness's run_act is one too
 ACT_MODULES = {"test_action_act.py", "test_workflows_act.py"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the slow groups, so `pytest -m "not act and not mlflow and not spark"` is a
-    quick run: act runs, and tests that need the real MLflow server."""
+    quick run: act runs, and tests that need the real MLflow server. Then pin what the
+    xdist workers must not share or build twice to one worker each (`--dist loadgroup`)."""
     for item in items:
-        if item.path.name in ACT_MODULES:
+        if _runs_act(item):
             item.add_marker(pytest.mark.act)
         if "mlflow_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.mlflow)
+        group = worker_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _runs_act(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    return item.path.name in ACT_MODULES or getattr(module, "run_act", None) is run_act
+
+
+def worker_group(item: pytest.Item) -> str | None:
+    """The one xdist group of a test (xdist makes a test of two groups a third group):
+
+    - act: the act harness is not concurrency-safe (act's per-job folders under
+      ~/.cache/act are told apart by listing them before and after a run), so every
+      act run happens on one worker, one at a time, as in a serial run;
+    - spark: one Spark Connect server (a JVM, `local[2,2]`: both cores) for the suite,
+      not one per worker;
+    - a module whose tests share a module-scoped fixture (a wheel build writing into the
+      checkout, a bad-input template, a retrained repository): built once, on one worker.
+
+    The MLflow server is one per worker (its own folder, a free port, a model name per
+    test), so the mlflow tests spread over the workers."""
+    if item.get_closest_marker("act"):
+        return "act"
+    fixtures = getattr(item, "fixturenames", ())
+    if item.get_closest_marker("spark") or "spark_engine" in fixtures:
+        return "spark"
+    info = getattr(item, "_fixtureinfo", None)
+    for name in fixtures if info else ():
+        for fixture in info.name2fixturedefs.get(name, ()):
+            if fixture.scope in ("module", "class", "package"):
+                return item.path.name
+    return None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Install the pinned npm packages once, so that `pip install -e '.[test]' && pytest`
-    is the whole suite on a fresh machine with node (what is missing then fails by name)."""
+    is the whole suite on a fresh machine with node (what is missing then fails by name).
+    Under xdist the controller installs them before any worker starts."""
+    if hasattr(session.config, "workerinput"):
+        return
     for folder in NPM_FOLDERS:
         if not (folder / "node_modules").is_dir() and shutil.which("npm"):
             command = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
@@ -126,9 +167,11 @@ SUITE = "tests/test_bad_input_suite.py"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """How many bad inputs were tried, by group (only when the bad-input suite ran)."""
+    """How many bad inputs were tried, by group (only when the bad-input suite ran).
+    Counted from the test reports, which xdist workers send to the controller (with the
+    xdist group appended to the id, `...@test_bad_input_suite.py`)."""
     tried = [
-        report.nodeid
+        _without_group(report.nodeid)
         for outcome in ("passed", "failed", "error", "skipped")
         for report in terminalreporter.stats.get(outcome, [])
         if getattr(report, "nodeid", "").startswith(SUITE)
@@ -147,3 +190,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 def _order(groups: tuple[str, ...]) -> Callable[[str], int]:
     return lambda name: groups.index(name) if name in groups else len(groups)
+
+
+def _without_group(nodeid: str) -> str:
+    """The test id without the `@group` xdist's loadgroup appends to it."""
+    head, at, group = nodeid.rpartition("@")
+    return head if at and "::" not in group and "]" not in group else nodeid
