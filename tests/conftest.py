@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,19 +29,56 @@ NPM_FOLDERS = (REPO / "tests" / "openapi", REPO / "tests" / "render")
 ACT_MODULES = {"test_action_act.py", "test_workflows_act.py"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the slow groups, so `pytest -m "not act and not mlflow and not spark"` is a
-    quick run: act runs, and tests that need the real MLflow server. Then pin what the
-    xdist workers must not share or build twice to one worker each (`--dist loadgroup`)."""
+    quick run: act runs, and tests that need the real MLflow server. Then check that what
+    the xdist workers must not share or build twice is in FILE_GROUPS."""
     for item in items:
         if _runs_act(item):
             item.add_marker(pytest.mark.act)
         if "mlflow_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.mlflow)
         group = worker_group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+        if group and FILE_GROUPS.get(item.path.name) != group:
+            raise pytest.UsageError(
+                f"{item.nodeid}: belongs on one xdist worker ({group}); add "
+                f'"{item.path.name}": "{group}" to FILE_GROUPS in tests/conftest.py'
+            )
+
+
+# What worker_group() finds, by file: the xdist controller sees only test ids, so it
+# schedules by file (pytest 9 ignores the ids xdist's own `--dist loadgroup` rewrites,
+# so xdist_group marks group nothing). Collection fails if a test needs a group its
+# file lacks here.
+FILE_GROUPS = {
+    "test_action_act.py": "act",
+    "test_workflows_act.py": "act",
+    "test_life_act.py": "act",
+    "test_deploy_act.py": "act",
+    "test_engine_check.py": "spark",
+    "test_engine_spark.py": "spark",
+    "test_engine_spark_validation.py": "spark",
+    "test_engine_sparkml.py": "spark",
+    "test_action_env.py": "test_action_env.py",
+    "test_bad_input_suite.py": "test_bad_input_suite.py",
+    "test_github_retrain.py": "test_github_retrain.py",
+    "test_packaging.py": "test_packaging.py",
+    "test_report_render.py": "test_report_render.py",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Load scheduling in which each FILE_GROUPS group is one unit of work: one worker
+    runs its tests, in order; every other test is a unit of its own."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileGroups(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+            return FILE_GROUPS.get(name) or nodeid
+
+    return FileGroups(config, log)
 
 
 def _runs_act(item: pytest.Item) -> bool:
@@ -49,7 +87,7 @@ def _runs_act(item: pytest.Item) -> bool:
 
 
 def worker_group(item: pytest.Item) -> str | None:
-    """The one xdist group of a test (xdist makes a test of two groups a third group):
+    """The xdist group a test needs (its tests run on one worker, in order), if any:
 
     - act: the act harness is not concurrency-safe (act's per-job folders under
       ~/.cache/act are told apart by listing them before and after a run), so every
@@ -168,10 +206,9 @@ SUITE = "tests/test_bad_input_suite.py"
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How many bad inputs were tried, by group (only when the bad-input suite ran).
-    Counted from the test reports, which xdist workers send to the controller (with the
-    xdist group appended to the id, `...@test_bad_input_suite.py`)."""
+    Counted from the test reports, which xdist workers send to the controller."""
     tried = [
-        _without_group(report.nodeid)
+        report.nodeid
         for outcome in ("passed", "failed", "error", "skipped")
         for report in terminalreporter.stats.get(outcome, [])
         if getattr(report, "nodeid", "").startswith(SUITE)
@@ -190,9 +227,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 def _order(groups: tuple[str, ...]) -> Callable[[str], int]:
     return lambda name: groups.index(name) if name in groups else len(groups)
-
-
-def _without_group(nodeid: str) -> str:
-    """The test id without the `@group` xdist's loadgroup appends to it."""
-    head, at, group = nodeid.rpartition("@")
-    return head if at and "::" not in group and "]" not in group else nodeid
