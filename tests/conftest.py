@@ -8,10 +8,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ci_ml.cli import main
+from tests.act.harness import run_act
 from tests.fakegithub import FakeGitHub
 from tests.mlflow_server import MlflowServer, mlflow_available, running_server
 
@@ -22,23 +24,100 @@ EXAMPLES = REPO / "examples"
 NPM_FOLDERS = (REPO / "tests" / "openapi", REPO / "tests" / "render")
 
 
-# test modules that run workflows with act (slow: each run starts the action afresh)
+# test modules that run workflows with act (slow: each run starts the action afresh);
+# any other module that imports the act harness's run_act is one too
 ACT_MODULES = {"test_action_act.py", "test_workflows_act.py"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the slow groups, so `pytest -m "not act and not mlflow and not spark"` is a
-    quick run: act runs, and tests that need the real MLflow server."""
+    quick run: act runs, and tests that need the real MLflow server. Then check that what
+    the xdist workers must not share or build twice is in FILE_GROUPS."""
     for item in items:
-        if item.path.name in ACT_MODULES:
+        if _runs_act(item):
             item.add_marker(pytest.mark.act)
         if "mlflow_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.mlflow)
+        group = worker_group(item)
+        if group and FILE_GROUPS.get(item.path.name) != group:
+            raise pytest.UsageError(
+                f"{item.nodeid}: belongs on one xdist worker ({group}); add "
+                f'"{item.path.name}": "{group}" to FILE_GROUPS in tests/conftest.py'
+            )
+
+
+# What worker_group() finds, by file: the xdist controller sees only test ids, so it
+# schedules by file (pytest 9 ignores the ids xdist's own `--dist loadgroup` rewrites,
+# so xdist_group marks group nothing). Collection fails if a test needs a group its
+# file lacks here.
+FILE_GROUPS = {
+    "test_action_act.py": "act",
+    "test_workflows_act.py": "act",
+    "test_life_act.py": "act",
+    "test_deploy_act.py": "act",
+    "test_engine_check.py": "spark",
+    "test_engine_spark.py": "spark",
+    "test_engine_spark_validation.py": "spark",
+    "test_engine_sparkml.py": "spark",
+    "test_action_env.py": "test_action_env.py",
+    "test_bad_input_suite.py": "test_bad_input_suite.py",
+    "test_github_retrain.py": "test_github_retrain.py",
+    "test_packaging.py": "test_packaging.py",
+    "test_report_render.py": "test_report_render.py",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Load scheduling in which each FILE_GROUPS group is one unit of work: one worker
+    runs its tests, in order; every other test is a unit of its own."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileGroups(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+            return FILE_GROUPS.get(name) or nodeid
+
+    return FileGroups(config, log)
+
+
+def _runs_act(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    return item.path.name in ACT_MODULES or getattr(module, "run_act", None) is run_act
+
+
+def worker_group(item: pytest.Item) -> str | None:
+    """The xdist group a test needs (its tests run on one worker, in order), if any:
+
+    - act: the act harness is not concurrency-safe (act's per-job folders under
+      ~/.cache/act are told apart by listing them before and after a run), so every
+      act run happens on one worker, one at a time, as in a serial run;
+    - spark: one Spark Connect server (a JVM, `local[2,2]`: both cores) for the suite,
+      not one per worker;
+    - a module whose tests share a module-scoped fixture (a wheel build writing into the
+      checkout, a bad-input template, a retrained repository): built once, on one worker.
+
+    The MLflow server is one per worker (its own folder, a free port, a model name per
+    test), so the mlflow tests spread over the workers."""
+    if item.get_closest_marker("act"):
+        return "act"
+    fixtures = getattr(item, "fixturenames", ())
+    if item.get_closest_marker("spark") or "spark_engine" in fixtures:
+        return "spark"
+    info = getattr(item, "_fixtureinfo", None)
+    for name in fixtures if info else ():
+        for fixture in info.name2fixturedefs.get(name, ()):
+            if fixture.scope in ("module", "class", "package"):
+                return item.path.name
+    return None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Install the pinned npm packages once, so that `pip install -e '.[test]' && pytest`
-    is the whole suite on a fresh machine with node (what is missing then fails by name)."""
+    is the whole suite on a fresh machine with node (what is missing then fails by name).
+    Under xdist the controller installs them before any worker starts."""
+    if hasattr(session.config, "workerinput"):
+        return
     for folder in NPM_FOLDERS:
         if not (folder / "node_modules").is_dir() and shutil.which("npm"):
             command = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
@@ -126,7 +205,8 @@ SUITE = "tests/test_bad_input_suite.py"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """How many bad inputs were tried, by group (only when the bad-input suite ran)."""
+    """How many bad inputs were tried, by group (only when the bad-input suite ran).
+    Counted from the test reports, which xdist workers send to the controller."""
     tried = [
         report.nodeid
         for outcome in ("passed", "failed", "error", "skipped")

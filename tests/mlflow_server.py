@@ -48,6 +48,28 @@ class MlflowServer:
 
 @contextlib.contextmanager
 def running_server(folder: Path, timeout: float = 120.0) -> Iterator[MlflowServer]:
+    """A server on a free port. free_port() closes its socket before the server binds the
+    port, so another process (an xdist worker starting its own server) may take it in
+    between: a server that exits with the port in use is started again on another."""
+    for attempt in range(3):
+        try:
+            started = _start(folder, timeout)
+            break
+        except PortTaken:
+            if attempt == 2:
+                raise
+    server, proc = started
+    try:
+        yield server
+    finally:
+        _stop(proc)
+
+
+class PortTaken(RuntimeError):
+    """The server exited because its port was in use."""
+
+
+def _start(folder: Path, timeout: float) -> tuple[MlflowServer, subprocess.Popen[bytes]]:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     mlflow = Path(sys.executable).parent / "mlflow"
@@ -67,16 +89,19 @@ def running_server(folder: Path, timeout: float = 120.0) -> Iterator[MlflowServe
     server = MlflowServer(f"http://127.0.0.1:{port}", folder / "artifacts", log)
     try:
         _wait_healthy(server, proc, timeout)
-        yield server
-    finally:
+    except BaseException:
         _stop(proc)
+        raise
+    return server, proc
 
 
 def _wait_healthy(server: MlflowServer, proc: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {server.log.read_text()[-2000:]}")
+            said = server.log.read_text()[-2000:]
+            taken = "address already in use" in said.lower()
+            raise (PortTaken if taken else RuntimeError)(f"mlflow server exited: {said}")
         health = f"{server.uri}/health"
         with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2):
             return

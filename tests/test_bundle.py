@@ -10,6 +10,7 @@ import venv
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from sklearn.linear_model import LogisticRegression
 
 from ci_ml.bundle import (
@@ -162,7 +163,15 @@ def test_a_plain_file_name_passes():
 
 
 def old_python() -> Path:
-    """A throwaway venv with an older scikit-learn (made once, kept in ~/.cache)."""
+    """A throwaway venv with an older scikit-learn (made once, kept in ~/.cache). Made
+    under a lock: the crossversion tests of two xdist workers (or of two test sessions)
+    would otherwise make it at once, each clearing the other's half-made venv."""
+    CROSS_VENV.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{CROSS_VENV}.lock"):
+        return _made_old_python()
+
+
+def _made_old_python() -> Path:
     python = CROSS_VENV / "bin" / "python"
     probe = [str(python), "-c", "import sklearn, skops; print(sklearn.__version__)"]
     if python.is_file() and _ok(probe) == OLD_SKLEARN:
