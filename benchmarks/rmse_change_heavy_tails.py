@@ -2,6 +2,7 @@
 
     python benchmarks/rmse_change_heavy_tails.py N NOISE TRIALS WEIGHTS [equal]
     python benchmarks/rmse_change_heavy_tails.py --oracle N NOISE DRAWS
+    python benchmarks/rmse_change_heavy_tails.py --scale N DRAWS
 
 A methods study on plain numpy (docs/statistics.md, "The change under heavy
 tails"): the regressors of benchmarks/calibration.py (a target with Gaussian or
@@ -16,7 +17,10 @@ RMSE change, delta-method standard error); "mse sym/S" the symmetric
 bootstrap-t of the mean squared errors' difference divided by the sum of the
 point RMSEs; "if heavy" only where Hill's switch fires (what ci-ml runs since).
 `--oracle` gives, without a bootstrap, how often the t-statistics of the RMSE
-change and of the MSE difference exceed 1.645.
+change and of the MSE difference exceed 1.645. `--scale` gives, without a
+bootstrap, under t(3), how often the normal bound of the MSE difference over
+the RMSE sum exceeds the true gain with the true RMSE sum, the sample's and
+Peng's tail-extrapolated one (`comparison.studentized._Tail`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from ci_ml.comparison import resolve_metric
 from ci_ml.comparison.significance import HEAVY_TAIL_INDEX
 from ci_ml.comparison.studentized import (
     MomentSums,
+    _Tail,
     from_sums,
     hill_tail_index,
     moment_features,
@@ -146,8 +151,42 @@ def oracle(n: int, noise: str, draws: int) -> None:
     )
 
 
+def peng_mean(losses: np.ndarray) -> float:
+    return float(_Tail.of(losses, 1).estimate(np.ones((1, len(losses))))[0])
+
+
+def scale_oracle(n: int, draws: int) -> None:
+    """How often d - 1.645 se > gain * S for S the true, the sample and Peng's RMSE sum."""
+    rng = np.random.default_rng(77)
+    true_sum = math.sqrt(VARIANCE + 0.36) + math.sqrt(VARIANCE + 0.25)
+    gain = math.sqrt(VARIANCE + 0.36) - math.sqrt(VARIANCE + 0.25)
+    hits, ratios = np.zeros(3), []
+    for _ in range(draws // 100):
+        shared = rng.standard_t(3, (100, n))
+        all_c = (shared - rng.normal(0, 0.5, (100, n))) ** 2
+        all_h = (shared - rng.normal(0, 0.6, (100, n))) ** 2
+        for lc, lh in zip(all_c, all_h, strict=True):
+            d = lh - lc
+            bound = d.mean() - 1.645 * d.std() / math.sqrt(n)
+            sample = math.sqrt(lc.mean()) + math.sqrt(lh.mean())
+            peng = math.sqrt(peng_mean(lc)) + math.sqrt(peng_mean(lh))
+            hits += [bound > gain * s for s in (true_sum, sample, peng)]
+            ratios.append((sample / true_sum, peng / true_sum))
+    total = 100 * (draws // 100)
+    rates = ", ".join(
+        f"{k} {100 * h / total:.2f}%" for k, h in zip(("true", "sample", "Peng"), hits, strict=True)
+    )
+    median = np.median(np.array(ratios), axis=0)
+    print(
+        f"t3 n={n} draws={total}: passes with the RMSE sum {rates}; median over the true sum: "
+        f"sample {median[0]:.4f}, Peng {median[1]:.4f}"
+    )
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "--oracle":
+    if sys.argv[1] == "--scale":
+        scale_oracle(int(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1] == "--oracle":
         oracle(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     else:
         n, noise, trials, kind = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
