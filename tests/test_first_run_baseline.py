@@ -122,7 +122,8 @@ def test_regression_first_run_is_judged_against_the_mean(
     report = _report(project)
     assert report["baseline"]["estimator"] == "sklearn.dummy.DummyRegressor(strategy='mean')"
     rule = next(r for r in report["rules"] if r["rule"] == "evaluation.baseline")
-    assert rule["status"] == "pass" and rule["test"] == "paired bootstrap"
+    # the name may add how the change was studentized (Hill's switch fires on 111 rows)
+    assert rule["status"] == "pass" and rule["test"].startswith("paired bootstrap")
     text = renderer("text")(report)
     assert "Improvement over the baseline" in text and "over the champion" not in text
 
