@@ -128,6 +128,28 @@ def test_regression_first_run_is_judged_against_the_mean(
     assert "Improvement over the baseline" in text and "over the champion" not in text
 
 
+def test_no_percentage_of_a_baseline_value_that_is_noise(
+    example: Callable[[str], Path], run_cli: Callable[..., Any]
+) -> None:
+    """A mean-predicting baseline's r2 is about 0 on the eval rows: a percentage of it
+    (+70,000% on diabetes) is a percentage of noise, and it squashed the other bars."""
+    project = example("diabetes")
+    assert run_cli("check", cwd=project).code == 0
+    report = _report(project)
+    r2 = report["metrics"]["r2"]
+    own = r2["champion_interval"]
+    assert own["high"] - own["low"] > abs(r2["champion"])  # the case: the value is noise
+    text = renderer("text")(report)
+    table = next(line for line in text.splitlines() if line.startswith("r2 "))
+    assert table.split()[6] == "–"  # the relative column (after "+0.50 ▲ better")
+    plot = text[text.index("Improvement over the baseline") :]
+    assert not any(line.startswith("r2 ") for line in plot.splitlines())
+    assert "Not plotted: r2 (the baseline's value" in plot
+    rmse = next(line for line in plot.splitlines() if line.startswith("root_mean_squared"))
+    assert re.search(r"\+\d+% \[\+\d+%, \+\d+%\]$", rmse)  # the losses keep their bars
+    assert "-100,000%" not in plot
+
+
 @pytest.fixture
 def promoted_twice(example: Callable[[str], Path], run_cli: Callable[..., Any]) -> Path:
     """penguins: a first champion, then a forced promotion of a blocked challenger."""

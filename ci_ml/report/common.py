@@ -131,9 +131,25 @@ def metric_headers(report: dict[str, Any]) -> list[str]:
 def _shown_relative(entry: dict[str, Any]) -> float | None:
     """The change relative to the champion, in the same direction as the shown change."""
     relative = entry.get("relative_delta")
-    if relative is None:
+    if relative is None or not has_percent_scale(entry):
         return None
     return -relative if entry.get("lower_is_better") else relative
+
+
+def has_percent_scale(entry: dict[str, Any]) -> bool:
+    """Whether the champion's (or baseline's) value can be the 100% of a percentage: it
+    is not 0 and its own interval is narrower than its distance from 0. Otherwise the
+    percentage divides by sampling noise (a mean-predicting baseline's r2 of -0.0007
+    made a +70,742% "improvement"), and its interval, which takes that value as exact,
+    would not be the interval of the percentage."""
+    champion = entry.get("champion")
+    if not champion:
+        return False
+    own = entry.get("champion_interval") or {}
+    low, high = own.get("low"), own.get("high")
+    if low is None or high is None:
+        return True  # no resampling: nothing says the value is noise
+    return float(high) - float(low) < abs(float(champion))
 
 
 def _interval(interval: dict[str, Any] | None, show: Formatter) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ci_ml.report import numbers
-from ci_ml.report.common import reference
+from ci_ml.report.common import has_percent_scale, reference
 
 AXIS_WIDTH = 41  # characters; odd, so zero sits in the middle
 # Only characters of WGL4, which every common monospace font has (Consolas, Menlo,
@@ -32,11 +32,11 @@ class Row:
 
 
 def rows(report: dict[str, Any]) -> list[Row]:
-    """Metrics with a champion value to be a percentage of (not zero)."""
+    """Metrics with a champion value to be a percentage of (`has_percent_scale`)."""
     out = []
     for scorer, entry in report.get("metrics", {}).items():
         delta, champion = entry.get("delta"), entry.get("champion")
-        if delta is None or not champion:
+        if delta is None or not has_percent_scale(entry):
             continue
         scale = 100.0 / abs(float(champion))
         interval = entry.get("interval") or {}
@@ -101,7 +101,24 @@ def render(report: dict[str, Any]) -> str:
     ]
     lines += [f"{r.name:<{width}}  {_axis(r, half)}  {_numbers(r)}" for r in plotted]
     lines.append(" " * width + "  " + _ticks(half))
+    lines += _left_out(report)
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _left_out(report: dict[str, Any]) -> list[str]:
+    """Why a compared metric is not on the axis: its reference value is within its own
+    interval's width of 0, so a percentage of it would be a percentage of noise."""
+    names = [
+        entry.get("display_name", scorer)
+        for scorer, entry in report.get("metrics", {}).items()
+        if entry.get("delta") is not None and not has_percent_scale(entry)
+    ]
+    if not names:
+        return []
+    return [
+        f"Not plotted: {', '.join(names)} (the {reference(report)}'s value is 0 or closer to 0 "
+        "than its own interval is wide: no scale for a percentage; see the table's change)"
+    ]
 
 
 def _ends(left: str, right: str) -> str:
