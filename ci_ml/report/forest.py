@@ -89,7 +89,7 @@ def render(report: dict[str, Any]) -> str:
     """The plot as lines of text; empty without a champion to compare with."""
     plotted = rows(report)
     if not plotted:
-        return ""
+        return "\n".join(_left_out(report))
     half = span(plotted)
     level = (report.get("comparison") or {}).get("confidence", 0.95)
     width = max(len(r.name) for r in plotted)

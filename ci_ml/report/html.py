@@ -88,7 +88,8 @@ def _section(title: str, content: str) -> str:
 def _forest(report: dict[str, Any]) -> str:
     rows = forest.rows(report)
     if not rows:
-        return ""
+        left_out = forest.render(report)  # why nothing is plotted, if anything was compared
+        return f"<p>{escape(left_out)}</p>" if left_out else ""
     level = (report.get("comparison") or {}).get("confidence", 0.95)
     chart = svg.forest_chart(rows, forest.span(rows), level, common.reference(report))
     return f'<div class="charts">{chart}</div>\n<pre>{escape(forest.render(report))}</pre>'
