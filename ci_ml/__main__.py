@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from ci_ml.cli import main
+from ci_ml.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
