@@ -434,7 +434,7 @@ def _bound_method(result: RuleResult, entry: dict[str, Any] | None) -> str | Non
         return None
     if result.rule == "max":
         return upper
-    if result.rule in ("min", "max") or entry is None:
+    if result.rule == "min" or entry is None:
         return stats.STUDENTIZED
     symmetric = entry.get("change_interval_method") == stats.SYMMETRIC_STUDENTIZED
     return stats.SYMMETRIC_STUDENTIZED if symmetric else stats.STUDENTIZED

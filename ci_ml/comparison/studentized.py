@@ -292,7 +292,7 @@ def _heavy_change(moments: MomentSums) -> np.ndarray:
     pivots = _symmetric_pivot(estimate, se, float(point[0]), float(point_se[0]))
     if not moments.root:
         return pivots
-    means = moments.full[0, [0, 2]] / moments.n_full
+    means = [_moments(moments.full, k, moments.n_full)[0][0] for k in (0, 1)]
     scale = float(np.sum(np.sqrt(np.maximum(means, 0.0))))
     return pivots / scale if scale > 0 else np.zeros_like(pivots)
 

@@ -86,13 +86,12 @@ def _section(title: str, content: str) -> str:
 
 
 def _forest(report: dict[str, Any]) -> str:
-    rows = forest.rows(report)
-    if not rows:
-        left_out = forest.render(report)  # why nothing is plotted, if anything was compared
-        return f"<p>{escape(left_out)}</p>" if left_out else ""
+    rows, text = forest.rows(report), forest.render(report)
+    if not rows:  # the text says why nothing is plotted, if anything was compared
+        return f"<p>{escape(text)}</p>" if text else ""
     level = (report.get("comparison") or {}).get("confidence", 0.95)
     chart = svg.forest_chart(rows, forest.span(rows), level, common.reference(report))
-    return f'<div class="charts">{chart}</div>\n<pre>{escape(forest.render(report))}</pre>'
+    return f'<div class="charts">{chart}</div>\n<pre>{escape(text)}</pre>'
 
 
 def _changes(report: dict[str, Any]) -> str:
