@@ -42,14 +42,16 @@ def main() -> None:
     stages = " + ".join(stage for stage, _ in STAGES)
     print(
         "| versions in the registry | `ci-ml check` (requests) "
-        f"| pr-check.yml, one process per stage ({stages}) | promotion (requests) |"
+        f"| pr-check.yml, one process per stage ({stages}) "
+        "| weekly-retrain.yml's validate + drift | promotion (requests) |"
     )
-    print("|---|---|---|---|")
+    print("|---|---|---|---|---|")
     for versions in (int(v) for v in args.versions.split(",")):
         found = measure(versions)
         each = " + ".join(str(found.staged[stage]) for stage, _ in STAGES)
         staged = f"{found.staged_run} ({each})"
-        print(f"| {found.versions} | {found.pr_run} | {staged} | {found.promotion} |")
+        retrain = f"{found.retrain['validate']} + {found.retrain['drift']}"
+        print(f"| {found.versions} | {found.pr_run} | {staged} | {retrain} | {found.promotion} |")
 
 
 if __name__ == "__main__":

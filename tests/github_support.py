@@ -74,6 +74,7 @@ class RunRequests:
     promote_code: int
     staged: dict[str, int] = field(default_factory=dict)  # pr-check.yml's steps: requests each
     staged_codes: tuple[int, ...] = ()
+    retrain: dict[str, int] = field(default_factory=dict)  # weekly-retrain.yml's first steps
 
     @property
     def staged_run(self) -> int:
@@ -88,6 +89,11 @@ STAGES = (
     ("evaluate", ["evaluate", "-c", "ci-ml.fresh.yaml"]),
     ("gate", ["gate", "-c", "ci-ml.fresh.yaml"]),
     ("report", ["report", "-c", "ci-ml.fresh.yaml", "--comment", "update"]),
+)
+# workflows/weekly-retrain.yml's steps before training, on their own run folder
+RETRAIN_STAGES = (
+    ("validate", ["validate", "-c", "ci-ml.fresh.yaml"]),
+    ("drift", ["drift", "-c", "ci-ml.fresh.yaml"]),
 )
 
 
@@ -126,21 +132,24 @@ def measure_requests(versions: int, workdir: Path) -> RunRequests:
                 workdir, open_pr(fake), CI_ML_TOKEN_LOGIN="github-actions[bot]"
             )
             with _environment(base | staged_step), _inside(project):
-                staged, codes = _staged_run(fake, project)
+                staged, codes = _staged_run(fake, project, STAGES, "staged-run")
+                retrain, _ = _staged_run(fake, project, RETRAIN_STAGES, "retrain-run")
                 _fresh_process(fake)
                 promote_code = main(["promote", "-c", "ci-ml.fresh.yaml"])
                 promotion = fake.state.api_requests()
     finally:
         github_releases.CLIENT_OPTIONS = saved_options
-    return RunRequests(versions, pr_run, promotion, pr_code, promote_code, staged, codes)
+    return RunRequests(versions, pr_run, promotion, pr_code, promote_code, staged, codes, retrain)
 
 
-def _staged_run(fake: FakeGitHub, project: Path) -> tuple[dict[str, int], tuple[int, ...]]:
-    """pr-check.yml's stages as fresh processes on a new run folder: requests of each."""
-    run = ["--run-dir", str(project / ".ci-ml" / "staged-run")]
+def _staged_run(
+    fake: FakeGitHub, project: Path, stages: tuple[tuple[str, list[str]], ...], folder: str
+) -> tuple[dict[str, int], tuple[int, ...]]:
+    """A workflow's stages as fresh processes on a new run folder: requests of each."""
+    run = ["--run-dir", str(project / ".ci-ml" / folder)]
     shutil.rmtree(project / ".ci-ml" / "cache", ignore_errors=True)  # a new job's checkout
     counts, codes = {}, []
-    for stage, args in STAGES:
+    for stage, args in stages:
         _fresh_process(fake)
         codes.append(main([*args, *run]))
         counts[stage] = fake.state.api_requests()

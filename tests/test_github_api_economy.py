@@ -26,3 +26,6 @@ def test_a_pr_run_and_a_promotion_cost_the_same_at_1_and_50_versions(tmp_path: P
     assert one.staged_run <= STAGED_PR_RUN_BOUND, one.staged
     # the champion is read once per run: evaluate and report ask GitHub nothing for it
     assert (one.staged["train"], one.staged["evaluate"], one.staged["gate"]) == (0, 0, 0)
+    # weekly-retrain.yml's drift step compares with the champion its validate step read
+    assert one.retrain["validate"] > 0
+    assert one.retrain["drift"] == fifty.retrain["drift"] == 0, one.retrain

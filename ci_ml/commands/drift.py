@@ -30,7 +30,8 @@ NO_CHAMPION: dict[str, Any] = {
 
 
 def run(ws: Workspace, data: str | None, output_format: str = "text") -> int:
-    registry = open_registry(ws.config)
+    # in a job that validated first, the champion that validate read (one read per run)
+    registry = open_registry(ws.config, run=ws.run)
     champion = registry.champion()
     if champion is None:
         headline = "drift: no champion yet, nothing to compare with"
