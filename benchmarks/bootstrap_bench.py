@@ -2,6 +2,7 @@
 
     python benchmarks/bootstrap_bench.py [--suite labels|ranking] [--rows 1000000]
                                           [--resamples 1000] [--loop-resamples 20]
+                                          [--threads 1]
 
 Suites: "labels" (accuracy, f1_macro, balanced_accuracy, neg_log_loss,
 precision_macro on 3 classes; the default) and "ranking" (binary roc_auc and
@@ -10,7 +11,8 @@ average_precision on continuous scores).
 Each side runs in its own subprocess so its peak memory (tracemalloc peak of
 the bootstrap call, and the process's ru_maxrss) is its own. The loop is timed
 on --loop-resamples resamples (the same resample indices) and extrapolated
-linearly to --resamples; the output says so.
+linearly to --resamples; the output says so. --threads shares the vectorised
+side's chunks among that many threads (`resampled_values`; one chunk in flight each).
 """
 
 from __future__ import annotations
@@ -131,7 +133,13 @@ def part(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if name == "vectorised":
         return measured(
             lambda: paired_bootstrap(
-                names, y, challenger, champion, n_resamples=args.resamples, seed=0
+                names,
+                y,
+                challenger,
+                champion,
+                n_resamples=args.resamples,
+                seed=0,
+                threads=args.threads,
             )
         )
     idx = resample_indices(args.rows, 0, 0, args.loop_resamples)
@@ -147,7 +155,7 @@ def part(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def run_part(name: str, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--part", name, "--rows", str(args.rows)]
-    cmd += ["--suite", args.suite]
+    cmd += ["--suite", args.suite, "--threads", str(args.threads)]
     cmd += ["--resamples", str(args.resamples), "--loop-resamples", str(args.loop_resamples)]
     done = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -159,6 +167,7 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--loop-resamples", type=int, default=20)
     parser.add_argument("--suite", choices=list(SUITES), default="labels")
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--part", choices=["vectorised", "loop"])
     args = parser.parse_args()
     if args.part:
@@ -172,7 +181,8 @@ def main() -> None:
         f"{SUITES[args.suite][0].__doc__} metrics: {', '.join(SUITES[args.suite][1])}"
     )
     print(
-        f"vectorised: {fast['seconds']:.1f} s (incl. exact point values), "
+        f"vectorised on {args.threads} thread(s): {fast['seconds']:.2f} s (incl. exact point "
+        "values), "
         f"tracemalloc peak {fast['peak_mb']:.0f} MiB, process maxrss {fast['maxrss_mb']:.0f} MiB"
     )
     print(

@@ -281,3 +281,24 @@ def test_empty_csv_fields_are_missing_values_in_text_columns_too(example, run_cl
     frame = read_table(project / "data/train.csv")
     assert int(frame["sex"].isna().sum()) == 7
     assert "" not in set(frame["sex"].dropna())
+
+
+def test_the_bootstrap_on_every_core_reports_what_the_one_beside_reports(
+    example, run_cli, monkeypatch
+):
+    """Above `PARALLEL_MIN_ROWS` eval rows evaluate runs the bootstrap on every core
+    after the short work instead of in one thread beside it: the same report."""
+    from ci_ml.comparison import bootstrap
+    from ci_ml.stages import evaluate
+
+    project = example("penguins")
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    assert run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project).code == 0
+    beside = _report(project)
+    monkeypatch.setattr(bootstrap, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(evaluate, "cores", lambda: 2)
+    assert bootstrap.bootstrap_threads(beside["eval"]["rows"], evaluate.cores()) == 2
+    assert run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project).code == 0
+    on_every_core = _report(project)
+    for key in ("verdict", "metrics", "rules", "mcnemar"):
+        assert on_every_core[key] == beside[key]

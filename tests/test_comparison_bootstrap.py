@@ -485,3 +485,70 @@ def test_the_accuracy_change_interval_holds_the_exact_one_when_disagreements_are
     assert result.delta_interval.low <= low and result.delta_interval.high >= high
     assert result.delta_interval_method.startswith("percentile and exact (Clopper-Pearson")
     assert result.to_dict()["delta_interval_method"] == result.delta_interval_method
+
+
+def test_auc_with_a_few_ties_takes_the_one_gather_path_and_gives_the_same_values() -> None:
+    """Distinct scores but for a few positives tied with negatives: 2 * below plus the
+    gap at the tied positives must be the very integers of the group counts."""
+    from ci_ml.comparison.bootstrap import _count
+    from ci_ml.comparison.kernels import RankedRows, _score_groups, roc_auc_from_counts
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 3000)
+    scores = y + rng.normal(0, 1, len(y))
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    scores[positives[:40]] = scores[negatives[:40]]  # 40 positives tied with a negative
+    ranked = RankedRows.of(scores, y == 1)
+    assert len(ranked.tied) >= 40 and ranked._few_ties()
+    idx = resample_indices(len(y), seed=2, start=0, stop=25)
+    groups = _score_groups(scores, y == 1)
+    assert groups is not None
+    by_groups = roc_auc_from_counts(_count(groups.values[idx], groups.size).reshape(25, -1, 2))
+    np.testing.assert_array_equal(ranked.auc(_count(idx, len(y), np.int32)), by_groups)
+
+
+def test_the_bootstrap_on_two_threads_is_bit_identical_to_the_serial_one() -> None:
+    """Above the size where threads pay, the chunks shared among threads give the
+    very values of the serial run (each resample has its own stream)."""
+    from ci_ml.comparison import paired_bootstrap_values
+    from ci_ml.comparison.bootstrap import PARALLEL_MIN_ROWS, bootstrap_threads
+
+    n = PARALLEL_MIN_ROWS
+    assert bootstrap_threads(n, 2) == 2 and bootstrap_threads(n - 1, 2) == 1
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 2, n)
+    scores = [y + rng.normal(0, s, n) for s in (0.9, 1.1)]
+    challenger, champion = (
+        Predictions(predict=(s > 0.5).astype(int), decision_function=s, classes=np.array([0, 1]))
+        for s in scores
+    )
+    metrics = ["roc_auc", "accuracy", "balanced_accuracy"]
+    # small chunks: many of them, so both threads take some
+    run = {
+        t: paired_bootstrap_values(
+            metrics, y, challenger, champion, n_resamples=60, chunk_bytes=2**22, threads=t
+        )
+        for t in (1, 2)
+    }
+    for serial, threaded in zip(run[1][1], run[2][1], strict=True):
+        np.testing.assert_array_equal(serial, threaded)
+    assert [r.to_dict() for r in run[1][0]] == [r.to_dict() for r in run[2][0]]
+
+
+def test_a_failing_chunk_on_a_helper_thread_is_raised_by_the_caller() -> None:
+    import threading
+    import time
+
+    from ci_ml.comparison.bootstrap import spread
+
+    done: list[tuple[int, int]] = []
+
+    def work(start: int, stop: int) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("chunk failed")
+        time.sleep(0.01)  # the helper takes some spans meanwhile
+        done.append((start, stop))
+
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        spread(work, [(i, i + 1) for i in range(50)], threads=2)
+    assert len(done) < 50  # the others stop taking spans after the failure

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,6 +52,10 @@ DEFAULT_SEED = 0
 # Index and count matrices of one chunk stay under this many bytes; larger
 # chunks were slower (fresh pages for every chunk), not faster.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
+# From this many eval rows the kernels' numpy calls (draws, bincounts, gathers) are large
+# enough to run outside the GIL, so chunks on several threads pay; below it they do not
+# (measured on 2 cores: see benchmarks/README.md, issue 17).
+PARALLEL_MIN_ROWS = 40_000
 
 
 @dataclass(frozen=True)
@@ -137,14 +143,21 @@ def resampled_values(
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    threads: int = 1,
 ) -> tuple[list[np.ndarray], list[str]]:
-    """Per metric, (n_models, n_resamples) values, and the method used for each."""
+    """Per metric, (n_models, n_resamples) values, and the method used for each.
+
+    With `threads` > 1 (see `bootstrap_threads`) the chunks are shared among that many
+    threads, the caller one of them, each with one chunk (`chunk_bytes`) in flight. The
+    chunks are the serial ones and each resample has its own stream, so the values are
+    bit-identical to the serial run's."""
     cache: dict[Any, Any] = {}
     kernels = [build_kernel(m, y_true, models, cache) for m in metrics]
     values = [np.full((len(models), n_resamples), np.nan) for _ in metrics]
     engine = _Engine([k for k in kernels if k is not None])
     n_rows = len(y_true)
-    for start, stop in _chunks(n_resamples, engine.bytes_per_resample(n_rows), chunk_bytes):
+
+    def fill(start: int, stop: int) -> None:
         idx = resample_indices(n_rows, seed, start, stop)
         found = engine.run(idx)
         for out, metric, kernel in zip(values, metrics, kernels, strict=True):
@@ -152,7 +165,46 @@ def resampled_values(
                 out[:, start:stop] = found[id(kernel)]
             else:
                 out[:, start:stop] = _loop(metric, y_true, models, idx)
+
+    spans = list(_chunks(n_resamples, engine.bytes_per_resample(n_rows), chunk_bytes))
+    # the loop's sklearn calls hold the GIL and catch_warnings is not thread-safe
+    everywhere = all(k is not None for k in kernels)
+    spread(fill, spans, threads if everywhere else 1)
     return values, ["vectorised" if k is not None else "loop" for k in kernels]
+
+
+def bootstrap_threads(n_rows: int, cores: int) -> int:
+    """How many threads the chunks of a bootstrap on `n_rows` rows should share."""
+    return max(1, cores) if n_rows >= PARALLEL_MIN_ROWS else 1
+
+
+def spread(work: Callable[[int, int], None], spans: list[tuple[int, int]], threads: int) -> None:
+    """`work(start, stop)` for every span, on `threads` threads (the caller one of them);
+    a failure stops the others taking new spans and is raised here."""
+    threads = min(threads, len(spans))
+    if threads < 2:
+        for start, stop in spans:
+            work(start, stop)
+        return
+    pending, lock, failed = iter(spans), threading.Lock(), threading.Event()
+
+    def drain() -> None:
+        while not failed.is_set():
+            with lock:
+                span = next(pending, None)
+            if span is None:
+                return
+            try:
+                work(*span)
+            except BaseException:
+                failed.set()
+                raise
+
+    with ThreadPoolExecutor(threads - 1, thread_name_prefix="ci-ml-bootstrap") as pool:
+        helpers = [pool.submit(drain) for _ in range(threads - 1)]
+        drain()
+        for helper in helpers:
+            helper.result()
 
 
 class _Engine:
@@ -260,6 +312,7 @@ def paired_bootstrap(
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = DEFAULT_SEED,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    threads: int = 1,
 ) -> list[BootstrapResult]:
     """Challenger against champion on the same resampled rows, one result per metric.
 
@@ -276,6 +329,7 @@ def paired_bootstrap(
         confidence=confidence,
         seed=seed,
         chunk_bytes=chunk_bytes,
+        threads=threads,
     )
     return results
 
@@ -290,13 +344,15 @@ def paired_bootstrap_values(
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = DEFAULT_SEED,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    threads: int = 1,
 ) -> tuple[list[BootstrapResult], list[np.ndarray]]:
     """`paired_bootstrap`, plus per metric the resampled values, shape
     (n_models, n_resamples), challenger first: the gate tests thresholds on them.
 
     For moment metrics (MSE, RMSE, MAE, log loss, ...) these are the bootstrap-t
     pseudo-resamples of `studentized`, and row 0 - row 1 is the studentized change,
-    so percentiles of them are the studentized intervals the results report."""
+    so percentiles of them are the studentized intervals the results report.
+    `threads`: see `resampled_values` (the studentized pseudo-resamples stay serial)."""
     if not 0 < confidence < 1 or n_resamples < 1:
         raise ValueError(
             f"need 0 < confidence < 1 and n_resamples >= 1, got {confidence}, {n_resamples}"
@@ -310,7 +366,7 @@ def paired_bootstrap_values(
     models = list(named.values())
     # exact values first: a metric sklearn refuses fails before any resampling
     points = [[score(metric, y, model) for model in models] for metric in resolved]
-    values, methods = resampled_values(resolved, y, models, n_resamples, seed, chunk_bytes)
+    values, methods = resampled_values(resolved, y, models, n_resamples, seed, chunk_bytes, threads)
     results, tested = [], []
     for metric, point, vals, method in zip(resolved, points, values, methods, strict=True):
         pivots = studentized(metric, y, models, n_resamples, seed, chunk_bytes)

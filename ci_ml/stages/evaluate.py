@@ -16,7 +16,7 @@ from ci_ml.bundle import open_model
 from ci_ml.errors import EnvironmentProblem
 from ci_ml.metrics import config_metrics
 from ci_ml.modelfile import load_model, model_file_from_card
-from ci_ml.preload import alongside
+from ci_ml.preload import alongside, cores
 from ci_ml.records import EvaluationRecord
 from ci_ml.stages import baseline
 from ci_ml.training import model_features
@@ -186,10 +186,26 @@ def _bootstrap_alongside(
     config: Config, metrics: list[Metric], y: np.ndarray, preds: dict[str, Predictions]
 ) -> Callable[[], tuple[list[BootstrapResult], list[np.ndarray]]]:
     """The bootstrap, the longest part, runs while McNemar, the slices and the
-    predictions table are computed; the returned call waits for it."""
+    predictions table are computed; the returned call waits for it. On an eval set
+    large enough for its chunks to pay on every core (`bootstrap_threads`), it runs
+    on all of them when the returned call is made instead, after that short work
+    (milliseconds at 200k rows), so no more threads than cores ever run."""
     from ci_ml.comparison import paired_bootstrap_values  # here: never imported in the thread
+    from ci_ml.comparison.bootstrap import bootstrap_threads
 
-    return alongside(lambda: _bootstrap(paired_bootstrap_values, config, metrics, y, preds))
+    available = cores()
+    threads = bootstrap_threads(len(y), available)
+    if threads < 2:
+        return alongside(lambda: _bootstrap(paired_bootstrap_values, config, metrics, y, preds))
+
+    def on_every_core() -> tuple[list[BootstrapResult], list[np.ndarray]]:
+        from threadpoolctl import threadpool_limits
+
+        # each chunk's BLAS/OpenMP calls get the cores the other threads leave
+        with threadpool_limits(limits=max(1, available // threads)):
+            return _bootstrap(paired_bootstrap_values, config, metrics, y, preds, threads)
+
+    return on_every_core
 
 
 def _can_score(champion: Contender, data: Datasets, warnings: list[str]) -> bool:
@@ -231,6 +247,7 @@ def _bootstrap(
     metrics: list[Metric],
     y: np.ndarray,
     preds: dict[str, Predictions],
+    threads: int = 1,
 ) -> tuple[list[BootstrapResult], list[np.ndarray]]:
     settings = config.evaluation
     try:
@@ -242,6 +259,7 @@ def _bootstrap(
             n_resamples=settings.resamples,
             confidence=settings.confidence,
             seed=settings.seed,
+            threads=threads,
         )
     except ValueError as exc:
         raise EnvironmentProblem(f"cannot score the eval rows: {exc}") from exc
