@@ -92,8 +92,7 @@ def read_ahead(paths: Iterable[Path]) -> threading.Thread:
 
 
 def _one_core() -> bool:
-    """A read off the main thread runs beside it: it uses one core, not pyarrow's pool
-    (but for parsing CSV, see `_read_csv`)."""
+    """A read off the main thread runs beside it: it uses one core, not pyarrow's pool."""
     return threading.current_thread() is not threading.main_thread()
 
 
@@ -134,10 +133,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         table = pacsv.read_csv(
             path,
-            # pyarrow's pool parses beside the import even in the read-ahead: at 1M rows
-            # the train file is read 0.6 s sooner, no slower at 10k or 100k; its
-            # to_pandas stays on one thread, slower on the pool (benchmarks/README.md)
-            read_options=pacsv.ReadOptions(use_threads=True),
+            read_options=pacsv.ReadOptions(use_threads=not _one_core()),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             # an empty field is a missing value in every column, text included
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
