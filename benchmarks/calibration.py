@@ -28,6 +28,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.integrate import quad
+from scipy.stats import norm
+from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator, RegressorMixin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +39,10 @@ sys.path.insert(0, str(ROOT))
 from ci_ml.comparison import mcnemar_exact, paired_bootstrap_values, resolve_metric  # noqa: E402
 from ci_ml.comparison.bootstrap import percentile_interval, resampled_values  # noqa: E402
 from ci_ml.comparison.metrics import Predictions, as_predictions  # noqa: E402
-from ci_ml.comparison.significance import TAIL_EXTRAPOLATED  # noqa: E402
+from ci_ml.comparison.significance import (  # noqa: E402
+    SYMMETRIC_STUDENTIZED,
+    TAIL_EXTRAPOLATED,
+)
 from ci_ml.config import parse_rules  # noqa: E402
 from ci_ml.engines import EvaluationRequest  # noqa: E402
 from ci_ml.engines.local import LocalEngine  # noqa: E402
@@ -105,7 +111,8 @@ def regressors(rng: np.random.Generator, n: int, noise: str) -> Any:
         shared = rng.normal(0, math.sqrt(T3_VARIANCE), n)
     signal = rng.normal(0, 1, n)
     y = signal + shared
-    return y, signal + rng.normal(0, 0.5, n), signal + rng.normal(0, 0.6, n)
+    sd = PREDICTION_SD
+    return y, signal + rng.normal(0, sd["challenger"], n), signal + rng.normal(0, sd["champion"], n)
 
 
 TRUE_RMSE = {"challenger": math.sqrt(T3_VARIANCE + 0.25), "champion": math.sqrt(T3_VARIANCE + 0.36)}
@@ -114,9 +121,45 @@ TRUE_GAIN = TRUE_RMSE["champion"] - TRUE_RMSE["challenger"]  # scorer units: -rm
 
 def true_rmse(noise: str) -> float:
     """The challenger's true RMSE under this noise (t(df) has variance df / (df - 2))."""
+    return math.sqrt(noise_variance(noise) + PREDICTION_SD["challenger"] ** 2)
+
+
+PREDICTION_SD = {"challenger": 0.5, "champion": 0.6}  # `regressors`' prediction noise
+
+
+def noise_variance(noise: str) -> float:
     df = float(noise[1:]) if noise.startswith("t") else math.inf
-    variance = T3_VARIANCE if math.isinf(df) else df / (df - 2)
-    return math.sqrt(variance + 0.25)
+    return T3_VARIANCE if math.isinf(df) else df / (df - 2)
+
+
+def true_mae(noise: str, sd: float) -> float:
+    """E|e + sd Z|, the MAE of a `regressors` model of prediction noise sd Z (Z standard
+    normal) on target noise e. Given e it is the folded normal's mean, sd sqrt(2/pi)
+    exp(-e^2 / 2 sd^2) + e (1 - 2 Phi(-e / sd)), integrated over e's density (adaptive
+    quadrature, error below 1e-12); for Gaussian noise e + sd Z is normal (closed form)."""
+    if not noise.startswith("t"):
+        return math.sqrt((noise_variance(noise) + sd**2) * 2 / math.pi)
+
+    def given(e: float) -> float:
+        z = e / sd
+        folded = sd * math.sqrt(2 / math.pi) * math.exp(-z * z / 2) + e * (1 - 2 * norm.cdf(-z))
+        return float(folded * student_t.pdf(e, float(noise[1:])))
+
+    half, _ = quad(given, 0, math.inf, epsabs=1e-13, epsrel=1e-12, limit=500)
+    return 2 * half  # e is symmetric, and so is the integrand
+
+
+def moment_truth(metric: str, noise: str) -> tuple[float, float]:
+    """The challenger's true loss (RMSE or MAE) and the true gain, champion's loss minus the
+    challenger's (both positive: scorer units are their negatives, the gain as it is)."""
+    if metric == MAE:
+        own, other = (true_mae(noise, PREDICTION_SD[m]) for m in ("challenger", "champion"))
+    else:
+        own, other = (
+            math.sqrt(noise_variance(noise) + PREDICTION_SD[m] ** 2)
+            for m in ("challenger", "champion")
+        )
+    return own, other - own
 
 
 # -- one trial through ci-ml's own bootstrap and gate -----------------------------------------
@@ -416,6 +459,37 @@ def own_rmse_rates(n: int, noise: str, trials: int) -> dict[str, Rate]:
     return {c: Rate(int(h), trials) for c, h in zip(OWN_RMSE_COLUMNS, hits, strict=True)}
 
 
+MAE = "neg_mean_absolute_error"
+MOMENT_COLUMNS = ("own", "change interval", "max", "min_delta", "own switch", "change switch")
+
+
+def moment_rates(metric: str, n: int, noise: str, trials: int) -> dict[str, Rate]:
+    """From one bootstrap per simulated eval set (`regressors`, seed [n, 7]): how often the
+    challenger's own and the change's 95% intervals cover the truth (`moment_truth`), how
+    often `max: <true loss>` and `min_delta: <true gain>` pass (each alone; at most 5%), and
+    how often the tail switch fired on the challenger's losses (its own upper bound) and on
+    either model's (the change: SYMMETRIC_STUDENTIZED)."""
+    own_truth, gain = moment_truth(metric, noise)
+    rules = (
+        [{"metric": metric, "max": own_truth, "confidence": LEVEL}],
+        [{"metric": metric, "min_delta": gain, "confidence": LEVEL}],
+    )
+    rng = np.random.default_rng([n, 7])
+    hits = np.zeros(len(MOMENT_COLUMNS), dtype=int)
+    for t in range(trials):
+        data = regressors(rng, n, noise)
+        _, result, tested = gate_once_values(rules[0], metric, data, t, False)
+        evidence = evidence_of(result, tested, n)
+        hits += [
+            result.challenger_interval.contains(-own_truth),
+            result.delta_interval.contains(gain),
+            *(promoted(decide(parse_rules(r), evidence)) for r in rules),
+            result.upper_bound_method == TAIL_EXTRAPOLATED,
+            result.delta_interval_method == SYMMETRIC_STUDENTIZED,
+        ]
+    return {c: Rate(int(h), trials) for c, h in zip(MOMENT_COLUMNS, hits, strict=True)}
+
+
 LOG_LOSS = "neg_log_loss"
 LOGIT_SD = 1.5  # the true log-odds of the positive class are N(0, LOGIT_SD^2)
 OVERCONFIDENT = 1.3  # the overconfident classifier's log-odds are the true ones times this
@@ -474,8 +548,9 @@ def log_loss_rates(n: int, trials: int, challenger: str) -> dict[str, Rate]:
     rng = np.random.default_rng([n, len(challenger)])
     for t in range(trials):
         data = classifiers(rng, n, SCALES[challenger], SCALES[other])
-        own, result = gate_once(own_rule, LOG_LOSS, data, t, False)
-        change, _ = gate_once(change_rule, LOG_LOSS, data, t, False)
+        # one bootstrap for both rules: the verdicts of two bootstraps with the same seed
+        own, result, tested = gate_once_values(own_rule, LOG_LOSS, data, t, False)
+        change = decide(parse_rules(change_rule), evidence_of(result, tested, n))
         tally += [
             promoted(own),
             promoted(change),
@@ -511,6 +586,7 @@ def gate_tables(quick: bool, only: tuple[str, ...] = ()) -> str:
         "log-loss": _log_loss_table,
         "poisson-moment": _poisson_moment_table,
         "own-rmse": _own_rmse_table,
+        "mae": _mae_table,
     }
     return "\n\n".join(table(quick) for name, table in tables.items() if name in (only or tables))
 
@@ -746,6 +822,29 @@ def _poisson_moment_table(quick: bool) -> str:
     return title + _table(header, rows)
 
 
+def mae_row(noise: str, n: int, trials: int) -> list[str]:
+    rates = moment_rates(MAE, n, noise, trials)
+    return [noise, f"{n:,}", str(trials), *(rates[c].cell() for c in MOMENT_COLUMNS)]
+
+
+def _mae_table(quick: bool) -> str:
+    cases = [(noise, n, trials_at(n, quick)) for noise in NOISES for n in SIZES]
+    rows = [mae_row(*case) for case in cases if case[2]]
+    truths = ", ".join(
+        f"{noise} {moment_truth(MAE, noise)[0]:.5f} / gain {moment_truth(MAE, noise)[1]:.5f}"
+        for noise in NOISES
+    )
+    title = (
+        "### MAE: coverage of the 95% intervals and rules whose bound is the truth (should "
+        f"pass at most 5%; true MAE and gain: {truths}), from one bootstrap per eval set, "
+        "and how often the tail switch fired (own: the challenger's losses; change: "
+        "either model's)\n\n"
+    )
+    header = ["noise", "eval rows", "trials", "own interval covers", "change interval covers"]
+    header += ["`max: <true MAE>` passes", "`min_delta: <true gain>` passes"]
+    return title + _table([*header, "own switch fired", "change switch fired"], rows)
+
+
 def _own_rmse_table(quick: bool) -> str:
     rows = []
     for noise in NOISES:
@@ -816,7 +915,7 @@ def main() -> None:
         "--only",
         help="gate tables only, these (comma-separated): "
         "false-promotion, discordant, power, coverage, non-inferiority, moment, log-loss, "
-        "poisson-moment, own-rmse",
+        "poisson-moment, own-rmse, mae",
     )
     parser.add_argument("--trials", help="trials per eval size, e.g. 100=400,1000=150,10000=30")
     parser.add_argument(
