@@ -1,7 +1,8 @@
 """The same work as `ci-ml check` on an example, as a bare scikit-learn script.
 
 Reads the config's train and eval files, fits the same pipeline (median impute
-+ scale numeric, one-hot categorical, the configured estimator) and scores the
++ scale numeric, one-hot categorical, the configured estimator, seeded with
+`data.seed` as ci-ml seeds it) and scores the
 configured metrics on the eval rows; saves the model (skops, as ci-ml's default)
 to bare-model.skops beside the config, and when that file exists from the run
 before, loads it first and scores it too (the champion). No validation, no
@@ -33,7 +34,12 @@ def main(config_path: Path) -> None:
     numeric = [c for c in x.columns if pd.api.types.is_numeric_dtype(x[c])]
     categorical = [c for c in x.columns if c not in numeric]
     module, _, name = config["model"]["estimator"].rpartition(".")
-    estimator = getattr(importlib.import_module(module), name)(**config["model"]["params"])
+    params = dict(config["model"]["params"])
+    cls = getattr(importlib.import_module(module), name)
+    if "random_state" in cls().get_params() and "random_state" not in params:
+        # as ci-ml does: the same early-stopping split, so the same fit
+        params["random_state"] = data.get("seed", 0)
+    estimator = cls(**params)
     model = Pipeline(
         [
             (
