@@ -446,7 +446,8 @@ def _tail_words(result: RuleResult, entry: dict[str, Any] | None) -> str:
         return f" ({method}: a model's losses have a tail index < {_f(stats.HEAVY_TAIL_INDEX)})"
     if method in (None, stats.STUDENTIZED) or index is None:
         return ""
-    return f" ({method}: the losses' tail index {_f(index)} < {_f(stats.HEAVY_TAIL_INDEX)})"
+    threshold = stats.tail_threshold(stats.resolve_metric(result.metric))
+    return f" ({method}: the losses' tail index {_f(index)} < {_f(threshold)})"
 
 
 def _bound_in_sample_units(result: RuleResult, entry: dict[str, Any] | None) -> float:

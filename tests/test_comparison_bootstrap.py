@@ -410,6 +410,41 @@ def test_light_tailed_losses_keep_the_bootstrap_t_change() -> None:
     assert rmse.delta_interval_method is None
 
 
+def test_absolute_errors_switch_at_twice_the_index_and_keep_the_bootstrap_t_change() -> None:
+    from ci_ml.comparison import resolve_metric, tail_threshold
+
+    assert tail_threshold(resolve_metric("neg_mean_absolute_error")) == 2 * HEAVY_TAIL_INDEX
+    for name in ("neg_root_mean_squared_error", "neg_log_loss"):
+        assert tail_threshold(resolve_metric(name)) == HEAVY_TAIL_INDEX
+    # absolute t(3) errors (index 3): the switch fires at 2 * 2.5 and not at 2.5, and the
+    # change stays the bootstrap-t (the symmetric change is for squared errors only)
+    y, challenger, champion = _heavy_pair(16, "t3")
+    metrics = ["neg_mean_absolute_error", "neg_mean_squared_error"]
+    mae, mse = paired_bootstrap(metrics, y, challenger, champion)
+    assert mae.tail_index is not None and HEAVY_TAIL_INDEX < mae.tail_index < 2 * HEAVY_TAIL_INDEX
+    assert mae.upper_bound_method == TAIL_EXTRAPOLATED and mae.delta_interval_method is None
+    assert mse.delta_interval_method == SYMMETRIC_STUDENTIZED
+
+
+def test_log_loss_keeps_the_bootstrap_t_change_when_its_switch_fires() -> None:
+    # light-tailed but skewed losses of an overconfident classifier (log-odds x1.3) on 100
+    # rows, on which Hill's switch fires through its noise (about a third of such eval sets)
+    rng = np.random.default_rng(7)
+    logits = rng.normal(0, 1.5, 100)
+    y = (rng.random(100) < 1 / (1 + np.exp(-logits))).astype(int)
+    models = []
+    for scale in (1.3, 1.0):
+        positive = 1 / (1 + np.exp(-scale * logits))
+        proba = np.column_stack([1 - positive, positive])
+        classes = np.array([0, 1])
+        models.append(
+            Predictions((positive > 0.5).astype(int), predict_proba=proba, classes=classes)
+        )
+    result = paired_bootstrap(["neg_log_loss"], y, *models)[0]
+    assert result.upper_bound_method == TAIL_EXTRAPOLATED
+    assert result.delta_interval_method is None
+
+
 def _studentized_low(y: np.ndarray, prediction: np.ndarray) -> float:
     """The low end of the plain bootstrap-t interval of -MSE, for comparison."""
     errors = (y - prediction) ** 2

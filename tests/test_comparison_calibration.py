@@ -144,12 +144,15 @@ def test_a_min_delta_rule_at_the_true_rmse_gain_passes_at_most_nominally_under_h
     assert result.hits <= most_allowed(GAIN_TRIALS), result.cell()
 
 
-def test_mae_change_rule_and_intervals_hold_under_heavy_tails():
-    # absolute t(3) errors: finite variance, Hill's switch fires on about half of the eval
-    # sets of 100 rows. Not asserted: `max: <true MAE>`, which passes 6.5% +- 0.5% of 2,000
-    # such eval sets (docs/statistics.md, "Known limits"), too close to 5% for this many trials
+def test_mae_rules_and_intervals_hold_under_heavy_tails():
+    # absolute t(3) errors (tail index 3): Hill's switch fires below 2 x 2.5 for absolute
+    # errors, on 97% of 2,000 eval sets of 100 rows (docs/statistics.md, MAE); at 2.5, on 43%,
+    # `max: <true MAE>` passed 6.5% +- 0.5%, 10.4% of the sets where it did not fire
     rates = suite.moment_rates(suite.MAE, 100, "t3", HEAVY_TRIALS)
-    assert rates["min_delta"].hits <= most_allowed(HEAVY_TRIALS), rates["min_delta"].cell()
+    fired = rates["own switch"].hits
+    assert fired >= binom.ppf(0.001, HEAVY_TRIALS, 0.9), rates["own switch"].cell()
+    for name in ("max", "min_delta"):
+        assert rates[name].hits <= most_allowed(HEAVY_TRIALS), (name, rates[name].cell())
     for name in ("own", "change interval"):
         misses = HEAVY_TRIALS - rates[name].hits
         assert misses <= most_allowed(HEAVY_TRIALS), (name, rates[name].cell())

@@ -442,11 +442,10 @@ def test_an_underpowered_rule_says_what_it_can_detect_and_the_rows_it_needs():
     )
 
 
-def _rmse_evidence(y, challenger, champion):
+def _rmse_evidence(y, challenger, champion, name="neg_root_mean_squared_error"):
     """The gate's evidence from ci-ml's own bootstrap, as `evaluate` records it."""
     from ci_ml.comparison import paired_bootstrap_values
 
-    name = "neg_root_mean_squared_error"
     results, values = paired_bootstrap_values([name], y, challenger, champion)
     result = results[0]
     entry = metric(result.challenger, result.champion) | {
@@ -473,6 +472,21 @@ def test_a_max_rule_on_heavy_tailed_errors_says_its_bound_is_tail_extrapolated()
     assert change.bound_method == "symmetric studentized on the mean losses' difference"
     assert "symmetric studentized on the mean losses' difference: a model's" in change.reason
     assert "Peng" not in change.reason
+
+
+def test_an_mae_max_rule_names_its_own_tail_threshold_and_keeps_the_bootstrap_t_change():
+    rng = np.random.default_rng(21)
+    y = rng.standard_t(3, 300)  # absolute errors of index 3, below MAE's threshold 5
+    name = "neg_mean_absolute_error"
+    evidence = _rmse_evidence(y, np.zeros(300), rng.normal(0, 0.5, 300), name)
+    rules = [
+        {"metric": name, "max": 10.0, "confidence": 0.95},
+        {"metric": name, "min_delta": -10.0, "confidence": 0.95},
+    ]
+    bound, change = decide_on(rules, evidence).rules
+    assert bound.bound_method == "studentized and Peng tail-extrapolated"
+    assert "tail index" in bound.reason and " < 5)" in bound.reason, bound.reason
+    assert change.bound_method == "studentized"
 
 
 def test_a_max_rule_on_gaussian_errors_keeps_the_studentized_bound():

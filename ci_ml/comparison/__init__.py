@@ -68,6 +68,7 @@ if TYPE_CHECKING:
         score,
     )
     from ci_ml.comparison.slices import SliceResult, slice_metrics
+    from ci_ml.comparison.studentized import tail_threshold
 
 _LAZY = {
     "BootstrapResult": "bootstrap",
@@ -82,6 +83,7 @@ _LAZY = {
     "score": "metrics",
     "SliceResult": "slices",
     "slice_metrics": "slices",
+    "tail_threshold": "studentized",
 }
 
 
@@ -138,4 +140,5 @@ __all__ = [
     "rows_needed",
     "score",
     "slice_metrics",
+    "tail_threshold",
 ]

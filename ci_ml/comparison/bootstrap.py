@@ -96,11 +96,11 @@ class BootstrapResult:
     method: str
     interval_method: str = "percentile"  # "studentized" (bootstrap-t) for moment metrics
     # moment metrics: Hill's tail index of the challenger's per-row losses, and the method of
-    # its own upper bound ("studentized", or with Peng's tail when the index is below 2.5)
+    # its own upper bound ("studentized", or with Peng's tail when the index is low)
     tail_index: float | None = None
     upper_bound_method: str | None = None
     # accuracy: the change's interval also holds the exact one (EXACT_CHANGE); moment metrics
-    # under heavy tails: the symmetric studentized change (SYMMETRIC_STUDENTIZED)
+    # under heavy tails: the symmetric studentized change (SYMMETRIC_STUDENTIZED; not log loss, MAE)
     delta_interval_method: str | None = None
 
     @property

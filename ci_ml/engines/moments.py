@@ -2,9 +2,9 @@
 
 The local bootstrap (`comparison.studentized`) studentizes moment metrics (MSE,
 RMSE, MAE, log loss, ...) and, for a model whose per-row losses have a Hill
-tail index below 2.5, takes the larger of that upper bound and Peng's
-tail-extrapolated one. The Poisson bootstrap runs the very same functions on
-what a worker can send back:
+tail index below 2.5 (5 for absolute errors: `tail_threshold`), takes the
+larger of that upper bound and Peng's tail-extrapolated one. The Poisson
+bootstrap runs the very same functions on what a worker can send back:
 
 - per resample, the weighted sums of l, l^2 per model and l_0 * l_1 of the pair
   (the summary's moment columns), so a resample's mean, variance and the
@@ -32,6 +32,7 @@ from ci_ml.comparison.studentized import (
     hill_of_top,
     peng_means,
     peng_rows,
+    tail_threshold,
 )
 from ci_ml.engines.poisson import poisson_weights
 
@@ -128,7 +129,7 @@ def poisson_studentized(metric: Metric, summary: MomentSummary) -> Studentized:
     switch: Hill's index on the top losses; for a heavy-tailed model, Peng's means."""
     n_rows = summary.n_rows
     indices = tuple(hill_of_top(top.values[::-1], n_rows) for top in summary.tops)
-    means = {k: _peng(summary, k) for k in heavy_models(indices)}
+    means = {k: _peng(summary, k) for k in heavy_models(indices, tail_threshold(metric))}
     moments = MomentSums(
         summary.sums[:1],
         float(summary.weight[0]),
