@@ -302,3 +302,32 @@ def test_the_bootstrap_on_every_core_reports_what_the_one_beside_reports(
     on_every_core = _report(project)
     for key in ("verdict", "metrics", "rules", "mcnemar"):
         assert on_every_core[key] == beside[key]
+
+
+def test_the_drift_scan_and_the_training_profile_run_on_the_main_thread(
+    example, run_cli, monkeypatch
+):
+    """Beside the champion's load and the model's save (Python holding the GIL) a
+    thread for either scan waited for the GIL thousands of times and saved nothing."""
+    import threading
+
+    from ci_ml import validation
+    from ci_ml.validation import drift
+
+    ran: dict[str, str] = {}
+
+    def recorded(name, inner):
+        def call(*args, **kwargs):
+            ran[name] = threading.current_thread().name
+            return inner(*args, **kwargs)
+
+        return call
+
+    project = example("penguins")
+    assert run_cli("check", "--promote", cwd=project).code == 0
+    monkeypatch.setattr(drift, "scan_data", recorded("scan", drift.scan_data))
+    monkeypatch.setattr(validation, "build_profile", recorded("profile", validation.build_profile))
+    assert run_cli("check", "-c", "ci-ml.fresh.yaml", cwd=project).code == 0
+    assert ran == {"scan": "MainThread", "profile": "MainThread"}
+    validated = json.loads((project / ".ci-ml/run/validation.json").read_text())
+    assert validated["drift"]["champion"] == 1

@@ -20,7 +20,6 @@ from ci_ml.data import data_sha256, read_table
 from ci_ml.datasets import feature_columns
 from ci_ml.errors import DataError
 from ci_ml.github.plan import write_step_outputs
-from ci_ml.preload import alongside
 from ci_ml.records import ValidationRecord
 
 if TYPE_CHECKING:
@@ -197,20 +196,21 @@ def _drift(
     config: Config, champion: Champion, profile: dict[str, Any], frame: pd.DataFrame
 ) -> dict[str, Any]:
     """Drift of the training data from the champion's training profile. The frame read
-    once for the run is scanned (as the profile was built, from the typed frame), in a
-    thread while the champion loads and predicts."""
+    once for the run is scanned (as the profile was built, from the typed frame), here:
+    in a thread beside the champion's load (Python holding the GIL) the scan waited for
+    the GIL thousands of times and slowed the load more than it saved."""
     from ci_ml.validation.drift import DriftOptions, scan_data
     from ci_ml.validation.scan import arrow_table
 
     assert champion.version is not None
     options = DriftOptions.from_config(config.drift.options)
     table = arrow_table(frame)
-    scanned = alongside(lambda: scan_data(profile, table, options))
+    scanned = scan_data(profile, table, options)
     predictions, sample = None, None
     if "prediction" in profile:
         sample = prediction_sample(profile, len(frame), config.data.seed)
         predictions = _champion_predictions(champion, profile, sample.rows_of(frame))
-    result = _judged(profile, scanned(), options, predictions)
+    result = _judged(profile, scanned, options, predictions)
     if predictions is not None and sample is not None:
         result["prediction_sample"] = sample.to_dict(len(predictions))
     return result | {"champion": champion.version.number}
