@@ -11,7 +11,7 @@ import contextlib
 import functools
 import hashlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,8 +23,29 @@ if TYPE_CHECKING:
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
-# one read or hash at a time: a file being read ahead is waited for, never read twice
-_READING = threading.Lock()
+
+
+class _Ahead:
+    """The read-ahead's work (read, then hash, each file in turn), claimed one piece at a
+    time: a caller waiting on one piece does the pieces nobody has started meanwhile (a
+    core would idle otherwise), and a piece in progress is waited for, never done twice."""
+
+    def __init__(self) -> None:
+        self.guard = threading.Lock()
+        self.pending: list[tuple[str, Path]] = []
+        self.started: dict[tuple[str, str], threading.Lock] = {}
+        self.running = False
+
+    def lock(self, kind: str, path: Path) -> threading.Lock:
+        with self.guard:
+            return self.started.setdefault((kind, str(path.resolve())), threading.Lock())
+
+    def claim(self) -> tuple[str, Path] | None:
+        with self.guard:
+            return self.pending.pop(0) if self.pending else None
+
+
+_AHEAD = _Ahead()
 
 
 def _identity(path: Path) -> tuple[str, int, int]:
@@ -36,7 +57,7 @@ def _identity(path: Path) -> tuple[str, int, int]:
 def data_sha256(path: Path) -> str:
     """A data file's fingerprint, hashed once per process (never for integrity checks)."""
     try:
-        with _READING:
+        with _claimed("hash", path):
             return _sha256_cached(*_identity(path))
     except FileNotFoundError as exc:
         raise EnvironmentProblem(f"{path}: file not found") from exc
@@ -65,8 +86,30 @@ def read_table(path: Path) -> pd.DataFrame:
     same frames. Callers must not modify the frame in place.
     """
     _require_file(path)
-    with _READING:
+    with _claimed("read", path):
         return _read_table_cached(path, *_identity(path))
+
+
+@contextlib.contextmanager
+def _claimed(kind: str, path: Path) -> Iterator[None]:
+    """Hold the piece's lock; while another thread holds it, do unstarted pieces first."""
+    lock = _AHEAD.lock(kind, path)
+    while not lock.acquire(blocking=False):
+        piece = _AHEAD.claim()
+        if piece is None:
+            lock.acquire()
+            break
+        _do(piece)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _do(piece: tuple[str, Path]) -> None:
+    kind, path = piece
+    with contextlib.suppress(Exception):  # its caller's own call raises, with its message
+        read_table(path) if kind == "read" else data_sha256(path)
 
 
 def read_ahead(paths: Iterable[Path]) -> threading.Thread:
@@ -80,11 +123,16 @@ def read_ahead(paths: Iterable[Path]) -> threading.Thread:
     import pyarrow.pandas_compat
     import pyarrow.parquet  # noqa: F401
 
+    with _AHEAD.guard:
+        _AHEAD.pending += [(kind, path) for path in paths for kind in ("read", "hash")]
+        _AHEAD.running = True
+
     def read() -> None:
-        for path in paths:
-            with contextlib.suppress(Exception):
-                read_table(path)
-                data_sha256(path)
+        try:
+            while (piece := _AHEAD.claim()) is not None:
+                _do(piece)
+        finally:
+            _AHEAD.running = False
 
     thread = threading.Thread(target=read, name="ci-ml-read-ahead", daemon=True)
     thread.start()
@@ -92,8 +140,9 @@ def read_ahead(paths: Iterable[Path]) -> threading.Thread:
 
 
 def _one_core() -> bool:
-    """A read off the main thread runs beside it: it uses one core, not pyarrow's pool."""
-    return threading.current_thread() is not threading.main_thread()
+    """A read beside another (the read-ahead, or the caller it runs beside) uses one core,
+    not pyarrow's pool: two pools would run more threads than cores."""
+    return _AHEAD.running or threading.current_thread() is not threading.main_thread()
 
 
 @functools.lru_cache(maxsize=4)

@@ -264,3 +264,20 @@ def test_confusion_counts_are_scikit_learns_confusion_matrix() -> None:
         shown = sorted(set(truth.tolist()))[:10]
         expected = confusion_matrix(truth, predicted, labels=shown)
         assert curves.confusion_counts(truth, predicted, shown).tolist() == expected.tolist()
+
+
+def test_confusion_counts_of_numbers_and_mixed_objects_are_those_of_their_text() -> None:
+    """Labels compare as text: 1 and "1" are one label, 1.0 another; NaN is "nan"."""
+    from sklearn.metrics import confusion_matrix
+
+    rng = np.random.default_rng(1)
+    numbers = rng.integers(0, 3, 2_000)
+    mixed = np.array([1, "1", 1.0, "x", np.nan], dtype=object)[rng.integers(0, 5, 2_000)]
+    for truth, predicted in ((numbers, rng.integers(0, 4, 2_000)), (mixed, mixed[::-1])):
+        text_truth, text_predicted = truth.astype(str), predicted.astype(str)
+        shown = sorted(set(text_truth.tolist()))
+        expected = confusion_matrix(text_truth, text_predicted, labels=shown)
+        assert curves.confusion_counts(truth, predicted, shown).tolist() == expected.tolist()
+        values, counts = np.unique(text_truth, return_counts=True)
+        by_count = [str(v) for v in values[np.argsort(-counts, kind="stable")]]
+        assert curves._by_frequency(truth) == by_count
