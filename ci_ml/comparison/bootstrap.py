@@ -240,10 +240,11 @@ class Scratch:
 
 # A code set this small, when the row counts are counted anyway (AUC by rows, features), is
 # counted from them: rows @ one_hot(codes), one matrix product per block of resamples instead
-# of a (b, n) gather and b bincounts (3-5x faster at 20k-200k rows, binary accuracy's 4-8 row
-# types; past 32 codes the product costs more). Exact: each count is a sum of integers at most
+# of a (b, n) gather and b bincounts (3-5x faster at 20k-200k rows for binary labels' 8 row
+# types of two models; 3 classes' 27 types measured no faster, slower in the labels suite at
+# 200k rows, so those keep the gather). Exact: each count is a sum of integers at most
 # n < 2**24 in float32, whatever the order of the sums. The one-hot matrix stays below the bytes.
-ONE_HOT_MAX_CODES = 32
+ONE_HOT_MAX_CODES = 8
 ONE_HOT_MAX_BYTES = 32 * 2**20
 # resamples per product (their float copy of the row counts), at most these bytes of it:
 # fewer than 8 a product costs 1.5-2x more, the copy in one piece as much as 16
