@@ -587,3 +587,79 @@ def test_a_failing_chunk_on_a_helper_thread_is_raised_by_the_caller() -> None:
     with pytest.raises(RuntimeError, match="chunk failed"):
         spread(work, [(i, i + 1) for i in range(50)], threads=2)
     assert len(done) < 50  # the others stop taking spans after the failure
+
+
+def test_resample_indices_are_the_seed_sequences_streams_and_fill_a_buffer() -> None:
+    """Resample b draws from default_rng(SeedSequence(seed, spawn_key=(b,))): every
+    interval rests on that stream, so building the generator faster must not change it."""
+    expected = np.stack(
+        [
+            np.random.default_rng(np.random.SeedSequence(7, spawn_key=(b,))).integers(
+                0, 300, 300, dtype=np.int32
+            )
+            for b in range(5, 9)
+        ]
+    )
+    np.testing.assert_array_equal(resample_indices(300, 7, 5, 9), expected)
+    buffer = np.full((4, 300), -1, np.int32)
+    assert resample_indices(300, 7, 5, 9, out=buffer) is buffer
+    np.testing.assert_array_equal(buffer, expected)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["roc_auc", "accuracy", "balanced_accuracy", "matthews_corrcoef"],  # AUC by rows
+        ["accuracy", "f1", "neg_log_loss"],  # log loss's features
+    ],
+)
+def test_codes_counted_from_the_row_counts_are_the_gathered_counts_exactly(
+    monkeypatch: pytest.MonkeyPatch, names: list[str]
+) -> None:
+    """When the engine counts each row's draws anyway, binary label types (8 for two
+    models) are counted as rows @ one_hot(types) in float32: the very values of gathering
+    and counting them, with the chunk buffers reused from chunk to chunk (the last one
+    smaller)."""
+    import ci_ml.comparison.bootstrap as bootstrap
+
+    rng = np.random.default_rng(12)
+    n_classes = 2
+    y = rng.integers(0, n_classes, 3000)
+    models = []
+    for noise in (0.8, 1.3):
+        logits = rng.normal(0, noise, (len(y), n_classes))
+        logits[np.arange(len(y)), y] += 1
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        models.append(
+            Predictions(
+                predict=proba.argmax(axis=1),
+                predict_proba=proba,
+                decision_function=logits[:, 1] - logits[:, 0],
+                classes=np.arange(n_classes),
+            )
+        )
+    metrics = [resolve_metric(n) for n in names]
+    calls: list[int] = []
+    counted = bootstrap.counted_by_rows
+
+    def spy(rows: np.ndarray, hot: np.ndarray) -> np.ndarray:
+        calls.append(len(rows))
+        return counted(rows, hot)
+
+    def run() -> list[np.ndarray]:
+        # chunks of 12 resamples and a last one of 4
+        return resampled_values(metrics, y, models, n_resamples=100, seed=5, chunk_bytes=2**20)[0]
+
+    monkeypatch.setattr(bootstrap, "counted_by_rows", spy)
+    by_rows = run()
+    assert len(calls) > 2 and calls[-1] < calls[0]
+    n_calls = len(calls)
+    monkeypatch.setattr(bootstrap, "ONE_HOT_MAX_CODES", 0)  # gather and count, as before
+    gathered = run()
+    assert len(calls) == n_calls
+    for new, old in zip(by_rows, gathered, strict=True):
+        np.testing.assert_array_equal(new, old)
+    idx = resample_indices(len(y), seed=5, start=0, stop=20)
+    for metric, values in zip(metrics, by_rows, strict=True):
+        expected = naive(metric, y, models, idx)
+        np.testing.assert_allclose(values[:, :20], expected, rtol=1e-9, atol=1e-12)
