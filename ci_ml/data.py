@@ -34,7 +34,7 @@ class _Ahead:
         self.guard = threading.Lock()
         self.pending: list[tuple[str, Path]] = []
         self.started: dict[tuple[str, str], threading.Lock] = {}
-        self.running = False
+        self.running = 0  # read-ahead threads at work (in-process runs may overlap)
 
     def lock(self, kind: str, path: Path) -> threading.Lock:
         with self.guard:
@@ -125,14 +125,15 @@ def read_ahead(paths: Iterable[Path]) -> threading.Thread:
 
     with _AHEAD.guard:
         _AHEAD.pending += [(kind, path) for path in paths for kind in ("read", "hash")]
-        _AHEAD.running = True
+        _AHEAD.running += 1
 
     def read() -> None:
         try:
             while (piece := _AHEAD.claim()) is not None:
                 _do(piece)
         finally:
-            _AHEAD.running = False
+            with _AHEAD.guard:
+                _AHEAD.running -= 1
 
     thread = threading.Thread(target=read, name="ci-ml-read-ahead", daemon=True)
     thread.start()
@@ -142,7 +143,7 @@ def read_ahead(paths: Iterable[Path]) -> threading.Thread:
 def _one_core() -> bool:
     """A read beside another (the read-ahead, or the caller it runs beside) uses one core,
     not pyarrow's pool: two pools would run more threads than cores."""
-    return _AHEAD.running or threading.current_thread() is not threading.main_thread()
+    return _AHEAD.running > 0 or threading.current_thread() is not threading.main_thread()
 
 
 @functools.lru_cache(maxsize=4)

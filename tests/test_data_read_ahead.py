@@ -64,4 +64,4 @@ def test_read_ahead_reads_and_hashes_each_file_once(tmp_path, monkeypatch):
     assert sorted(reads) == ["a.csv", "b.csv"]
     assert [len(f) for f in frames] == [100, 100]
     assert [data.read_table(p) is f for p, f in zip(files, frames, strict=True)] == [True, True]
-    assert not data._AHEAD.running
+    assert data._AHEAD.running == 0
