@@ -166,12 +166,9 @@ def resampled_values(
     engine = _Engine([k for k in kernels if k is not None], len(y_true))
     n_rows = len(y_true)
     # each thread reuses its chunk buffers: fresh ones fault in new pages every chunk
-    local = threading.local()
+    scratch = Scratch()
 
     def fill(start: int, stop: int) -> None:
-        if not hasattr(local, "scratch"):
-            local.scratch = Scratch()
-        scratch: Scratch = local.scratch
         shape = (stop - start, n_rows)
         idx = resample_indices(
             n_rows, seed, start, stop, scratch.get("idx", shape, index_dtype(n_rows))
@@ -224,8 +221,9 @@ def spread(work: Callable[[int, int], None], spans: list[tuple[int, int]], threa
             helper.result()
 
 
-class Scratch:
-    """One thread's buffers, reused from chunk to chunk (a smaller last chunk gets a view)."""
+class Scratch(threading.local):
+    """Each thread's own buffers, reused from chunk to chunk (a smaller last chunk gets a
+    view)."""
 
     def __init__(self) -> None:
         self.buffers: dict[str, np.ndarray] = {}
@@ -284,7 +282,7 @@ class _Engine:
         rows = None
         if self.by_rows or self.features is not None:
             # a row is drawn at most n < 2**31 times; int32 gathers are twice as fast
-            dtype = np.int32 if idx.dtype == np.int32 else np.int64
+            dtype = idx.dtype.type
             buffer = None if scratch is None else scratch.get("rows", idx.shape, dtype)
             rows = _count(idx, idx.shape[1], dtype, buffer)
         counts = {
