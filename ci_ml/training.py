@@ -4,6 +4,7 @@ saved with a model card that records its full lineage."""
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import shutil
@@ -127,7 +128,10 @@ def split_column_kinds(x: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def as_categorical_text(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-    """One dtype for the encoder: object strings with None, whatever the reader produced."""
+    """One dtype for the encoder: object strings, whatever the reader produced. Object, not
+    pandas 3's `str`: scikit-learn turns a `str` column into Python strings again at every
+    fit and transform (the encoder's pipeline took 0.44 s against 0.20 s on 80k rows of 5
+    such columns). A missing value is what it always was (`missing_text`)."""
     if not categorical:
         return x
     x = x.copy()
@@ -138,18 +142,37 @@ def as_categorical_text(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame
 
 def _as_text(values: pd.Series) -> pd.Series:
     """`str(v)` of each value (missing where missing), computed once per distinct value."""
+    import numpy as np
     import pandas as pd
 
     if not _distinct_text(values):
-        return _text_of(values.astype(object).where(values.notna(), other=None))
+        cells = values.astype(object).where(values.notna(), other=None).tolist()
+        texts = np.array(_texts(cells, any(v is not None for v in cells)), dtype=object)
+        return pd.Series(texts, index=values.index, name=values.name, dtype=object)
     codes, distinct = pd.factorize(values)  # -1 where missing: the last entry below
-    texts = _text_of(pd.Series([*distinct, None], dtype=object))
-    return pd.Series(texts.array.take(codes), index=values.index, name=values.name)
+    texts = np.array([*_texts(distinct.tolist(), len(distinct) > 0), None], dtype=object)
+    texts[-1] = missing_text(len(distinct) > 0)
+    return pd.Series(texts.take(codes), index=values.index, name=values.name, dtype=object)
 
 
-def _text_of(cells: pd.Series) -> pd.Series:
-    # map() infers the column's dtype (pandas 3: `str`, pandas 2: object) as it always has
-    return cells.map(lambda v: v if v is None else str(v))
+def _texts(cells: list[Any], any_text: bool) -> list[Any]:
+    missing = missing_text(any_text)
+    return [missing if v is None else str(v) for v in cells]
+
+
+@functools.cache
+def _missing_in_text() -> Any:
+    import pandas as pd
+
+    return pd.Series(["", None], dtype=object).map(lambda v: v).iloc[1]
+
+
+def missing_text(any_text: bool) -> Any:
+    """A missing value in a column of text, as models have always been trained and scored
+    with it: the text was `map`ped, whose result pandas 3 makes a `str` column (NaN, which
+    the imputer fills) when it holds any text, and pandas 2 an object column (None, which
+    the encoder keeps as a category of its own)."""
+    return _missing_in_text() if any_text else None
 
 
 def _distinct_text(values: pd.Series) -> bool:
