@@ -1,6 +1,7 @@
 """The encoder's input: each categorical value as its text, missing where missing, in object
-columns, the same whatever the reader produced (pyarrow strings, objects, booleans, pandas categories),
-computed once per distinct value; a model scores unseen categories and NaN as before."""
+columns, the same whatever the reader produced (pyarrow strings, objects, booleans, pandas
+categories), computed once per distinct value; a model scores unseen categories and NaN as
+before."""
 
 from __future__ import annotations
 
