@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -181,6 +179,11 @@ def _post_webhook(hook: WebhookConfig, env: Environment, event: ChampionEvent) -
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], url_env: str) -> None:
+    # here, not at the top: config imports this module, and urllib.request (with ssl) costs
+    # every command ~25 ms that only a run with a webhook needs
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, body, headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ci_ml.errors import EnvironmentProblem
@@ -112,6 +111,8 @@ def rate_limit_wait(error: Exception, now: float | None = None) -> float | None:
 def _seconds_from_retry_after(value: str, now: float | None) -> float:
     if value.strip().isdigit():
         return float(value)
+    from email.utils import parsedate_to_datetime  # an HTTP date: rare, and email is not light
+
     try:
         moment = parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):
