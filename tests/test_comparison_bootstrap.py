@@ -469,8 +469,18 @@ def test_the_tail_mean_from_resample_counts_is_pengs_estimator() -> None:
         assert got == pytest.approx(ordered[:-k].sum() / 400 + k / 400 * u / (1 - gamma))
 
 
+@pytest.fixture(params=["blocks", "one at a time"])
+def auc_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """RankedRows.auc both ways: blocks of resamples (few rows) and one resample per
+    call (many rows), whatever the test's own size."""
+    from ci_ml.comparison import kernels
+
+    monkeypatch.setattr(kernels, "BLOCK_MAX_ROWS", 10**9 if request.param == "blocks" else 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("decimals", [1, 3, 6])
-def test_auc_from_row_counts_equals_the_group_counts_exactly(decimals: int) -> None:
+def test_auc_from_row_counts_equals_the_group_counts_exactly(decimals: int, auc_path: str) -> None:
     """Many distinct scores: AUC is counted from each resample's row counts in ranked
     order (RankedRows); it must give the very values of the (score, class) group counts."""
     from ci_ml.comparison.bootstrap import _count
@@ -484,10 +494,10 @@ def test_auc_from_row_counts_equals_the_group_counts_exactly(decimals: int) -> N
     rng = np.random.default_rng(decimals)
     y = rng.integers(0, 2, 3000)
     scores = np.round(y + rng.normal(0, 1, len(y)), decimals)  # ties at 1 decimal
-    idx = resample_indices(len(y), seed=4, start=0, stop=25)
+    idx = resample_indices(len(y), seed=4, start=0, stop=130)  # 2 blocks and a part
     groups = _score_groups(scores, y == 1)
     assert groups is not None
-    by_groups = roc_auc_from_counts(_count(groups.values[idx], groups.size).reshape(25, -1, 2))
+    by_groups = roc_auc_from_counts(_count(groups.values[idx], groups.size).reshape(130, -1, 2))
     by_rows = RankedRows.of(scores, y == 1).auc(_count(idx, len(y), np.int32))
     np.testing.assert_array_equal(by_rows, by_groups)
     model = Predictions(decision_function=scores, classes=np.array([0, 1]))
@@ -496,7 +506,7 @@ def test_auc_from_row_counts_equals_the_group_counts_exactly(decimals: int) -> N
     assert (kernel.from_rows is not None) == (decimals > 1)
 
 
-def test_the_bootstrap_of_many_distinct_scores_matches_sklearn_per_resample() -> None:
+def test_the_bootstrap_of_many_distinct_scores_matches_sklearn_per_resample(auc_path: str) -> None:
     rng = np.random.default_rng(11)
     y = rng.integers(0, 2, 400)
     scores = [y + rng.normal(0, s, len(y)) for s in (0.7, 2.0)]
@@ -522,7 +532,9 @@ def test_the_accuracy_change_interval_holds_the_exact_one_when_disagreements_are
     assert result.to_dict()["delta_interval_method"] == result.delta_interval_method
 
 
-def test_auc_with_a_few_ties_takes_the_one_gather_path_and_gives_the_same_values() -> None:
+def test_auc_with_a_few_ties_takes_the_one_gather_path_and_gives_the_same_values(
+    auc_path: str,
+) -> None:
     """Distinct scores but for a few positives tied with negatives: 2 * below plus the
     gap at the tied positives must be the very integers of the group counts."""
     from ci_ml.comparison.bootstrap import _count

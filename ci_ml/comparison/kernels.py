@@ -262,6 +262,14 @@ def _auc_by_rows(metric: Metric, positive: np.ndarray, models: Sequence[Predicti
     return Kernel((), None, None, from_rows)
 
 
+# Up to this many eval rows, RankedRows.auc takes BLOCK resamples per numpy call: there
+# the calls' own cost outweighs their work (per model, 1,000 resamples: 3.4x faster at
+# 2,000 rows, 1.9x at 5,000, even at 10,000, 1.6x slower at 20,000, where a block
+# leaves the cache).
+BLOCK_MAX_ROWS = 8192
+BLOCK = 64
+
+
 @dataclass(frozen=True, eq=False)
 class RankedRows:
     """One model's rows for the Mann-Whitney count: negatives and positives each in
@@ -289,7 +297,10 @@ class RankedRows:
 
         2 * wins = sum over positives of count * (negatives below + negatives at most),
         in exact integers; one class drawn: NaN, as sklearn. One resample at a time,
-        in buffers reused: the arrays stay in the cache (2x faster at 200k rows)."""
+        in buffers reused: the arrays stay in the cache (2x faster at 200k rows); on
+        few rows, blocks of resamples (`BLOCK_MAX_ROWS`)."""
+        if weights.shape[1] <= BLOCK_MAX_ROWS:
+            return self._auc_blocks(weights)
         twice_wins, pairs = np.empty(len(weights), np.int64), np.empty(len(weights), np.int64)
         neg = np.empty(len(self.negatives), weights.dtype)
         pos = np.empty(len(self.positives), weights.dtype)
@@ -301,6 +312,21 @@ class RankedRows:
             np.take(row, self.positives, out=pos)
             twice_wins[b] = twice_ranked(cumulative, pos)
             pairs[b] = int(pos.sum()) * int(cumulative[-1])
+        return _divide(twice_wins / 2, pairs, np.nan)
+
+    def _auc_blocks(self, weights: np.ndarray) -> np.ndarray:
+        """`auc` for `BLOCK` resamples per numpy call: the same integers."""
+        twice_wins, pairs = np.empty(len(weights), np.int64), np.empty(len(weights), np.int64)
+        for start in range(0, len(weights), BLOCK):
+            block = weights[start : start + BLOCK]
+            cumulative = np.zeros((len(block), len(self.negatives) + 1), np.int64)
+            np.cumsum(block[:, self.negatives], axis=1, dtype=np.int64, out=cumulative[:, 1:])
+            pos = block[:, self.positives].astype(np.int64)
+            ranks = cumulative[:, self.below]
+            ranks += cumulative[:, self.at_most]
+            stop = start + len(block)
+            twice_wins[start:stop] = np.einsum("bp,bp->b", ranks, pos)
+            pairs[start:stop] = pos.sum(axis=1) * cumulative[:, -1]
         return _divide(twice_wins / 2, pairs, np.nan)
 
     def _few_ties(self) -> bool:
