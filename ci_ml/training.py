@@ -147,7 +147,7 @@ def _as_text(values: pd.Series) -> pd.Series:
 
     if not _distinct_text(values):
         cells = values.astype(object).where(values.notna(), other=None).tolist()
-        missing = _missing_text(any(v is not None for v in cells))
+        missing = _missing_text(bool(values.notna().any()))
         texts = np.array([missing if v is None else str(v) for v in cells], dtype=object)
         return pd.Series(texts, index=values.index, name=values.name, dtype=object)
     codes, distinct = pd.factorize(values)  # -1 where missing: the last entry below

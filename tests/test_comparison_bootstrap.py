@@ -470,17 +470,17 @@ def test_the_tail_mean_from_resample_counts_is_pengs_estimator() -> None:
 
 
 @pytest.fixture(params=["blocks", "one at a time"])
-def auc_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def auc_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """RankedRows.auc both ways: blocks of resamples (few rows) and one resample per
     call (many rows), whatever the test's own size."""
     from ci_ml.comparison import kernels
 
     monkeypatch.setattr(kernels, "BLOCK_MAX_ROWS", 10**9 if request.param == "blocks" else 0)
-    return str(request.param)
 
 
+@pytest.mark.usefixtures("auc_path")
 @pytest.mark.parametrize("decimals", [1, 3, 6])
-def test_auc_from_row_counts_equals_the_group_counts_exactly(decimals: int, auc_path: str) -> None:
+def test_auc_from_row_counts_equals_the_group_counts_exactly(decimals: int) -> None:
     """Many distinct scores: AUC is counted from each resample's row counts in ranked
     order (RankedRows); it must give the very values of the (score, class) group counts."""
     from ci_ml.comparison.bootstrap import _count
@@ -506,7 +506,8 @@ def test_auc_from_row_counts_equals_the_group_counts_exactly(decimals: int, auc_
     assert (kernel.from_rows is not None) == (decimals > 1)
 
 
-def test_the_bootstrap_of_many_distinct_scores_matches_sklearn_per_resample(auc_path: str) -> None:
+@pytest.mark.usefixtures("auc_path")
+def test_the_bootstrap_of_many_distinct_scores_matches_sklearn_per_resample() -> None:
     rng = np.random.default_rng(11)
     y = rng.integers(0, 2, 400)
     scores = [y + rng.normal(0, s, len(y)) for s in (0.7, 2.0)]
@@ -532,9 +533,8 @@ def test_the_accuracy_change_interval_holds_the_exact_one_when_disagreements_are
     assert result.to_dict()["delta_interval_method"] == result.delta_interval_method
 
 
-def test_auc_with_a_few_ties_takes_the_one_gather_path_and_gives_the_same_values(
-    auc_path: str,
-) -> None:
+@pytest.mark.usefixtures("auc_path")
+def test_auc_with_a_few_ties_takes_the_one_gather_path_and_gives_the_same_values() -> None:
     """Distinct scores but for a few positives tied with negatives: 2 * below plus the
     gap at the tied positives must be the very integers of the group counts."""
     from ci_ml.comparison.bootstrap import _count

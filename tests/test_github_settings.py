@@ -128,6 +128,9 @@ def rate_limited(status: int, message: str, headers: dict[str, str]) -> GithubEx
     [
         (rate_limited(403, "You have exceeded a secondary rate limit", {"Retry-After": "7"}), 7.0),
         (rate_limited(429, "slow down", {"retry-after": "2"}), 2.0),
+        # RFC 9110 allows an HTTP date: 1970-01-01 00:16:50 is 10 s after now=1000
+        (rate_limited(429, "slow down", {"retry-after": "Thu, 01 Jan 1970 00:16:50 GMT"}), 10.0),
+        (rate_limited(429, "slow down", {"retry-after": "soon"}), 60.0),
         (rate_limited(403, "You have exceeded a secondary rate limit", {}), 60.0),
         (
             rate_limited(
